@@ -1,0 +1,52 @@
+# Two entry points for a fresh clone: `make demo` and `make test`.
+# Both create the virtualenv (.venv) from the pinned requirements when it is missing or stale.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# The collection must sit at .../ansible_collections/hyperv/checkpoint for Ansible to load it;
+# build/ holds a symlinked tree for pytest/ansible-playbook runs.
+COLLECTIONS := $(CURDIR)/build/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_HOME := $(CURDIR)/.ansible
+export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: venv collection demo test test-unit test-integration test-static lint sanity changelog-lint build clean
+
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+collection:
+	mkdir -p $(COLLECTIONS)/ansible_collections/hyperv
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/hyperv/checkpoint
+
+demo: venv collection
+	$(BIN)/python tests/sim/run_demo.py
+
+test: venv collection
+	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q
+	$(MAKE) --no-print-directory lint changelog-lint
+
+test-unit: venv collection
+	$(BIN)/python -m pytest tests/unit tests/sim/tests -q
+
+test-integration: venv collection
+	$(BIN)/python -m pytest tests/integration -q
+
+lint: venv collection
+	$(BIN)/ansible-lint --offline --profile production roles playbooks
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+build: venv
+	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+clean:
+	rm -rf build .ansible tests/output
