@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run one PowerShell operation script on a Windows host over the task's connection.
+
+The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
+the operation script and its parameters travel as one line of JSON on stdin. That keeps
+every command far below cmd.exe's 8191-character limit whatever the script size, and
+keeps parameters out of command-line quoting. Works with the winrm, psrp and ssh
+(PowerShell shell) connections, which all deliver stdin to the runner's ``$input``.
+The protocol is documented in docs/host-protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+    ConnectionLostError,
+    HostOperationError,
+    OperationTimeoutError,
+    ProtocolError,
+)
+
+SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
+RUNNER_SCRIPT = "runner.ps1"
+COMMON_SCRIPT = "_common.ps1"
+COMMAND_LINE_LIMIT = 8191
+
+_script_cache = {}
+
+
+def _read_script(filename):
+    if filename not in _script_cache:
+        with open(os.path.join(SCRIPT_DIR, filename), "r", encoding="utf-8") as handle:
+            _script_cache[filename] = handle.read()
+    return _script_cache[filename]
+
+
+def operation_script(name):
+    """The text sent for operation ``name``: the shared functions, then the operation."""
+    return _read_script(COMMON_SCRIPT) + "\n" + _read_script(name + ".ps1")
+
+
+def build_command(shell):
+    """The command line that starts the runner stub, built by the connection's shell plugin."""
+    return shell._encode_script(_read_script(RUNNER_SCRIPT), strict_mode=False, preserve_rc=False)
+
+
+def build_request(name, params):
+    """One line of ASCII JSON: non-ASCII characters escaped so no code page can mangle them."""
+    request = {"name": name, "script": operation_script(name), "params": params or {}}
+    return json.dumps(request, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def _to_text(data):
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
+
+
+def parse_reply(name, rc, stdout, stderr, host=None):
+    """Turn the runner's JSON document into the result dict, or raise HostOperationError."""
+    out = _to_text(stdout).strip()
+    err = _to_text(stderr).strip()
+    # A JSON document is the last non-empty line; anything before it is noise a
+    # profile or a misbehaving cmdlet wrote, which must not hide the answer.
+    lines = [line for line in out.splitlines() if line.strip()]
+    document = None
+    if lines:
+        try:
+            document = json.loads(lines[-1])
+        except ValueError:
+            document = None
+    if not isinstance(document, dict) or "ok" not in document:
+        raise ProtocolError(
+            name, host,
+            "the host did not answer with the runner's JSON document (rc=%s): %s"
+            % (rc, (err or out or "no output")[-500:]),
+            rc=rc, stdout=out, stderr=err,
+        )
+    if document["ok"]:
+        result = document.get("result")
+        if not isinstance(result, dict):
+            raise ProtocolError(name, host, "operation %s returned %r instead of an object" % (name, type(result).__name__),
+                                rc=rc, stdout=out, stderr=err)
+        return result
+    error = document.get("error") or {}
+    raise HostOperationError(
+        error.get("code") or "host_error",
+        error.get("message") or "unknown error",
+        operation=name,
+        host=host,
+        details=error.get("details") or {},
+    )
+
+
+def _exec_with_deadline(connection, command, in_data, timeout):
+    """exec_command, abandoned after ``timeout`` seconds.
+
+    The winrm connection retries WS-Man operation timeouts forever, so a hung cmdlet
+    would hang the task; the call runs in a daemon thread that is left behind when
+    the deadline passes (the caller must not reuse the connection afterwards).
+    """
+    if not timeout:
+        return connection.exec_command(command, in_data=in_data, sudoable=False)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = connection.exec_command(command, in_data=in_data, sudoable=False)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="hyperv-operation", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def run_operation(connection, name, params=None, timeout=None, host=None):
+    """Run operation ``name`` with ``params`` on the host behind ``connection``.
+
+    Returns the operation's result dict. Raises HostOperationError with the host's
+    code, ConnectionLostError when the connection broke (transient), and
+    OperationTimeoutError when there was no answer within ``timeout`` seconds.
+    """
+    command = build_command(connection._shell)
+    if len(command) > COMMAND_LINE_LIMIT:  # guards the runner stub itself
+        raise ProtocolError(name, host, "runner command line is %d characters, over the limit" % len(command))
+    request = build_request(name, params)
+    try:
+        rc, stdout, stderr = _exec_with_deadline(connection, command, request, timeout)
+    except TimeoutError:
+        raise OperationTimeoutError(name, host, timeout)
+    except HostOperationError:
+        raise
+    except Exception as exc:  # the connection plugins raise many types for a broken link
+        if _is_connection_failure(exc):
+            raise ConnectionLostError(name, host, exc)
+        raise
+    return parse_reply(name, rc, stdout, stderr, host=host)
+
+
+def _is_connection_failure(exc):
+    # Imported lazily: requests is only present where winrm/psrp are.
+    from ansible.errors import AnsibleConnectionFailure
+
+    if isinstance(exc, (AnsibleConnectionFailure, ConnectionError)):
+        return True
+    try:
+        import requests
+    except ImportError:
+        return False
+    return isinstance(exc, requests.exceptions.ConnectionError)
