@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of hyperv.checkpoint.hyperv_checkpoint: read, plan, act, report.
+
+One read of the VM and its checkpoints, a plan from the pure planner, then the
+planned operations. A task that changes nothing costs one round trip to the host.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible.utils.display import Display
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+
+display = Display()
+
+MERGE_POLL_FIRST = 1.0
+MERGE_POLL_MAX = 5.0
+
+
+class ActionModule(HyperVActionBase):
+
+    ARGUMENT_SPEC = dict(
+        vm=dict(type="str"),
+        vm_id=dict(type="str"),
+        name=dict(type="str"),
+        checkpoint_id=dict(type="str"),
+        state=dict(type="str", default="present", choices=["present", "absent", "restored"]),
+        new_name=dict(type="str"),
+        checkpoint_type=dict(type="str", choices=["standard", "production", "production_only"]),
+        max_age=dict(type="str"),
+        include_children=dict(type="bool", default=False),
+        all_with_name=dict(type="bool", default=False),
+        name_prefix=dict(type="str"),
+        name_pattern=dict(type="str"),
+        older_than=dict(type="str"),
+        keep_newest=dict(type="int"),
+        power_state=dict(type="str", default="previous", choices=["previous", "running", "off", "as_checkpoint"]),
+        wait=dict(type="bool", default=True),
+        timeout=dict(type="int", default=1800),
+        on_merge=dict(type="str", default="wait", choices=["wait", "fail"]),
+        operation_timeout=dict(type="int", default=600),
+    )
+    MUTUALLY_EXCLUSIVE = [("vm", "vm_id"), ("name", "checkpoint_id"),
+                          ("name", "name_prefix"), ("name", "name_pattern"),
+                          ("checkpoint_id", "name_prefix"), ("checkpoint_id", "name_pattern")]
+    REQUIRED_ONE_OF = [("vm", "vm_id")]
+    REQUIRED_IF = [("state", "restored", ("name", "checkpoint_id"), True)]
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self.validated_args()
+        vm_label = args["vm"] or args["vm_id"]
+        try:
+            check_options(args)
+            host = self.hyperv_host(task_vars, args["operation_timeout"])
+            vm = self._read(host, args)
+            plan = planner.plan(args, vm, planner.utc_now())
+            if plan.changed and plan.needs_quiet_vm and vm.get("merging"):
+                vm, plan = self._after_merge(host, args, vm, result)
+            return self._carry_out(host, args, vm, plan, result)
+        except (planner.PlanError, HostOperationError) as error:
+            return self.failure(result, error, vm_label)
+
+    @staticmethod
+    def _read(host, args):
+        dummy, vm = host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
+        return vm
+
+    def _after_merge(self, host, args, vm, result):
+        """A merge is running: refuse (on_merge=fail) or wait for it, then plan again on fresh state."""
+        if args["on_merge"] == "fail":
+            raise planner.PlanError("merge_in_progress",
+                                    "a disk merge is running on VM '%s'; nothing was changed (on_merge=fail)" % vm["name"])
+        result["merge_wait_before_seconds"] = wait_for_merge(host, vm, args["timeout"], "before changing it")
+        vm = self._read(host, args)
+        return vm, planner.plan(args, vm, planner.utc_now())
+
+    def _carry_out(self, host, args, vm, plan, result):
+        before_tree = planner.render_tree(vm.get("checkpoints", []), vm.get("current_checkpoint_id"))
+        result.update(changed=plan.changed, actions=[], warnings=list(plan.warnings))
+        checkpoint = plan.checkpoint
+        if self._task.check_mode or not plan.changed:
+            result["actions"] = [dict(action, done=False) for action in plan.actions] if plan.changed else []
+        else:
+            for action in plan.actions:
+                checkpoint = self._perform(host, args, vm, action, result) or checkpoint
+        performed = plan.actions if self._task.check_mode else result["actions"]
+        after_checkpoints, after_current = planner.predict_checkpoints(vm, performed)
+        if self._task.diff and plan.changed:
+            result["diff"] = {
+                "before_header": "checkpoints of %s" % vm["name"],
+                "after_header": "checkpoints of %s" % vm["name"],
+                "before": before_tree,
+                "after": planner.render_tree(after_checkpoints, after_current),
+            }
+        view = planner.checkpoint_view(checkpoint, dict(vm, current_checkpoint_id=after_current))
+        if view is not None and args["state"] == "absent":
+            view["is_current"] = False
+        result["checkpoint"] = view
+        result["vm"] = vm_summary(result.get("vm_after") or vm, after_current)
+        result.pop("vm_after", None)
+        if not result["warnings"]:
+            del result["warnings"]
+        return result
+
+    def _perform(self, host, args, vm, action, result):
+        kind = action["action"]
+        if kind == "create":
+            reply = host.create_checkpoint(vm["id"], action["name"], action["checkpoint_type"],
+                                           known_ids=[cp["id"] for cp in vm.get("checkpoints", [])])
+            created = reply["checkpoint"]
+            result["taken_type"] = reply.get("taken_type")
+            result["fell_back"] = reply.get("fell_back")
+            if reply.get("fell_back"):
+                result["warnings"].append(
+                    "VM '%s': the guest could not take a production checkpoint, so Hyper-V took a standard "
+                    "checkpoint (with memory state) instead" % vm["name"])
+            if reply.get("recovered"):
+                result["warnings"].append(
+                    "VM '%s': the connection failed after the checkpoint was made; the task found it and did not "
+                    "make a second one (the checkpoint type taken is unknown)" % vm["name"])
+            result["vm_after"] = reply["vm"]
+            result["actions"].append(dict(action, done=True, checkpoint_id=created["id"]))
+            return created
+        if kind == "remove":
+            started = time.monotonic()
+            reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"])
+            result["removed"] = describe(vm, reply["removed"])
+            result["vm_after"] = reply["vm"]
+            result["actions"].append(dict(action, done=True, removed=reply["removed"]))
+            if args["wait"]:
+                merge = wait_for_merge(host, reply["vm"], args["timeout"], "after deleting checkpoints",
+                                       started=started)
+                result["merge_seconds"] = merge
+            return None
+        if kind == "restore":
+            reply = host.restore_checkpoint(vm["id"], action["checkpoint_id"], action["power_state"])
+            result["vm_after"] = reply["vm"]
+            result["previous_state"] = reply.get("previous_state")
+            result["actions"].append(dict(action, done=True, state_after_restore=reply.get("state_after_restore")))
+            return None
+        if kind == "rename":
+            renamed = host.rename_checkpoint(vm["id"], action["checkpoint_id"], action["new_name"])
+            result["actions"].append(dict(action, done=True))
+            return renamed
+        raise AssertionError("unknown action %r" % kind)
+
+
+def check_options(args):
+    """Refuse bad input before the host is contacted."""
+    planner.validate_name(args["name"])
+    planner.validate_name(args["new_name"], "new_name")
+    planner.parse_duration(args["max_age"], "max_age")
+    planner.parse_duration(args["older_than"], "older_than")
+    for option in ("timeout", "operation_timeout"):
+        if args[option] <= 0:
+            raise planner.PlanError("invalid_option", "%s must be a positive number of seconds" % option)
+    if args["new_name"] is not None and args["state"] != "present":
+        raise planner.PlanError("invalid_option", "new_name renames a checkpoint and needs state=present")
+    cleanup = [o for o in ("name_prefix", "name_pattern", "older_than", "keep_newest") if args[o] is not None]
+    if cleanup and args["state"] != "absent":
+        raise planner.PlanError("invalid_option", "%s select checkpoints to delete and need state=absent"
+                                % ", ".join(cleanup))
+    if args["state"] == "absent" and (args["older_than"] or args["keep_newest"] is not None) \
+            and args["name_prefix"] is None and args["name_pattern"] is None:
+        raise planner.PlanError("invalid_option", "older_than and keep_newest need name_prefix or name_pattern, "
+                                "so that a clean-up never touches checkpoints it was not asked to")
+
+
+def wait_for_merge(host, vm, timeout, why, started=None):
+    """Poll the VM until its disk merge ends; seconds waited. Progress at -v."""
+    started = time.monotonic() if started is None else started
+    delay = MERGE_POLL_FIRST
+    while vm.get("merging"):
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            raise HostOperationError(
+                "merge_timeout",
+                "the disk merge of VM '%s' was still running %d seconds %s (timeout %d); it goes on in the "
+                "background" % (vm["name"], elapsed, why, timeout),
+                operation="wait_for_merge", host=host.host_name, details={"elapsed": int(elapsed)})
+        display.v("VM '%s': disk merge running for %ds %s" % (vm["name"], elapsed, why), host=host.host_name)
+        time.sleep(min(delay, max(0.1, timeout - elapsed)))
+        delay = min(MERGE_POLL_MAX, delay * 1.5)
+        vm = host.get_vm(vm_id=vm["id"])
+    return round(time.monotonic() - started, 1)
+
+
+def describe(vm, ids):
+    names = {cp["id"]: cp["name"] for cp in vm.get("checkpoints", [])}
+    return [{"id": checkpoint_id, "name": names.get(checkpoint_id)} for checkpoint_id in ids]
+
+
+def vm_summary(vm, current_id):
+    return {
+        "id": vm["id"],
+        "name": vm["name"],
+        "state": vm.get("state"),
+        "checkpoint_type": vm.get("checkpoint_type"),
+        "current_checkpoint_id": vm.get("current_checkpoint_id", current_id),
+        "merging": vm.get("merging"),
+    }

@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every hyperv.checkpoint action plugin does the same way.
+
+Validate the task's options against the argument spec, open the connection (bad
+credentials surface as an unreachable host, as for any Windows module), build the
+HyperVHost client with verbose logging, and turn host errors into task failures
+that name the VM, the host and what to do.
+"""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
+
+display = Display()
+
+# What the user can do about each host error code.
+HINTS = {
+    "vm_not_found": "check the VM name or id (hyperv.checkpoint.hyperv_checkpoint_info lists the VMs of a host), "
+                    "and that the task runs against the Hyper-V host that holds the VM (delegate_to)",
+    "ambiguous": "several VMs share this name: address the VM by vm_id",
+    "owned_by_other_node": "the VM is clustered and runs on another node: delegate the task to the owner node",
+    "checkpoint_not_found": "list the VM's checkpoints with hyperv.checkpoint.hyperv_checkpoint_info",
+    "checkpoints_disabled": "enable checkpoints with hyperv.checkpoint.hyperv_checkpoint_type",
+    "production_checkpoint_failed": "the guest could not be quiesced (VSS or the Linux freeze daemon): check the "
+                                    "guest's backup integration service, or use checkpoint_type=production to allow a "
+                                    "standard checkpoint instead",
+    "limit_reached": "delete old checkpoints first; Hyper-V allows 50 per VM",
+    "unsupported_on_host": "this setting needs a newer Windows Server version on the Hyper-V host",
+    "hyperv_module_missing": "install the Hyper-V PowerShell module on the host: "
+                             "Install-WindowsFeature Hyper-V-PowerShell",
+    "busy": "another operation is running on the VM; try again later",
+    "timeout": "the operation may still be running on the host; check the VM before running the task again, "
+               "or raise operation_timeout",
+    "connection_lost": "the connection to the host broke; check WinRM on the host",
+    "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
+                      "the powershell shell and Windows PowerShell 5.1",
+    "access_denied": "the connecting user needs to be in the local group 'Hyper-V Administrators' on the host",
+}
+
+
+class HyperVActionBase(ActionBase):
+    """Base for the action plugins that run operations on a Hyper-V host."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    ARGUMENT_SPEC = {}
+    MUTUALLY_EXCLUSIVE = []
+    REQUIRED_ONE_OF = []
+    REQUIRED_IF = []
+    REQUIRED_BY = {}
+
+    def validated_args(self):
+        """The task's options, validated and with defaults; raises AnsibleActionFail naming the bad option."""
+        dummy, args = self.validate_argument_spec(
+            argument_spec=self.ARGUMENT_SPEC,
+            mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
+            required_one_of=self.REQUIRED_ONE_OF,
+            required_if=self.REQUIRED_IF,
+            required_by=self.REQUIRED_BY,
+        )
+        return args
+
+    def host_label(self, task_vars):
+        delegated = (task_vars or {}).get("ansible_delegated_vars") or {}
+        if self._task.delegate_to and self._task.delegate_to in delegated:
+            return delegated[self._task.delegate_to].get("inventory_hostname", self._task.delegate_to)
+        return (task_vars or {}).get("inventory_hostname", "the Hyper-V host")
+
+    def hyperv_host(self, task_vars, operation_timeout):
+        host = self.host_label(task_vars)
+        # Connect first: a wrong password or an unreachable host fails here, and
+        # Ansible reports it as UNREACHABLE with the connection plugin's message.
+        self._connection._connect()
+        return HyperVHost(self._connection, host, timeout=operation_timeout,
+                          log=lambda message: display.vvv(message, host=host))
+
+    @staticmethod
+    def failure(result, error, vm_label=None):
+        """Fill ``result`` as a failed task for a HostOperationError or PlanError."""
+        code = getattr(error, "code", "error")
+        message = getattr(error, "message", str(error))
+        where = getattr(error, "host", None)
+        text = message
+        if vm_label and vm_label not in text:
+            text = "VM '%s': %s" % (vm_label, text)
+        if where and where not in text:
+            text = "%s (host %s)" % (text, where)
+        hint = HINTS.get(code)
+        if hint:
+            text = "%s. What to do: %s" % (text.rstrip("."), hint)
+        result.update(failed=True, msg=text, error_code=code, error_details=getattr(error, "details", {}) or {})
+        return result
+
