@@ -164,6 +164,9 @@ def check_options(args):
             raise planner.PlanError("invalid_option", "%s must be a positive number of seconds" % option)
     if args["new_name"] is not None and args["state"] != "present":
         raise planner.PlanError("invalid_option", "new_name renames a checkpoint and needs state=present")
+    for option in ("name_prefix", "name_pattern"):
+        if args[option] is not None and not args[option].strip():
+            raise planner.PlanError("invalid_option", "%s must not be empty or blank" % option)
     cleanup = [o for o in ("name_prefix", "name_pattern", "older_than", "keep_newest") if args[o] is not None]
     if cleanup and args["state"] != "absent":
         raise planner.PlanError("invalid_option", "%s select checkpoints to delete and need state=absent"

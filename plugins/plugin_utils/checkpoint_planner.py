@@ -171,7 +171,8 @@ def find_one(vm, request, hint):
 
 
 def ensure_can_create(vm, checkpoint_type):
-    effective = CHECKPOINT_TYPES.get(checkpoint_type) if checkpoint_type else vm.get("checkpoint_type")
+    # A per-checkpoint type never overrides Disabled: the administrator turned
+    # checkpoints off for this VM on purpose.
     if vm.get("checkpoint_type") == "Disabled":
         raise PlanError("checkpoints_disabled",
                         "checkpoints are disabled on VM '%s' (checkpoint type Disabled); enable them with "
@@ -185,7 +186,6 @@ def ensure_can_create(vm, checkpoint_type):
         raise PlanError("limit_reached",
                         "VM '%s' already has %d checkpoints, Hyper-V's limit is %d; delete some first "
                         "(state=absent with keep_newest or older_than)" % (vm["name"], count, MAX_CHECKPOINTS))
-    return effective
 
 
 # Planning per state -------------------------------------------------------------
@@ -231,6 +231,10 @@ def plan_rename(vm, request):
                         % (vm["name"], _label(request)))
     if existing["name"] == new_name:
         return Plan(checkpoint=existing)
+    taken = by_name(user_checkpoints(vm), new_name)
+    if taken:
+        raise PlanError("name_in_use", "VM '%s' already has a checkpoint named '%s' (%s); renaming would make the "
+                        "name ambiguous" % (vm["name"], new_name, ", ".join(cp["id"] for cp in taken)))
     action = {"action": "rename", "checkpoint_id": existing["id"], "name": existing["name"], "new_name": new_name}
     return Plan(actions=[action], checkpoint=dict(existing, name=new_name))
 
@@ -258,10 +262,18 @@ def plan_cleanup(vm, request, now):
     if prefix is None and pattern is None:
         raise PlanError("invalid_option", "state=absent needs name or checkpoint_id, or name_prefix/name_pattern "
                         "to select checkpoints to clean up")
+    for option, value in (("name_prefix", prefix), ("name_pattern", pattern)):
+        # An empty prefix would select every checkpoint: an empty variable must never do that.
+        if value is not None and not value.strip():
+            raise PlanError("invalid_option", "%s must not be empty or blank" % option)
     older_than = parse_duration(request.get("older_than"), "older_than")
     keep_newest = request.get("keep_newest")
     if keep_newest is not None and keep_newest < 0:
         raise PlanError("invalid_option", "keep_newest must be 0 or more, not %d" % keep_newest)
+    if keep_newest is not None and request.get("include_children"):
+        # In a chain every newer checkpoint is a child of an older one: the subtrees
+        # would take the checkpoints keep_newest is meant to keep.
+        raise PlanError("invalid_option", "keep_newest cannot be combined with include_children")
     selected = select_for_cleanup(user_checkpoints(vm), now, prefix, pattern, older_than, keep_newest)
     if not selected:
         return Plan()
@@ -284,7 +296,14 @@ def select_for_cleanup(checkpoints, now, prefix=None, pattern=None, older_than=N
 def removal(vm, targets, include_children):
     doomed = set(cp["id"] for cp in targets)
     if include_children:
-        doomed |= set(cp["id"] for cp in descendants(vm.get("checkpoints", []), doomed))
+        subtree = descendants(vm.get("checkpoints", []), doomed)
+        foreign = [cp for cp in subtree if cp.get("snapshot_type", USER_SNAPSHOT_TYPE) != USER_SNAPSHOT_TYPE]
+        if foreign:
+            raise PlanError("not_a_user_checkpoint",
+                            "the subtree to delete on VM '%s' holds checkpoints made by backup or replication "
+                            "software (%s); delete without include_children"
+                            % (vm["name"], ", ".join("%s [%s]" % (cp["name"], cp["snapshot_type"]) for cp in foreign)))
+        doomed |= set(cp["id"] for cp in subtree)
     return {
         "action": "remove",
         "checkpoint_ids": [cp["id"] for cp in targets],
@@ -397,8 +416,14 @@ def _label(request):
 
 
 def _human(seconds):
+    """Two units, so that 30 hours reads as 1d6h and not as 1d."""
     seconds = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return "%d%s" % (seconds // size, unit)
-    return "%ds" % seconds
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    parts = []
+    for unit, size in units:
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append("%d%s" % (seconds // size, unit))
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return "".join(parts)

@@ -24,9 +24,9 @@ MAX_RETRY_DELAY = 30.0
 
 
 def backoff_delay(attempt, base_delay, max_delay=MAX_RETRY_DELAY, jitter=random.random):
-    """Seconds to wait before retry ``attempt`` (1-based): doubling, capped, with up to 25% jitter."""
-    delay = min(max_delay, base_delay * (2 ** (attempt - 1)))
-    return delay + delay * 0.25 * jitter()
+    """Seconds to wait before retry ``attempt`` (1-based): doubling, up to 25% jitter, capped."""
+    delay = base_delay * (2 ** (attempt - 1))
+    return min(max_delay, delay + delay * 0.25 * jitter())
 
 
 class HyperVHost:

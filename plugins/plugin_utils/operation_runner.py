@@ -33,15 +33,12 @@ _script_cache = {}
 
 
 def _read_script(filename):
-    if filename not in _script_cache:
-        with open(os.path.join(SCRIPT_DIR, filename), "r", encoding="utf-8") as handle:
-            _script_cache[filename] = handle.read()
-    return _script_cache[filename]
-
-
-def operation_script(name):
-    """The text sent for operation ``name``: the shared functions, then the operation."""
-    return _read_script(COMMON_SCRIPT) + "\n" + _read_script(name + ".ps1")
+    """The file's text exactly as written (line endings kept, a UTF-8 BOM dropped)."""
+    path = os.path.join(SCRIPT_DIR, filename)
+    if path not in _script_cache:
+        with open(path, "r", encoding="utf-8-sig", newline="") as handle:
+            _script_cache[path] = handle.read()
+    return _script_cache[path]
 
 
 def build_command(shell):
@@ -50,8 +47,18 @@ def build_command(shell):
 
 
 def build_request(name, params):
-    """One line of ASCII JSON: non-ASCII characters escaped so no code page can mangle them."""
-    request = {"name": name, "script": operation_script(name), "params": params or {}}
+    """One line of ASCII JSON: non-ASCII characters escaped so no code page can mangle them.
+
+    The shared functions travel apart from the operation script: the runner
+    dot-sources them first, so that the operation's param() block stays the first
+    statement of its own script block and binds the splatted params.
+    """
+    request = {
+        "name": name,
+        "common": _read_script(COMMON_SCRIPT),
+        "script": _read_script(name + ".ps1"),
+        "params": params or {},
+    }
     return json.dumps(request, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
 
 
@@ -87,7 +94,10 @@ def parse_reply(name, rc, stdout, stderr, host=None):
             raise ProtocolError(name, host, "operation %s returned %r instead of an object" % (name, type(result).__name__),
                                 rc=rc, stdout=out, stderr=err)
         return result
-    error = document.get("error") or {}
+    error = document.get("error")
+    if not isinstance(error, dict):
+        raise ProtocolError(name, host, "the host reported a failure without an error object: %r" % (error,),
+                            rc=rc, stdout=out, stderr=err)
     raise HostOperationError(
         error.get("code") or "host_error",
         error.get("message") or "unknown error",

@@ -1,0 +1,8 @@
+"""Shared set-up for the unit tests of the plugins: make the record helpers importable."""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)

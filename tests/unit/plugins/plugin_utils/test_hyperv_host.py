@@ -1,0 +1,369 @@
+# -*- coding: utf-8 -*-
+"""HyperVHost: retries with backoff, connection reset, create recovery, PascalCase params."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import hyperv_host
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+    ConnectionLostError,
+    HostOperationError,
+    OperationTimeoutError,
+    ProtocolError,
+)
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost, backoff_delay
+
+from hyperv_records import VM_ID, checkpoint, cp_id, host_record, vm
+
+
+# backoff_delay -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attempt, expected", [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 16.0)])
+def test_backoff_doubles_from_the_base_delay(attempt, expected):
+    assert backoff_delay(attempt, 1.0, jitter=lambda: 0.0) == expected
+
+
+def test_backoff_uses_the_base_delay():
+    assert [backoff_delay(n, 0.5, jitter=lambda: 0.0) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("attempt", [6, 7, 20, 60])
+def test_backoff_is_capped(attempt):
+    assert backoff_delay(attempt, 1.0, jitter=lambda: 0.0) == hyperv_host.MAX_RETRY_DELAY == 30.0
+    assert backoff_delay(attempt, 1.0, max_delay=10.0, jitter=lambda: 0.0) == 10.0
+
+
+def test_backoff_jitter_adds_at_most_a_quarter():
+    assert backoff_delay(3, 1.0, jitter=lambda: 1.0) == 5.0
+    assert backoff_delay(3, 1.0, jitter=lambda: 0.5) == 4.5
+    assert backoff_delay(10, 1.0, max_delay=8.0, jitter=lambda: 1.0) == 8.0  # the cap holds with jitter
+
+
+def test_backoff_jitter_bounds_with_random_jitter():
+    rng = random.Random(1234)
+    for attempt in range(1, 9):
+        base = 2.0 ** (attempt - 1)
+        for dummy in range(50):
+            delay = backoff_delay(attempt, 1.0, jitter=rng.random)
+            assert min(30.0, base) <= delay <= min(30.0, base * 1.25)
+
+
+def test_backoff_default_jitter_stays_in_bounds():
+    for dummy in range(100):
+        assert 2.0 <= backoff_delay(2, 1.0) <= 2.5
+
+
+# HyperVHost with a fake runner -----------------------------------------------------------------
+
+
+class FakeRunner:
+    """Stands in for operation_runner.run_operation; answers from a queue per operation."""
+
+    def __init__(self, **answers):
+        self.answers = {name: list(values) for name, values in answers.items()}
+        self.calls = []
+
+    def __call__(self, connection, name, params, timeout=None, host=None):
+        self.calls.append({"connection": connection, "name": name, "params": params, "timeout": timeout,
+                           "host": host})
+        queue = self.answers[name]
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @property
+    def names(self):
+        return [call["name"] for call in self.calls]
+
+
+class FakeConnection:
+    def __init__(self, reset_error=None):
+        self.resets = 0
+        self.reset_error = reset_error
+
+    def reset(self):
+        self.resets += 1
+        if self.reset_error:
+            raise self.reset_error
+
+
+def busy():
+    return HostOperationError("busy", "the VM is busy", operation="x", host="hv01")
+
+
+def lost():
+    return ConnectionLostError("x", "hv01", ConnectionResetError("reset by peer"))
+
+
+def make_host(runner, connection=None, retries=3, retry_delay=1.0, timeout=600):
+    sleeps, log = [], []
+    host = HyperVHost(connection if connection is not None else FakeConnection(), "hv01", timeout=timeout,
+                      retries=retries, retry_delay=retry_delay, log=log.append, sleep=sleeps.append, runner=runner)
+    return host, sleeps, log
+
+
+VM_RECORD = {key: value for key, value in vm().items() if key != "checkpoints"}
+
+
+def test_transient_error_is_retried_up_to_retries_then_raised():
+    runner = FakeRunner(get_vm=[busy()])
+    host, sleeps, dummy = make_host(runner, retries=3)
+
+    with pytest.raises(HostOperationError) as caught:
+        host.get_vm(name="web01")
+
+    assert caught.value.code == "busy"
+    assert runner.names == ["get_vm"] * 4  # the first try and 3 retries
+    assert host.round_trips == 4
+    assert len(sleeps) == 3
+    for delay, base in zip(sleeps, (1.0, 2.0, 4.0)):
+        assert base <= delay <= base * 1.25
+
+
+def test_transient_error_then_success_returns_the_result():
+    runner = FakeRunner(get_vm=[busy(), lost(), {"vm": VM_RECORD}])
+    connection = FakeConnection()
+    host, sleeps, log = make_host(runner, connection)
+
+    assert host.get_vm(name="web01") == VM_RECORD
+    assert runner.names == ["get_vm"] * 3
+    assert len(sleeps) == 2
+    assert connection.resets == 1  # only after connection_lost, not after busy
+    assert any("retrying" in line for line in log)
+
+
+def test_zero_retries_raises_the_first_transient_error():
+    runner = FakeRunner(get_vm=[busy(), {"vm": VM_RECORD}])
+    host, sleeps, dummy = make_host(runner, retries=0)
+    with pytest.raises(HostOperationError):
+        host.get_vm(name="web01")
+    assert runner.names == ["get_vm"]
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("error", [
+    HostOperationError("vm_not_found", "no such VM"),
+    HostOperationError("limit_reached", "50"),
+    OperationTimeoutError("get_vm", "hv01", 600),
+    ProtocolError("get_vm", "hv01", "garbage", rc=1),
+], ids=["vm_not_found", "limit_reached", "timeout", "protocol_error"])
+def test_non_transient_error_is_raised_at_once(error):
+    runner = FakeRunner(get_vm=[error, {"vm": VM_RECORD}])
+    connection = FakeConnection()
+    host, sleeps, dummy = make_host(runner, connection)
+
+    with pytest.raises(HostOperationError) as caught:
+        host.get_vm(name="web01")
+
+    assert caught.value is error
+    assert runner.names == ["get_vm"]
+    assert sleeps == []
+    assert connection.resets == 0
+
+
+def test_connection_lost_resets_the_connection_each_time():
+    runner = FakeRunner(get_vm=[lost(), lost(), {"vm": VM_RECORD}])
+    connection = FakeConnection()
+    host, dummy, dummy2 = make_host(runner, connection)
+    host.get_vm(vm_id=VM_ID)
+    assert connection.resets == 2
+
+
+def test_failing_reset_is_logged_and_the_retry_goes_on():
+    runner = FakeRunner(get_vm=[lost(), {"vm": VM_RECORD}])
+    connection = FakeConnection(reset_error=RuntimeError("cannot reconnect"))
+    host, dummy, log = make_host(runner, connection)
+    assert host.get_vm(vm_id=VM_ID) == VM_RECORD
+    assert connection.resets == 1
+    assert any("cannot reconnect" in line for line in log)
+
+
+def test_connection_without_reset_is_fine():
+    runner = FakeRunner(get_vm=[lost(), {"vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner, connection=object())
+    assert host.get_vm(vm_id=VM_ID) == VM_RECORD
+
+
+def test_runner_gets_connection_timeout_and_host_name():
+    connection = FakeConnection()
+    runner = FakeRunner(get_vm=[{"vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner, connection, timeout=42)
+    host.get_vm(name="web01")
+    call = runner.calls[0]
+    assert call["connection"] is connection
+    assert (call["timeout"], call["host"]) == (42, "hv01")
+
+
+def test_default_sleep_is_not_used_when_injected(monkeypatch):
+    monkeypatch.setattr(hyperv_host.time, "sleep", lambda seconds: pytest.fail("slept for real"))
+    runner = FakeRunner(get_vm=[busy(), {"vm": VM_RECORD}])
+    host, sleeps, dummy = make_host(runner)
+    host.get_vm(name="web01")
+    assert len(sleeps) == 1
+
+
+# Parameters, as the protocol names them ----------------------------------------------------------
+
+
+def test_get_vm_params():
+    runner = FakeRunner(get_vm=[{"vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.get_vm(name="web01") == VM_RECORD
+    assert host.get_vm(vm_id=VM_ID) == VM_RECORD
+    assert [call["params"] for call in runner.calls] == [{"Name": "web01"}, {"Id": VM_ID}]
+
+
+def test_get_vms_params_and_result():
+    vms = [vm(checkpoints=[checkpoint(1, "a")])]
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": vms}])
+    host, dummy, dummy2 = make_host(runner)
+
+    assert host.get_vms(names=("web01", "db01"), include_sizes=True) == (host_record(), vms)
+    host.get_vms(all_vms=1, include_checkpoints=False)
+
+    assert runner.calls[0]["params"] == {"Names": ["web01", "db01"], "Ids": [], "All": False,
+                                         "IncludeCheckpoints": True, "IncludeSizes": True}
+    assert runner.calls[1]["params"] == {"Names": [], "Ids": [], "All": True,
+                                         "IncludeCheckpoints": False, "IncludeSizes": False}
+
+
+def test_get_vm_with_checkpoints_by_name_and_by_id():
+    record = vm(checkpoints=[checkpoint(1, "a")])
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": [record]}])
+    host, dummy, dummy2 = make_host(runner)
+
+    assert host.get_vm_with_checkpoints(name="web01") == (host_record(), record)
+    host.get_vm_with_checkpoints(vm_id=VM_ID, include_sizes=True)
+
+    assert runner.calls[0]["params"]["Names"] == ["web01"] and runner.calls[0]["params"]["Ids"] == []
+    assert runner.calls[1]["params"]["Names"] == [] and runner.calls[1]["params"]["Ids"] == [VM_ID]
+    assert runner.calls[1]["params"]["IncludeSizes"] is True
+    assert runner.calls[1]["params"]["IncludeCheckpoints"] is True
+
+
+def test_change_operation_params():
+    created = {"checkpoint": checkpoint(5, "new"), "taken_type": "standard", "fell_back": False, "vm": VM_RECORD}
+    runner = FakeRunner(
+        create_checkpoint=[created],
+        remove_checkpoints=[{"removed": [cp_id(1)], "vm": VM_RECORD}],
+        restore_checkpoint=[{"previous_state": "Running", "state_after_restore": "Off", "vm": VM_RECORD}],
+        rename_checkpoint=[{"checkpoint": checkpoint(1, "renamed")}],
+        set_checkpoint_settings=[{"vms": [VM_RECORD]}],
+    )
+    host, dummy, dummy2 = make_host(runner)
+
+    assert host.create_checkpoint(VM_ID, "new", "Production") == created
+    assert host.remove_checkpoints(VM_ID, (cp_id(1), cp_id(2)), include_children=True)["removed"] == [cp_id(1)]
+    assert host.restore_checkpoint(VM_ID, cp_id(1), "previous")["previous_state"] == "Running"
+    assert host.rename_checkpoint(VM_ID, cp_id(1), "renamed") == checkpoint(1, "renamed")
+    changes = [{"VMId": VM_ID, "CheckpointType": "Production", "AutomaticCheckpoints": None,
+                "CheckpointLocation": None}]
+    assert host.set_checkpoint_settings(iter(changes)) == [VM_RECORD]
+
+    assert [(call["name"], call["params"]) for call in runner.calls] == [
+        ("create_checkpoint", {"VMId": VM_ID, "Name": "new", "CheckpointType": "Production"}),
+        ("remove_checkpoints", {"VMId": VM_ID, "Ids": [cp_id(1), cp_id(2)], "IncludeChildren": True}),
+        ("restore_checkpoint", {"VMId": VM_ID, "Id": cp_id(1), "PowerState": "previous"}),
+        ("rename_checkpoint", {"VMId": VM_ID, "Id": cp_id(1), "NewName": "renamed"}),
+        ("set_checkpoint_settings", {"Changes": changes}),
+    ]
+
+
+def test_create_checkpoint_without_type_sends_null():
+    runner = FakeRunner(create_checkpoint=[{"checkpoint": checkpoint(5, "new"), "vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    host.create_checkpoint(VM_ID, "new")
+    assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None}
+
+
+def test_remove_checkpoints_is_simply_retried():
+    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [], "vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [], "vm": VM_RECORD}
+    assert runner.names == ["remove_checkpoints", "remove_checkpoints"]
+
+
+# create_checkpoint recovery ---------------------------------------------------------------------
+
+
+def reread(*checkpoints):
+    return {"host": host_record(), "vms": [vm(checkpoints=list(checkpoints), current=checkpoints[-1]["id"]
+                                               if checkpoints else None)]}
+
+
+def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
+    old = checkpoint(1, "base")
+    made = checkpoint(2, "nightly", parent=1)
+    runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread(old, made)])
+    connection = FakeConnection()
+    host, sleeps, log = make_host(runner, connection)
+
+    result = host.create_checkpoint(VM_ID, "nightly", None, known_ids=[old["id"]])
+
+    assert runner.names == ["create_checkpoint", "get_vms"]  # no second create
+    assert runner.calls[1]["params"] == {"Names": [], "Ids": [VM_ID], "All": False, "IncludeCheckpoints": True,
+                                         "IncludeSizes": False}
+    assert result["checkpoint"] == made
+    assert result["recovered"] is True
+    assert result["taken_type"] is None and result["fell_back"] is None
+    assert "checkpoints" not in result["vm"]
+    assert result["vm"]["id"] == VM_ID
+    assert connection.resets == 1
+    assert len(sleeps) == 1
+    assert any("already taken effect" in line for line in log)
+
+
+def test_create_adopts_after_busy_too():
+    made = checkpoint(2, "nightly")
+    runner = FakeRunner(create_checkpoint=[busy()], get_vms=[reread(made)])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.create_checkpoint(VM_ID, "nightly", known_ids=[])["checkpoint"]["id"] == cp_id(2)
+    assert runner.names == ["create_checkpoint", "get_vms"]
+
+
+def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
+    old_same_name = checkpoint(1, "nightly")
+    made = {"checkpoint": checkpoint(2, "nightly", parent=1), "taken_type": "standard", "fell_back": False,
+            "vm": VM_RECORD}
+    runner = FakeRunner(create_checkpoint=[lost(), made], get_vms=[reread(old_same_name)])
+    host, dummy, dummy2 = make_host(runner)
+
+    result = host.create_checkpoint(VM_ID, "nightly", "Standard", known_ids=[old_same_name["id"]])
+
+    assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint"]
+    assert result == made
+    assert "recovered" not in result
+    assert runner.calls[2]["params"] == {"VMId": VM_ID, "Name": "nightly", "CheckpointType": "Standard"}
+
+
+def test_create_does_not_adopt_a_new_checkpoint_with_another_name():
+    other = checkpoint(2, "Nightly")  # names are compared exactly
+    made = {"checkpoint": checkpoint(3, "nightly"), "vm": VM_RECORD}
+    runner = FakeRunner(create_checkpoint=[lost(), made], get_vms=[reread(other)])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.create_checkpoint(VM_ID, "nightly", known_ids=[])["checkpoint"]["id"] == cp_id(3)
+    assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint"]
+
+
+def test_create_gives_up_after_retries_and_does_not_recover_on_the_last_failure():
+    runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread()])
+    host, sleeps, dummy = make_host(runner, retries=2)
+    with pytest.raises(ConnectionLostError):
+        host.create_checkpoint(VM_ID, "nightly", known_ids=[])
+    assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint", "get_vms", "create_checkpoint"]
+    assert len(sleeps) == 2
+
+
+def test_create_non_transient_failure_is_not_recovered():
+    runner = FakeRunner(create_checkpoint=[HostOperationError("checkpoints_disabled", "disabled")],
+                        get_vms=[reread(checkpoint(2, "nightly"))])
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(HostOperationError) as caught:
+        host.create_checkpoint(VM_ID, "nightly", known_ids=[])
+    assert caught.value.code == "checkpoints_disabled"
+    assert runner.names == ["create_checkpoint"]
