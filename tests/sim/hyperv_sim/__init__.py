@@ -1,0 +1,1 @@
+"""Simulated Hyper-V host reachable over WinRM, for tests and demos of hyperv.checkpoint."""

@@ -1,0 +1,149 @@
+"""Start the simulated Hyper-V host as a subprocess for tests and ``make demo``.
+
+    with running_simulator(tmp_path / "state.json", vms=["web01"]) as sim:
+        inventory = {"hv01": inventory_vars(sim)}
+
+The process is always stopped when the ``with`` block ends, also when it raises.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import secrets
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+SIMULATOR = pathlib.Path(__file__).resolve().parent.parent / "hyperv-sim"
+READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+)$")
+STOP_GRACE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class SimulatorProcess:
+    """A running simulator: where it listens and how to log on to it."""
+
+    port: int
+    user: str
+    password: str
+    transport: str
+    tls: bool
+    state_path: str
+    host_name: str | None
+    pid: int
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def endpoint(self) -> str:
+        """The WS-Management URL, e.g. for ``winrm.Protocol``."""
+        return "%s://127.0.0.1:%d/wsman" % (self.scheme, self.port)
+
+
+def inventory_vars(sim: SimulatorProcess) -> dict:
+    """Ansible host variables for reaching ``sim`` with the ``winrm`` connection.
+
+    The timeouts are short so that a hanging command surfaces within seconds: the
+    simulator answers a waiting Receive after the operation timeout, and the read
+    timeout must exceed it (pywinrm insists).
+    """
+    variables = {
+        "ansible_connection": "winrm",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": sim.port,
+        "ansible_winrm_scheme": sim.scheme,
+        "ansible_winrm_transport": sim.transport,
+        "ansible_user": sim.user,
+        "ansible_password": sim.password,
+        "ansible_winrm_message_encryption": "auto",
+        "ansible_winrm_operation_timeout_sec": 5,
+        "ansible_winrm_read_timeout_sec": 10,
+    }
+    if sim.tls:
+        variables["ansible_winrm_server_cert_validation"] = "ignore"
+    return variables
+
+
+@contextmanager
+def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
+                      startup_timeout=30):
+    """Start ``tests/sim/hyperv-sim serve`` on a free port as a subprocess (``sys.executable``),
+    wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
+    (SIGTERM, then SIGKILL after 5 s), also when the body raises.
+
+    ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
+    both reach the process through its environment, not its (world-readable) command line.
+    """
+    user = user or "ansible-sim"
+    password = password or secrets.token_urlsafe(18)
+    command = [sys.executable, str(SIMULATOR), "serve", "--port", "0", "--state", str(state_path),
+               "--transport", transport]
+    for vm in vms:
+        command += ["--vm", vm]
+    if tls:
+        command.append("--tls")
+    if host_name:
+        command += ["--host-name", host_name]
+    environment = dict(os.environ, HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
+
+    # stderr goes to a file, not a pipe: nobody reads it while the tests run, and a full pipe
+    # would block the simulator.
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                   env=environment)
+        try:
+            port = _wait_for_ready_line(process, stderr, startup_timeout)
+            yield SimulatorProcess(port=port, user=user, password=password, transport=transport, tls=tls,
+                                   state_path=str(state_path), host_name=host_name, pid=process.pid)
+        finally:
+            _stop(process)
+
+
+def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float) -> int:
+    """Read stdout until the ready line, without blocking past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    received = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"\n" not in received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError("hyperv-sim did not report readiness within %s s; stderr:\n%s"
+                                   % (timeout, _read_all(stderr)))
+            if selector.select(min(remaining, 0.2)):
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    process.wait(timeout=STOP_GRACE_SECONDS)
+                    raise RuntimeError("hyperv-sim exited with code %s before it was ready; stderr:\n%s"
+                                       % (process.returncode, _read_all(stderr)))
+                received += chunk
+    line = received.split(b"\n", 1)[0].strip()
+    match = READY_LINE.match(line)
+    if not match:
+        raise RuntimeError("unexpected first line from hyperv-sim: %r; stderr:\n%s" % (line, _read_all(stderr)))
+    return int(match.group(1))
+
+
+def _read_all(stderr) -> str:
+    stderr.flush()
+    stderr.seek(0)
+    return stderr.read().decode("utf-8", "replace")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.stdout.close()

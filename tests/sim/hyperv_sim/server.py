@@ -1,0 +1,74 @@
+"""Command line of the simulated Hyper-V host: ``hyperv-sim serve ...``.
+
+Prints exactly one line, ``hyperv-sim listening on 127.0.0.1:PORT``, once the endpoint
+accepts connections (harness.running_simulator waits for it), and exits 0 on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+from hyperv_sim.wsman import WSManServer
+
+BIND_ADDRESS = "127.0.0.1"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hyperv-sim", description="Simulated Hyper-V host reachable over WinRM.")
+    commands = parser.add_subparsers(dest="subcommand", required=True)
+    serve = commands.add_parser("serve", help="serve the WS-Management endpoint on 127.0.0.1")
+    serve.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    serve.add_argument("--state", required=True, help="state file of the simulated host (created if missing)")
+    serve.add_argument("--vm", action="append", default=[], metavar="NAME",
+                       help="VM to create in a new state file (repeatable)")
+    serve.add_argument("--user", default=os.environ.get("HYPERV_SIM_USER"),
+                       help="account clients log on with (default: $HYPERV_SIM_USER)")
+    serve.add_argument("--password", default=os.environ.get("HYPERV_SIM_PASSWORD"),
+                       help="its password (default: $HYPERV_SIM_PASSWORD)")
+    serve.add_argument("--transport", choices=("basic", "ntlm"), default="ntlm",
+                       help="WinRM authentication (default: ntlm, with message encryption over http)")
+    serve.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate")
+    serve.add_argument("--host-name", help="computer name the simulated host reports")
+    serve.add_argument("--verbose", action="store_true", help="log every WS-Management request to stderr")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    # Block the stop signals from the start, in every thread (threads inherit the mask), and
+    # wait for them synchronously: a stop during start-up is then handled once the server
+    # runs, and no signal handler interrupts the server at an awkward point.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+
+    # Imported here so the WinRM layer can be imported and tested without the command host.
+    from hyperv_sim.commands import CommandHost
+
+    host_options = {"host_name": args.host_name} if args.host_name else {}
+    command_host = CommandHost(args.state, initial_vms=list(args.vm), **host_options)
+    server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
+                         tls=args.tls, host=BIND_ADDRESS, port=args.port)
+    server.start()
+    try:
+        print("hyperv-sim listening on %s:%d" % (BIND_ADDRESS, server.port), flush=True)
+        signal.sigwait(stop_signals)
+    finally:
+        server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.user or not args.password:
+        parser.error("no credentials: give --user and --password, or set HYPERV_SIM_USER and HYPERV_SIM_PASSWORD "
+                     "(the simulator has no built-in password)")
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
+    if args.verbose:
+        # Only the simulator's own loggers: pyspnego's debug output would dump the NTLM tokens.
+        logging.getLogger("hyperv_sim").setLevel(logging.DEBUG)
+    return serve(args)
