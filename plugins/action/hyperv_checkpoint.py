@@ -62,8 +62,15 @@ class ActionModule(HyperVActionBase):
             host = self.hyperv_host(task_vars, args["operation_timeout"])
             vm = self._read(host, args)
             plan = planner.plan(args, vm, planner.utc_now())
+            plan.warnings.extend(ignored_options(self._task.args, args["state"]))
             if plan.changed and plan.needs_quiet_vm and vm.get("merging"):
-                vm, plan = self._after_merge(host, args, vm, result)
+                if self._task.check_mode:
+                    # A preview must not block: say that the real run would wait first.
+                    plan.warnings.append("VM '%s' is merging disks; the real run would %s first"
+                                         % (vm["name"], "wait for the merge" if args["on_merge"] == "wait"
+                                            else "fail (on_merge=fail)"))
+                else:
+                    vm, plan = self._after_merge(host, args, vm, result)
             return self._carry_out(host, args, vm, plan, result)
         except (planner.PlanError, HostOperationError) as error:
             return self.failure(result, error, vm_label)
@@ -78,7 +85,7 @@ class ActionModule(HyperVActionBase):
         if args["on_merge"] == "fail":
             raise planner.PlanError("merge_in_progress",
                                     "a disk merge is running on VM '%s'; nothing was changed (on_merge=fail)" % vm["name"])
-        result["merge_wait_before_seconds"] = wait_for_merge(host, vm, args["timeout"], "before changing it")
+        result["merge_wait_before_seconds"], dummy = wait_for_merge(host, vm, args["timeout"], "before changing it")
         vm = self._read(host, args)
         return vm, planner.plan(args, vm, planner.utc_now())
 
@@ -136,9 +143,8 @@ class ActionModule(HyperVActionBase):
             result["vm_after"] = reply["vm"]
             result["actions"].append(dict(action, done=True, removed=reply["removed"]))
             if args["wait"]:
-                merge = wait_for_merge(host, reply["vm"], args["timeout"], "after deleting checkpoints",
-                                       started=started)
-                result["merge_seconds"] = merge
+                result["merge_seconds"], result["vm_after"] = wait_for_merge(
+                    host, reply["vm"], args["timeout"], "after deleting checkpoints", started=started)
             return None
         if kind == "restore":
             reply = host.restore_checkpoint(vm["id"], action["checkpoint_id"], action["power_state"])
@@ -153,8 +159,30 @@ class ActionModule(HyperVActionBase):
         raise AssertionError("unknown action %r" % kind)
 
 
+# Options that only mean something for some states: given elsewhere, they are
+# reported instead of silently ignored.
+OPTIONS_FOR_STATES = {
+    "max_age": ("present",),
+    "checkpoint_type": ("present",),
+    "include_children": ("absent",),
+    "all_with_name": ("absent",),
+    "wait": ("absent",),
+    "power_state": ("restored",),
+}
+
+
+def ignored_options(task_args, state):
+    """Warnings for options the task gave that its state does not use."""
+    return ["option %s has no effect with state=%s" % (option, state)
+            for option, states in sorted(OPTIONS_FOR_STATES.items())
+            if option in task_args and state not in states]
+
+
 def check_options(args):
     """Refuse bad input before the host is contacted."""
+    for option in ("vm", "vm_id", "checkpoint_id"):
+        if args[option] is not None and not args[option].strip():
+            raise planner.PlanError("invalid_option", "%s must not be empty" % option)
     planner.validate_name(args["name"])
     planner.validate_name(args["new_name"], "new_name")
     planner.parse_duration(args["max_age"], "max_age")
@@ -178,7 +206,7 @@ def check_options(args):
 
 
 def wait_for_merge(host, vm, timeout, why, started=None):
-    """Poll the VM until its disk merge ends; seconds waited. Progress at -v."""
+    """Poll the VM until its disk merge ends; returns (seconds waited, the VM record then). Progress at -v."""
     started = time.monotonic() if started is None else started
     delay = MERGE_POLL_FIRST
     while vm.get("merging"):
@@ -193,7 +221,7 @@ def wait_for_merge(host, vm, timeout, why, started=None):
         time.sleep(min(delay, max(0.1, timeout - elapsed)))
         delay = min(MERGE_POLL_MAX, delay * 1.5)
         vm = host.get_vm(vm_id=vm["id"])
-    return round(time.monotonic() - started, 1)
+    return round(time.monotonic() - started, 1), vm
 
 
 def describe(vm, ids):
@@ -202,11 +230,12 @@ def describe(vm, ids):
 
 
 def vm_summary(vm, current_id):
+    """The VM after the task: as the host last reported it, at the (predicted) position ``current_id``."""
     return {
         "id": vm["id"],
         "name": vm["name"],
         "state": vm.get("state"),
         "checkpoint_type": vm.get("checkpoint_type"),
-        "current_checkpoint_id": vm.get("current_checkpoint_id", current_id),
+        "current_checkpoint_id": current_id,
         "merging": vm.get("merging"),
     }

@@ -29,9 +29,9 @@ class ActionModule(HyperVActionBase):
         result["changed"] = False
         try:
             older_than = planner.parse_duration(args["older_than"], "older_than")
-            for name in args["vm"] or []:
-                if not name:
-                    raise planner.PlanError("invalid_option", "vm must not contain empty names")
+            for option in ("vm", "vm_id"):
+                if any(not (item or "").strip() for item in args[option] or []):
+                    raise planner.PlanError("invalid_option", "%s must not contain empty entries" % option)
             host = self.hyperv_host(task_vars, args["operation_timeout"])
             all_vms = not args["vm"] and not args["vm_id"]
             host_record, vms = host.get_vms(names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=all_vms,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
 
 display = Display()
@@ -39,7 +40,6 @@ HINTS = {
     "connection_lost": "the connection to the host broke; check WinRM on the host",
     "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
                       "the powershell shell and Windows PowerShell 5.1",
-    "access_denied": "the connecting user needs to be in the local group 'Hyper-V Administrators' on the host",
 }
 
 
@@ -73,6 +73,8 @@ class HyperVActionBase(ActionBase):
         return (task_vars or {}).get("inventory_hostname", "the Hyper-V host")
 
     def hyperv_host(self, task_vars, operation_timeout):
+        if operation_timeout <= 0:
+            raise PlanError("invalid_option", "operation_timeout must be a positive number of seconds")
         host = self.host_label(task_vars)
         # Connect first: a wrong password or an unreachable host fails here, and
         # Ansible reports it as UNREACHABLE with the connection plugin's message.

@@ -42,7 +42,8 @@ class Plan:
         self.actions = actions or []
         self.checkpoint = checkpoint
         self.warnings = warnings or []
-        # Actions that should not overlap a running merge; restores and creates do.
+        # Whether the actions should wait for a running disk merge (on_merge). A
+        # restore does not: it is the rollback path and must not be held up.
         self.needs_quiet_vm = bool(self.actions) if needs_quiet_vm is None else needs_quiet_vm
 
     @property

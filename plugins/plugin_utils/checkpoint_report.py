@@ -60,8 +60,18 @@ def vm_report(vm, now, name_pattern=None, older_than=None):
     return report
 
 
+def unique_vms(vms):
+    """Each VM once, in first-seen order: a VM asked for by name and by id is one VM."""
+    seen, unique = set(), []
+    for vm in vms:
+        if vm["id"] not in seen:
+            seen.add(vm["id"])
+            unique.append(vm)
+    return unique
+
+
 def build_report(host, vms, now, name_pattern=None, older_than=None):
-    reports = [vm_report(vm, now, name_pattern, older_than) for vm in vms]
+    reports = [vm_report(vm, now, name_pattern, older_than) for vm in unique_vms(vms)]
     return {
         "host": host,
         "vms": reports,

@@ -159,7 +159,8 @@ def merging_vm():
 
 def test_no_merge_returns_at_once(clock):
     host = MergingHost(0)
-    assert wait_for_merge(host, vm(merging=False), 60, "after deleting checkpoints") == 0.0
+    record = vm(merging=False)
+    assert wait_for_merge(host, record, 60, "after deleting checkpoints") == (0.0, record)
     assert host.reads == []
     assert clock.sleeps == []
 
@@ -173,7 +174,9 @@ def test_no_merge_returns_at_once(clock):
 def test_waits_while_merging_and_returns_seconds(clock, merging_reads, sleeps, seconds):
     host = MergingHost(merging_reads)
 
-    assert wait_for_merge(host, merging_vm(), 600, "after deleting checkpoints") == seconds
+    waited, final = wait_for_merge(host, merging_vm(), 600, "after deleting checkpoints")
+    assert waited == seconds
+    assert final["merging"] is False  # the record after the merge, not the one before
 
     assert clock.sleeps == sleeps
     assert len(host.reads) == merging_reads + 1
@@ -182,7 +185,8 @@ def test_waits_while_merging_and_returns_seconds(clock, merging_reads, sleeps, s
 
 def test_seconds_count_from_started(clock):
     host = MergingHost(0)
-    assert wait_for_merge(host, merging_vm(), 600, "after deleting checkpoints", started=clock.now - 7.0) == 8.0
+    waited, dummy = wait_for_merge(host, merging_vm(), 600, "after deleting checkpoints", started=clock.now - 7.0)
+    assert waited == 8.0
 
 
 def test_merge_timeout(clock):
