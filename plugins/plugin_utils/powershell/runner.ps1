@@ -7,9 +7,8 @@ try {
     $request = [string]::Join("`n", @($input)) | ConvertFrom-Json
     $params = @{}
     foreach ($p in $request.params.PSObject.Properties) { $params[$p.Name] = $p.Value }
-    $commonAndOp = [string]$request.script -split '#endregion hyperv-common', 2
-    if ($commonAndOp.Count -eq 2) { . ([ScriptBlock]::Create($commonAndOp[0])) }
-    $block = [ScriptBlock]::Create($commonAndOp[-1])
+    . ([ScriptBlock]::Create([string]$request.common))
+    $block = [ScriptBlock]::Create([string]$request.script)
     $reply = [ordered]@{ ok = $true; result = (& $block @params) }
 } catch {
     $rc = 1

@@ -1,0 +1,24 @@
+param([string[]]$Names, [string[]]$Ids, [bool]$All, [bool]$IncludeCheckpoints, [bool]$IncludeSizes)
+
+# Every VM is resolved before any record is built, so the first unknown name or id fails early.
+if ($All) {
+    $vms = @(Hyper-V\Get-VM | Sort-Object -Property Name)
+} else {
+    # One listing serves all names; each name still matches literally.
+    $listing = $null
+    if ($Names) { $listing = @(Hyper-V\Get-VM) }
+    $vms = @(foreach ($vmName in $Names) { Get-TargetVM -Name $vmName -From $listing }) +
+        @(foreach ($vmId in $Ids) { Get-TargetVM -Id $vmId })
+}
+
+$records = @(foreach ($vm in $vms) {
+    $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
+    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots
+    if ($IncludeCheckpoints) {
+        $record['checkpoints'] = @(foreach ($snapshot in $snapshots) {
+            ConvertTo-CheckpointRecord -Snapshot $snapshot -IncludeSize:$IncludeSizes
+        })
+    }
+    $record
+})
+[ordered]@{ host = (Get-HostRecord); vms = $records }
