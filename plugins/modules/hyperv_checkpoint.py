@@ -148,7 +148,7 @@ options:
         fails with RV(error_code=invalid_option) before the host is contacted.
       - The age is the controller's current time minus the checkpoint's creation time in UTC, as the host reports
         it.
-      - Ignored with O(state=absent), with O(state=restored) and together with O(new_name).
+      - Has no effect with O(state=absent) or O(state=restored) (the task warns), nor together with O(new_name).
     type: str
   include_children:
     description:
@@ -162,14 +162,15 @@ options:
         older ones. The task fails with RV(error_code=invalid_option).
       - Without it, only the selected checkpoints are deleted. Their children then hang under the deleted
         checkpoint's parent, and Hyper-V merges the differencing disks.
-      - Ignored with the other states.
+      - Has no effect with the other states; given there, the task warns.
     type: bool
     default: false
   all_with_name:
     description:
       - With O(state=absent) and O(name), delete every user checkpoint with that name.
       - Without it, a name that matches several checkpoints fails with RV(error_code=ambiguous) and deletes nothing.
-      - Ignored otherwise, for example with O(checkpoint_id), O(state=present) or O(state=restored).
+      - Has no effect otherwise, for example with O(checkpoint_id); with O(state=present) or O(state=restored) the
+        task warns.
     type: bool
     default: false
   name_prefix:
@@ -229,7 +230,7 @@ options:
       - V(as_checkpoint) leaves the VM as the restore left it. After a production checkpoint the VM is always
         C(Off). After a standard checkpoint taken while the VM ran, the VM usually holds the saved memory state
         (C(Saved)).
-      - Ignored with the other states.
+      - Has no effect with the other states; given there, the task warns.
     type: str
     default: previous
     choices: [previous, running, 'off', as_checkpoint]
@@ -261,8 +262,9 @@ options:
       - V(wait) waits for the merge to end, up to O(timeout) seconds. The task then reads the VM again and plans again
         on the fresh state. RV(merge_wait_before_seconds) reports how long it waited.
       - V(fail) fails the task with RV(error_code=merge_in_progress) and changes nothing.
-      - Only matters when the task has something to change, and also applies in check mode, where V(wait) waits as
-        well. Restores (O(state=restored)) do not wait for a merge.
+      - Only matters when the task has something to change. In check mode the task never waits or fails for a merge;
+        it warns that the real run would wait (or fail) first. Restores (O(state=restored)) do not wait for a merge,
+        because they are the rollback path.
     type: str
     default: wait
     choices: [wait, fail]
@@ -626,9 +628,10 @@ checkpoint:
 vm:
   description:
     - A summary of the VM.
-    - After a create, delete or restore (not in check mode), these are the values the host reported right after that
-      operation. Otherwise, for example in check mode, after a rename or when nothing changed, they are the values read
-      before the task.
+    - After a create, delete or restore (not in check mode), these are the values the host reported after that
+      operation (after a delete with O(wait=true), after the merge). Otherwise, for example in check mode, after a
+      rename or when nothing changed, they are the values read before the task, except C(current_checkpoint_id),
+      which is the VM's position after the task (predicted in check mode).
   returned: success
   type: dict
   contains:
