@@ -88,11 +88,17 @@ class HyperVActionBase(ActionBase):
         code = getattr(error, "code", "error")
         message = getattr(error, "message", str(error))
         where = getattr(error, "host", None)
+        operation = getattr(error, "operation", None)
         text = message
         if vm_label and vm_label not in text:
             text = "VM '%s': %s" % (vm_label, text)
+        context = []
+        if operation:
+            context.append("operation %s" % operation)
         if where and where not in text:
-            text = "%s (host %s)" % (text, where)
+            context.append("host %s" % where)
+        if context:
+            text = "%s (%s)" % (text, ", ".join(context))
         hint = HINTS.get(code)
         if hint:
             text = "%s. What to do: %s" % (text.rstrip("."), hint)

@@ -1,0 +1,164 @@
+"""hyperv_checkpoint and hyperv_checkpoint_info over real WinRM (NTLM, message encryption) against the simulator.
+
+The YAML targets under targets/hyperv_checkpoint hold the assertions and also run
+against a real Hyper-V host; the tests here arrange the host (through the
+simulator's admin API) for the scenarios a real host cannot be put in on demand,
+and check the host's state afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def assert_ok(run):
+    assert run.rc == 0, run
+    assert "failed=0" in run.stdout, run
+
+
+def disk_digest(path):
+    """Every file under ``path`` with its SHA-256, for byte-for-byte comparison."""
+    return {str(item.relative_to(path)): hashlib.sha256(item.read_bytes()).hexdigest()
+            for item in sorted(path.rglob("*")) if item.is_file()}
+
+
+def test_lifecycle_target(lab):
+    assert_ok(lab.target("hyperv_checkpoint"))
+    # The target removes everything it made; the host agrees.
+    assert [cp["name"] for cp in lab.host.checkpoints("web01")] == []
+
+
+def test_info_target(lab):
+    assert_ok(lab.target("hyperv_checkpoint", "info.yml", {"hyperv_test_vm2": "db01"}))
+
+
+def test_duplicate_names(lab):
+    lab.host.add_checkpoint("web01", "before CHG-7")
+    lab.host.add_checkpoint("web01", "before CHG-7")
+    assert_ok(lab.target("hyperv_checkpoint", "duplicates.yml", {"hyperv_test_duplicate_name": "before CHG-7"}))
+    assert lab.host.checkpoints("web01") == []
+
+
+def test_production_fallback_and_production_only(lab):
+    lab.host.set_vm("web01", guest_can_quiesce=False)
+    assert_ok(lab.target("hyperv_checkpoint", "production_fallback.yml"))
+    assert lab.host.vm("web01")["checkpoint_type"] == "Production"
+
+
+def test_refusals_change_nothing(lab):
+    lab.host.add_vm("locked01", checkpoint_type="Disabled")
+    lab.host.add_vm("full01")
+    for number in range(50):
+        lab.host.add_checkpoint("full01", "old-%02d" % number)
+    lab.host.add_vm("foreign01", owner_node="HV02")
+    before = json.loads(pathlib.Path(lab.sim.state_path).read_text())["vms"]
+    run = lab.target("hyperv_checkpoint", "refusals.yml", {
+        "hyperv_test_disabled_vm": "locked01",
+        "hyperv_test_full_vm": "full01",
+        "hyperv_test_foreign_vm": "foreign01",
+        "hyperv_test_owner_node": "HV02",
+    })
+    assert_ok(run)
+    assert json.loads(pathlib.Path(lab.sim.state_path).read_text())["vms"] == before
+
+
+def test_merge_wait_refusal_and_timeout(lab):
+    lab.host.set_host(merge_seconds=3)
+    run = lab.target("hyperv_checkpoint", "merge.yml", verbosity=1)
+    assert_ok(run)
+    assert "disk merge running" in run.stdout  # progress is shown at -v
+
+
+def test_retry_after_dropped_connection_makes_one_checkpoint(lab):
+    lab.host.inject_fault("create_checkpoint", "drop")
+    lab.host.inject_fault("get_vms", "fail", code="busy", message="The operation cannot be performed while the "
+                          "object is in use.")
+    assert_ok(lab.target("hyperv_checkpoint", "retry.yml", {"hyperv_test_expect_recovery": True}))
+    assert lab.host.checkpoints("web01") == []
+
+
+def test_hung_operation_times_out(lab):
+    lab.host.inject_fault("get_vms", "hang", times=-1)
+    assert_ok(lab.target("hyperv_checkpoint", "timeout.yml"))
+
+
+def test_revert_restores_the_disk_byte_for_byte(lab):
+    disk = lab.host.disk_path("web01")
+    (disk / "app").mkdir()
+    (disk / "app" / "config.ini").write_text("[app]\nversion = 1.4\n")
+    (disk / "app" / "data.bin").write_bytes(bytes(range(256)) * 64)
+    before = disk_digest(disk)
+    play = lab.tmp_path / "revert.yml"
+    play.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Checkpoint\n"
+        "      hyperv.checkpoint.hyperv_checkpoint:\n"
+        "        vm: web01\n"
+        "        name: before the change\n"
+        "      register: made\n"
+        "    - name: Let the test change the disk\n"
+        "      ansible.builtin.pause:\n"
+        "        seconds: 0\n")
+    assert_ok(lab.playbook(play))
+    # The "change": edit, delete and add files, as an update would.
+    (disk / "app" / "config.ini").write_text("[app]\nversion = 2.0-broken\n")
+    (disk / "app" / "data.bin").unlink()
+    (disk / "new.dll").write_bytes(b"\x00\xff" * 100)
+    assert disk_digest(disk) != before
+    restore = lab.tmp_path / "restore.yml"
+    restore.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Revert\n"
+        "      hyperv.checkpoint.hyperv_checkpoint:\n"
+        "        vm: web01\n"
+        "        name: before the change\n"
+        "        state: restored\n"
+        "      register: reverted\n"
+        "    - name: Reverted and running again\n"
+        "      ansible.builtin.assert:\n"
+        "        that:\n"
+        "          - reverted is changed\n"
+        "          - reverted.vm.state == 'Running'\n")
+    assert_ok(lab.playbook(restore))
+    assert disk_digest(disk) == before
+
+
+def test_check_mode_changes_nothing_on_the_host(lab):
+    lab.host.add_checkpoint("web01", "keep-me")
+    before = pathlib.Path(lab.sim.state_path).read_text()
+    play = lab.tmp_path / "check.yml"
+    play.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Create\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: new-one}\n"
+        "    - name: Restore\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: keep-me, state: restored}\n"
+        "    - name: Rename\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: keep-me, new_name: renamed}\n"
+        "    - name: Delete\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: keep-me, state: absent}\n")
+    run = lab.playbook(play, check=True, diff=True)
+    assert_ok(run)
+    assert "changed=4" in run.stdout, run
+    assert pathlib.Path(lab.sim.state_path).read_text() == before
+
+
+def test_wrong_password_is_an_authentication_failure(lab):
+    lab.sim = dataclasses.replace(lab.sim, password="not-the-password")
+    run = lab.target("hyperv_checkpoint", "info.yml", {"hyperv_test_vm2": "db01"})
+    assert run.rc != 0
+    assert "UNREACHABLE" in run.stdout, run
+    assert "credentials were rejected" in run.stdout, run
