@@ -12,6 +12,7 @@ from __future__ import annotations
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import type_planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_report import unique_vms
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
 
 
@@ -26,8 +27,6 @@ class ActionModule(HyperVActionBase):
         checkpoint_location=dict(type="str"),
         operation_timeout=dict(type="int", default=600),
     )
-    MUTUALLY_EXCLUSIVE = [("vm", "all_vms"), ("vm_id", "all_vms")]
-    REQUIRED_ONE_OF = [("vm", "vm_id", "all_vms")]
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -36,12 +35,16 @@ class ActionModule(HyperVActionBase):
         label = ", ".join((args["vm"] or []) + (args["vm_id"] or [])) or None
         try:
             wanted = type_planner.desired_settings(args)
-            if not args["all_vms"] and not (args["vm"] or args["vm_id"]):
+            # Checked by value, not by presence: all_vms=false next to vm is fine.
+            named = bool(args["vm"] or args["vm_id"])
+            if args["all_vms"] and named:
+                raise PlanError("invalid_option", "all_vms=true cannot be combined with vm or vm_id")
+            if not args["all_vms"] and not named:
                 raise PlanError("invalid_option", "vm or vm_id must name at least one VM, or set all_vms=true")
             host = self.hyperv_host(task_vars, args["operation_timeout"])
             host_record, vms = host.get_vms(names=args["vm"] or [], ids=args["vm_id"] or [],
                                             all_vms=args["all_vms"], include_checkpoints=True)
-            entries, changes = type_planner.plan_settings(host_record, vms, wanted)
+            entries, changes = type_planner.plan_settings(host_record, unique_vms(vms), wanted)
             if changes and not self._task.check_mode:
                 after = {vm["id"]: vm for vm in host.set_checkpoint_settings(changes)}
                 for entry in entries:
@@ -52,8 +55,16 @@ class ActionModule(HyperVActionBase):
         result["changed"] = bool(changes)
         result["vms"] = entries
         if self._task.diff and changes:
+            changed = [entry for entry in entries if entry["changed"]]
             result["diff"] = {
-                "before": {entry["name"]: entry["before"] for entry in entries if entry["changed"]},
-                "after": {entry["name"]: entry["after"] for entry in entries if entry["changed"]},
+                "before": {diff_key(entry, entries): entry["before"] for entry in changed},
+                "after": {diff_key(entry, entries): entry["after"] for entry in changed},
             }
         return result
+
+
+def diff_key(entry, entries):
+    """The VM's name, with its id when another VM has the same name (Hyper-V allows that)."""
+    if sum(1 for other in entries if other["name"] == entry["name"]) > 1:
+        return "%s (%s)" % (entry["name"], entry["id"])
+    return entry["name"]
