@@ -61,6 +61,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["admin"]:
+        # Set up or inspect a simulated host's state file without a server.
+        from hyperv_sim import admin
+
+        return admin.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.user or not args.password:

@@ -1,0 +1,241 @@
+"""Setting up and inspecting a simulated Hyper-V host, for tests and the demo.
+
+    host = SimHost("/tmp/lab/hyperv-state.json")
+    host.add_vm("app01", state="Off", checkpoint_type="Standard")
+    host.add_checkpoint("app01", "nightly", age_seconds=30 * 86400)
+    host.set_vm("web01", guest_can_quiesce=False)     # production checkpoints now fall back
+    host.inject_fault("create_checkpoint", "drop")    # the next create loses its connection
+    (host.disk_path("web01") / "app.conf").write_text("v2\\n")   # what the guest writes
+
+Every call is one transaction on the same locked state file the simulator uses, so it can
+run while the simulator serves. Calls that change the host create the state file when it
+is missing; calls that only read raise hyperv_sim.state.StateFileError instead, so a wrong
+path never leaves a stray host behind. VMs are named by name or id; ``vm`` and
+``checkpoints`` return the simulator's own records (the protocol's fields plus sim-only
+ones such as ``guest_can_quiesce`` and ``taken_type``).
+
+``main(argv)`` is ``hyperv-sim admin ...``; argv holds the words after ``admin``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import json
+import pathlib
+import sys
+from typing import Callable, Iterator
+
+from hyperv_sim import engine
+from hyperv_sim.commands import FAULT_ACTIONS
+from hyperv_sim.state import StateFile, StateFileError
+
+# set_vm(**attrs): attributes stored as given, with the type they must have.
+VM_ATTRIBUTES = {
+    "name": str,
+    "automatic_checkpoints": bool,
+    "checkpoint_location": str,
+    "guest_can_quiesce": bool,  # false: production checkpoints of the running VM fail
+    "guest_reachable": bool,  # false: the sim_guest connection reports the guest unreachable
+    "is_clustered": bool,
+}
+HOST_ATTRIBUTES = {
+    "computer_name": str,
+    "os_caption": str,
+    "os_version": str,
+    "cluster_nodes": list,
+    "merge_seconds": (int, float),
+    "start_seconds": (int, float),
+    "hyperv_module": bool,  # false: every operation fails with hyperv_module_missing
+}
+
+
+def _check_type(attribute: str, value, expected) -> None:
+    # bool is an int in Python, but True is no number of seconds.
+    if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        raise ValueError("%s must be of type %s, not %r" % (attribute, getattr(expected, "__name__", expected), value))
+
+
+def _check_choice(attribute: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError("%s must be one of %s, not %r" % (attribute, ", ".join(choices), value))
+
+
+def find_vm(state: dict, name_or_id: str) -> dict:
+    """Any VM of the state file (also one owned by another node): a unique exact name, else an id."""
+    named = [vm for vm in state["vms"].values() if vm["name"] == name_or_id]
+    if len(named) > 1:
+        raise LookupError("%d VMs are named %r: use an id (%s)" % (len(named), name_or_id,
+                                                                   ", ".join(vm["id"] for vm in named)))
+    if named:
+        return named[0]
+    for vm in state["vms"].values():
+        if vm["id"] == name_or_id.lower():
+            return vm
+    raise LookupError("no VM named or with id %r on the simulated host" % name_or_id)
+
+
+class SimHost:
+    """The admin API of one simulated host (see the module docstring)."""
+
+    def __init__(self, state_path: str | pathlib.Path, clock: Callable[[], datetime.datetime] = engine.utc_now):
+        self.state_file = StateFile(state_path)
+        self.clock = clock
+
+    @contextlib.contextmanager
+    def _host(self, create: bool = False) -> Iterator[engine.HyperVHost]:
+        with self.state_file.transaction(create=engine.new_state if create else None) as state:
+            yield engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock)
+
+    def add_vm(self, name: str, state: str = "Running", checkpoint_type: str = "Production",
+               guest_can_quiesce: bool = True, owner_node: str | None = None,
+               automatic_checkpoints: bool | None = None, files: dict[str, str | bytes] | None = None) -> str:
+        """Add a VM (names need not be unique, as on Hyper-V); returns its id.
+
+        ``owner_node``: a clustered VM owned by that node; another node than the host's makes
+        every operation on it fail with owned_by_other_node. ``files``: extra disk content,
+        relative path -> text or bytes, next to ``disk.txt``.
+        """
+        with self._host(create=True) as host:
+            return host.add_vm(name, state=state, checkpoint_type=checkpoint_type, guest_can_quiesce=guest_can_quiesce,
+                               owner_node=owner_node, automatic_checkpoints=automatic_checkpoints, files=files)
+
+    def set_vm(self, name_or_id: str, **attrs) -> None:
+        """Change a VM: the VM_ATTRIBUTES, plus ``state`` and ``checkpoint_type`` (validated),
+        ``owner_node`` (makes the VM clustered), and ``busy_seconds`` / ``merging_seconds``:
+        the VM is busy (operations fail with ``busy``) / merges disks for that long from now.
+        """
+        with self._host(create=True) as host:
+            vm = find_vm(host.state, name_or_id)
+            changes = {}
+            for attribute, value in attrs.items():
+                if attribute in VM_ATTRIBUTES:
+                    _check_type(attribute, value, VM_ATTRIBUTES[attribute])
+                    changes[attribute] = value
+                elif attribute == "state":
+                    _check_choice(attribute, value, engine.VM_STATES)
+                    changes[attribute] = value
+                elif attribute == "checkpoint_type":
+                    _check_choice(attribute, value, engine.CHECKPOINT_TYPES)
+                    changes[attribute] = value
+                elif attribute in ("busy_seconds", "merging_seconds"):
+                    _check_type(attribute, value, (int, float))
+                    until = engine.format_time(self.clock() + datetime.timedelta(seconds=value))
+                    changes["busy_until" if attribute == "busy_seconds" else "merge_until"] = until
+                elif attribute != "owner_node":
+                    raise ValueError("cannot set %s on a VM (settable: %s, state, checkpoint_type, owner_node, "
+                                     "busy_seconds, merging_seconds)" % (attribute, ", ".join(VM_ATTRIBUTES)))
+            vm.update(changes)
+            if "owner_node" in attrs:
+                host.set_owner_node(vm, attrs["owner_node"])
+
+    def set_host(self, **attrs) -> None:
+        """Change the host: HOST_ATTRIBUTES; ``set_host(**engine.OS_RELEASES["2016"])`` picks a Windows release."""
+        with self._host(create=True) as host:
+            for attribute, value in attrs.items():
+                if attribute not in HOST_ATTRIBUTES:
+                    raise ValueError("cannot set %s on the host (settable: %s)"
+                                     % (attribute, ", ".join(HOST_ATTRIBUTES)))
+                _check_type(attribute, value, HOST_ATTRIBUTES[attribute])
+            host.host.update(attrs)
+
+    def vm(self, name_or_id: str) -> dict:
+        """The VM as stored: protocol fields (checkpoint_type even where the host hides it) and sim-only ones."""
+        return copy.deepcopy(find_vm(self.state_file.read(), name_or_id))
+
+    def checkpoints(self, name_or_id: str) -> list[dict]:
+        """The VM's checkpoints as stored, oldest first (with taken_type and vm_state_at_checkpoint)."""
+        vm = find_vm(self.state_file.read(), name_or_id)
+        return sorted(vm["checkpoints"].values(), key=lambda checkpoint: checkpoint["creation_time"])
+
+    def disk_path(self, name_or_id: str) -> pathlib.Path:
+        """The VM's running disk directory: write there to change the guest; restores revert it."""
+        with self._host() as host:
+            return host.disk_path(find_vm(host.state, name_or_id))
+
+    def add_checkpoint(self, name_or_id: str, name: str, age_seconds: float = 0, snapshot_type: str = "Standard",
+                       is_automatic: bool = False) -> str:
+        """Take a checkpoint as if ``age_seconds`` ago, without create's refusals; returns its id.
+
+        ``snapshot_type="Recovery"`` makes a backup checkpoint, which the collection must not touch.
+        """
+        with self._host(create=True) as host:
+            vm = find_vm(host.state, name_or_id)
+            return host.add_checkpoint(vm, name, age_seconds=age_seconds, snapshot_type=snapshot_type,
+                                       is_automatic=is_automatic)["id"]
+
+    def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
+                     times: int = 1, hang_seconds: float = 0, after: bool = False) -> None:
+        """Make the next ``times`` runs of ``operation`` (-1: all) misbehave; ``action`` is one of
+
+        - ``fail``: answer the error ``code``/``message`` without running the operation;
+        - ``hang``: the command stays running ``hang_seconds`` (0: for ever); the operation runs
+          first only with ``after=True``, else the late answer is the error ``code``/``message``;
+        - ``drop``: run the operation, then reset the connection instead of answering.
+        """
+        if operation not in engine.OPERATIONS:
+            raise ValueError("unknown operation %r (known: %s)" % (operation, ", ".join(sorted(engine.OPERATIONS))))
+        if action not in FAULT_ACTIONS:
+            raise ValueError("action must be one of %s, not %r" % (", ".join(FAULT_ACTIONS), action))
+        if not isinstance(times, int) or times == 0 or times < -1:
+            raise ValueError("times must be a positive count or -1 (for ever), not %r" % (times,))
+        with self._host(create=True) as host:
+            host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
+                                         "times": times, "hang_seconds": float(hang_seconds), "after": bool(after)})
+
+    def clear_faults(self) -> None:
+        with self._host(create=True) as host:
+            host.state["faults"] = []
+
+    def summary(self) -> dict:
+        """The host as its operations would show it, every VM with its checkpoints, and the faults."""
+        with self._host() as host:
+            vms = []
+            for vm in sorted(host.state["vms"].values(), key=lambda vm: (vm["name"].lower(), vm["id"])):
+                record = host.vm_record(vm)
+                record["disk_path"] = str(host.disk_path(vm))
+                record["checkpoints"] = [host.checkpoint_record(vm, checkpoint, include_size=True)
+                                         for checkpoint in sorted(vm["checkpoints"].values(),
+                                                                  key=lambda checkpoint: checkpoint["creation_time"])]
+                vms.append(record)
+            return {"host": copy.deepcopy(host.host), "vms": vms, "faults": copy.deepcopy(host.state["faults"])}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hyperv-sim admin", description="Set up or inspect a simulated Hyper-V host.")
+    parser.add_argument("--state", required=True, help="state file of the simulated host")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_vm = commands.add_parser("add-vm", help="add a VM (Running unless --off); prints its id")
+    add_vm.add_argument("name")
+    add_vm.add_argument("--off", action="store_true", help="the VM is Off")
+    add_vm.add_argument("--checkpoint-type", choices=engine.CHECKPOINT_TYPES, default="Production")
+    commands.add_parser("show", help="print the host, its VMs and checkpoints, and the faults as JSON")
+    fault = commands.add_parser("inject-fault", help="make an operation fail, hang or drop its connection")
+    fault.add_argument("operation", choices=sorted(engine.OPERATIONS))
+    fault.add_argument("action", choices=FAULT_ACTIONS)
+    fault.add_argument("--times", type=int, default=1, help="how many runs (-1: all; default 1)")
+    fault.add_argument("--code", default="busy", help="error code of fail/hang (default busy)")
+    fault.add_argument("--message", default=engine.BUSY_MESSAGE, help="error message of fail/hang")
+    fault.add_argument("--hang-seconds", type=float, default=0, help="hang length (default 0: for ever)")
+    fault.add_argument("--after", action="store_true", help="hang after running the operation")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | inject-fault OP ACTION``."""
+    args = build_parser().parse_args(argv)
+    host = SimHost(args.state)
+    try:
+        if args.command == "add-vm":
+            print(host.add_vm(args.name, state="Off" if args.off else "Running", checkpoint_type=args.checkpoint_type))
+        elif args.command == "show":
+            print(json.dumps(host.summary(), indent=2))
+        else:
+            host.inject_fault(args.operation, args.action, code=args.code, message=args.message, times=args.times,
+                              hang_seconds=args.hang_seconds, after=args.after)
+    except (LookupError, ValueError, StateFileError) as error:
+        print("hyperv-sim admin: %s" % error, file=sys.stderr)
+        return 1
+    return 0

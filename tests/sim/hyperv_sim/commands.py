@@ -1,0 +1,186 @@
+"""The command host of the simulated Hyper-V host: what runs when a WinRM client starts a command.
+
+The WS-Management endpoint (hyperv_sim.wsman) hands every command here. A real host would
+start cmd.exe and PowerShell; this one accepts exactly one program, the collection's runner
+stub (plugins/plugin_utils/powershell/runner.ps1) as the controller encodes it, reads the
+request from stdin as the runner does, and answers with the runner's JSON document
+(docs/host-protocol.md). The operation itself is hyperv_sim.engine's, run inside one
+transaction on the state file, so concurrent commands from several forks and processes
+serialize like operations on one Hyper-V host.
+
+Faults configured in the state file (``SimHost.inject_fault``) make an operation fail, hang
+or lose its connection, for the controller's retry and timeout paths.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import pathlib
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from hyperv_sim import engine
+from hyperv_sim.state import StateFile
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
+DEFAULT_SCRIPT_DIR = REPO_ROOT / "plugins" / "plugin_utils" / "powershell"
+RUNNER_SCRIPT = "runner.ps1"
+COMMON_SCRIPT = "_common.ps1"
+COMMAND_LINE_LIMIT = 8191
+# PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
+RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
+FAULT_ACTIONS = ("fail", "hang", "drop")
+
+
+@dataclass
+class CommandResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+    fault: str | None = None     # None | "hang" | "drop"
+    hang_seconds: float = 0.0    # for "hang": seconds the command stays running; 0 = forever
+
+
+def read_script(script_dir: pathlib.Path, filename: str) -> str:
+    """A script as the controller sends it: UTF-8, line endings kept, a BOM dropped."""
+    with open(script_dir / filename, "r", encoding="utf-8-sig", newline="") as handle:
+        return handle.read()
+
+
+def encoded_runner_text(runner: str) -> str:
+    """What ``_encode_script`` puts on the command line: every line stripped, empty lines dropped."""
+    return "\n".join(line.strip() for line in runner.splitlines() if line.strip())
+
+
+def _reply(document: dict, exit_code: int, fault: str | None = None, hang_seconds: float = 0.0) -> CommandResult:
+    """The runner's stdout: one compressed ASCII JSON document (ConvertTo-Json -Compress, \\u escapes)."""
+    text = json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\r\n"
+    return CommandResult(text.encode("ascii"), b"", exit_code, fault, hang_seconds)
+
+
+def success_reply(result: dict, **fault) -> CommandResult:
+    return _reply({"ok": True, "result": result}, 0, **fault)
+
+
+def error_reply(error: engine.HostError, **fault) -> CommandResult:
+    return _reply({"ok": False, "error": error.to_error()}, 1, **fault)
+
+
+def take_fault(state: dict, operation: str) -> dict | None:
+    """The first fault configured for ``operation``, used up once (``times`` -1 never runs out)."""
+    for index, fault in enumerate(state["faults"]):
+        if fault["operation"] != operation:
+            continue
+        if fault["times"] > 0:
+            fault["times"] -= 1
+            if fault["times"] == 0:
+                del state["faults"][index]
+        return dict(fault)
+    return None
+
+
+class RequestError(Exception):
+    """The request on stdin is not one the runner (or this simulator) accepts: ``invalid_request``."""
+
+
+class CommandHost:
+    """Runs the runner stub's operations against the simulated host in ``state_path``.
+
+    The state file is created if missing (a Windows Server 2022 host named ``host_name`` or
+    HV01); ``initial_vms`` that do not exist yet are added, Running, with Production
+    checkpoints. ``script_dir`` is where the runner and operation scripts are read from, at
+    every call (default: the collection's plugins/plugin_utils/powershell). ``clock`` and
+    ``sleep`` are for tests.
+    """
+
+    def __init__(self, state_path: str, initial_vms: list[str] | None = None, host_name: str | None = None,
+                 script_dir: str | pathlib.Path | None = None,
+                 clock: Callable[[], datetime.datetime] = engine.utc_now,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.state_file = StateFile(state_path)
+        self.script_dir = pathlib.Path(script_dir) if script_dir is not None else DEFAULT_SCRIPT_DIR
+        self.clock = clock
+        self.sleep = sleep
+        with self.state_file.transaction(create=lambda: engine.new_state(host_name)) as state:
+            if host_name:
+                state["host"]["computer_name"] = host_name
+            host = self._host(state)
+            existing = {vm["name"] for vm in state["vms"].values()}
+            for name in initial_vms or []:
+                if name not in existing:
+                    host.add_vm(name)
+                    existing.add(name)
+
+    def _host(self, state: dict) -> engine.HyperVHost:
+        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock)
+
+    def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
+        command_line = command + (" " + " ".join(arguments) if arguments else "")
+        if len(command_line) > COMMAND_LINE_LIMIT:
+            return CommandResult(b"", b"The command line is too long.\r\n", 1)
+        if not self._is_runner(command_line):
+            message = ("hyperv-sim: refused: only the hyperv.checkpoint runner can run on this simulated host "
+                       "(got: %s)\r\n" % command_line[:80])
+            return CommandResult(b"", message.encode("utf-8", "replace"), 1)
+        try:
+            name, params = self._parse_request(stdin)
+        except RequestError as error:
+            return error_reply(engine.HostError("invalid_request", str(error)))
+        return self._run_operation(name, params)
+
+    def _is_runner(self, command_line: str) -> bool:
+        words = command_line.split()
+        if len(words) != len(RUNNER_PREFIX) + 1 or tuple(word.lower() for word in words[:-1]) != RUNNER_PREFIX:
+            return False
+        try:
+            script = base64.b64decode(words[-1], validate=True).decode("utf-16-le")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return script == encoded_runner_text(read_script(self.script_dir, RUNNER_SCRIPT))
+
+    def _parse_request(self, stdin: bytes) -> tuple[str, dict]:
+        """``{"name", "common", "script", "params"}``, with the scripts exactly the collection's files."""
+        try:
+            request = json.loads(stdin.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise RequestError("hyperv-sim: the request on stdin is not JSON: %s" % error) from None
+        if not isinstance(request, dict):
+            raise RequestError("hyperv-sim: the request on stdin is not a JSON object")
+        name = request.get("name")
+        if name not in engine.OPERATIONS:
+            raise RequestError("hyperv-sim: unknown operation %r (known: %s)"
+                               % (name, ", ".join(sorted(engine.OPERATIONS))))
+        if request.get("common") != read_script(self.script_dir, COMMON_SCRIPT):
+            raise RequestError("hyperv-sim: the request's common is not the text of %s" % COMMON_SCRIPT)
+        if request.get("script") != read_script(self.script_dir, name + ".ps1"):
+            raise RequestError("hyperv-sim: the request's script is not the text of %s.ps1" % name)
+        params = request.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise RequestError("hyperv-sim: the request's params are not a JSON object")
+        return name, params
+
+    def _run_operation(self, name: str, params: dict) -> CommandResult:
+        """Fault and operation in one transaction; a simulated cmdlet's run time passes after it."""
+        with self.state_file.transaction() as state:
+            fault = take_fault(state, name)
+            host = self._host(state)
+            if fault and (fault["action"] == "fail" or (fault["action"] == "hang" and not fault["after"])):
+                reply = error_reply(engine.HostError(fault["code"], fault["message"]))
+            else:
+                try:
+                    reply = success_reply(host.run(name, params))
+                except engine.HostError as error:
+                    reply = error_reply(error)
+        if host.command_seconds:
+            self.sleep(host.command_seconds)
+        if fault and fault["action"] == "hang":
+            reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
+        elif fault and fault["action"] == "drop":
+            reply.fault = "drop"
+        return reply
