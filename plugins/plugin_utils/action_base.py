@@ -90,6 +90,10 @@ class HyperVActionBase(ActionBase):
         where = getattr(error, "host", None)
         operation = getattr(error, "operation", None)
         text = message
+        matches = (getattr(error, "details", None) or {}).get("matches") or []
+        missing = [match["id"] for match in matches if isinstance(match, dict) and match.get("id") not in text]
+        if code == "ambiguous" and missing:
+            text = "%s (matches: %s)" % (text.rstrip("."), ", ".join(missing))
         if vm_label and vm_label not in text:
             text = "VM '%s': %s" % (vm_label, text)
         context = []

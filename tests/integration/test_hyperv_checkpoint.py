@@ -58,15 +58,31 @@ def test_refusals_change_nothing(lab):
     for number in range(50):
         lab.host.add_checkpoint("full01", "old-%02d" % number)
     lab.host.add_vm("foreign01", owner_node="HV02")
+    lab.host.add_vm("twin01")
+    lab.host.add_vm("twin01")
     before = json.loads(pathlib.Path(lab.sim.state_path).read_text())["vms"]
     run = lab.target("hyperv_checkpoint", "refusals.yml", {
         "hyperv_test_disabled_vm": "locked01",
         "hyperv_test_full_vm": "full01",
         "hyperv_test_foreign_vm": "foreign01",
         "hyperv_test_owner_node": "HV02",
+        "hyperv_test_twin_vm": "twin01",
     })
     assert_ok(run)
     assert json.loads(pathlib.Path(lab.sim.state_path).read_text())["vms"] == before
+
+
+def test_max_age_and_clean_up_by_age(lab):
+    for number, days in ((1, 3), (2, 2), (3, 1)):
+        lab.host.add_checkpoint("web01", "ansible-test-aged-%d" % number, age_seconds=days * 86400)
+    assert_ok(lab.target("hyperv_checkpoint", "aged.yml"))
+    assert lab.host.checkpoints("web01") == []
+
+
+def test_subtree_delete_and_power_states(lab):
+    assert_ok(lab.target("hyperv_checkpoint", "subtree_and_power.yml"))
+    assert lab.host.vm("web01")["state"] == "Running"
+    assert lab.host.checkpoints("web01") == []
 
 
 def test_merge_wait_refusal_and_timeout(lab):
