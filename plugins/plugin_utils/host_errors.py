@@ -35,16 +35,6 @@ class HostOperationError(Exception):
         what = " (operation %s%s)" % (self.operation, where) if self.operation else where
         return "%s: %s%s" % (self.code, self.message, what)
 
-    def to_dict(self):
-        """Plain dict for task results."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "operation": self.operation,
-            "host": self.host,
-            "details": self.details,
-        }
-
 
 class OperationTimeoutError(HostOperationError):
     """The host did not answer within the operation timeout.

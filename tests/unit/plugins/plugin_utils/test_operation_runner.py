@@ -224,8 +224,6 @@ def test_parse_reply_error_carries_code_message_and_details():
     assert error.operation == "get_vm"
     assert error.host == "hv01"
     assert error.transient is False
-    assert error.to_dict() == {"code": "vm_not_found", "message": "no VM named web01", "operation": "get_vm",
-                               "host": "hv01", "details": {"vm": "web01", "computer_name": "HV01"}}
     assert str(error) == "vm_not_found: no VM named web01 (operation get_vm on hv01)"
 
 
