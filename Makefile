@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo test test-unit test-integration test-static lint sanity changelog-lint build clean
+.PHONY: venv collection demo bench test test-unit test-integration test-static lint sanity changelog-lint build clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ collection:
 
 demo: venv collection
 	$(BIN)/python tests/sim/run_demo.py
+
+bench: venv collection
+	$(BIN)/python tests/sim/bench.py
 
 test: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q

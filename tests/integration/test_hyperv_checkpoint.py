@@ -178,3 +178,46 @@ def test_wrong_password_is_an_authentication_failure(lab):
     assert run.rc != 0
     assert "UNREACHABLE" in run.stdout, run
     assert "credentials were rejected" in run.stdout, run
+
+
+def operations_per_task(stdout):
+    """The host operations each task ran, from the -vvv log lines 'hyperv <host>: <operation> {...} (attempt N)'."""
+    per_task, current = {}, None
+    for line in stdout.splitlines():
+        if line.startswith("TASK ["):
+            current = line[len("TASK ["):line.index("]")]
+            per_task[current] = []
+        elif current and line.startswith("<hv01> hyperv hv01: ") and "(attempt " in line:
+            per_task[current].append(line.split(": ", 1)[1].split(" ", 1)[0])
+    return per_task
+
+
+def test_round_trips_one_for_no_change_two_for_a_change(lab):
+    lab.host.set_host(merge_seconds=0)
+    play = lab.tmp_path / "round_trips.yml"
+    play.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: create\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: rt}\n"
+        "    - name: create again\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: rt}\n"
+        "    - name: restore\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: rt, state: restored}\n"
+        "    - name: delete\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: rt, state: absent}\n"
+        "    - name: delete again\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: rt, state: absent}\n"
+        "    - name: info\n"
+        "      hyperv.checkpoint.hyperv_checkpoint_info: {vm: web01}\n")
+    run = lab.playbook(play, verbosity=3)
+    assert_ok(run)
+    assert operations_per_task(run.stdout) == {
+        "create": ["get_vms", "create_checkpoint"],
+        "create again": ["get_vms"],
+        "restore": ["get_vms", "restore_checkpoint"],
+        "delete": ["get_vms", "remove_checkpoints"],
+        "delete again": ["get_vms"],
+        "info": ["get_vms"],
+    }
