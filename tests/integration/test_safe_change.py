@@ -152,6 +152,7 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     assert "file was not found" in failed["msg"] and "The checkpoint is KEPT" in failed["msg"]
     assert "REVERT FAILED on rvf01: a human is needed." in run.stdout  # the loud banner
     assert role_lab.checkpoint_names("rvf01") == [failed["checkpoint"]["name"]]
+    assert failed["checkpoint"]["name"].endswith(" revert-failed")  # later runs leave it to a human
 
     refused = run.result("stf01")
     assert refused["outcome"] == "skipped" and refused["failed"], refused
@@ -289,3 +290,37 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
     # Only the old checkpoint of this collection goes; the young one and a foreign one stay.
     assert role_lab.checkpoint_names("pb02") == ["nightly backup by hand"]
     assert role_lab.checkpoint_names("pb01") == [name]
+
+
+def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted(role_lab):
+    """The delete succeeded and Hyper-V merges in the background: the checkpoint is gone, not kept."""
+    hyperv = role_lab.add_hyperv("hv01", vms=["slow01"])
+    hyperv.set_host(merge_seconds=30)
+    role_lab.add_guest("slow01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
+                       safe_change_merge_timeout=1)
+
+    run = role_lab.playbook(SITE)
+
+    result = run.result("slow01")
+    assert result["outcome"] == "committed" and not result["failed"], run
+    assert result["checkpoint"]["state"] == "deleted", result
+    assert any("still running" in note for note in result["notes"]), result
+    assert role_lab.checkpoint_names("slow01") == []
+
+
+def test_a_checkpoint_kept_by_a_failed_revert_blocks_later_runs_under_every_policy(role_lab):
+    hyperv = role_lab.add_hyperv("hv01", vms=["hold01", "hold02"])
+    for vm, policy in (("hold01", "remove"), ("hold02", "reuse")):
+        hyperv.add_checkpoint(vm, stale_name() + " revert-failed", age_seconds=600)
+        role_lab.add_guest(vm, files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
+                           safe_change_stale_policy=policy)
+    before = {name: role_lab.digest(name) for name in role_lab.guests}
+
+    run = role_lab.playbook(SITE)
+
+    for vm in ("hold01", "hold02"):
+        result = run.result(vm)
+        assert result["outcome"] == "skipped" and result["failed"], result
+        assert "a revert of an earlier run failed" in result["msg"], result
+        assert role_lab.checkpoint_names(vm) == [stale_name() + " revert-failed"]
+        assert role_lab.digest(vm) == before[vm]
