@@ -129,6 +129,10 @@ class ActionModule(HyperVActionBase):
                 result["warnings"].append(
                     "VM '%s': the guest could not take a production checkpoint, so Hyper-V took a standard "
                     "checkpoint (with memory state) instead" % vm["name"])
+            if reply.get("type_restore_error"):
+                result["warnings"].append(
+                    "VM '%s': the checkpoint was made, but its checkpoint type setting could not be put back: %s; "
+                    "check it with hyperv.checkpoint.hyperv_checkpoint_info" % (vm["name"], reply["type_restore_error"]))
             if reply.get("recovered"):
                 result["warnings"].append(
                     "VM '%s': the connection failed after the checkpoint was made; the task found it and did not "

@@ -166,9 +166,12 @@ function Get-CheckpointSize {
 
 function ConvertTo-CheckpointRecord {
     param($Snapshot, [switch]$IncludeSize)
-    # IsAutomaticCheckpoint only exists from Windows Server 2019 (WMI: Windows 10 1709).
+    # IsAutomaticCheckpoint means something from Windows Server 2019 (WMI: Windows 10 1709). The
+    # class is shared by module 2.0.0.0 on 2016 too, so gate it like the VM record does.
     $automatic = $null
-    if ($Snapshot.PSObject.Properties['IsAutomaticCheckpoint']) { $automatic = [bool]$Snapshot.IsAutomaticCheckpoint }
+    if ((Test-SetVMParameter -Name 'AutomaticCheckpointsEnabled') -and $Snapshot.PSObject.Properties['IsAutomaticCheckpoint']) {
+        $automatic = [bool]$Snapshot.IsAutomaticCheckpoint
+    }
     $size = $null
     if ($IncludeSize) { $size = Get-CheckpointSize -Snapshot $Snapshot }
     [ordered]@{

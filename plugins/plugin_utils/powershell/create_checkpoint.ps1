@@ -27,6 +27,7 @@ if ($CheckpointType) { $effective = $CheckpointType } elseif ($hasTypes) { $effe
 $attempt = 'ProductionOnly'
 if ($effective -eq 'Standard') { $attempt = 'Standard' }
 $typeChanged = $false
+$typeRestoreError = $null
 $fellBack = $false
 try {
     if ($hasTypes -and $original -ne $attempt) {
@@ -48,7 +49,11 @@ try {
         $fellBack = $true
     }
 } finally {
-    if ($typeChanged) { $null = Hyper-V\Set-VM -VM $vm -CheckpointType $original }
+    if ($typeChanged) {
+        # A failure to put the type back must not hide the creation's own error.
+        try { $null = Hyper-V\Set-VM -VM $vm -CheckpointType $original }
+        catch { $typeRestoreError = $_.Exception.Message }
+    }
 }
 
 $takenType = 'standard'
@@ -58,5 +63,6 @@ $vm = Get-TargetVM -Id $VMId
     checkpoint = (ConvertTo-CheckpointRecord -Snapshot $snapshot)
     taken_type = $takenType
     fell_back = $fellBack
+    type_restore_error = $typeRestoreError
     vm = (ConvertTo-VMRecord -VM $vm)
 }

@@ -634,6 +634,7 @@ class HyperVHost:
             "checkpoint": self.checkpoint_record(vm, checkpoint),
             "taken_type": checkpoint["taken_type"],
             "fell_back": fell_back,
+            "type_restore_error": None,
             "vm": self.vm_record(vm),
         }
 

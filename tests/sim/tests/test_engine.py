@@ -204,7 +204,7 @@ def test_times_are_utc_with_seven_fractional_digits():
 def test_create_chains_checkpoints_below_the_current_position(host):
     vm_id = host.add_vm("web01")
     first = create(host, vm_id, "one")
-    assert set(first) == {"checkpoint", "taken_type", "fell_back", "vm"}
+    assert set(first) == {"checkpoint", "taken_type", "fell_back", "type_restore_error", "vm"}
     assert first["checkpoint"]["parent_id"] is None and first["checkpoint"]["parent_name"] is None
     assert first["vm"]["current_checkpoint_id"] == first["checkpoint"]["id"]
     assert first["vm"]["current_checkpoint_name"] == "one"
