@@ -117,7 +117,7 @@ seealso:
     description: Microsoft's explanation of the checkpoint types.
     link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/manage/choose-between-standard-or-production-checkpoints-in-hyper-v
 author:
-  - hyperv.checkpoint maintainers
+  - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """
 
 EXAMPLES = r"""

@@ -108,4 +108,3 @@ class HyperVActionBase(ActionBase):
             text = "%s. What to do: %s" % (text.rstrip("."), hint)
         result.update(failed=True, msg=text, error_code=code, error_details=getattr(error, "details", {}) or {})
         return result
-

@@ -35,8 +35,8 @@ class PlaybookRun:
         self.stderr = completed.stderr
 
     def __repr__(self):
-        return "PlaybookRun(rc=%s)\n--- stdout ---\n%s\n--- stderr ---\n%s" % (self.rc, self.stdout[-6000:],
-                                                                             self.stderr[-3000:])
+        return "PlaybookRun(rc=%s)\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            self.rc, self.stdout[-6000:], self.stderr[-3000:])
 
 
 class Lab:
@@ -79,7 +79,7 @@ class Lab:
                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_DEPRECATION_WARNINGS="False",
                        ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         run_env.update(env or {})
-        completed = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout,
+        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_env, timeout=timeout,
                                    cwd=str(REPO))
         return PlaybookRun(completed)
 

@@ -67,8 +67,8 @@ class RoleRun:
         return self.results[host]
 
     def __repr__(self):
-        return "RoleRun(rc=%s)\n--- stdout ---\n%s\n--- stderr ---\n%s" % (self.rc, self.stdout[-12000:],
-                                                                         self.stderr[-3000:])
+        return "RoleRun(rc=%s)\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            self.rc, self.stdout[-12000:], self.stderr[-3000:])
 
 
 class RoleLab:
@@ -155,7 +155,7 @@ class RoleLab:
         environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                            ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         environment.update(ansible_environment(results))
-        completed = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout,
+        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=environment, timeout=timeout,
                                    cwd=str(REPO))
         return RoleRun(completed, results)
 

@@ -292,8 +292,8 @@ class HyperVHost:
         if state not in VM_STATES:
             raise ValueError("state must be one of %s, not %r" % (", ".join(VM_STATES), state))
         if checkpoint_type not in CHECKPOINT_TYPES:
-            raise ValueError("checkpoint_type must be one of %s, not %r" % (", ".join(CHECKPOINT_TYPES),
-                                                                          checkpoint_type))
+            raise ValueError("checkpoint_type must be one of %s, not %r"
+                             % (", ".join(CHECKPOINT_TYPES), checkpoint_type))
         vm_id = str(uuid.uuid4())
         vm = {
             "id": vm_id,

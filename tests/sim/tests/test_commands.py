@@ -186,8 +186,8 @@ def test_the_scripts_are_read_at_every_call(command_host, script_dir):
     # The runner itself, too.
     (script_dir / "runner.ps1").write_text("exit 0\n", encoding="utf-8")
     assert b"refused" in command_host.run(*runner_command(), request("get_vm", {"Name": "web01"})).stderr
-    assert command_host.run(*runner_command("exit 0\n"), request("get_vm", {"Name": "web01"},
-                                                                  script=edited)).exit_code == 0
+    edited_request = request("get_vm", {"Name": "web01"}, script=edited)
+    assert command_host.run(*runner_command("exit 0\n"), edited_request).exit_code == 0
 
 
 def test_the_real_scripts_are_the_default(state_path):

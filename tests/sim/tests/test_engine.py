@@ -688,8 +688,8 @@ def _create_on_state_file(path, vm_id, prefix, count):
     state_file = StateFile(path)
     for number in range(count):
         with state_file.transaction() as state:
-            HyperVHost(state, state_file.disks_dir).run("create_checkpoint",
-                                                         {"VMId": vm_id, "Name": "%s-%d" % (prefix, number)})
+            params = {"VMId": vm_id, "Name": "%s-%d" % (prefix, number)}
+            HyperVHost(state, state_file.disks_dir).run("create_checkpoint", params)
 
 
 CREATE_IN_A_PROCESS = """

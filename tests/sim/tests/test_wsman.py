@@ -409,7 +409,8 @@ def test_serve_refuses_to_start_without_credentials(tmp_path):
                    if name not in ("HYPERV_SIM_USER", "HYPERV_SIM_PASSWORD")}
 
     completed = subprocess.run([sys.executable, SIMULATOR, "serve", "--port", "0", "--state",
-                                str(tmp_path / "state.json")], env=environment, capture_output=True, timeout=30)
+                                str(tmp_path / "state.json")], env=environment, capture_output=True, timeout=30,
+                               check=False)
 
     assert completed.returncode == 2
     assert b"no credentials" in completed.stderr and completed.stdout == b""

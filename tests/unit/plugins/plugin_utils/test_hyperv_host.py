@@ -292,8 +292,8 @@ def test_remove_checkpoints_is_simply_retried():
 
 
 def reread(*checkpoints):
-    return {"host": host_record(), "vms": [vm(checkpoints=list(checkpoints), current=checkpoints[-1]["id"]
-                                               if checkpoints else None)]}
+    current = checkpoints[-1]["id"] if checkpoints else None
+    return {"host": host_record(), "vms": [vm(checkpoints=list(checkpoints), current=current)]}
 
 
 def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
