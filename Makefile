@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo bench sanity test test-unit test-integration test-static lint sanity changelog-lint build clean
+.PHONY: venv collection demo bench sanity test test-unit test-integration lint changelog-lint build clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,12 +48,14 @@ lint: venv collection
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 
-# ansible-test needs a real .../ansible_collections/hyperv/checkpoint copy (not a symlink).
-SANITY_ROOT := $(CURDIR)/build/sanity/ansible_collections/hyperv/checkpoint
+# ansible-test needs a real .../ansible_collections/hyperv/checkpoint copy (not a symlink),
+# outside this checkout (inside it, git would hide the copy's files as ignored).
+SANITY_BASE := $(or $(TMPDIR),/tmp)/hyperv-checkpoint-sanity
+SANITY_ROOT := $(SANITY_BASE)/ansible_collections/hyperv/checkpoint
 sanity: venv
 	mkdir -p $(HOME)/.ansible/test/cache
 	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
-	rm -rf $(CURDIR)/build/sanity && mkdir -p $(SANITY_ROOT)
+	rm -rf $(SANITY_BASE) && mkdir -p $(SANITY_ROOT)
 	git archive HEAD | tar -x -C $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --skip-test pslint
 
