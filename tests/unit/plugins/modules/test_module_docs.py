@@ -25,6 +25,8 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.playbook.task import Task
 
+import hyperv_records as records
+
 COLLECTION = "hyperv.checkpoint"
 MODULES = ("hyperv_checkpoint", "hyperv_checkpoint_info")
 ANSIBLE_DOC = pathlib.Path(sys.executable).parent / "ansible-doc"
@@ -279,27 +281,10 @@ def checkpoint_record(number, name, parent=None, hours_ago=10, snapshot_type="St
 
 
 def vm_record(checkpoints=(), merging=False):
-    """A VM record with every key of docs/host-protocol.md, plus its checkpoints."""
+    """A VM record with every key of docs/host-protocol.md, plus its checkpoints; the VM runs from the last one."""
     checkpoints = list(checkpoints)
-    current = checkpoints[-1]["id"] if checkpoints else None
-    return {
-        "id": VM_ID,
-        "name": "app01",
-        "state": "Running",
-        "checkpoint_type": "Production",
-        "automatic_checkpoints": False,
-        "checkpoint_location": "D:\\Hyper-V\\app01",
-        "current_checkpoint_id": current,
-        "current_checkpoint_name": checkpoints[-1]["name"] if checkpoints else None,
-        "is_clustered": False,
-        "owner_node": None,
-        "computer_name": "HV01",
-        "primary_status": "Ok",
-        "secondary_status": "MergingDisks" if merging else None,
-        "merging": merging,
-        "checkpoint_count": sum(1 for cp in checkpoints if cp["snapshot_type"] == "Standard"),
-        "checkpoints": checkpoints,
-    }
+    return records.vm(name="app01", checkpoints=checkpoints, current=checkpoints[-1]["id"] if checkpoints else None,
+                      checkpoint_type="Production", merging=merging, vm_id=VM_ID)
 
 
 HOST_RECORD = {
