@@ -7,6 +7,7 @@ are independent and can run in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -102,3 +103,14 @@ def lab(tmp_path):
     """A fresh simulated host with VMs web01 (Running) and db01 (Running), NTLM with message encryption."""
     with running_simulator(tmp_path / "hyperv-state.json", vms=["web01", "db01"]) as sim:
         yield Lab(tmp_path, sim)
+
+
+@pytest.fixture
+def start_lab(tmp_path):
+    """Start a simulated host with other options (transport, tls, vms); stopped at the end of the test."""
+    with contextlib.ExitStack() as stack:
+        def start(vms=("web01",), **options):
+            sim = stack.enter_context(running_simulator(tmp_path / "hyperv-state.json", vms=list(vms), **options))
+            return Lab(tmp_path, sim)
+
+        yield start

@@ -221,3 +221,18 @@ def test_round_trips_one_for_no_change_two_for_a_change(lab):
         "delete again": ["get_vms"],
         "info": ["get_vms"],
     }
+
+
+@pytest.mark.parametrize("transport, tls", [("basic", False), ("basic", True), ("ntlm", True)])
+def test_other_transports(start_lab, transport, tls):
+    """Basic over http and https, NTLM over https: Ansible's winrm connection, unmodified, against the simulator."""
+    lab = start_lab(transport=transport, tls=tls)
+    play = lab.tmp_path / "transport.yml"
+    play.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Checkpoint\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: over-%s}\n" % transport)
+    assert_ok(lab.playbook(play))
+    assert [cp["name"] for cp in lab.host.checkpoints("web01")] == ["over-%s" % transport]
