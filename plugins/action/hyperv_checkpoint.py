@@ -92,12 +92,13 @@ class ActionModule(HyperVActionBase):
     def _carry_out(self, host, args, vm, plan, result):
         before_tree = planner.render_tree(vm.get("checkpoints", []), vm.get("current_checkpoint_id"))
         result.update(changed=plan.changed, actions=[], warnings=list(plan.warnings))
-        checkpoint = plan.checkpoint
-        if self._task.check_mode or not plan.changed:
-            result["actions"] = [dict(action, done=False) for action in plan.actions] if plan.changed else []
+        checkpoint, vm_after = plan.checkpoint, vm
+        if self._task.check_mode:
+            result["actions"] = [dict(action, done=False) for action in plan.actions]
         else:
             for action in plan.actions:
-                checkpoint = self._perform(host, args, vm, action, result) or checkpoint
+                made, reported_vm = self._perform(host, args, vm, action, result)
+                checkpoint, vm_after = made or checkpoint, reported_vm or vm_after
         performed = plan.actions if self._task.check_mode else result["actions"]
         after_checkpoints, after_current = planner.predict_checkpoints(vm, performed)
         if self._task.diff and plan.changed:
@@ -111,13 +112,13 @@ class ActionModule(HyperVActionBase):
         if view is not None and args["state"] == "absent":
             view["is_current"] = False
         result["checkpoint"] = view
-        result["vm"] = vm_summary(result.get("vm_after") or vm, after_current)
-        result.pop("vm_after", None)
+        result["vm"] = vm_summary(vm_after, after_current)
         if not result["warnings"]:
             del result["warnings"]
         return result
 
     def _perform(self, host, args, vm, action, result):
+        """Carry out one planned action; returns (the checkpoint it made or renamed, the VM record the host reported)."""
         kind = action["action"]
         if kind == "create":
             reply = host.create_checkpoint(vm["id"], action["name"], action["checkpoint_type"],
@@ -137,29 +138,27 @@ class ActionModule(HyperVActionBase):
                 result["warnings"].append(
                     "VM '%s': the connection failed after the checkpoint was made; the task found it and did not "
                     "make a second one (the checkpoint type taken is unknown)" % vm["name"])
-            result["vm_after"] = reply["vm"]
             result["actions"].append(dict(action, done=True, checkpoint_id=created["id"]))
-            return created
+            return created, reply["vm"]
         if kind == "remove":
             started = time.monotonic()
             reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"])
             result["removed"] = describe(vm, reply["removed"])
-            result["vm_after"] = reply["vm"]
             result["actions"].append(dict(action, done=True, removed=reply["removed"]))
-            if args["wait"]:
-                result["merge_seconds"], result["vm_after"] = wait_for_merge(
-                    host, reply["vm"], args["timeout"], "after deleting checkpoints", started=started)
-            return None
+            if not args["wait"]:
+                return None, reply["vm"]
+            result["merge_seconds"], merged_vm = wait_for_merge(
+                host, reply["vm"], args["timeout"], "after deleting checkpoints", started=started)
+            return None, merged_vm
         if kind == "restore":
             reply = host.restore_checkpoint(vm["id"], action["checkpoint_id"], action["power_state"])
-            result["vm_after"] = reply["vm"]
             result["previous_state"] = reply.get("previous_state")
             result["actions"].append(dict(action, done=True, state_after_restore=reply.get("state_after_restore")))
-            return None
+            return None, reply["vm"]
         if kind == "rename":
             renamed = host.rename_checkpoint(vm["id"], action["checkpoint_id"], action["new_name"])
             result["actions"].append(dict(action, done=True))
-            return renamed
+            return renamed, None
         raise AssertionError("unknown action %r" % kind)
 
 

@@ -5,9 +5,10 @@
 
 Each method runs one operation script through operation_runner and returns plain
 dicts (records as documented in docs/host-protocol.md). Transient failures (a busy
-object, a dropped connection) are retried with exponential backoff; operations that
-change something are only repeated when the caller's ``recover`` function, which
-re-reads the host, says the change did not happen yet.
+object, a dropped connection) are retried with exponential backoff. Creating is the
+one change that would be wrong twice: its ``recover`` function re-reads the host and
+adopts a checkpoint that the failed attempt made. The other changes end in the same
+state when repeated (see each method).
 """
 
 from __future__ import annotations
@@ -127,9 +128,13 @@ class HyperVHost:
         return self._call("remove_checkpoints", {"VMId": vm_id, "Ids": list(ids), "IncludeChildren": include_children})
 
     def restore_checkpoint(self, vm_id, checkpoint_id, power_state):
+        # Repeated on a transient failure: a second restore lands the VM on the same
+        # checkpoint. No recover: the VM's position cannot tell whether the first
+        # attempt ran (right after a checkpoint is taken, the VM already points at it).
         return self._call("restore_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "PowerState": power_state})
 
     def rename_checkpoint(self, vm_id, checkpoint_id, new_name):
+        # Renaming by id to the same name again changes nothing: a plain retry is safe.
         return self._call("rename_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "NewName": new_name})["checkpoint"]
 
     def set_checkpoint_settings(self, changes):
