@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo bench sanity test test-unit test-integration lint changelog-lint build clean
+.PHONY: venv collection demo bench sanity pscheck test test-unit test-integration lint changelog-lint build clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,9 @@ bench: venv collection
 	$(BIN)/python tests/sim/bench.py
 
 test: venv collection
+	$(BIN)/python tests/unit/powershell/pscheck.py plugins
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q
-	$(MAKE) --no-print-directory lint changelog-lint
+	$(MAKE) --no-print-directory lint changelog-lint sanity
 
 test-unit: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests -q
@@ -56,7 +57,7 @@ sanity: venv
 	mkdir -p $(HOME)/.ansible/test/cache
 	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
 	rm -rf $(SANITY_BASE) && mkdir -p $(SANITY_ROOT)
-	git archive HEAD | tar -x -C $(SANITY_ROOT)
+	git ls-files --cached --others --exclude-standard -z | tar -c --null -T - --ignore-failed-read -f - | tar -x -C $(SANITY_ROOT)
 	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --skip-test pslint
 
 build: venv

@@ -16,7 +16,8 @@ from __future__ import annotations
 import random
 import time
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
 
 DEFAULT_RETRIES = 3
@@ -52,13 +53,18 @@ class HyperVHost:
         the host; it returns the result to use when the change already happened
         (e.g. the checkpoint exists), or None to try the operation again.
         """
+        problems = host_contract.params_problems(name, params)
+        if problems:
+            # A defect on this side: better to stop here than to let the host guess.
+            raise ValueError("parameters of %s do not follow docs/host-protocol.md: %s" % (name, "; ".join(problems)))
         attempt = 0
         while True:
             attempt += 1
             self.round_trips += 1
             self._log("hyperv %s: %s %s (attempt %d)" % (self.host_name, name, params, attempt))
             try:
-                return self._runner(self._connection, name, params, timeout=self.timeout, host=self.host_name)
+                return self._checked_result(name, self._runner(self._connection, name, params, timeout=self.timeout,
+                                                               host=self.host_name))
             except HostOperationError as error:
                 if not error.transient or attempt > self.retries:
                     raise
@@ -73,6 +79,14 @@ class HyperVHost:
                     if recovered is not None:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
+
+    def _checked_result(self, name, result):
+        problems = host_contract.result_problems(name, result)
+        if problems:
+            shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+            raise ProtocolError(name, self.host_name,
+                                "the host's result does not follow the protocol (docs/host-protocol.md): %s" % shown)
+        return result
 
     def _reset_connection(self):
         reset = getattr(self._connection, "reset", None)

@@ -130,8 +130,9 @@ function ConvertTo-VMRecord {
     }
     $primary = ConvertTo-Text $VM.PrimaryOperationalStatus
     $secondary = ConvertTo-Text $VM.SecondaryOperationalStatus
+    # Ids and the snapshot type always have a value: [string] of a Guid is its lower-case text.
     [ordered]@{
-        id = (ConvertTo-Text $VM.Id)
+        id = [string]$VM.Id
         name = [string]$VM.Name
         state = $VM.State.ToString()
         checkpoint_type = $checkpointType
@@ -175,14 +176,14 @@ function ConvertTo-CheckpointRecord {
     $size = $null
     if ($IncludeSize) { $size = Get-CheckpointSize -Snapshot $Snapshot }
     [ordered]@{
-        id = (ConvertTo-Text $Snapshot.Id)
+        id = [string]$Snapshot.Id
         name = [string]$Snapshot.Name
-        vm_id = (ConvertTo-Text $Snapshot.VMId)
+        vm_id = [string]$Snapshot.VMId
         vm_name = [string]$Snapshot.VMName
         parent_id = (ConvertTo-Text $Snapshot.ParentSnapshotId)
         parent_name = (ConvertTo-Text $Snapshot.ParentSnapshotName)
         creation_time = $Snapshot.CreationTime.ToUniversalTime().ToString('o')
-        snapshot_type = (ConvertTo-Text $Snapshot.SnapshotType)
+        snapshot_type = $Snapshot.SnapshotType.ToString()
         is_automatic = $automatic
         size_bytes = $size
     }

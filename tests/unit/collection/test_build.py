@@ -1,7 +1,14 @@
-"""The built collection artifact: what users install must hold the operation scripts and nothing of the test bed."""
+"""The built collection artifact: what users install, checked by installing it.
+
+The tarball must hold the plugins, operation scripts, role, playbooks and docs, and nothing of the
+tests, the simulated host or local caches; installed into an empty collections path, ansible-doc must
+render every module from it (so the documentation users read is the one that ships).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -11,17 +18,34 @@ import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
+BIN = pathlib.Path(sys.executable).parent
+MODULES = sorted("hyperv.checkpoint." + path.stem for path in (REPO / "plugins/modules").glob("*.py"))
 
 
 @pytest.fixture(scope="module")
-def artifact_names(tmp_path_factory):
+def artifact(tmp_path_factory):
     output = tmp_path_factory.mktemp("build")
-    galaxy = pathlib.Path(sys.executable).parent / "ansible-galaxy"
-    subprocess.run([str(galaxy), "collection", "build", "--force", "--output-path", str(output), str(REPO)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(output),
+                    str(REPO)], check=True, capture_output=True, text=True)
     version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
-    with tarfile.open(output / ("hyperv-checkpoint-%s.tar.gz" % version)) as archive:
+    return output / ("hyperv-checkpoint-%s.tar.gz" % version)
+
+
+@pytest.fixture(scope="module")
+def artifact_names(artifact):
+    with tarfile.open(artifact) as archive:
         return set(archive.getnames())
+
+
+@pytest.fixture(scope="module")
+def installed(artifact, tmp_path_factory):
+    """ansible-doc's environment with only the installed artifact on the collections path."""
+    collections = tmp_path_factory.mktemp("installed")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_HOME=str(collections / ".home"),
+               ANSIBLE_NOCOLOR="1")
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(collections),
+                    str(artifact)], check=True, capture_output=True, text=True, env=env)
+    return collections, env
 
 
 def test_artifact_ships_every_operation_script(artifact_names):
@@ -34,13 +58,37 @@ def test_artifact_ships_every_operation_script(artifact_names):
 def test_artifact_ships_modules_role_playbooks_and_ee_requirements(artifact_names):
     for path in ("plugins/action/hyperv_checkpoint.py", "plugins/modules/hyperv_checkpoint.py",
                  "plugins/modules/hyperv_checkpoint_type.py", "plugins/modules/hyperv_checkpoint_info.py",
-                 "roles/safe_change/meta/argument_specs.yml", "playbooks/patch_window.yml",
-                 "meta/runtime.yml", "meta/execution-environment.yml", "requirements.txt"):
+                 "plugins/plugin_utils/host_contract.py", "roles/safe_change/meta/argument_specs.yml",
+                 "playbooks/patch_window.yml", "meta/runtime.yml", "meta/execution-environment.yml",
+                 "requirements.txt", "docs/host-setup.md", "README.md"):
         assert path in artifact_names, path
 
 
-def test_artifact_leaves_out_the_simulator_and_local_state(artifact_names):
+def test_artifact_leaves_out_tests_simulator_and_caches(artifact_names):
     leaked = [name for name in artifact_names
-              if name.startswith(("tests/sim", "tests/output", ".venv", ".ansible", "build/", "collections/"))
-              or "__pycache__" in name or name.endswith(".pyc")]
+              if name.startswith(("tests", ".venv", ".ansible", ".hypothesis", ".pytest_cache", "build/",
+                                  "collections/", ".git"))
+              or "__pycache__" in name or name.endswith((".pyc", ".tar.gz"))]
     assert leaked == []
+
+
+def test_ansible_doc_renders_every_module_from_the_installed_artifact(installed):
+    collections, env = installed
+    assert (collections / "ansible_collections/hyperv/checkpoint/MANIFEST.json").is_file()
+    listed = subprocess.run([str(BIN / "ansible-doc"), "--list", "--json", "hyperv.checkpoint"],
+                            check=True, capture_output=True, text=True, env=env)
+    assert sorted(json.loads(listed.stdout)) == MODULES
+    for module in MODULES:
+        shown = subprocess.run([str(BIN / "ansible-doc"), module], capture_output=True, text=True, env=env,
+                               check=False)
+        assert shown.returncode == 0, shown.stderr
+        assert "ERROR" not in shown.stderr and str(collections) in shown.stdout, shown.stdout[:500]
+        assert "EXAMPLES:" in shown.stdout and "RETURN VALUES:" in shown.stdout
+
+
+def test_ansible_doc_renders_the_role_from_the_installed_artifact(installed):
+    collections, env = installed
+    shown = subprocess.run([str(BIN / "ansible-doc"), "-t", "role", "hyperv.checkpoint.safe_change"],
+                           capture_output=True, text=True, env=env, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "ENTRY POINT: *main*" in shown.stdout and "safe_change_id" in shown.stdout and "hyperv_host" in shown.stdout

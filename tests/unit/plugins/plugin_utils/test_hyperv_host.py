@@ -246,8 +246,13 @@ def test_get_vm_with_checkpoints_by_name_and_by_id():
     assert runner.calls[1]["params"]["IncludeCheckpoints"] is True
 
 
+def created_result(made):
+    return {"checkpoint": made, "taken_type": "standard", "fell_back": False, "type_restore_error": None,
+            "vm": VM_RECORD}
+
+
 def test_change_operation_params():
-    created = {"checkpoint": checkpoint(5, "new"), "taken_type": "standard", "fell_back": False, "vm": VM_RECORD}
+    created = created_result(checkpoint(5, "new"))
     runner = FakeRunner(
         create_checkpoint=[created],
         remove_checkpoints=[{"removed": [cp_id(1)], "vm": VM_RECORD}],
@@ -275,7 +280,7 @@ def test_change_operation_params():
 
 
 def test_create_checkpoint_without_type_sends_null():
-    runner = FakeRunner(create_checkpoint=[{"checkpoint": checkpoint(5, "new"), "vm": VM_RECORD}])
+    runner = FakeRunner(create_checkpoint=[created_result(checkpoint(5, "new"))])
     host, dummy, dummy2 = make_host(runner)
     host.create_checkpoint(VM_ID, "new")
     assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None}
@@ -328,8 +333,7 @@ def test_create_adopts_after_busy_too():
 
 def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
     old_same_name = checkpoint(1, "nightly")
-    made = {"checkpoint": checkpoint(2, "nightly", parent=1), "taken_type": "standard", "fell_back": False,
-            "vm": VM_RECORD}
+    made = created_result(checkpoint(2, "nightly", parent=1))
     runner = FakeRunner(create_checkpoint=[lost(), made], get_vms=[reread(old_same_name)])
     host, dummy, dummy2 = make_host(runner)
 
@@ -343,7 +347,7 @@ def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
 
 def test_create_does_not_adopt_a_new_checkpoint_with_another_name():
     other = checkpoint(2, "Nightly")  # names are compared exactly
-    made = {"checkpoint": checkpoint(3, "nightly"), "vm": VM_RECORD}
+    made = created_result(checkpoint(3, "nightly"))
     runner = FakeRunner(create_checkpoint=[lost(), made], get_vms=[reread(other)])
     host, dummy, dummy2 = make_host(runner)
     assert host.create_checkpoint(VM_ID, "nightly", known_ids=[])["checkpoint"]["id"] == cp_id(3)
@@ -367,3 +371,33 @@ def test_create_non_transient_failure_is_not_recovered():
         host.create_checkpoint(VM_ID, "nightly", known_ids=[])
     assert caught.value.code == "checkpoints_disabled"
     assert runner.names == ["create_checkpoint"]
+
+
+# The protocol is checked on both sides of the call -----------------------------------------------
+
+
+def test_a_result_that_breaks_the_protocol_is_a_protocol_error_naming_the_key():
+    incomplete = {"checkpoint": checkpoint(5, "new"), "vm": VM_RECORD}
+    runner = FakeRunner(create_checkpoint=[incomplete])
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(ProtocolError) as caught:
+        host.create_checkpoint(VM_ID, "new")
+    assert caught.value.code == "protocol_error" and not caught.value.transient
+    assert "missing key 'taken_type'" in caught.value.message
+    assert runner.names == ["create_checkpoint"]  # not retried: the answer will not improve
+
+
+def test_a_vm_record_with_a_wrong_type_is_a_protocol_error():
+    wrong = dict(VM_RECORD, checkpoint_count="3")
+    runner = FakeRunner(get_vm=[{"vm": wrong}])
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(ProtocolError, match=r"get_vm result.vm.checkpoint_count: expected int, got str"):
+        host.get_vm(name="web01")
+
+
+def test_params_that_break_the_protocol_are_never_sent():
+    runner = FakeRunner(remove_checkpoints=[{"removed": [], "vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(ValueError, match=r"remove_checkpoints params.Ids\[0\]: expected str, got int"):
+        host.remove_checkpoints(VM_ID, [7])
+    assert runner.calls == []

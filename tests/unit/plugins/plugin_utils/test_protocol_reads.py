@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+"""The controller reads only fields the host protocol declares.
+
+Every string key the action plugins and plugin_utils read (``x["key"]`` or ``x.get("key")``) must be a
+field of host_contract (a record or an operation result), a module option, or one of the controller's
+own keys listed below with the reason. A misspelt host field (``vm["checkpiont_type"]``) would read
+nothing on a real host, and fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+import yaml
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
+
+REPO = pathlib.Path(__file__).resolve().parents[4]
+SOURCES = sorted(path for folder in ("plugins/action", "plugins/plugin_utils")
+                 for path in (REPO / folder).glob("*.py") if path.name != "__init__.py")
+
+# Keys the controller reads from its own dicts, not from a host answer.
+CONTROLLER_KEYS = {
+    # the runner's reply envelope (docs/host-protocol.md, "One operation = one command")
+    "ok", "result", "error", "code", "message", "details",
+    # plan entries built by the planners and read by the action plugins
+    "action", "actions", "removes", "all_with_name", "checkpoint_ids", "warnings", "recovered",
+    # report rows computed on the controller
+    "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed",
+    # details of the host's "ambiguous" error
+    "matches",
+    # task variables
+    "inventory_hostname", "ansible_delegated_vars",
+    # host_vars of delegated tasks and option dicts
+    "value", "timeout",
+}
+
+
+def module_options():
+    names = set()
+    for path in (REPO / "plugins/modules").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION":
+                names |= set(yaml.safe_load(node.value.value)["options"])
+    return names
+
+
+def contract_fields():
+    names = set()
+    for record in host_contract.RECORDS.values():
+        names |= set(record.fields)
+    for operation in host_contract.OPERATIONS.values():
+        names |= set(operation.result)
+    return names
+
+
+def keys_read(text):
+    """(key, line) for each constant string subscript or .get() argument in Python ``text``."""
+    for node in ast.walk(ast.parse(text)):
+        if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+                and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+            yield node.slice.value, node.lineno
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            yield node.args[0].value, node.lineno
+
+
+KNOWN = contract_fields() | module_options() | CONTROLLER_KEYS
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.name)
+def test_every_key_read_is_declared(path):
+    unknown = ["line %d: %r" % (line, key) for key, line in keys_read(path.read_text(encoding="utf-8"))
+               if key not in KNOWN]
+    assert not unknown, "%s reads keys that neither the host protocol nor the options declare: %s" % (
+        path.name, unknown)
+
+
+def test_a_misspelt_host_field_is_reported():
+    text = "def f(vm, cp):\n    return vm['checkpiont_type'], cp.get('creation_time'), vm['state']\n"
+    assert [key for key, line in keys_read(text) if key not in KNOWN] == ["checkpiont_type"]
+
+
+def test_the_module_options_are_found():
+    assert {"vm", "name", "state", "keep_newest", "checkpoint_type", "automatic_checkpoints"} <= module_options()
