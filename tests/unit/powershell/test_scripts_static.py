@@ -31,6 +31,7 @@ PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 OPERATIONS = {
     "get_vm": ["Name", "Id"],
     "get_vms": ["Names", "Ids", "All", "IncludeCheckpoints", "IncludeSizes"],
+    "get_cluster_nodes": [],
     "create_checkpoint": ["VMId", "Name", "CheckpointType"],
     "remove_checkpoints": ["VMId", "Ids", "IncludeChildren"],
     "restore_checkpoint": ["VMId", "Id", "PowerState"],
