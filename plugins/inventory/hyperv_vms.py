@@ -29,7 +29,7 @@ description:
     leaving its VMs out silently. A cluster node that is C(Down) is skipped with a warning.
   - The configuration file name must end in C(hyperv_vms.yml) or C(hyperv_vms.yaml).
 author:
-  - hyperv.checkpoint maintainers
+  - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 requirements:
   - pywinrm (with the C(kerberos) or C(credssp) extra for those transports) on the controller or in the execution
     environment.
@@ -175,7 +175,10 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import vm_inventory
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+    HostOperationError,
+    OperationTimeoutError,
+)
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.winrm_connection import open_winrm_connection
 
@@ -228,6 +231,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             connection = open_winrm_connection(variables)
             return run_operation(connection, operation, params, timeout=self.get_option("timeout"), host=endpoint.name)
+        except OperationTimeoutError as error:
+            # The abandoned command still holds the connection; closing it could hang as well.
+            connection = None
+            raise AnsibleParserError("hyperv_vms: %s" % error.describe())
         except HostOperationError as error:
             raise AnsibleParserError("hyperv_vms: %s" % error.describe())
         except Exception as error:  # connection plugins raise many types for an unreachable host

@@ -56,10 +56,11 @@ def test_a_vm_listed_twice_is_kept_once_from_the_first_listing():
 
 
 def test_shared_vm_names_become_name_and_id_for_every_vm_that_shares_them():
-    pairs, _ = inv.collect_vms([
+    pairs, duplicates = inv.collect_vms([
         listing("hv01", records.vm("web01", vm_id="id-1"), records.vm("db01", vm_id="id-2")),
         listing("hv02", records.vm("web01", vm_id="id-3")),
     ])
+    assert duplicates == []
     names = inv.inventory_names(pairs)
     assert names == {"id-1": "web01_id-1", "id-2": "db01", "id-3": "web01_id-3"}
     # The names do not depend on the order the hosts answered in.
