@@ -10,11 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pathlib
 import subprocess
+import sys
 
 import pytest
 
-from conftest import ANSIBLE_BIN, REPO, SimHost, running_simulator
+# tests/sim is on sys.path (conftest.py of this directory).
+from hyperv_sim.admin import SimHost
+from hyperv_sim.harness import running_simulator
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
 PLUGIN = "hyperv.checkpoint.hyperv_vms"
 
