@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo bench sanity pscheck test test-unit test-integration lint changelog-lint build clean
+.PHONY: venv collection demo bench sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ sanity: venv
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# The build context of the execution environment (execution-environment.yml); build the image
+# with `podman build -t hyperv-checkpoint-ee build/ee/context`.
+ee-context: venv
+	mkdir -p build/ee
+	$(BIN)/ansible-galaxy collection build --force --output-path build/ee/
+	cp build/ee/hyperv-checkpoint-$$(sed -n 's/^version: *//p' galaxy.yml).tar.gz build/ee/hyperv-checkpoint.tar.gz
+	$(BIN)/ansible-builder create --file execution-environment.yml --context build/ee/context --output-filename Containerfile
 
 clean:
 	rm -rf build .ansible tests/output

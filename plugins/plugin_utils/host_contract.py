@@ -66,6 +66,7 @@ RECORDS = {
         "supports_checkpoint_type": "bool",
         "supports_automatic_checkpoints": "bool",
     }),
+    "ClusterNode": _record({"name": "str", "state": "str?"}),
     "SettingsChange": _record({
         "VMId": "str",
         "CheckpointType": "str?",
@@ -81,6 +82,8 @@ OPERATIONS = {
     "get_vms": Operation(
         params={"Names": "[str]", "Ids": "[str]", "All": "bool", "IncludeCheckpoints": "bool", "IncludeSizes": "bool"},
         optional_params=frozenset(), result={"host": "Host", "vms": "[ListedVM]"}, changes=False),
+    "get_cluster_nodes": Operation(
+        params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}, changes=False),
     "create_checkpoint": Operation(
         params={"VMId": "str", "Name": "str", "CheckpointType": "str?"}, optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",

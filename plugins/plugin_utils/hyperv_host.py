@@ -119,6 +119,10 @@ class HyperVHost:
                                  include_sizes=include_sizes)
         return host, vms[0]
 
+    def get_cluster_nodes(self):
+        """The nodes of the failover cluster the host belongs to: ``[{"name", "state"}, ...]``."""
+        return self._call("get_cluster_nodes", {})["nodes"]
+
     # Changes ---------------------------------------------------------------
 
     def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=()):

@@ -5,6 +5,7 @@
     host.add_checkpoint("app01", "nightly", age_seconds=30 * 86400)
     host.set_vm("web01", guest_can_quiesce=False)     # production checkpoints now fall back
     host.inject_fault("create_checkpoint", "drop")    # the next create loses its connection
+    host.migrate_vm("app01", SimHost("/tmp/lab/hv02-state.json"))   # the cluster moves app01 to HV02
     (host.disk_path("web01") / "app.conf").write_text("v2\\n")   # what the guest writes
 
 Every call is one transaction on the same locked state file the simulator uses, so it can
@@ -25,6 +26,7 @@ import copy
 import datetime
 import json
 import pathlib
+import shutil
 import sys
 from typing import Callable, Iterator
 
@@ -165,6 +167,31 @@ class SimHost:
             vm = find_vm(host.state, name_or_id)
             return host.add_checkpoint(vm, name, age_seconds=age_seconds, snapshot_type=snapshot_type,
                                        is_automatic=is_automatic)["id"]
+
+    def migrate_vm(self, name_or_id: str, target: "SimHost") -> None:
+        """Live-migrate a VM to ``target``, another simulated host, as a cluster moves a role.
+
+        The VM (checkpoints and disks included) then runs on ``target``, clustered and owned
+        by it; this host keeps knowing it as owned by ``target`` (owned_by_other_node), and
+        both hosts list each other as cluster nodes.
+        """
+        if target.state_file.path.resolve() == self.state_file.path.resolve():
+            raise ValueError("a VM can only migrate to another simulated host")
+        with self._host() as source, target._host(create=True) as destination:
+            vm = find_vm(source.state, name_or_id)
+            if source._is_foreign(vm):
+                raise ValueError("VM %s runs on node %s, not on this host" % (vm["name"], vm["owner_node"]))
+            moved = copy.deepcopy(vm)
+            destination.state["vms"][moved["id"]] = moved
+            destination.set_owner_node(moved, destination.computer_name)
+            source.set_owner_node(vm, destination.computer_name)
+            if source.computer_name not in destination.host["cluster_nodes"]:
+                destination.host["cluster_nodes"].append(source.computer_name)
+            # Shared storage on a real cluster; here the disks follow the VM.
+            disks = destination.disks_dir / moved["id"]
+            shutil.rmtree(disks, ignore_errors=True)
+            disks.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(source.disks_dir / vm["id"]), str(disks))
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
                      times: int = 1, hang_seconds: float = 0, after: bool = False) -> None:

@@ -68,6 +68,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "get_vm": {"Name": ("name", "string"), "Id": ("vm_id", "string")},
     "get_vms": {"Names": ("names", "string[]"), "Ids": ("ids", "string[]"), "All": ("all_vms", "bool"),
                 "IncludeCheckpoints": ("include_checkpoints", "bool"), "IncludeSizes": ("include_sizes", "bool")},
+    "get_cluster_nodes": {},
     "create_checkpoint": {"VMId": ("vm_id", "string"), "Name": ("name", "string"),
                           "CheckpointType": ("checkpoint_type", "string")},
     "remove_checkpoints": {"VMId": ("vm_id", "string"), "Ids": ("ids", "string[]"),
@@ -594,6 +595,15 @@ class HyperVHost:
                                          for checkpoint in self._checkpoints_by_time(vm)]
             records.append(record)
         return {"host": self.host_record(), "vms": records}
+
+    def get_cluster_nodes(self) -> dict:
+        """The nodes of the cluster this host is in (``host["cluster_nodes"]``), all Up."""
+        nodes = self.host["cluster_nodes"]
+        if not nodes:
+            raise HostError("not_clustered", "Host %s is not a node of a running cluster: The cluster service is "
+                            "not running." % self.computer_name, {"computer_name": self.computer_name})
+        return {"host": self.host_record(),
+                "nodes": [{"name": node, "state": "Up"} for node in sorted(nodes, key=str.lower)]}
 
     def create_checkpoint(self, vm_id: str = "", name: str = "", checkpoint_type: str = "") -> dict:
         requested = None

@@ -375,6 +375,26 @@ def test_add_checkpoint_for_scenarios(sim, command_host):
     assert [cp["snapshot_type"] for cp in listed["checkpoints"]] == ["Standard", "Standard", "Recovery"]
 
 
+def test_migrate_vm_moves_a_vm_with_its_checkpoints_and_disk_to_another_node(tmp_path):
+    hv01, hv02 = SimHost(tmp_path / "hv01.json"), SimHost(tmp_path / "hv02.json")
+    vm_id = hv01.add_vm("sql01", files={"data.txt": "rows"})
+    checkpoint = hv01.add_checkpoint("sql01", "before")
+    hv02.set_host(computer_name="HV02")
+    hv01.migrate_vm("sql01", hv02)
+    moved = hv02.summary()["vms"]
+    assert [(vm["id"], vm["owner_node"], vm["is_clustered"]) for vm in moved] == [(vm_id, "HV02", True)]
+    assert [cp["id"] for cp in moved[0]["checkpoints"]] == [checkpoint]
+    assert (hv02.disk_path("sql01") / "data.txt").read_text() == "rows"
+    # The old node knows the VM only as owned by the new one, as a cluster node does.
+    assert hv01.vm("sql01")["owner_node"] == "HV02"
+    assert sorted(hv01.summary()["host"]["cluster_nodes"]) == sorted(hv02.summary()["host"]["cluster_nodes"]) == [
+        "HV01", "HV02"]
+    with pytest.raises(ValueError, match="runs on node HV02"):
+        hv01.migrate_vm("sql01", hv02)
+    with pytest.raises(ValueError, match="another simulated host"):
+        hv02.migrate_vm("sql01", SimHost(tmp_path / "hv02.json"))
+
+
 def test_reading_a_missing_host_does_not_create_it(tmp_path):
     sim = SimHost(tmp_path / "nowhere.json")
     with pytest.raises(StateFileError):

@@ -157,6 +157,15 @@ def test_clustered_vm_owned_by_this_node_is_local(host):
     assert record(host, local)["owner_node"] is None
 
 
+def test_get_cluster_nodes_lists_the_nodes_or_refuses_outside_a_cluster(host):
+    error = fails(host, "get_cluster_nodes")
+    assert (error.code, error.details) == ("not_clustered", {"computer_name": "HV01"})
+    host.add_vm("sql01", owner_node="hv03")
+    result = run(host, "get_cluster_nodes")
+    assert set(result["host"]) == HOST_KEYS
+    assert result["nodes"] == [{"name": "HV01", "state": "Up"}, {"name": "hv03", "state": "Up"}]
+
+
 def test_get_vms_follows_names_then_ids_and_sorts_all_by_name(host):
     web = host.add_vm("web01")
     app = host.add_vm("App02")

@@ -73,6 +73,8 @@ def test_the_simulator_binds_the_protocol_params(operation):
 
 def test_every_operation_answers_what_the_protocol_declares(client):
     host, runner, sim = client
+    sim.set_host(cluster_nodes=["HV01", "HV02"])
+    assert [node["name"] for node in host.get_cluster_nodes()] == ["HV01", "HV02"]
     sim.add_vm("db01", state="Off", checkpoint_type="Standard")
     sim.add_checkpoint("db01", "base", age_seconds=3600)
     vm = host.get_vm(name="web01")

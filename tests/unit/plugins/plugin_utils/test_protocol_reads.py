@@ -35,16 +35,27 @@ CONTROLLER_KEYS = {
     "inventory_hostname", "ansible_delegated_vars",
     # host_vars of delegated tasks and option dicts
     "value", "timeout",
+    # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads
+    "address", "port", "winrm",
 }
 
 
-def module_options():
+def option_names(options):
     names = set()
-    for path in (REPO / "plugins/modules").glob("*.py"):
+    for name, spec in (options or {}).items():
+        names.add(name)
+        names |= option_names(spec.get("suboptions"))
+    return names
+
+
+def module_options():
+    """Options (and suboptions) the modules and the inventory plugin document."""
+    names = set()
+    for path in list((REPO / "plugins/modules").glob("*.py")) + list((REPO / "plugins/inventory").glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in tree.body:
-            if isinstance(node, ast.Assign) and node.targets[0].id == "DOCUMENTATION":
-                names |= set(yaml.safe_load(node.value.value)["options"])
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DOCUMENTATION":
+                names |= option_names(yaml.safe_load(node.value.value)["options"])
     return names
 
 
