@@ -27,7 +27,8 @@ collection:
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/hyperv/checkpoint
 
 # Headless Chromium (Debian package) renders playbooks/report.yml's HTML report in
-# tests/integration/test_report_html.py; installed only when missing (apt needs root or sudo).
+# tests/integration/test_safe_change.py (tests/integration/browser.py); installed only when missing
+# (apt needs root or sudo).
 CHROMIUM ?= chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser:
