@@ -322,21 +322,28 @@ def check_report_json(data):
     assert data["outcomes_not_found"] == []
 
 
+def shown_outcome(row):
+    """The outcome word of a VM row (its first line), or the "-" of a VM without one."""
+    cell = row.find("td", "outcome")
+    return cell.find("span").text if cell.find_all("span") else cell.text
+
+
 def check_report_html(page, png):
     dom = browser.render(page)
     # Markup in names is shown as text, never run or parsed.
     assert dom.find_all("script") == [], "a name was not escaped"
     assert [bold.text for bold in dom.find_all("b") if "nightly" in bold.text] == [], "a name was not escaped"
     assert HOSTILE_CHECKPOINT in dom.find("table", id="checkpoints").text
-    rows = {(row.find("td", "host").text, row.find("td", "name").text): row for row in dom.find("table").find_all("tr", "vm")}
-    assert {key: row.find("td", "outcome").find("span").text if row.find("td", "outcome").find_all("span") else "-"
-            for key, row in rows.items()} == {
+    rows = {(row.find("td", "host").text, row.find("td", "name").text): row
+            for row in dom.find("table", id="vms").find_all("tr", "vm")}
+    assert {key: shown_outcome(row) for key, row in rows.items()} == {
         ("hv01", "p1"): "committed", ("hv01", "p3"): "reverted", ("hv01", "p5"): "-",
         ("hv02", "p2"): "reverted", ("hv02", "p4"): "reverted", ("hv02", HOSTILE_VM): "-"}, rows
     assert rows["hv01", "p1"].find("td", "oldest").text == "1d 06h"
     assert rows["hv01", "p5"].find("td", "oldest").text == "2h 10m"
     assert rows["hv02", HOSTILE_VM].find("td", "oldest").text == "2d 02h"
-    assert re.fullmatch(r"\d+(\.\d+)? (Bytes|KB|MB)", rows["hv01", "p1"].find("td", "size").text), rows["hv01", "p1"].text
+    p1_size = rows["hv01", "p1"].find("td", "size").text
+    assert re.fullmatch(r"\d+(\.\d+)? (Bytes|KB|MB)", p1_size), p1_size
     assert "STALE 1" in rows["hv01", "p1"].find("td", "flags").text
     assert "KB5050001 failed to install" in rows["hv02", "p2"].find("td", "outcome").text
     outcomes = {item.classes[0]: item.find("b").text for item in dom.find("ul", id="outcomes").find_all("li")}
