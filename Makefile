@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo bench sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
+.PHONY: venv collection browser demo bench sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,13 +26,24 @@ collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/hyperv
 	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/hyperv/checkpoint
 
+# Headless Chromium (Debian package) renders playbooks/report.yml's HTML report in
+# tests/integration/test_safe_change.py (tests/integration/browser.py); installed only when missing
+# (apt needs root or sudo).
+CHROMIUM ?= chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  echo "Installing the Debian package chromium (headless browser for the HTML report test)"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+
 demo: venv collection
 	$(BIN)/python tests/sim/run_demo.py
 
 bench: venv collection
 	$(BIN)/python tests/sim/bench.py
 
-test: venv collection
+test: venv collection browser
 	$(BIN)/python tests/unit/powershell/pscheck.py plugins
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q
 	$(MAKE) --no-print-directory lint changelog-lint sanity
@@ -40,7 +51,7 @@ test: venv collection
 test-unit: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests -q
 
-test-integration: venv collection
+test-integration: venv collection browser
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: venv collection

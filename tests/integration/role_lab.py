@@ -142,8 +142,9 @@ class RoleLab:
         path.write_text(json.dumps(inventory))
         return path
 
-    def playbook(self, playbook, extra_vars=None, check=False, timeout=240):
-        """Run ansible-playbook (never raises on a failed play); ``playbook`` relative to the repository."""
+    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None):
+        """Run ansible-playbook in ``cwd`` (never raises on a failed play); ``playbook`` relative to the repository;
+        ``environment``: more environment variables."""
         self._runs += 1
         inventory = self.write_inventory()
         results = self.tmp_path / ("results-%d.json" % self._runs)
@@ -152,11 +153,12 @@ class RoleLab:
             command += ["-e", json.dumps(extra_vars)]
         if check:
             command.append("--check")
-        environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                           ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
-        environment.update(ansible_environment(results))
-        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=environment, timeout=timeout,
-                                   cwd=str(REPO))
+        run_environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                               ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
+        run_environment.update(ansible_environment(results))
+        run_environment.update(environment or {})
+        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_environment,
+                                   timeout=timeout, cwd=str(cwd))
         return RoleRun(completed, results)
 
 

@@ -8,10 +8,12 @@ guests with different outcomes share one playbook run to keep the suite fast.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+import browser
 from role_lab import TARGET, role_lab  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -99,9 +101,24 @@ def test_success_change_failure_verification_failure_unreachable_and_keep(role_l
     assert (role_lab.disk("role01") / "app" / "release").read_text() == "3.1\n"
 
     # set_stats for AWX and the summary table at the end of the play.
-    assert (run.custom["safe_change_committed"], run.custom["safe_change_reverted"]) == (3, 3), run.custom
+    assert run.custom["hyperv_checkpoint_counts"] == {
+        "total": 6, "committed": 3, "reverted": 3, "revert_failed": 0, "skipped": 0, "failed": 3,
+        "needs_attention": 0}, run.custom
+    assert run.custom["hyperv_checkpoint_ok"] is False and run.custom["hyperv_checkpoint_needs_attention"] is False
+    outcome = run.custom["hyperv_checkpoint_outcome"]
+    assert {guest: outcome[guest]["outcome"] for guest in outcome} == {
+        "ok01": "committed", "chg01": "reverted", "ver01": "reverted", "unr01": "reverted", "keep01": "committed",
+        "role01": "committed"}, outcome
+    assert outcome["ver01"]["failed_phase"] == "verify" and outcome["ver01"]["vm"] == "ver01"
+    assert outcome["keep01"]["checkpoint_state"] == "kept" and outcome["keep01"]["checkpoint_name"] == kept
     assert "6 host(s): 3 committed, 3 reverted, 0 revert failed (need a human), 0 skipped" in run.stdout, run
     assert "CHANGE FAILED on ver01 and was REVERTED" in run.stdout
+
+
+def gate(lab, run, require):
+    """playbooks/gate.yml with the run's artifacts as extra vars, as an AWX workflow passes them on."""
+    artifacts = {key: value for key, value in run.custom.items() if key.startswith("hyperv_checkpoint_")}
+    return lab.playbook("playbooks/gate.yml", extra_vars=dict(artifacts, gate_require=require))
 
 
 def host_state(lab, name):
@@ -181,7 +198,15 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
         assert "Nothing was changed" in run.result(name)["msg"]
         assert role_lab.checkpoint_names(name) == checkpoints_before[name], name
         assert role_lab.digest(name) == before[name], name
-    assert run.custom["safe_change_revert_failed"] == 1 and run.custom["safe_change_skipped"] == 7, run.custom
+    counts = run.custom["hyperv_checkpoint_counts"]
+    assert (counts["revert_failed"], counts["skipped"], counts["needs_attention"]) == (1, 7, 1), run.custom
+    assert run.custom["hyperv_checkpoint_needs_attention"] is True and run.custom["hyperv_checkpoint_ok"] is False
+    assert run.custom["hyperv_checkpoint_outcome"]["rvf01"]["needs_attention"] is True
+    assert run.custom["hyperv_checkpoint_outcome"]["rvf01"]["checkpoint_name"].endswith(" revert-failed")
+    assert run.custom["hyperv_checkpoint_outcome"]["str01"]["needs_attention"] is False
+    # A workflow's gate on these artifacts fails and names the guest that needs a human.
+    gated = gate(role_lab, run, "no_attention")
+    assert gated.rc != 0 and "A human is needed: rvf01 (revert_failed: NEEDS A HUMAN" in gated.stdout, gated
 
 
 def test_check_mode_reports_and_changes_nothing(role_lab):
@@ -213,18 +238,31 @@ def test_check_mode_reports_and_changes_nothing(role_lab):
     assert any("remove left-over checkpoints: " + stale_name(kept_until="2020-01-01T00:00:00Z") in line
                for line in run.result("chk03")["would"])
     assert "A real run would:" in run.stdout
+    # Every pre-flight passed: a workflow may go on to the real run.
+    assert run.custom["hyperv_checkpoint_ok"] is True, run.custom
+    assert run.custom["hyperv_checkpoint_counts"]["skipped"] == 3
+    assert all(entry["check_mode"] for entry in run.custom["hyperv_checkpoint_outcome"].values())
+    gated = gate(role_lab, run, "ok")
+    assert gated.rc == 0 and "Every guest was committed (3 guest(s))" in gated.stdout, gated
     assert host.state_file.read()["vms"] == before["vms"]
 
 
-def test_patch_window_serial_batches_on_two_hyperv_hosts(role_lab):
+def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(role_lab):
     """playbooks/patch_window.yml, serial 2, max 50% failures: guests on two simulated Hyper-V hosts.
-    Batch 1 (one of two fails) goes on; batch 2 fails entirely, so batch 3 never starts."""
+    Batch 1 (one of two fails) goes on; batch 2 fails entirely, so batch 3 never starts. Then
+    playbooks/report.yml with the window's artifacts as extra vars (as an AWX workflow passes them),
+    its report.html rendered by headless Chromium."""
     role_lab.add_hyperv("hv01", vms=["p1", "p3", "p5"])
-    role_lab.add_hyperv("hv02", vms=["p2", "p4", "p6"])
+    hv02 = role_lab.add_hyperv("hv02", vms=["p2", "p4", "p6", HOSTILE_VM])
     patch = str(TASKS / "patch.yml")
     for name in ("p1", "p2", "p3", "p4", "p5", "p6"):
         role_lab.add_guest(name, "hv01" if name in ("p1", "p3", "p5") else "hv02", files=APP_FILES,
                            test_patch_fails=name in ("p2", "p3", "p4"))
+    # Checkpoints the window leaves alone, for the report: a foreign stale one, a young one of
+    # this collection on a guest of the batch that never starts, and names that are markup.
+    role_lab.host_of("p1").add_checkpoint("p1", "nightly backup", age_seconds=30 * 3600 + 600)
+    role_lab.host_of("p5").add_checkpoint("p5", stale_name("CHG-EARLIER"), age_seconds=2 * 3600 + 600)
+    hv02.add_checkpoint(HOSTILE_VM, HOSTILE_CHECKPOINT, age_seconds=50 * 3600 + 600)
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
     run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={
@@ -240,11 +278,93 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts(role_lab):
     for name in ("p2", "p3", "p4"):
         assert role_lab.digest(name) == before[name], name
         assert "KB5050001 failed to install" in run.results[name]["failure"]
-    for name in role_lab.guests:
+    assert role_lab.checkpoint_names("p1") == ["nightly backup"]
+    for name in ("p2", "p3", "p4", "p6"):
         assert role_lab.checkpoint_names(name) == [], name
     assert run.results["p2"]["hyperv_host"] == "hv02" and run.results["p1"]["hyperv_host"] == "hv01"
-    # The summary after batch 2 shows the hosts of both batches.
+    # The summary after batch 2 shows the hosts of both batches, and so do the artifacts.
     assert "4 host(s): 1 committed, 3 reverted, 0 revert failed (need a human), 0 skipped" in run.stdout, run
+    assert run.custom["hyperv_checkpoint_counts"]["total"] == 4, run.custom
+    assert run.custom["hyperv_checkpoint_ok"] is False
+    assert set(run.custom["hyperv_checkpoint_outcome"]) == {"p1", "p2", "p3", "p4"}
+
+    output = role_lab.tmp_path / "report"
+    report = role_lab.playbook("playbooks/report.yml", extra_vars={
+        "report_output_dir": str(output),
+        "hyperv_checkpoint_outcome": run.custom["hyperv_checkpoint_outcome"]})
+    assert report.rc == 0, report
+    assert "Report files: %s/report.html" % output in report.stdout, report
+    assert report.custom["hyperv_checkpoint_stale"] == 2, report.custom
+    check_report_json(json.loads((output / "report.json").read_text()))
+    check_report_html(output / "report.html", role_lab.tmp_path / "report.png")
+
+
+HOSTILE_VM = "<script>alert(1)</script>"
+HOSTILE_CHECKPOINT = "<b>nightly</b> & co"
+
+
+def check_report_json(data):
+    hosts = {host["host"]: host for host in data["hosts"]}
+    assert set(hosts) == {"hv01", "hv02"} and data["hosts_not_answering"] == [], data
+    vms = {vm["name"]: vm for host in data["hosts"] for vm in host["vms"]}
+    # VMs with checkpoints or with an outcome; p6 has neither.
+    assert set(vms) == {"p1", "p3", "p5", "p2", "p4", HOSTILE_VM}, vms
+    assert vms["p1"]["outcome"]["outcome"] == "committed" and vms["p1"]["guest"] == "p1"
+    assert vms["p5"]["outcome"] is None
+    [nightly] = vms["p1"]["checkpoints"]
+    assert nightly["name"] == "nightly backup" and nightly["stale"] and not nightly["ours"], nightly
+    assert 30 * 3600 < nightly["age_seconds"] < 31 * 3600
+    # The simulator's checkpoint disk holds a copy of the guest's files (data.bin alone is 16 KiB).
+    assert nightly["size_bytes"] > 16384 and vms["p1"]["total_size_bytes"] == nightly["size_bytes"], nightly
+    assert vms["p5"]["checkpoints"][0]["ours"] and not vms["p5"]["checkpoints"][0]["stale"]
+    assert data["totals"] == dict(data["totals"], hosts=2, vms=7, vms_with_checkpoints=3, checkpoints=3, ours=1,
+                                  stale=2, size_unknown=0), data["totals"]
+    assert data["outcomes_not_found"] == []
+
+
+def shown_outcome(row):
+    """The outcome word of a VM row (its first line), or the "-" of a VM without one."""
+    cell = row.find("td", "outcome")
+    return cell.find("span").text if cell.find_all("span") else cell.text
+
+
+def check_report_html(page, png):
+    dom = browser.render(page)
+    # Markup in names is shown as text, never run or parsed.
+    assert dom.find_all("script") == [], "a name was not escaped"
+    assert [bold.text for bold in dom.find_all("b") if "nightly" in bold.text] == [], "a name was not escaped"
+    assert HOSTILE_CHECKPOINT in dom.find("table", id="checkpoints").text
+    rows = {(row.find("td", "host").text, row.find("td", "name").text): row
+            for row in dom.find("table", id="vms").find_all("tr", "vm")}
+    assert {key: shown_outcome(row) for key, row in rows.items()} == {
+        ("hv01", "p1"): "committed", ("hv01", "p3"): "reverted", ("hv01", "p5"): "-",
+        ("hv02", "p2"): "reverted", ("hv02", "p4"): "reverted", ("hv02", HOSTILE_VM): "-"}, rows
+    assert rows["hv01", "p1"].find("td", "oldest").text == "1d 06h"
+    assert rows["hv01", "p5"].find("td", "oldest").text == "2h 10m"
+    assert rows["hv02", HOSTILE_VM].find("td", "oldest").text == "2d 02h"
+    p1_size = rows["hv01", "p1"].find("td", "size").text
+    assert re.fullmatch(r"\d+(\.\d+)? (Bytes|KB|MB)", p1_size), p1_size
+    assert "STALE 1" in rows["hv01", "p1"].find("td", "flags").text
+    assert "KB5050001 failed to install" in rows["hv02", "p2"].find("td", "outcome").text
+    outcomes = {item.classes[0]: item.find("b").text for item in dom.find("ul", id="outcomes").find_all("li")}
+    assert outcomes == {"outcome-committed": "1", "outcome-reverted": "3", "outcome-revert_failed": "0",
+                        "outcome-skipped": "0"}, outcomes
+    # The chart: one SVG per Hyper-V host, one bar per checkpoint, the oldest first and longest.
+    charts = {svg.attrs["data-host"]: svg for svg in dom.find_all("svg", "age-chart")}
+    assert set(charts) == {"hv01", "hv02"}, charts
+
+    def bars(host):
+        return [(bar.find("text", "label").text, bar.find("rect").attrs["class"], bar.find("text", "value").text,
+                 float(bar.find("rect").attrs["width"])) for bar in charts[host].find_all("g", "bar")]
+
+    assert [bar[:3] for bar in bars("hv01")] == [("p1 / nightly backup", "stale", "1d 06h"),
+                                                 (("p5 / " + stale_name("CHG-EARLIER"))[:45] + "...", "ours", "2h 10m")]
+    assert [bar[:3] for bar in bars("hv02")] == [(HOSTILE_VM + " / " + HOSTILE_CHECKPOINT, "stale", "2d 02h")]
+    # One scale for all hosts: the oldest checkpoint (50h) has the full width, the others in proportion.
+    assert bars("hv02")[0][3] == 480.0
+    assert abs(bars("hv01")[0][3] - 480 * 30.17 / 50.17) < 2 and bars("hv01")[1][3] < 30, bars("hv01")
+    assert [text.text for text in charts["hv01"].find_all("text", "threshold-label")] == ["24h"]
+    assert browser.screenshot(page, png) == (1280, 1600)
 
 
 def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
@@ -260,6 +380,7 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
     assert taken.rc == 0, taken
     [name] = role_lab.checkpoint_names("pb01")
     assert re.match(r"^safe_change CHG-9 by jane_doe \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", name), name
+    assert taken.custom["hyperv_checkpoint_taken"]["pb01"]["name"] == name, taken.custom
 
     (role_lab.disk("pb01") / "app" / "config.ini").write_text("[app]\nversion = broken\n")
     (role_lab.disk("pb01") / "app" / "data.bin").unlink()
@@ -274,12 +395,34 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
     assert role_lab.digest("pb01") == before
     assert host_state(role_lab, "pb01") == "Running"
     assert role_lab.checkpoint_names("pb01") == [name]  # kept by default
+    assert reverted.custom["hyperv_checkpoint_restored"]["pb01"]["checkpoint"] == name, reverted.custom
 
-    report = role_lab.playbook("playbooks/report.yml", extra_vars={"report_stale_hours": 24})
+    # A relative report_output_dir is taken from the directory ansible-playbook runs in.
+    report = role_lab.playbook("playbooks/report.yml", extra_vars={"report_stale_hours": 24,
+                                                                   "report_output_dir": "out"}, cwd=role_lab.tmp_path)
     assert report.rc == 0, report
     assert "STALE: nightly backup by hand, %s" % stale_name("CHG-ANCIENT") in report.stdout, report
     assert "1 Hyper-V host(s), 2 VM(s) with checkpoints, 3 checkpoint(s) (2 made by safe_change), 2 stale" \
         in report.stdout, report
+    estate = json.loads((role_lab.tmp_path / "out" / "report.json").read_text())
+    assert estate["outcomes"] == {} and estate["totals"]["stale"] == 2, estate
+    pb02 = {cp["name"]: cp for cp in estate["hosts"][0]["vms"][1]["checkpoints"]}
+    assert pb02["nightly backup by hand"]["stale"] and not pb02["nightly backup by hand"]["ours"], pb02
+    assert pb02[stale_name("CHG-ANCIENT")]["ours"] and pb02[stale_name("CHG-ANCIENT")]["size_bytes"] > 0, pb02
+    assert report.custom["hyperv_checkpoint_report"]["hv01"]["stale"] == 2, report.custom
+    assert "nightly backup by hand" in (role_lab.tmp_path / "out" / "report.html").read_text()
+
+    # Sizes not read are unknown, not 0; an empty report_output_dir writes no files.
+    bare = role_lab.playbook("playbooks/report.yml", extra_vars={"report_include_sizes": False,
+                                                                 "report_output_dir": ""}, cwd=role_lab.tmp_path)
+    assert bare.rc == 0 and "Report files" not in bare.stdout, bare
+    assert "3 checkpoint(s) (2 made by safe_change), 2 stale (older than 24h), sizes unknown" in bare.stdout, bare
+    assert not any((role_lab.tmp_path / name).exists() for name in ("report.json", "report.html", "checkpoint-report"))
+
+    wrong = role_lab.playbook("playbooks/report.yml", extra_vars={"hyperv_checkpoint_outcome": {"pb01": "committed"}},
+                              cwd=role_lab.tmp_path)
+    assert wrong.rc != 0 and "must be the artifact of the role safe_change" in wrong.stdout, wrong
+    assert not (role_lab.tmp_path / "checkpoint-report").exists()
 
     dry = role_lab.playbook("playbooks/cleanup.yml", extra_vars={"cleanup_older_than_hours": 24}, check=True)
     assert dry.rc == 0 and "(would delete)" in dry.stdout, dry
@@ -289,6 +432,7 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
     assert cleaned.rc == 0, cleaned
     # Only the old checkpoint of this collection goes; the young one and a foreign one stay.
     assert role_lab.checkpoint_names("pb02") == ["nightly backup by hand"]
+    assert cleaned.custom["hyperv_checkpoint_deleted"] == {"hv01": [stale_name("CHG-ANCIENT")]}, cleaned.custom
     assert role_lab.checkpoint_names("pb01") == [name]
 
 
@@ -299,12 +443,18 @@ def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted(role_lab):
     role_lab.add_guest("slow01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
                        safe_change_merge_timeout=1)
 
-    run = role_lab.playbook(SITE)
+    run = role_lab.playbook(SITE, environment={"ANSIBLE_SHOW_CUSTOM_STATS": "true"})
 
     result = run.result("slow01")
     assert result["outcome"] == "committed" and not result["failed"], run
     assert result["checkpoint"]["state"] == "deleted", result
     assert any("still running" in note for note in result["notes"]), result
+    assert run.custom["hyperv_checkpoint_ok"] is True and run.custom["hyperv_checkpoint_needs_attention"] is False
+    assert run.custom["hyperv_checkpoint_counts"]["committed"] == 1
+    # What ansible-playbook prints at the end with ANSIBLE_SHOW_CUSTOM_STATS, as docs/artifacts.md says.
+    printed = json.loads(run.stdout.split("CUSTOM STATS:", 1)[1].split("RUN:", 1)[1].strip().splitlines()[0])
+    assert printed["hyperv_checkpoint_ok"] is True and printed["hyperv_checkpoint_outcome"]["slow01"]["outcome"] == \
+        "committed", printed
     assert role_lab.checkpoint_names("slow01") == []
 
 
