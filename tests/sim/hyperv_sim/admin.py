@@ -170,7 +170,8 @@ class SimHost:
                                        is_automatic=is_automatic)["id"]
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
-                     times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None) -> None:
+                     times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None,
+                     skip: int = 0) -> None:
         """Make the next ``times`` runs of ``operation`` (-1: all) misbehave; ``action`` is one of
 
         - ``fail``: answer the error ``code``/``message`` without running the operation;
@@ -181,6 +182,8 @@ class SimHost:
 
         ``vm`` (name or id) limits the fault to runs of a change operation on that VM (its
         ``VMId`` parameter), so that several VMs of one host can each meet their own fault.
+        ``skip`` lets that many runs of the operation pass first (e.g. an earlier task's attempt
+        and its retry), so that one playbook can meet a fault in its second task.
         """
         if operation not in engine.OPERATIONS:
             raise ValueError("unknown operation %r (known: %s)" % (operation, ", ".join(sorted(engine.OPERATIONS))))
@@ -188,6 +191,8 @@ class SimHost:
             raise ValueError("action must be one of %s, not %r" % (", ".join(FAULT_ACTIONS), action))
         if not isinstance(times, int) or times == 0 or times < -1:
             raise ValueError("times must be a positive count or -1 (for ever), not %r" % (times,))
+        if not isinstance(skip, int) or skip < 0:
+            raise ValueError("skip must be a count of runs, not %r" % (skip,))
         if vm is not None and operation not in VM_CHANGE_OPERATIONS:
             raise ValueError("a fault for one VM needs a change operation (%s), not %r"
                              % (", ".join(VM_CHANGE_OPERATIONS), operation))
@@ -195,7 +200,7 @@ class SimHost:
             vm_id = find_vm(host.state, vm)["id"] if vm is not None else None
             host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
                                          "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
-                                         "vm": vm_id})
+                                         "vm": vm_id, "skip": skip})
 
     def clear_faults(self) -> None:
         with self._host(create=True) as host:
@@ -266,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--hang-seconds", type=float, default=0, help="hang length (default 0: for ever)")
     fault.add_argument("--after", action="store_true", help="hang after running the operation")
     fault.add_argument("--vm", help="only runs of the operation on this VM (name or id; change operations)")
+    fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")
     commands.add_parser("check", help="print what is inconsistent in the stored host; exit 1 when anything is")
     return parser
 
@@ -286,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if problems else 0
         else:
             host.inject_fault(args.operation, args.action, code=args.code, message=args.message, times=args.times,
-                              hang_seconds=args.hang_seconds, after=args.after, vm=args.vm)
+                              hang_seconds=args.hang_seconds, after=args.after, vm=args.vm,
+                              skip=args.skip)
     except (LookupError, ValueError, StateFileError) as error:
         print("hyperv-sim admin: %s" % error, file=sys.stderr)
         return 1

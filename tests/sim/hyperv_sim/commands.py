@@ -72,18 +72,25 @@ def error_reply(error: engine.HostError, **fault) -> CommandResult:
 
 
 def take_fault(state: dict, operation: str, params: dict | None = None) -> dict | None:
-    """The first fault configured for ``operation`` (and the VM in ``params``, for a fault limited
-    to one VM), used up once (``times`` -1 never runs out)."""
+    """The first armed fault configured for ``operation`` (and the VM in ``params``, for a fault
+    limited to one VM), used up once (``times`` -1 never runs out). A fault that still lets
+    ``skip`` runs pass is armed after them; every run of the operation counts."""
     vm_id = str((params or {}).get("VMId") or "").lower()
-    for index, fault in enumerate(state["faults"]):
+    armed = None
+    for fault in state["faults"]:
         if fault["operation"] != operation or fault.get("vm") not in (None, vm_id):
             continue
-        if fault["times"] > 0:
-            fault["times"] -= 1
-            if fault["times"] == 0:
-                del state["faults"][index]
-        return dict(fault)
-    return None
+        if fault.get("skip"):
+            fault["skip"] -= 1
+        elif armed is None:
+            armed = fault
+    if armed is None:
+        return None
+    if armed["times"] > 0:
+        armed["times"] -= 1
+        if armed["times"] == 0:
+            state["faults"].remove(armed)
+    return dict(armed)
 
 
 class RequestError(Exception):

@@ -310,6 +310,13 @@ def test_a_fault_for_one_vm_leaves_the_other_vms_alone(command_host, sim):
         sim.inject_fault("get_vms", "fail", vm="db01")
 
 
+def test_a_fault_with_skip_lets_runs_pass_even_while_an_earlier_fault_fires(command_host, sim):
+    sim.inject_fault("get_vms", "fail", code="host_error", message="first")
+    sim.inject_fault("get_vms", "fail", code="host_error", message="third", skip=2)
+    messages = [call(command_host, "get_vms", All=True)[1].get("error", {}).get("message") for _ in range(4)]
+    assert messages == ["first", None, "third", None]
+
+
 def test_faults_match_their_operation_in_order_and_forever_with_minus_one(command_host, sim):
     sim.inject_fault("get_vms", "fail", code="host_error", message="first", times=-1)
     sim.inject_fault("get_vms", "fail", code="busy", message="second")
