@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -144,6 +145,11 @@ class RoleLab:
 
     def playbook(self, playbook, extra_vars=None, check=False, timeout=240):
         """Run ansible-playbook (never raises on a failed play); ``playbook`` relative to the repository."""
+        return self.finish(self.start(playbook, extra_vars, check=check), timeout=timeout)
+
+    def start(self, playbook, extra_vars=None, check=False, limit=None):
+        """Start ansible-playbook in its own process group (so a test can kill it with its workers);
+        returns a handle for ``finish``."""
         self._runs += 1
         inventory = self.write_inventory()
         results = self.tmp_path / ("results-%d.json" % self._runs)
@@ -152,12 +158,25 @@ class RoleLab:
             command += ["-e", json.dumps(extra_vars)]
         if check:
             command.append("--check")
+        if limit:
+            command += ["--limit", limit]
         environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                            ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         environment.update(ansible_environment(results))
-        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=environment, timeout=timeout,
-                                   cwd=str(REPO))
-        return RoleRun(completed, results)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment,
+                                   cwd=str(REPO), start_new_session=True)
+        return process, results
+
+    @staticmethod
+    def finish(handle, timeout=240):
+        """Wait for a started run; returns its RoleRun (the process group is killed on a timeout)."""
+        process, results = handle
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+        return RoleRun(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), results)
 
 
 @pytest.fixture
