@@ -63,9 +63,11 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     # A run that started a minute ago holds live01: even policy remove leaves its checkpoint alone.
     live = host.add_checkpoint("live01", stale_name("CHG-LIVE", when="2026-11-25T00:00:00Z"), age_seconds=60)
     role_lab.add_guest("live01", files=APP_FILES, safe_change_tasks=change_ok, safe_change_stale_policy="remove")
-    # Two inventory hosts for one VM run the role in lockstep: both find it free, both take a checkpoint.
+    # Two inventory hosts for one VM, with two changes, run the role in lockstep: both find it free,
+    # both take a checkpoint.
     for guest in ("race_a", "race_b"):
-        role_lab.add_guest(guest, vm="race01", files=APP_FILES, safe_change_tasks=GATED, test_gate_dir=str(gate))
+        role_lab.add_guest(guest, vm="race01", files=APP_FILES, safe_change_tasks=GATED, test_gate_dir=str(gate),
+                           test_change_id="CHG-" + guest.upper())
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
     run = role_lab.playbook(SITE)
@@ -101,7 +103,8 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     assert outcomes == ["committed", "skipped"], run
     [loser] = [guest for guest in ("race_a", "race_b") if run.result(guest)["outcome"] == "skipped"]
     assert "Another safe_change run took its checkpoint of VM 'race01' at the same time" in run.result(loser)["msg"]
-    assert "Nothing was changed" in run.result(loser)["msg"]
+    assert "backed off and deleted its own checkpoint. Nothing was changed" in run.result(loser)["msg"]
+    assert run.result(loser)["checkpoint"]["state"] == "deleted"
     assert changed_by(role_lab, "race_a") == [{"race_a", "race_b"}.difference([loser]).pop()]
     assert role_lab.checkpoint_names("race_a") == []
 
