@@ -39,8 +39,8 @@ def changed_by(lab, guest):
 
 def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab, tmp_path):
     """One run, one simulated host, a fault per VM: a full checkpoint volume, a production checkpoint
-    that fails, a create that hangs, connections lost after a create, a restore and a delete, and
-    two guests of the same VM racing for it."""
+    that fails, a create that hangs, connections lost after a create, a restore and a delete, a VM
+    held by a live run's checkpoint, and two guests of the same VM racing for it."""
     gate = tmp_path / "gate"
     gate.mkdir()
     (gate / "release").touch()
