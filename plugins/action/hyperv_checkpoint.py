@@ -145,6 +145,10 @@ class ActionModule(HyperVActionBase):
             reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"])
             result["removed"] = describe(vm, reply["removed"])
             result["actions"].append(dict(action, done=True, removed=reply["removed"]))
+            if reply.get("connection_lost"):
+                result["warnings"].append(
+                    "VM '%s': the connection failed during the delete; the task read the host again and reports "
+                    "what is deleted now" % vm["name"])
             if not args["wait"]:
                 return None, reply["vm"]
             result["merge_seconds"], merged_vm = wait_for_merge(
@@ -153,6 +157,13 @@ class ActionModule(HyperVActionBase):
         if kind == "restore":
             reply = host.restore_checkpoint(vm["id"], action["checkpoint_id"], action["power_state"])
             result["previous_state"] = reply.get("previous_state")
+            if reply.get("connection_lost"):
+                # The host's answer is the repeated restore's: its "previous" state is the one
+                # the lost attempt left, so report the state read before the task acted.
+                result["previous_state"] = vm.get("state")
+                result["warnings"].append(
+                    "VM '%s': the connection failed during the restore, which was run again; the VM is at the "
+                    "checkpoint" % vm["name"])
             result["actions"].append(dict(action, done=True, state_after_restore=reply.get("state_after_restore")))
             return None, reply["vm"]
         if kind == "rename":

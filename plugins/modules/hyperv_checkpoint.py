@@ -740,6 +740,8 @@ removed:
     - The checkpoints the task selected and deleted, as the host reports them. Descendants deleted with
       O(include_children) are listed in RV(actions[].removes).
     - Each entry has the checkpoint's C(id) and its C(name) as read before the delete.
+    - When the connection was lost during the delete, the task reads the host again and lists the selected
+      checkpoints that are gone, also those the lost attempt deleted.
   returned: when checkpoints were deleted (not in check mode)
   type: list
   elements: dict
@@ -784,7 +786,9 @@ merge_wait_before_seconds:
   type: float
   sample: 12.3
 previous_state:
-  description: The VM's state before the restore, which O(power_state=previous) goes back to.
+  description:
+    - The VM's state before the restore, which O(power_state=previous) goes back to.
+    - When the connection was lost and the restore was run again, the state the task read before it acted.
   returned: when a checkpoint was restored (not in check mode)
   type: str
   sample: Running

@@ -8,7 +8,9 @@ dicts (records as documented in docs/host-protocol.md). Transient failures (a bu
 object, a dropped connection) are retried with exponential backoff. Creating is the
 one change that would be wrong twice: its ``recover`` function re-reads the host and
 adopts a checkpoint that the failed attempt made. The other changes end in the same
-state when repeated (see each method).
+state when repeated (see each method); deleting re-reads the host too, so that its
+result still lists what the lost attempt deleted. A result that only came after a
+lost connection carries ``connection_lost: true``.
 """
 
 from __future__ import annotations
@@ -58,13 +60,15 @@ class HyperVHost:
             # A defect on this side: better to stop here than to let the host guess.
             raise ValueError("parameters of %s do not follow docs/host-protocol.md: %s" % (name, "; ".join(problems)))
         attempt = 0
+        lost = False
         while True:
             attempt += 1
             self.round_trips += 1
             self._log("hyperv %s: %s %s (attempt %d)" % (self.host_name, name, params, attempt))
             try:
-                return self._checked_result(name, self._runner(self._connection, name, params, timeout=self.timeout,
-                                                               host=self.host_name))
+                result = self._checked_result(name, self._runner(self._connection, name, params,
+                                                                 timeout=self.timeout, host=self.host_name))
+                return dict(result, connection_lost=True) if lost else result
             except HostOperationError as error:
                 if not error.transient or attempt > self.retries:
                     raise
@@ -73,6 +77,7 @@ class HyperVHost:
                           % (self.host_name, name, error.message, delay))
                 self._sleep(delay)
                 if error.code == "connection_lost":
+                    lost = True
                     self._reset_connection()
                 if recover is not None:
                     recovered = recover()
@@ -135,15 +140,34 @@ class HyperVHost:
             if not made:
                 return None
             return {"checkpoint": made[-1], "taken_type": None, "fell_back": None, "vm": _without_checkpoints(vm),
-                    "recovered": True}
+                    "recovered": True, "connection_lost": True}
 
         return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type},
                           recover=recover)
 
     def remove_checkpoints(self, vm_id, ids, include_children=False):
-        # Removing is idempotent on the host (ids already gone are skipped), so a
-        # plain retry is safe.
-        return self._call("remove_checkpoints", {"VMId": vm_id, "Ids": list(ids), "IncludeChildren": include_children})
+        """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
+
+        Removing is idempotent on the host (ids already gone are skipped), so a retry
+        is safe; but the retry's answer would leave out what the lost attempt removed.
+        """
+        ids = list(ids)
+        gone = []
+
+        def recover():
+            dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
+            present = set(cp["id"] for cp in vm.get("checkpoints", []))
+            gone[:] = [checkpoint_id for checkpoint_id in ids if checkpoint_id not in present]
+            if len(gone) < len(ids):
+                return None
+            return {"removed": ids, "vm": _without_checkpoints(vm), "recovered": True, "connection_lost": True}
+
+        result = self._call("remove_checkpoints", {"VMId": vm_id, "Ids": ids, "IncludeChildren": include_children},
+                            recover=recover)
+        if gone and not result.get("recovered"):
+            removed = set(gone) | set(result["removed"])
+            result = dict(result, removed=[checkpoint_id for checkpoint_id in ids if checkpoint_id in removed])
+        return result
 
     def restore_checkpoint(self, vm_id, checkpoint_id, power_state):
         # Repeated on a transient failure: a second restore lands the VM on the same

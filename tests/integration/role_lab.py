@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -145,6 +146,12 @@ class RoleLab:
     def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None):
         """Run ansible-playbook in ``cwd`` (never raises on a failed play); ``playbook`` relative to the repository;
         ``environment``: more environment variables."""
+        return self.finish(self.start(playbook, extra_vars, check=check, cwd=cwd, environment=environment),
+                           timeout=timeout)
+
+    def start(self, playbook, extra_vars=None, check=False, limit=None, cwd=REPO, environment=None):
+        """Start ansible-playbook in its own process group (so a test can kill it with its workers);
+        returns a handle for ``finish``."""
         self._runs += 1
         inventory = self.write_inventory()
         results = self.tmp_path / ("results-%d.json" % self._runs)
@@ -153,13 +160,26 @@ class RoleLab:
             command += ["-e", json.dumps(extra_vars)]
         if check:
             command.append("--check")
+        if limit:
+            command += ["--limit", limit]
         run_environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                                ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         run_environment.update(ansible_environment(results))
         run_environment.update(environment or {})
-        completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_environment,
-                                   timeout=timeout, cwd=str(cwd))
-        return RoleRun(completed, results)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=run_environment, cwd=str(cwd), start_new_session=True)
+        return process, results
+
+    @staticmethod
+    def finish(handle, timeout=240):
+        """Wait for a started run; returns its RoleRun (the process group is killed on a timeout)."""
+        process, results = handle
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+        return RoleRun(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), results)
 
 
 @pytest.fixture

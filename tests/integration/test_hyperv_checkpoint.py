@@ -92,12 +92,22 @@ def test_merge_wait_refusal_and_timeout(lab):
     assert "disk merge running" in run.stdout  # progress is shown at -v
 
 
-def test_retry_after_dropped_connection_makes_one_checkpoint(lab):
-    lab.host.inject_fault("create_checkpoint", "drop")
+def test_connections_lost_before_and_after_the_host_ran_a_change(lab):
+    """create, restore and delete, each once with the connection lost after the host ran it and
+    once before: no duplicate, no lost checkpoint, reports that match the host."""
+    # The second fault of each operation skips the first task's runs: one run after a drop that
+    # the task recovers from by reading the host (create), two after one it retries.
+    for operation, first, second, skip in (("create_checkpoint", "drop", "drop_before", 1),
+                                           ("restore_checkpoint", "drop_before", "drop", 2),
+                                           ("remove_checkpoints", "drop_before", "drop", 2)):
+        lab.host.inject_fault(operation, first)
+        lab.host.inject_fault(operation, second, skip=skip)
     lab.host.inject_fault("get_vms", "fail", code="busy", message="The operation cannot be performed while the "
                           "object is in use.")
     assert_ok(lab.target("hyperv_checkpoint", "retry.yml", {"hyperv_test_expect_recovery": True}))
+    assert lab.host.summary()["faults"] == []  # every fault was met
     assert lab.host.checkpoints("web01") == []
+    assert lab.host.consistency_problems() == []
 
 
 def test_hung_operation_times_out(lab):

@@ -134,11 +134,12 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     role_lab.add_guest("rvf01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_fail.yml"))
     host.inject_fault("restore_checkpoint", "fail", code="host_error",
                       message="The operation failed because the file was not found.")
-    host.add_checkpoint("stf01", stale_name(), age_seconds=600)
+    host.add_checkpoint("stf01", stale_name(), age_seconds=3 * 3600)
     role_lab.add_guest("stf01", files=APP_FILES, safe_change_tasks=change)
+    # Ten minutes old: past a lock of five minutes, within a reuse limit of one hour.
     host.add_checkpoint("str01", stale_name(), age_seconds=600)
     role_lab.add_guest("str01", files=APP_FILES, safe_change_tasks=change, safe_change_stale_policy="reuse",
-                       safe_change_stale_max_age_hours=1)
+                       safe_change_stale_max_age_hours=1, safe_change_lock_minutes=5)
     host.add_checkpoint("sto01", stale_name(), age_seconds=5 * 3600)
     role_lab.add_guest("sto01", files=APP_FILES, safe_change_tasks=change, safe_change_stale_policy="reuse",
                        safe_change_stale_max_age_hours=1)

@@ -41,8 +41,11 @@ VM_ATTRIBUTES = {
     "checkpoint_location": str,
     "guest_can_quiesce": bool,  # false: production checkpoints of the running VM fail
     "guest_reachable": bool,  # false: the sim_guest connection reports the guest unreachable
+    "checkpoint_volume_full": bool,  # true: the volume of its checkpoint files is full, creating fails
     "is_clustered": bool,
 }
+# The operations that name their VM with a VMId parameter (faults can be limited to one VM).
+VM_CHANGE_OPERATIONS = ("create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint")
 HOST_ATTRIBUTES = {
     "computer_name": str,
     "os_caption": str,
@@ -194,13 +197,20 @@ class SimHost:
             shutil.move(str(source.disks_dir / vm["id"]), str(disks))
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
-                     times: int = 1, hang_seconds: float = 0, after: bool = False) -> None:
+                     times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None,
+                     skip: int = 0) -> None:
         """Make the next ``times`` runs of ``operation`` (-1: all) misbehave; ``action`` is one of
 
         - ``fail``: answer the error ``code``/``message`` without running the operation;
         - ``hang``: the command stays running ``hang_seconds`` (0: for ever); the operation runs
           first only with ``after=True``, else the late answer is the error ``code``/``message``;
-        - ``drop``: run the operation, then reset the connection instead of answering.
+        - ``drop``: run the operation, then reset the connection instead of answering;
+        - ``drop_before``: reset the connection without running the operation.
+
+        ``vm`` (name or id) limits the fault to runs of a change operation on that VM (its
+        ``VMId`` parameter), so that several VMs of one host can each meet their own fault.
+        ``skip`` lets that many runs of the operation pass first (e.g. an earlier task's attempt
+        and its retry), so that one playbook can meet a fault in its second task.
         """
         if operation not in engine.OPERATIONS:
             raise ValueError("unknown operation %r (known: %s)" % (operation, ", ".join(sorted(engine.OPERATIONS))))
@@ -208,13 +218,27 @@ class SimHost:
             raise ValueError("action must be one of %s, not %r" % (", ".join(FAULT_ACTIONS), action))
         if not isinstance(times, int) or times == 0 or times < -1:
             raise ValueError("times must be a positive count or -1 (for ever), not %r" % (times,))
+        if not isinstance(skip, int) or skip < 0:
+            raise ValueError("skip must be a count of runs, not %r" % (skip,))
+        if vm is not None and operation not in VM_CHANGE_OPERATIONS:
+            raise ValueError("a fault for one VM needs a change operation (%s), not %r"
+                             % (", ".join(VM_CHANGE_OPERATIONS), operation))
         with self._host(create=True) as host:
+            vm_id = find_vm(host.state, vm)["id"] if vm is not None else None
             host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
-                                         "times": times, "hang_seconds": float(hang_seconds), "after": bool(after)})
+                                         "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
+                                         "vm": vm_id, "skip": skip})
 
     def clear_faults(self) -> None:
         with self._host(create=True) as host:
             host.state["faults"] = []
+
+    def consistency_problems(self) -> list[str]:
+        """What is wrong with the stored host, empty when it is consistent: every checkpoint stored
+        once under its own id with its disk copy, parents and the VMs' positions pointing at
+        existing checkpoints of the same VM, no cycles, no disk copy without its checkpoint."""
+        with self._host() as host:
+            return [problem for vm in host.state["vms"].values() for problem in _vm_problems(host, vm)]
 
     def summary(self) -> dict:
         """The host as its operations would show it, every VM with its checkpoints, and the faults."""
@@ -228,6 +252,32 @@ class SimHost:
                                                                   key=lambda checkpoint: checkpoint["creation_time"])]
                 vms.append(record)
             return {"host": copy.deepcopy(host.host), "vms": vms, "faults": copy.deepcopy(host.state["faults"])}
+
+
+def _vm_problems(host: engine.HyperVHost, vm: dict) -> list[str]:
+    label = "VM %s (%s)" % (vm["name"], vm["id"])
+    checkpoints = vm["checkpoints"]
+    problems = ["%s: checkpoint stored under %s has id %s" % (label, key, checkpoint["id"])
+                for key, checkpoint in checkpoints.items() if key != checkpoint["id"]]
+    for checkpoint in checkpoints.values():
+        if checkpoint["parent_id"] is not None and checkpoint["parent_id"] not in checkpoints:
+            problems.append("%s: checkpoint %s has a missing parent %s" % (label, checkpoint["id"], checkpoint["parent_id"]))
+        if not host.checkpoint_disk_path(vm, checkpoint["id"]).is_dir():
+            problems.append("%s: checkpoint %s has no disk copy" % (label, checkpoint["id"]))
+        seen, parent = {checkpoint["id"]}, checkpoint["parent_id"]
+        while parent in checkpoints:
+            if parent in seen:
+                problems.append("%s: checkpoint %s is in a parent cycle" % (label, checkpoint["id"]))
+                break
+            seen.add(parent)
+            parent = checkpoints[parent]["parent_id"]
+    if vm["current_checkpoint_id"] is not None and vm["current_checkpoint_id"] not in checkpoints:
+        problems.append("%s: runs from a missing checkpoint %s" % (label, vm["current_checkpoint_id"]))
+    copies = host.checkpoint_disk_path(vm, "x").parent
+    if copies.is_dir():
+        problems.extend("%s: disk copy %s belongs to no checkpoint" % (label, copy.name)
+                        for copy in copies.iterdir() if copy.name not in checkpoints)
+    return problems
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,11 +297,15 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--message", default=engine.BUSY_MESSAGE, help="error message of fail/hang")
     fault.add_argument("--hang-seconds", type=float, default=0, help="hang length (default 0: for ever)")
     fault.add_argument("--after", action="store_true", help="hang after running the operation")
+    fault.add_argument("--vm", help="only runs of the operation on this VM (name or id; change operations)")
+    fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")
+    commands.add_parser("check", help="print what is inconsistent in the stored host; exit 1 when anything is")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | inject-fault OP ACTION``."""
+    """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | check
+    | inject-fault OP ACTION``."""
     args = build_parser().parse_args(argv)
     host = SimHost(args.state)
     try:
@@ -259,9 +313,14 @@ def main(argv: list[str] | None = None) -> int:
             print(host.add_vm(args.name, state="Off" if args.off else "Running", checkpoint_type=args.checkpoint_type))
         elif args.command == "show":
             print(json.dumps(host.summary(), indent=2))
+        elif args.command == "check":
+            problems = host.consistency_problems()
+            print("\n".join(problems) if problems else "consistent")
+            return 1 if problems else 0
         else:
             host.inject_fault(args.operation, args.action, code=args.code, message=args.message, times=args.times,
-                              hang_seconds=args.hang_seconds, after=args.after)
+                              hang_seconds=args.hang_seconds, after=args.after, vm=args.vm,
+                              skip=args.skip)
     except (LookupError, ValueError, StateFileError) as error:
         print("hyperv-sim admin: %s" % error, file=sys.stderr)
         return 1

@@ -9,7 +9,8 @@ transaction on the state file, so concurrent commands from several forks and pro
 serialize like operations on one Hyper-V host.
 
 Faults configured in the state file (``SimHost.inject_fault``) make an operation fail, hang
-or lose its connection, for the controller's retry and timeout paths.
+or lose its connection (after the operation ran, or before), for the controller's retry and
+timeout paths; a fault can be limited to one VM.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ COMMON_SCRIPT = "_common.ps1"
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before")
 
 
 @dataclass
@@ -70,17 +71,26 @@ def error_reply(error: engine.HostError, **fault) -> CommandResult:
     return _reply({"ok": False, "error": error.to_error()}, 1, **fault)
 
 
-def take_fault(state: dict, operation: str) -> dict | None:
-    """The first fault configured for ``operation``, used up once (``times`` -1 never runs out)."""
-    for index, fault in enumerate(state["faults"]):
-        if fault["operation"] != operation:
+def take_fault(state: dict, operation: str, params: dict | None = None) -> dict | None:
+    """The first armed fault configured for ``operation`` (and the VM in ``params``, for a fault
+    limited to one VM), used up once (``times`` -1 never runs out). A fault that still lets
+    ``skip`` runs pass is armed after them; every run of the operation counts."""
+    vm_id = str((params or {}).get("VMId") or "").lower()
+    armed = None
+    for fault in state["faults"]:
+        if fault["operation"] != operation or fault.get("vm") not in (None, vm_id):
             continue
-        if fault["times"] > 0:
-            fault["times"] -= 1
-            if fault["times"] == 0:
-                del state["faults"][index]
-        return dict(fault)
-    return None
+        if fault.get("skip"):
+            fault["skip"] -= 1
+        elif armed is None:
+            armed = fault
+    if armed is None:
+        return None
+    if armed["times"] > 0:
+        armed["times"] -= 1
+        if armed["times"] == 0:
+            state["faults"].remove(armed)
+    return dict(armed)
 
 
 class RequestError(Exception):
@@ -168,9 +178,11 @@ class CommandHost:
     def _run_operation(self, name: str, params: dict) -> CommandResult:
         """Fault and operation in one transaction; a simulated cmdlet's run time passes after it."""
         with self.state_file.transaction() as state:
-            fault = take_fault(state, name)
+            fault = take_fault(state, name, params)
             host = self._host(state)
-            if fault and (fault["action"] == "fail" or (fault["action"] == "hang" and not fault["after"])):
+            # drop_before: the connection breaks before the request reaches the host, nothing runs
+            # (the client never sees the error reply).
+            if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
                 reply = error_reply(engine.HostError(fault["code"], fault["message"]))
             else:
                 try:
@@ -181,6 +193,6 @@ class CommandHost:
             self.sleep(host.command_seconds)
         if fault and fault["action"] == "hang":
             reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
-        elif fault and fault["action"] == "drop":
+        elif fault and fault["action"] in ("drop", "drop_before"):
             reply.fault = "drop"
         return reply

@@ -466,6 +466,14 @@ class HyperVHost:
                 "characters." % (vm["name"], MAX_CHECKPOINT_NAME_LENGTH),
                 VIRTUALIZATION_EXCEPTION, "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
                 "InvalidArgument")
+        if vm.get("checkpoint_volume_full"):
+            # The reference has no verified Hyper-V text for a full volume: this message says it is
+            # the simulator's, and the collection only passes a host's message on, never matches it.
+            raise cmdlet_error(
+                "hyperv-sim: checkpoint operation failed for '%s': the volume that holds its checkpoint files is "
+                "full (simulated)" % vm["name"],
+                VIRTUALIZATION_EXCEPTION, "OperationFailed,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
+                "NotSpecified")
         if vm_checkpoint_type == "ProductionOnly":
             if not self._can_take_production(vm):
                 raise cmdlet_error(

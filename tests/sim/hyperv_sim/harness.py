@@ -74,8 +74,9 @@ def inventory_vars(sim: SimulatorProcess) -> dict:
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30):
-    """Start ``tests/sim/hyperv-sim serve`` on a free port as a subprocess (``sys.executable``),
+                      startup_timeout=30, port=0):
+    """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
+    a restart listens where it did) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
     (SIGTERM, then SIGKILL after 5 s), also when the body raises.
 
@@ -84,7 +85,7 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     """
     user = user or "ansible-sim"
     password = password or secrets.token_urlsafe(18)
-    command = [sys.executable, str(SIMULATOR), "serve", "--port", "0", "--state", str(state_path),
+    command = [sys.executable, str(SIMULATOR), "serve", "--port", str(port), "--state", str(state_path),
                "--transport", transport]
     for vm in vms:
         command += ["--vm", vm]

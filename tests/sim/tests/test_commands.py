@@ -293,6 +293,30 @@ def test_a_drop_fault_runs_the_operation_and_loses_the_answer(command_host, sim)
     assert call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp2")[0].fault is None
 
 
+def test_a_drop_before_fault_loses_the_connection_without_running_the_operation(command_host, sim):
+    sim.inject_fault("create_checkpoint", "drop_before")
+    result, _ = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")
+    assert result.fault == "drop"
+    assert sim.checkpoints("web01") == []
+
+
+def test_a_fault_for_one_vm_leaves_the_other_vms_alone(command_host, sim):
+    sim.inject_fault("create_checkpoint", "fail", code="host_error", message="db01 only", vm="db01")
+    assert call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")[0].exit_code == 0
+    result, document = call(command_host, "create_checkpoint", VMId=sim.vm("db01")["id"], Name="cp")
+    assert (result.exit_code, document["error"]["message"]) == (1, "db01 only")
+    assert sim.summary()["faults"] == []
+    with pytest.raises(ValueError, match="change operation"):
+        sim.inject_fault("get_vms", "fail", vm="db01")
+
+
+def test_a_fault_with_skip_lets_runs_pass_even_while_an_earlier_fault_fires(command_host, sim):
+    sim.inject_fault("get_vms", "fail", code="host_error", message="first")
+    sim.inject_fault("get_vms", "fail", code="host_error", message="third", skip=2)
+    messages = [call(command_host, "get_vms", All=True)[1].get("error", {}).get("message") for _ in range(4)]
+    assert messages == ["first", None, "third", None]
+
+
 def test_faults_match_their_operation_in_order_and_forever_with_minus_one(command_host, sim):
     sim.inject_fault("get_vms", "fail", code="host_error", message="first", times=-1)
     sim.inject_fault("get_vms", "fail", code="busy", message="second")
@@ -393,6 +417,29 @@ def test_migrate_vm_moves_a_vm_with_its_checkpoints_and_disk_to_another_node(tmp
         hv01.migrate_vm("sql01", hv02)
     with pytest.raises(ValueError, match="another simulated host"):
         hv02.migrate_vm("sql01", SimHost(tmp_path / "hv02.json"))
+
+
+def test_consistency_problems_name_what_is_broken(sim, command_host):
+    first = sim.add_checkpoint("web01", "first")
+    second = sim.add_checkpoint("web01", "second")
+    assert sim.consistency_problems() == []
+    vm_id = web01_id(sim)
+    with sim.state_file.transaction() as state:
+        vm = state["vms"][vm_id]
+        vm["checkpoints"][second]["parent_id"] = "gone"
+        del vm["checkpoints"][first]
+    problems = sim.consistency_problems()
+    assert any("missing parent gone" in problem for problem in problems), problems
+    assert any("disk copy %s belongs to no checkpoint" % first in problem for problem in problems), problems
+
+
+def test_a_full_checkpoint_volume_fails_the_create_and_leaves_nothing(command_host, sim):
+    sim.set_vm("web01", checkpoint_volume_full=True)
+    result, document = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp",
+                            CheckpointType="Standard")
+    assert (result.exit_code, document["error"]["code"]) == (1, "host_error")
+    assert "volume that holds its checkpoint files is full" in document["error"]["message"]
+    assert sim.checkpoints("web01") == [] and sim.consistency_problems() == []
 
 
 def test_reading_a_missing_host_does_not_create_it(tmp_path):

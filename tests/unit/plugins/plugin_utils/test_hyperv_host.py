@@ -286,11 +286,38 @@ def test_create_checkpoint_without_type_sends_null():
     assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None}
 
 
-def test_remove_checkpoints_is_simply_retried():
-    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [], "vm": VM_RECORD}])
+def test_remove_checkpoints_is_retried_when_nothing_was_removed():
+    still_there = checkpoint(1, "old")
+    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(1)], "vm": VM_RECORD}],
+                        get_vms=[reread(still_there)])
     host, dummy, dummy2 = make_host(runner)
-    assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [], "vm": VM_RECORD}
-    assert runner.names == ["remove_checkpoints", "remove_checkpoints"]
+    assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [cp_id(1)], "vm": VM_RECORD,
+                                                            "connection_lost": True}
+    assert runner.names == ["remove_checkpoints", "get_vms", "remove_checkpoints"]
+
+
+def test_remove_checkpoints_reports_what_the_lost_attempt_removed():
+    runner = FakeRunner(remove_checkpoints=[lost()], get_vms=[reread(checkpoint(3, "other"))])
+    host, dummy, dummy2 = make_host(runner)
+    result = host.remove_checkpoints(VM_ID, [cp_id(1), cp_id(2)])
+    assert runner.names == ["remove_checkpoints", "get_vms"]  # all gone: no second delete
+    assert result["removed"] == [cp_id(1), cp_id(2)] and result["recovered"] and result["connection_lost"]
+    assert "checkpoints" not in result["vm"]
+
+
+def test_remove_checkpoints_merges_a_partly_lost_attempt_with_the_retry():
+    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(2)], "vm": VM_RECORD}],
+                        get_vms=[reread(checkpoint(2, "second"))])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.remove_checkpoints(VM_ID, [cp_id(1), cp_id(2)])["removed"] == [cp_id(1), cp_id(2)]
+
+
+def test_a_restore_repeated_after_a_lost_connection_says_so():
+    answer = {"previous_state": "Running", "state_after_restore": "Running", "vm": VM_RECORD}
+    runner = FakeRunner(restore_checkpoint=[lost(), answer])
+    host, dummy, dummy2 = make_host(runner)
+    assert host.restore_checkpoint(VM_ID, cp_id(1), "running") == dict(answer, connection_lost=True)
+    assert runner.names == ["restore_checkpoint", "restore_checkpoint"]
 
 
 # create_checkpoint recovery ---------------------------------------------------------------------
@@ -340,7 +367,7 @@ def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
     result = host.create_checkpoint(VM_ID, "nightly", "Standard", known_ids=[old_same_name["id"]])
 
     assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint"]
-    assert result == made
+    assert result == dict(made, connection_lost=True)
     assert "recovered" not in result
     assert runner.calls[2]["params"] == {"VMId": VM_ID, "Name": "nightly", "CheckpointType": "Standard"}
 

@@ -27,6 +27,8 @@ CONTROLLER_KEYS = {
     "ok", "result", "error", "code", "message", "details",
     # plan entries built by the planners and read by the action plugins
     "action", "actions", "removes", "all_with_name", "checkpoint_ids", "warnings", "recovered",
+    # HyperVHost marks a result that arrived only after a lost connection and a retry
+    "connection_lost",
     # report rows computed on the controller
     "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed",
     # details of the host's "ambiguous" error
