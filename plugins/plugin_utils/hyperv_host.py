@@ -16,8 +16,9 @@ from __future__ import annotations
 import random
 import time
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.reply_checks import result_problems
 
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_DELAY = 1.0
@@ -58,7 +59,8 @@ class HyperVHost:
             self.round_trips += 1
             self._log("hyperv %s: %s %s (attempt %d)" % (self.host_name, name, params, attempt))
             try:
-                return self._runner(self._connection, name, params, timeout=self.timeout, host=self.host_name)
+                return self._checked(name, self._runner(self._connection, name, params, timeout=self.timeout,
+                                                        host=self.host_name))
             except HostOperationError as error:
                 if not error.transient or attempt > self.retries:
                     raise
@@ -73,6 +75,13 @@ class HyperVHost:
                     if recovered is not None:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
+
+    def _checked(self, name, result):
+        problems = result_problems(name, result)
+        if problems:
+            raise ProtocolError(name, self.host_name, "the host's answer to %s is not shaped as docs/host-protocol.md "
+                                "says: %s" % (name, "; ".join(problems[:5])))
+        return result
 
     def _reset_connection(self):
         reset = getattr(self._connection, "reset", None)
