@@ -82,6 +82,7 @@ def normalize_name_options(argument_spec, name_options, task_args, hints=None):
             normalized[option] = list(items)
         else:
             if not isinstance(value, str):
-                raise OptionError("%s must be a string, not %s (%r); quote it in YAML" % (option, _kind(value), value))
+                raise OptionError("%s must be a string, not %s (%r); quote it in YAML or use the string filter"
+                                  % (option, _kind(value), value))
             check_text(option, value, hint)
     return normalized
