@@ -43,8 +43,8 @@ KINDS = {
     # the process died: non-zero exit code, nothing on stdout or stderr
     "empty_exit": lambda stdout, rc: (b"", b"", 1),
     # a well-formed error with a code the collection does not know
-    "unknown_code": lambda stdout, rc: _document({"ok": False, "error": {"code": UNKNOWN_CODE,
-                                                                    "message": UNKNOWN_CODE_MESSAGE}}, 1),
+    "unknown_code": lambda stdout, rc: _document(
+        {"ok": False, "error": {"code": UNKNOWN_CODE, "message": UNKNOWN_CODE_MESSAGE}}, 1),
     # a well-formed success whose result lacks what the protocol promises
     "shapeless_result": lambda stdout, rc: _document({"ok": True, "result": SHAPELESS_RESULT}, 0),
 }
