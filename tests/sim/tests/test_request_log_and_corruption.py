@@ -7,7 +7,8 @@ import json
 import pytest
 
 from hyperv_sim import corrupt_replies, request_log
-from test_commands import command_host, request, runner_command, script_dir, sim, sleeps, state_path  # noqa: F401
+# The fixtures of test_commands, shared by importing them into this module.
+from test_commands import command_host, request, runner_command, script_dir, sim, sleeps, state_path  # noqa: F401  # pylint: disable=unused-import
 
 
 def test_an_accepted_request_is_logged_with_its_operation_and_params(command_host, sim):
