@@ -32,7 +32,7 @@ description:
   - Checkpoint names are literal, never wildcards. A name matches a checkpoint only when the two are exactly equal,
     case-sensitive, and characters such as V(*), V(?) and V([) have no special meaning. O(name_pattern) is the only
     option that takes a pattern.
-  - Names travel to the host as data, never as code; quotes, V($\(\)), backticks and semicolons in a name are just
+  - Names travel to the host as data, never as code; quotes, V($(\)), backticks and semicolons in a name are just
     characters. The options that name things (O(vm), O(vm_id), O(name), O(checkpoint_id), O(new_name),
     O(name_prefix), O(name_pattern)) must be strings (quote numbers and words like V(yes) in YAML) and must not contain
     control characters such as NUL, tab or newline. Such input fails before the host is contacted, with a message that
