@@ -51,6 +51,7 @@ class ActionModule(HyperVActionBase):
                           ("checkpoint_id", "name_prefix"), ("checkpoint_id", "name_pattern")]
     REQUIRED_ONE_OF = [("vm", "vm_id")]
     REQUIRED_IF = [("state", "restored", ("name", "checkpoint_id"), True)]
+    NAME_OPTIONS = ("vm", "vm_id", "name", "checkpoint_id", "new_name", "name_prefix", "name_pattern")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -21,6 +21,7 @@ class ActionModule(HyperVActionBase):
         include_sizes=dict(type="bool", default=True),
         operation_timeout=dict(type="int", default=600),
     )
+    NAME_OPTIONS = ("vm", "vm_id", "name_pattern")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -27,6 +27,7 @@ class ActionModule(HyperVActionBase):
         checkpoint_location=dict(type="str"),
         operation_timeout=dict(type="int", default=600),
     )
+    NAME_OPTIONS = ("vm", "vm_id", "checkpoint_location")
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

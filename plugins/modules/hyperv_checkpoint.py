@@ -32,6 +32,11 @@ description:
   - Checkpoint names are literal, never wildcards. A name matches a checkpoint only when the two are exactly equal,
     case-sensitive, and characters such as V(*), V(?) and V([) have no special meaning. O(name_pattern) is the only
     option that takes a pattern.
+  - Names travel to the host as data, never as code; quotes, V($(\)), backticks and semicolons in a name are just
+    characters. The options that name things (O(vm), O(vm_id), O(name), O(checkpoint_id), O(new_name),
+    O(name_prefix), O(name_pattern)) must be strings (quote numbers and words like V(yes) in YAML) and must not contain
+    control characters such as NUL, tab or newline. Such input fails before the host is contacted, with a message that
+    names the option.
   - Hyper-V allows several checkpoints of a VM to have the same name. When a name matches more than one checkpoint,
     the task fails with RV(error_code=ambiguous) and changes nothing. The C(matches) list in RV(error_details) names
     the candidates. Pick one with O(checkpoint_id), or, with O(state=absent), delete them all with
@@ -312,6 +317,10 @@ notes:
     It then warns, and RV(taken_type) and RV(fell_back) are V(null).
   - Failures that the module detects carry RV(error_code) and RV(error_details). The message names the VM and the host
     and says what to do. Invalid option types or combinations rejected by the argument spec only have C(msg).
+  - An answer from the host that is not the collection's JSON document (output of a profile, a cut-off answer, a
+    PowerShell error record, no output at all, or a document without the promised keys) fails the task with
+    RV(error_code=protocol_error) and the host's own words in the message. An error code this version of the collection
+    does not know is passed on as the host sent it, with the host's message.
   - In check mode, the module reads the host and plans, then changes nothing. RV(actions) lists the planned operations
     with C(done=false). A restore reports changed in check mode too.
 attributes:

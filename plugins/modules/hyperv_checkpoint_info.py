@@ -84,6 +84,9 @@ options:
     type: int
     default: 600
 notes:
+  - O(vm), O(vm_id) and O(name_pattern) must be strings without control characters (NUL, tab, newline, ...). A single string given for O(vm) or
+    O(vm_id) is one entry, even when it contains commas. Other input fails before the host is contacted, with a
+    message that names the option.
   - The module is an action plugin that runs on the Ansible controller. It sends a Windows PowerShell script to the
     Hyper-V host over the task's connection (C(winrm), C(psrp), or C(ssh) with the C(powershell) shell). Nothing is
     installed on the host and no Python is needed there.

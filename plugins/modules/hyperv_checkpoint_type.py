@@ -99,6 +99,9 @@ attributes:
     support: full
     platforms: windows
 notes:
+  - O(vm), O(vm_id) and O(checkpoint_location) must be strings without control characters (NUL, tab, newline, ...). A single string given for O(vm) or
+    O(vm_id) is one entry, even when it contains commas. Other input fails before the host is contacted, with a
+    message that names the option.
   - This module runs on the Ansible controller (it is an action plugin) and sends small Windows PowerShell
     scripts to the Hyper-V host over the task's connection (C(winrm), C(psrp), or C(ssh) with the PowerShell
     shell). Nothing is installed on the host.

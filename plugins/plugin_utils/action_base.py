@@ -11,11 +11,13 @@ that name the VM, the host and what to do.
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import OptionError, normalize_name_options
 
 display = Display()
 
@@ -54,9 +56,20 @@ class HyperVActionBase(ActionBase):
     REQUIRED_ONE_OF = []
     REQUIRED_IF = []
     REQUIRED_BY = {}
+    # Options that name something on the host (option_rules): strings only, no control characters.
+    NAME_OPTIONS = ()
+    NAME_HINTS = {"vm": "; address such a VM by vm_id"}
 
     def validated_args(self):
         """The task's options, validated and with defaults; raises AnsibleActionFail naming the bad option."""
+        try:
+            normalized = normalize_name_options(self.ARGUMENT_SPEC, self.NAME_OPTIONS, self._task.args,
+                                                self.NAME_HINTS)
+        except OptionError as error:
+            raise AnsibleActionFail("%s; nothing was sent to the host" % error)
+        # validate_argument_spec reads the task's own args: a lone name for a list option
+        # must reach it as a one-item list, not be split at its commas.
+        self._task.args = normalized
         dummy, args = self.validate_argument_spec(
             argument_spec=self.ARGUMENT_SPEC,
             mutually_exclusive=self.MUTUALLY_EXCLUSIVE,

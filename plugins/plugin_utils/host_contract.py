@@ -9,13 +9,17 @@ none of them can drift from the others unnoticed. At run time HyperVHost checks 
 is about to send and the result it got back, so a host that answers something else fails the task
 with a clear message instead of a KeyError deep in a planner.
 
-Types are written as small strings: ``str``, ``int``, ``bool``, ``any``, a record name (``VM``),
-``[T]`` for a list of T, and a trailing ``?`` for "or null".
+Types are written as small strings: ``str``, ``int``, ``bool``, ``time`` (a string in ISO 8601, as
+``DateTime.ToUniversalTime().ToString('o')`` writes it), ``any``, a record name (``VM``), ``[T]`` for a
+list of T, and a trailing ``?`` for "or null".
 """
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
+
+ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
 Record = namedtuple("Record", ["fields", "optional"])
 Operation = namedtuple("Operation", ["params", "optional_params", "result", "changes"])
@@ -54,7 +58,7 @@ RECORDS = {
         "vm_name": "str",
         "parent_id": "str?",
         "parent_name": "str?",
-        "creation_time": "str",
+        "creation_time": "time",
         "snapshot_type": "str",
         "is_automatic": "bool?",
         "size_bytes": "int?",
@@ -121,10 +125,12 @@ def value_problems(value, spec, where):
     if spec in RECORDS:
         return record_problems(value, RECORDS[spec], where)
     checks = {"str": lambda v: isinstance(v, str),
+              "time": lambda v: isinstance(v, str) and bool(ISO_8601.match(v)),
               "bool": lambda v: isinstance(v, bool),
               "int": lambda v: isinstance(v, int) and not isinstance(v, bool)}
     if not checks[spec](value):
-        return ["%s: expected %s, got %s" % (where, spec, _type_name(value))]
+        shown = "%r" % value if spec == "time" and isinstance(value, str) else _type_name(value)
+        return ["%s: expected %s, got %s" % (where, "an ISO 8601 time" if spec == "time" else spec, shown)]
     return []
 
 

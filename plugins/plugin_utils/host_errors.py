@@ -13,6 +13,13 @@ from __future__ import annotations
 # Codes worth another attempt: the host was busy, or the connection broke before
 # the answer arrived. Everything else is a decision the user has to make.
 TRANSIENT_CODES = frozenset(("busy", "connection_lost"))
+# The host's codes (docs/host-protocol.md, "Error codes") and the controller's own.
+KNOWN_CODES = frozenset((
+    "vm_not_found", "ambiguous", "owned_by_other_node", "checkpoint_not_found", "checkpoints_disabled",
+    "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
+    "hyperv_module_missing", "busy", "invalid_request", "host_error", "access_denied", "not_clustered",
+    "timeout", "connection_lost", "protocol_error", "merge_timeout",
+))
 
 
 class HostOperationError(Exception):

@@ -18,6 +18,7 @@ import os
 import threading
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+    KNOWN_CODES,
     ConnectionLostError,
     HostOperationError,
     OperationTimeoutError,
@@ -68,10 +69,24 @@ def _to_text(data):
     return data or ""
 
 
+def _readable_stderr(stderr):
+    """stderr as the host's words: PowerShell writes errors as CLIXML, which winrm decodes and ssh does not."""
+    if "#< CLIXML" not in stderr:
+        return stderr
+    try:
+        from ansible.plugins.shell.powershell import _replace_stderr_clixml
+    except ImportError:  # the helper is private to ansible-core: without it the raw text is still the host's
+        return stderr
+    try:
+        return _to_text(_replace_stderr_clixml(stderr.encode("utf-8"))).strip()
+    except Exception:  # the raw text is better than no text
+        return stderr
+
+
 def parse_reply(name, rc, stdout, stderr, host=None):
     """Turn the runner's JSON document into the result dict, or raise HostOperationError."""
     out = _to_text(stdout).strip()
-    err = _to_text(stderr).strip()
+    err = _readable_stderr(_to_text(stderr).strip())
     # A JSON document is the last non-empty line; anything before it is noise a
     # profile or a misbehaving cmdlet wrote, which must not hide the answer.
     lines = [line for line in out.splitlines() if line.strip()]
@@ -83,8 +98,7 @@ def parse_reply(name, rc, stdout, stderr, host=None):
             document = None
     if not isinstance(document, dict) or "ok" not in document:
         raise ProtocolError(
-            name, host,
-            "the host did not answer with the runner's JSON document (rc=%s): %s"
+            name, host, "the host did not answer with the runner's JSON document (rc=%s): %s"
             % (rc, (err or out or "no output")[-500:]),
             rc=rc, stdout=out, stderr=err,
         )
@@ -98,13 +112,17 @@ def parse_reply(name, rc, stdout, stderr, host=None):
     if not isinstance(error, dict):
         raise ProtocolError(name, host, "the host reported a failure without an error object: %r" % (error,),
                             rc=rc, stdout=out, stderr=err)
-    raise HostOperationError(
-        error.get("code") or "host_error",
-        error.get("message") or "unknown error",
-        operation=name,
-        host=host,
-        details=error.get("details") or {},
-    )
+    code = error.get("code")
+    message = error.get("message")
+    message = message if isinstance(message, str) and message.strip() else (err[-500:] or "unknown error")
+    details = error.get("details")
+    details = details if isinstance(details, dict) else ({"value": details} if details is not None else {})
+    if not isinstance(code, str) or not code:
+        code = "host_error"
+    elif code not in KNOWN_CODES:
+        # Kept as the host sent it (a newer script may know more codes), but said so.
+        message = "%s (error code '%s' is not one this version of the collection knows)" % (message.rstrip(), code)
+    raise HostOperationError(code, message, operation=name, host=host, details=details)
 
 
 def _exec_with_deadline(connection, command, in_data, timeout):
@@ -154,7 +172,10 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     except Exception as exc:  # the connection plugins raise many types for a broken link
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
-        raise
+        # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could
+        # not parse): a task failure that says so, not a traceback.
+        raise ProtocolError(name, host, "the connection plugin could not read the host's answer: %s: %s"
+                            % (type(exc).__name__, exc))
     return parse_reply(name, rc, stdout, stderr, host=host)
 
 

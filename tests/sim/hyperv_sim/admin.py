@@ -30,7 +30,7 @@ import shutil
 import sys
 from typing import Callable, Iterator
 
-from hyperv_sim import engine
+from hyperv_sim import corrupt_replies, engine, request_log
 from hyperv_sim.commands import FAULT_ACTIONS
 from hyperv_sim.state import StateFile, StateFileError
 
@@ -228,6 +228,21 @@ class SimHost:
             host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
                                          "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
                                          "vm": vm_id, "skip": skip})
+
+    def corrupt_reply(self, operation: str, kind: str, times: int = 1) -> None:
+        """Run the next ``times`` runs of ``operation`` (-1: all), but answer with a corrupted reply
+        of ``kind`` (one of corrupt_replies.KINDS: not_json, truncated_json, clixml_error, ...)."""
+        if operation not in engine.OPERATIONS:
+            raise ValueError("unknown operation %r (known: %s)" % (operation, ", ".join(sorted(engine.OPERATIONS))))
+        if kind not in corrupt_replies.KINDS:
+            raise ValueError("kind must be one of %s, not %r" % (", ".join(corrupt_replies.KINDS), kind))
+        with self._host(create=True) as host:
+            host.state["faults"].append({"operation": operation, "action": "corrupt", "kind": kind, "code": None,
+                                         "message": None, "times": times, "hang_seconds": 0.0, "after": True})
+
+    def requests(self) -> list[dict]:
+        """Every command that reached the host, oldest first (hyperv_sim.request_log)."""
+        return request_log.read(self.state_file.path)
 
     def clear_faults(self) -> None:
         with self._host(create=True) as host:

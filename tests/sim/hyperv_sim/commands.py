@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from hyperv_sim import engine
+from hyperv_sim import corrupt_replies, engine, request_log
 from hyperv_sim.state import StateFile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -131,15 +131,19 @@ class CommandHost:
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         command_line = command + (" " + " ".join(arguments) if arguments else "")
         if len(command_line) > COMMAND_LINE_LIMIT:
+            request_log.record(self.state_file.path, refused="command line too long")
             return CommandResult(b"", b"The command line is too long.\r\n", 1)
         if not self._is_runner(command_line):
+            request_log.record(self.state_file.path, refused="not the collection's runner: %s" % command_line[:200])
             message = ("hyperv-sim: refused: only the hyperv.checkpoint runner can run on this simulated host "
                        "(got: %s)\r\n" % command_line[:80])
             return CommandResult(b"", message.encode("utf-8", "replace"), 1)
         try:
             name, params = self._parse_request(stdin)
         except RequestError as error:
+            request_log.record(self.state_file.path, refused=str(error))
             return error_reply(engine.HostError("invalid_request", str(error)))
+        request_log.record(self.state_file.path, operation=name, params=params)
         return self._run_operation(name, params)
 
     def _is_runner(self, command_line: str) -> bool:
@@ -195,4 +199,7 @@ class CommandHost:
             reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
         elif fault and fault["action"] in ("drop", "drop_before"):
             reply.fault = "drop"
+        elif fault and fault["action"] == "corrupt":
+            reply.stdout, reply.stderr, reply.exit_code = corrupt_replies.corrupt(reply.stdout, reply.exit_code,
+                                                                                  fault["kind"])
         return reply

@@ -37,6 +37,7 @@ class SimulatorProcess:
     state_path: str
     host_name: str | None
     pid: int
+    ca_cert: str | None = None  # with TLS: the server's certificate, to validate it against
 
     @property
     def scheme(self) -> str:
@@ -68,7 +69,8 @@ def inventory_vars(sim: SimulatorProcess) -> dict:
         "ansible_winrm_read_timeout_sec": 10,
     }
     if sim.tls:
-        variables["ansible_winrm_server_cert_validation"] = "ignore"
+        # Validation stays on, as in every example: the client trusts the simulator's own certificate.
+        variables["ansible_winrm_ca_trust_path"] = sim.ca_cert
     return variables
 
 
@@ -89,8 +91,10 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
                "--transport", transport]
     for vm in vms:
         command += ["--vm", vm]
+    ca_cert = None
     if tls:
-        command.append("--tls")
+        ca_cert = str(pathlib.Path(state_path).with_name(pathlib.Path(state_path).name + ".cert.pem"))
+        command += ["--tls", "--tls-cert-out", ca_cert]
     if host_name:
         command += ["--host-name", host_name]
     environment = dict(os.environ, HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
@@ -103,7 +107,7 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         try:
             port = _wait_for_ready_line(process, stderr, startup_timeout)
             yield SimulatorProcess(port=port, user=user, password=password, transport=transport, tls=tls,
-                                   state_path=str(state_path), host_name=host_name, pid=process.pid)
+                                   state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert)
         finally:
             _stop(process)
 

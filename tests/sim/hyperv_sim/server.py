@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=("basic", "ntlm"), default="ntlm",
                        help="WinRM authentication (default: ntlm, with message encryption over http)")
     serve.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate")
+    serve.add_argument("--tls-cert-out", metavar="PATH",
+                       help="with --tls: write the certificate (PEM) there, for clients that validate it")
     serve.add_argument("--host-name", help="computer name the simulated host reports")
     serve.add_argument("--verbose", action="store_true", help="log every WS-Management request to stderr")
     return parser
@@ -52,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
     server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
                          tls=args.tls, host=BIND_ADDRESS, port=args.port)
     server.start()
+    if args.tls_cert_out and server.certificate_path:
+        shutil.copyfile(server.certificate_path, args.tls_cert_out)
     try:
         print("hyperv-sim listening on %s:%d" % (BIND_ADDRESS, server.port), flush=True)
         signal.sigwait(stop_signals)

@@ -659,6 +659,11 @@ class WSManServer:
         return self._httpd.server_address[1]
 
     @property
+    def certificate_path(self) -> str | None:
+        """The PEM certificate served over TLS (None without TLS): what a client trusts to validate it."""
+        return os.path.join(self._tempdir, "cert.pem") if self.tls else None
+
+    @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 

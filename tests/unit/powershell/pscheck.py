@@ -588,7 +588,7 @@ def spec_accepts(spec, types):
     if spec.endswith("?"):
         admitted.add("null")
         spec = spec[:-1]
-    admitted.add("list" if spec.startswith("[") else spec)
+    admitted.add("list" if spec.startswith("[") else "str" if spec == "time" else spec)
     return spec == "any" or types <= admitted
 
 

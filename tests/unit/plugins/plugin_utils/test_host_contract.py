@@ -18,6 +18,7 @@ from hyperv_records import checkpoint, host_record, vm
 @pytest.mark.parametrize("value, spec", [
     ("a", "str"), (None, "str?"), (3, "int"), (None, "int?"), (True, "bool"), (False, "bool?"),
     ([], "[str]"), (["a", "b"], "[str]"), ({"x": 1}, "any"), (None, "any?"),
+    ("2026-11-25T13:35:15.1234567Z", "time"), ("2026-11-25T13:35:15+01:00", "time"),
 ])
 def test_values_of_the_declared_type_pass(value, spec):
     assert value_problems(value, spec, "v") == []
@@ -31,6 +32,8 @@ def test_values_of_the_declared_type_pass(value, spec):
     ("a", "[str]", "v: expected a list, got str"),
     (["a", 2], "[str]", "v[1]: expected str, got int"),
     ([], "VM", "v: expected an object, got list"),
+    ("yesterday", "time", "v: expected an ISO 8601 time, got 'yesterday'"),
+    (1700000000, "time", "v: expected an ISO 8601 time, got int"),
 ])
 def test_values_of_another_type_are_named(value, spec, message):
     assert value_problems(value, spec, "v") == [message]
@@ -50,7 +53,8 @@ def test_listed_vms_may_carry_their_checkpoints():
     listed = vm(checkpoints=[checkpoint(1, "a")])
     assert value_problems(listed, "ListedVM", "vm") == []
     broken = vm(checkpoints=[dict(checkpoint(1, "a"), creation_time=None)])
-    assert value_problems(broken, "ListedVM", "vm") == ["vm.checkpoints[0].creation_time: expected str, got null"]
+    assert value_problems(broken, "ListedVM", "vm") == [
+        "vm.checkpoints[0].creation_time: expected an ISO 8601 time, got null"]
 
 
 def test_operation_results_are_checked_deeply():
@@ -86,4 +90,4 @@ def test_every_type_the_contract_uses_is_known():
 
     for spec in specs():
         base = spec.rstrip("?").strip("[]")
-        assert base in ("str", "int", "bool", "any") or base in host_contract.RECORDS, spec
+        assert base in ("str", "int", "bool", "time", "any") or base in host_contract.RECORDS, spec

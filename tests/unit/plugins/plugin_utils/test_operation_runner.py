@@ -256,7 +256,7 @@ def test_parse_reply_non_json_is_a_protocol_error_with_rc_and_stderr():
     error = caught.value
     assert error.code == "protocol_error"
     assert error.details["rc"] == 1
-    assert error.details["stderr"] == stderr.decode()
+    assert error.details["stderr"] == stderr.decode()  # not CLIXML after all: kept as it came
     assert error.details["stdout"] == "this is not json"
     assert "rc=1" in error.message
     assert "not recognized" in error.message  # stderr is preferred in the message
@@ -370,12 +370,13 @@ def test_broken_connection_becomes_transient_connection_lost(script_dir, failure
 @pytest.mark.parametrize("timeout", [None, 30])
 @pytest.mark.parametrize("failure", [ValueError("bad"), AnsibleError("not a connection problem"), KeyError("x")],
                          ids=["ValueError", "AnsibleError", "KeyError"])
-def test_other_exceptions_propagate_unchanged(script_dir, failure, timeout):
+def test_other_exceptions_become_protocol_errors_naming_them(script_dir, failure, timeout):
+    # e.g. the winrm plugin failing to parse CLIXML on stderr: a task failure, never a traceback.
     connection = FakeConnection(error=failure)
-    with pytest.raises(type(failure)) as caught:
-        operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=timeout)
-    assert caught.value is failure
-    assert not isinstance(caught.value, HostOperationError)
+    with pytest.raises(ProtocolError) as caught:
+        operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=timeout, host="hv01")
+    assert "could not read the host's answer: %s: %s" % (type(failure).__name__, failure) in caught.value.message
+    assert caught.value.transient is False
 
 
 def test_blocked_exec_command_times_out_without_waiting_for_it(script_dir):

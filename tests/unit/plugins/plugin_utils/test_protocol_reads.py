@@ -37,6 +37,8 @@ CONTROLLER_KEYS = {
     "inventory_hostname", "ansible_delegated_vars",
     # host_vars of delegated tasks and option dicts
     "value", "timeout",
+    # argument specs (option_rules reads an option's declared type)
+    "type",
     # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads
     "address", "port", "winrm",
 }
