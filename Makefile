@@ -45,7 +45,7 @@ bench: venv collection
 
 test: venv collection browser
 	$(BIN)/python tests/unit/powershell/pscheck.py plugins
-	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q
+	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
 	$(MAKE) --no-print-directory lint changelog-lint sanity
 
 test-unit: venv collection

@@ -23,7 +23,7 @@ EXPECTED = {
     "empty_exit": ["rc=1", "no output"],
     "unknown_code": [corrupt_replies.UNKNOWN_CODE_MESSAGE,
                      "error code '%s' is not one this version of the collection knows" % corrupt_replies.UNKNOWN_CODE],
-    "shapeless_result": ["is not shaped as docs/host-protocol.md says", "the result has no host, vms"],
+    "shapeless_result": ["does not follow the protocol (docs/host-protocol.md)", "get_vms result: missing key 'host'"],
 }
 PLAYBOOK = """
 - hosts: hyperv
