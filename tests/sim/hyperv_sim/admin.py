@@ -28,7 +28,7 @@ import pathlib
 import sys
 from typing import Callable, Iterator
 
-from hyperv_sim import engine
+from hyperv_sim import engine, traffic
 from hyperv_sim.commands import FAULT_ACTIONS
 from hyperv_sim.state import StateFile, StateFileError
 
@@ -48,6 +48,7 @@ HOST_ATTRIBUTES = {
     "cluster_nodes": list,
     "merge_seconds": (int, float),
     "start_seconds": (int, float),
+    "checkpoint_seconds": (int, float),  # how long Checkpoint-VM takes (also a failed attempt)
     "hyperv_module": bool,  # false: every operation fails with hyperv_module_missing
 }
 
@@ -165,6 +166,27 @@ class SimHost:
             vm = find_vm(host.state, name_or_id)
             return host.add_checkpoint(vm, name, age_seconds=age_seconds, snapshot_type=snapshot_type,
                                        is_automatic=is_automatic)["id"]
+
+    def add_vms(self, names: list[str], checkpoints_each: int = 0) -> None:
+        """Many VMs in one transaction (a large host for the bench), each with ``checkpoints_each``
+        checkpoints in a chain (``cp-1`` oldest); rewriting the state file per VM would take minutes."""
+        with self._host(create=True) as host:
+            for name in names:
+                vm = host.state["vms"][host.add_vm(name)]
+                for number in range(1, checkpoints_each + 1):
+                    host.add_checkpoint(vm, "cp-%d" % number, age_seconds=checkpoints_each - number + 1)
+
+    @property
+    def traffic_path(self) -> pathlib.Path:
+        return traffic.traffic_path(self.state_file.path)
+
+    def reset_traffic(self) -> None:
+        """Count the endpoint's traffic from now on (see hyperv_sim.traffic)."""
+        traffic.reset(self.traffic_path)
+
+    def traffic(self) -> dict:
+        """Round trips and bytes since the last reset: totals, per connection, per shell, commands by label."""
+        return traffic.summarize(traffic.read_records(self.traffic_path))
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
                      times: int = 1, hang_seconds: float = 0, after: bool = False) -> None:
