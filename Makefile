@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection demo bench sanity test test-unit test-integration lint changelog-lint build clean
+.PHONY: venv collection demo bench bench-quick sanity test test-unit test-integration lint changelog-lint build clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,13 @@ collection:
 demo: venv collection
 	$(BIN)/python tests/sim/run_demo.py
 
+# Not part of `make test`. bench-quick: fewer runs and sizes. BENCH_TIME_SCALE (default 0.1) scales the
+# simulated latencies; BENCH_ARGS passes options (e.g. --only per_task). See docs/performance.md.
 bench: venv collection
-	$(BIN)/python tests/sim/bench.py
+	cd tests/sim && $(CURDIR)/$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: venv collection
+	cd tests/sim && $(CURDIR)/$(BIN)/python -m bench --quick --out $(CURDIR)/build/bench/results-quick.json $(BENCH_ARGS)
 
 test: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q
