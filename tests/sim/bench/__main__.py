@@ -14,7 +14,7 @@ import pathlib
 import platform
 import sys
 
-from bench import large_host, patch_window, per_task
+from bench import large_host, patch_window, per_task, profile
 from bench.lab import REPO, BenchLab
 from bench.report import table
 
@@ -40,6 +40,9 @@ def parse_args(argv):
     parser.add_argument("--sizes", help="guests per patch window, comma-separated (default 10,100; the committed "
                         "results add 400, about 20 more minutes)")
     parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--profile", type=int, metavar="GUESTS",
+                        help="also profile one patch window of GUESTS guests task by task (results: profile)")
+    parser.add_argument("--report", metavar="RESULTS", help="print the table of a results file and exit")
     parser.add_argument("--hosts", type=int, default=4)
     parser.set_defaults(mode="full")
     return parser.parse_args(argv)
@@ -47,9 +50,12 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report:
+        print(table(json.loads(pathlib.Path(args.report).read_text())))
+        return 0
     config = MODES[args.mode]
     time_scale = float(os.environ.get("BENCH_TIME_SCALE", "0" if args.mode == "smoke" else "0.1"))
-    only = set(args.only or ("per_task", "large_host", "patch_window"))
+    only = set(args.only or (() if args.profile else ("per_task", "large_host", "patch_window")))
     collections = None
     implementations = ["collection"]
     if config["baseline"]:
@@ -67,10 +73,16 @@ def main(argv=None) -> int:
 
     def save():
         # After every figure, so a long run that is stopped keeps what it measured.
+        results["machine"]["load_average_at_end"] = os.getloadavg()
         out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
-    results = {"mode": args.mode, "time_scale": time_scale, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                              "load_average_at_start": os.getloadavg()}}
+    results = {}
+    if args.only and out.exists():
+        # Re-measuring some figures keeps the others of the same file.
+        results = json.loads(out.read_text())
+    results.update({"mode": args.mode, "time_scale": time_scale,
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "load_average_at_start": os.getloadavg()}})
     startup = None
     if "per_task" in only:
         with make_lab() as lab:
@@ -92,6 +104,9 @@ def main(argv=None) -> int:
         results["patch_window"] = patch_window.measure(
             make_lab, [int(size) for size in args.sizes.split(",")] if args.sizes else config["sizes"], args.hosts, args.forks, time_scale,
             lambda size: config["window_runs"].get(size, 1))
+        save()
+    if args.profile:
+        results["profile"] = profile.measure(make_lab, args.profile, args.hosts, args.forks, time_scale)
         save()
     print()
     print(table(results))

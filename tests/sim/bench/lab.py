@@ -37,6 +37,8 @@ class BenchLab(contextlib.ExitStack):
         self.sims = {}
         self.hosts: dict[str, SimHost] = {}
         self.guests: dict[str, dict] = {}
+        self.environment: dict[str, str] = {}  # for ansible-playbook, on top of the sim's
+        self.callbacks: list[tuple[pathlib.Path, str]] = []  # (directory, name) of extra callbacks
         self._runs = 0
 
     def add_hyperv(self, name: str, vms=(), **host_settings) -> SimHost:
@@ -86,8 +88,10 @@ class BenchLab(contextlib.ExitStack):
             command += ["-e", json.dumps(extra_vars)]
         environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(self.tmp / "ansible-tmp"))
         environment.update(ansible_environment())
-        if "ANSIBLE_CALLBACKS_ENABLED" in os.environ:
-            environment["ANSIBLE_CALLBACKS_ENABLED"] = os.environ["ANSIBLE_CALLBACKS_ENABLED"]
+        environment.update(self.environment)
+        for directory, name in self.callbacks:
+            environment["ANSIBLE_CALLBACK_PLUGINS"] += os.pathsep + str(directory)
+            environment["ANSIBLE_CALLBACKS_ENABLED"] += "," + name
         if self.collections_path:
             environment["ANSIBLE_COLLECTIONS_PATH"] = self.collections_path
         self.reset_traffic()

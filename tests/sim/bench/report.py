@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-LABELS = {"create": "create", "noop_create": "no-op create", "delete": "delete", "info": "info (1 VM)"}
+LABELS = {"noop_create": "no-op create", "info": "info (1 VM)", "create": "create", "delete": "delete"}
 
 
 def _fmt(figure, unit="", digits=2) -> str:
@@ -25,7 +25,9 @@ def per_task_table(section: dict) -> list[str]:
                 section["startup"]["cpu"]["median"]),
              "   %-13s %-15s %-11s %-26s %-24s %-24s" % ("operation", "implementation", "round trips",
                                                           "wire KiB (sent+received)", "controller CPU s", "wall s")]
-    for op, per_op in section["operations"].items():
+    ordered = [op for op in LABELS if op in section["operations"]]
+    for op in ordered:
+        per_op = section["operations"][op]
         for impl in ("collection", "win_powershell"):
             if impl not in per_op:
                 continue
@@ -72,18 +74,19 @@ def patch_window_table(section: dict) -> list[str]:
             _fmt(critical["wall"]), critical["simulated_work"], critical["role_overhead"],
             _num(critical.get("tasks_per_guest")), _num(critical["hyperv_tasks"]["median"]),
             _num(critical["round_trips"]["median"])),
-        "   %-7s %-22s %-8s %-7s %-20s %-9s %-8s %-8s %-22s" % (
-            "guests", "makespan s", "ideal s", "/ideal", "controller CPU s", "CPU/core", "CPU/g", "RT/g",
+        "   %-7s %-22s %-8s %-7s %-20s %-9s %-7s %-6s %-7s %-22s" % (
+            "guests", "makespan s", "ideal s", "/ideal", "controller CPU s", "CPU/core", "CPU/g", "RT/g", "KiB/g",
             "full scale: makespan/ideal"),
     ]
-    for size, entry in section["sizes"].items():
-        lines.append("   %-7s %-22s %-8.1f %-7.2f %-20s %-9.1f %-8.2f %-8.1f %-22s" % (
+    for size, entry in sorted(section["sizes"].items(), key=lambda item: int(item[0])):
+        lines.append("   %-7s %-22s %-8.1f %-7.2f %-20s %-9.1f %-7.2f %-6.1f %-7.1f %-22s" % (
             size, _fmt(entry["wall"], digits=1), entry["ideal"], entry["makespan_over_ideal"],
             _fmt(entry["cpu"], digits=1), entry["cpu_bound"], entry["cpu_per_guest"], entry["round_trips_per_guest"],
+            entry["wire_bytes"]["median"] / 1024.0 / entry["guests"],
             "%.0f / %.0f s = %.2f" % (entry["makespan_full_scale"], entry["ideal_full_scale"],
                                       entry["makespan_over_ideal_full_scale"])))
     lines.append("   CPU/core: controller CPU seconds / cores, the least time the run can take on this controller; "
-                 "CPU/g, RT/g: per guest.")
+                 "CPU/g, RT/g (round trips), KiB/g (on the wire): per guest.")
     lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller overhead carried "
                  "over (docs/performance.md).")
     return lines
@@ -91,6 +94,18 @@ def patch_window_table(section: dict) -> list[str]:
 
 def _num(value) -> str:
     return "-" if value is None else "%g" % round(value, 1)
+
+
+def profile_table(section: dict) -> list[str]:
+    total = sum(entry["seconds"] for entry in section["by_kind"].values()) or 1.0
+    lines = ["Profile: one patch window of %d guests, time scale %g: %.1f s wall, %.1f s controller CPU; the time of "
+             "each task over all guests" % (section["guests"], section["time_scale"], section["wall"], section["cpu"])]
+    for name, entry in sorted(section["by_kind"].items(), key=lambda item: -item[1]["seconds"]):
+        lines.append("   %-11s %3d tasks %7.1f s  %3.0f%%" % (name, entry["tasks"], entry["seconds"],
+                                                          100.0 * entry["seconds"] / total))
+    for task in section["top_tasks"]:
+        lines.append("   %7.2f s  %-10s %s" % (task["seconds"], task["kind"], task["name"]))
+    return lines
 
 
 def table(results: dict) -> str:
@@ -101,5 +116,7 @@ def table(results: dict) -> str:
     if "large_host" in results:
         lines += large_host_table(results["large_host"]) + [""]
     if "patch_window" in results:
-        lines += patch_window_table(results["patch_window"])
+        lines += patch_window_table(results["patch_window"]) + [""]
+    if "profile" in results:
+        lines += profile_table(results["profile"])
     return "\n".join(lines)

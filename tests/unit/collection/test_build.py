@@ -41,6 +41,6 @@ def test_artifact_ships_modules_role_playbooks_and_ee_requirements(artifact_name
 
 def test_artifact_leaves_out_the_simulator_and_local_state(artifact_names):
     leaked = [name for name in artifact_names
-              if name.startswith(("tests/sim", "tests/output", ".venv", ".ansible", "build/", "collections/"))
+              if name.startswith(("tests/sim", "tests/output", ".venv", ".ansible", "build/", "collections/", "bench/"))
               or "__pycache__" in name or name.endswith(".pyc")]
     assert leaked == []
