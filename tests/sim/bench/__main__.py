@@ -1,8 +1,9 @@
 """``make bench`` (``python -m bench`` from tests/sim): the figures of docs/performance.md.
 
 Modes: default (about 20 minutes on 2 cores; ``--sizes 10,100,400`` adds the largest patch
-window), ``--quick`` (a few minutes, fewer runs and sizes), ``--smoke`` (seconds: the test suite runs it so the bench cannot rot; no baseline,
-latencies 0). BENCH_TIME_SCALE (default 0.1) multiplies every simulated latency.
+window), ``--quick`` (a few minutes, fewer runs and sizes), ``--smoke`` (seconds: the test
+suite runs it so the bench cannot rot; no baseline, latencies 0). BENCH_TIME_SCALE (default
+0.1) multiplies every simulated latency.
 """
 
 from __future__ import annotations
@@ -77,12 +78,16 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
     results = {}
-    if args.only and out.exists():
+    if (args.only or args.profile) and out.exists():
         # Re-measuring some figures keeps the others of the same file.
         results = json.loads(out.read_text())
     results.update({"mode": args.mode, "time_scale": time_scale,
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "load_average_at_start": os.getloadavg()}})
+    def save_window(window):
+        results["patch_window"] = window
+        save()
+
     startup = None
     if "per_task" in only:
         with make_lab() as lab:
@@ -101,9 +106,10 @@ def main(argv=None) -> int:
         save()
         print(table({"large_host": results["large_host"]}), flush=True)
     if "patch_window" in only:
+        sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else config["sizes"]
         results["patch_window"] = patch_window.measure(
-            make_lab, [int(size) for size in args.sizes.split(",")] if args.sizes else config["sizes"], args.hosts, args.forks, time_scale,
-            lambda size: config["window_runs"].get(size, 1))
+            make_lab, sizes, args.hosts, args.forks, time_scale, lambda size: config["window_runs"].get(size, 1),
+            progress=save_window)
         save()
     if args.profile:
         results["profile"] = profile.measure(make_lab, args.profile, args.hosts, args.forks, time_scale)

@@ -92,8 +92,11 @@ def critical_path(make_lab, time_scale: float, runs: int) -> dict:
     return dict(window, simulated_work=work, role_overhead=median - work)
 
 
-def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for) -> dict:
-    """Per size: makespan against the ideal, reconstructed at full scale; ``runs_for(size)`` repetitions."""
+def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for, progress=None) -> dict:
+    """Per size: makespan against the ideal, reconstructed at full scale; ``runs_for(size)`` repetitions.
+
+    ``progress(results)`` is called after every size, so a long run keeps what it measured.
+    """
     critical = critical_path(make_lab, time_scale, runs_for(1))
     full_work = sum(FULL_SCALE.values())
     results = {"time_scale": time_scale, "hosts": hosts, "forks": forks, "latencies": latencies(time_scale),
@@ -125,4 +128,6 @@ def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for
         )
         entry = results["sizes"][str(size)]
         entry["makespan_over_ideal_full_scale"] = entry["makespan_full_scale"] / entry["ideal_full_scale"]
+        if progress:
+            progress(results)
     return results

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-LABELS = {"noop_create": "no-op create", "info": "info (1 VM)", "create": "create", "delete": "delete"}
+LABELS = {"create": "create", "noop_create": "no-op create", "delete": "delete", "info": "info (1 VM)"}
 
 
 def _fmt(figure, unit="", digits=2) -> str:
@@ -42,10 +42,10 @@ def per_task_table(section: dict) -> list[str]:
                 "", "ratio", "%.2f" % ratio["round_trips"], "%.3f" % ratio["wire_bytes"],
                 "%.2f" % ratio["cpu"] if ratio["cpu"] is not None else "-",
                 "%.2f" % ratio["wall"] if ratio["wall"] is not None else "-"))
-    lines.append("   * win_powershell: transport only - the simulator answers Ansible's exec wrapper with a success and "
-                 "does not simulate its host-side work")
-    lines.append("     (compiling Ansible.Basic, starting the module). microsoft.hyperv's hv_checkpoint is a .ps1 module "
-                 "with the same exec wrapper: same transport.")
+    lines.append("   * win_powershell: transport only - the simulator answers Ansible's exec wrapper with a "
+                 "success and does not simulate its host-side work")
+    lines.append("     (compiling Ansible.Basic, starting the module). microsoft.hyperv's hv_checkpoint is a "
+                 ".ps1 module with the same exec wrapper: same transport.")
     return lines
 
 
@@ -87,8 +87,8 @@ def patch_window_table(section: dict) -> list[str]:
                                       entry["makespan_over_ideal_full_scale"])))
     lines.append("   CPU/core: controller CPU seconds / cores, the least time the run can take on this controller; "
                  "CPU/g, RT/g (round trips), KiB/g (on the wire): per guest.")
-    lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller overhead carried "
-                 "over (docs/performance.md).")
+    lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller "
+                 "overhead carried over (docs/performance.md).")
     return lines
 
 
