@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     results.update({"mode": args.mode, "time_scale": time_scale,
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "load_average_at_start": os.getloadavg()}})
+
     def save_window(window):
         results["patch_window"] = window
         save()

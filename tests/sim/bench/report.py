@@ -23,8 +23,9 @@ def per_task_table(section: dict) -> list[str]:
     lines = ["1. Per task (median [min..max] of %d runs of %d tasks; start-up of %.2f s wall / %.2f s CPU subtracted)"
              % (section["runs"], section["tasks_per_run"], section["startup"]["wall"]["median"],
                 section["startup"]["cpu"]["median"]),
-             "   %-13s %-15s %-11s %-26s %-24s %-24s" % ("operation", "implementation", "round trips",
-                                                          "wire KiB (sent+received)", "controller CPU s", "wall s")]
+             "   %-13s %-15s %-11s %-26s %-24s %-24s" % (
+                 "operation", "implementation", "round trips", "wire KiB (sent+received)", "controller CPU s",
+                 "wall s")]
     ordered = [op for op in LABELS if op in section["operations"]]
     for op in ordered:
         per_op = section["operations"][op]
@@ -51,8 +52,8 @@ def per_task_table(section: dict) -> list[str]:
 
 def large_host_table(section: dict) -> list[str]:
     return [
-        "2. hyperv_checkpoint_info of a whole host: %d VMs x %d checkpoints" % (section["vms"],
-                                                                              section["checkpoints_per_vm"]),
+        "2. hyperv_checkpoint_info of a whole host: %d VMs x %d checkpoints" % (
+            section["vms"], section["checkpoints_per_vm"]),
         "   round trips %s; response %s KiB on the wire (%s KiB SOAP); wall %s s; controller CPU %s s; "
         "controller peak RSS %s MiB (%s MiB for the same playbook without the task)" % (
             _fmt(section["round_trips"], digits=0), _fmt(_kb(section["response_wire_bytes"]), digits=0),
@@ -66,9 +67,9 @@ def patch_window_table(section: dict) -> list[str]:
     scale = section["time_scale"]
     lines = [
         "3./4. Patch window: safe_change role, %d simulated hosts, forks %d, time scale %g (latencies: checkpoint "
-        "%.1f s, merge %.1f s, change %.1f s)" % (section["hosts"], section["forks"], scale,
-                                                 section["latencies"]["checkpoint"], section["latencies"]["merge"],
-                                                 section["latencies"]["change"]),
+        "%.1f s, merge %.1f s, change %.1f s)" % (
+            section["hosts"], section["forks"], scale, section["latencies"]["checkpoint"],
+            section["latencies"]["merge"], section["latencies"]["change"]),
         "   one guest's critical path %s s = simulated work %.1f s + role overhead %.1f s; %s task results per guest, "
         "%s of them Hyper-V tasks (%s round trips)" % (
             _fmt(critical["wall"]), critical["simulated_work"], critical["role_overhead"],
@@ -101,8 +102,8 @@ def profile_table(section: dict) -> list[str]:
     lines = ["Profile: one patch window of %d guests, time scale %g: %.1f s wall, %.1f s controller CPU; the time of "
              "each task over all guests" % (section["guests"], section["time_scale"], section["wall"], section["cpu"])]
     for name, entry in sorted(section["by_kind"].items(), key=lambda item: -item[1]["seconds"]):
-        lines.append("   %-11s %3d tasks %7.1f s  %3.0f%%" % (name, entry["tasks"], entry["seconds"],
-                                                          100.0 * entry["seconds"] / total))
+        lines.append("   %-11s %3d tasks %7.1f s  %3.0f%%" % (
+            name, entry["tasks"], entry["seconds"], 100.0 * entry["seconds"] / total))
     for task in section["top_tasks"]:
         lines.append("   %7.2f s  %-10s %s" % (task["seconds"], task["kind"], task["name"]))
     return lines

@@ -285,15 +285,15 @@ def test_the_shell_plugins_helpers_run_through_the_exec_wrapper(command_host):
     script, stdin = module_manifest._bootstrap_powershell_script("powershell_expand_user.ps1", {"Path": "~\\x"})
     words = powershell.ShellModule()._encode_script(script).split(" ")
     result = command_host.run(words[0], words[1:], stdin)
-    assert (result.exit_code, result.stdout, result.label) == (0, b"C:\\Users\\ansible-sim\\x\r\n",
-                                                                "exec_wrapper:expand_user")
+    expected = (0, b"C:\\Users\\ansible-sim\\x\r\n", "exec_wrapper:expand_user")
+    assert (result.exit_code, result.stdout, result.label) == expected
 
 
 @pytest.mark.parametrize("tamper", [
     lambda stdin: stdin.replace(b"\n\0\0\0\0\n", b"\n"),                      # no manifest
     lambda stdin: stdin.replace(b'"exec_wrapper"', b'"other"', 1),             # not the exec wrapper
     lambda stdin: stdin.replace(b"$ErrorActionPreference", b"$Other", 1),     # exec_wrapper.ps1 altered
-    lambda stdin: stdin.split(b"\n\0\0\0\0\n")[0] + b"\n\0\0\0\0\n{}",        # no actions
+    lambda stdin: stdin.split(b"\n\0\0\0\0\n", maxsplit=1)[0] + b"\n\0\0\0\0\n{}",  # no actions
 ])
 def test_a_tampered_exec_wrapper_payload_is_refused(command_host, tamper):
     command, arguments, stdin = exec_wrapper_command("Get-VM")
