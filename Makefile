@@ -12,7 +12,7 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection browser demo bench sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
+.PHONY: venv collection browser demo bench bench-quick sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,13 @@ browser:
 demo: venv collection
 	$(BIN)/python tests/sim/run_demo.py
 
+# Not part of `make test`. bench-quick: fewer runs and sizes. BENCH_TIME_SCALE (default 0.1) scales the
+# simulated latencies; BENCH_ARGS passes options (e.g. --only per_task). See docs/performance.md.
 bench: venv collection
-	$(BIN)/python tests/sim/bench.py
+	cd tests/sim && $(CURDIR)/$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: venv collection
+	cd tests/sim && $(CURDIR)/$(BIN)/python -m bench --quick --out $(CURDIR)/build/bench/results-quick.json $(BENCH_ARGS)
 
 test: venv collection browser
 	$(BIN)/python tests/unit/powershell/pscheck.py plugins

@@ -4,7 +4,7 @@
 """Run one PowerShell operation script on a Windows host over the task's connection.
 
 The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
-the operation script and its parameters travel as one line of JSON on stdin. That keeps
+the operation script and its parameters travel as one line of JSON on stdin (gzip, base64). That keeps
 every command far below cmd.exe's 8191-character limit whatever the script size, and
 keeps parameters out of command-line quoting. Works with the winrm, psrp and ssh
 (PowerShell shell) connections, which all deliver stdin to the runner's ``$input``.
@@ -13,6 +13,8 @@ The protocol is documented in docs/host-protocol.md.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import threading
@@ -47,20 +49,39 @@ def build_command(shell):
     return shell._encode_script(_read_script(RUNNER_SCRIPT), strict_mode=False, preserve_rc=False)
 
 
-def build_request(name, params):
-    """One line of ASCII JSON: non-ASCII characters escaped so no code page can mangle them.
+def request_document(name, params):
+    """The request: the operation's name, the shared functions, the operation script and its params.
 
     The shared functions travel apart from the operation script: the runner
     dot-sources them first, so that the operation's param() block stays the first
     statement of its own script block and binds the splatted params.
     """
-    request = {
+    return {
         "name": name,
         "common": _read_script(COMMON_SCRIPT),
         "script": _read_script(name + ".ps1"),
         "params": params or {},
     }
-    return json.dumps(request, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def encode_request(document):
+    """One line: base64 of the gzip of the ASCII JSON document (non-ASCII escaped, so no code page can mangle it).
+
+    Compressed because the scripts travel with every operation and WinRM base64-encodes stdin
+    again: gzip makes a request about a third of its JSON size (docs/performance.md).
+    """
+    text = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return base64.b64encode(gzip.compress(text, mtime=0)) + b"\n"
+
+
+def decode_request(data):
+    """The document of an encoded request (what the runner stub does on the host)."""
+    return json.loads(gzip.decompress(base64.b64decode(data.strip(), validate=True)).decode("ascii"))
+
+
+def build_request(name, params):
+    """What goes on stdin for operation ``name``: the encoded request document."""
+    return encode_request(request_document(name, params))
 
 
 def _to_text(data):

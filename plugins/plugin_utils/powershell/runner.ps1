@@ -4,7 +4,8 @@ try { [Console]::OutputEncoding = New-Object System.Text.UTF8Encoding } catch {}
 $rc = 0
 $request = $null
 try {
-    $request = [string]::Join("`n", @($input)) | ConvertFrom-Json
+    $zip = [IO.MemoryStream]::new([Convert]::FromBase64String([string]::Join('', @($input))))
+    $request = [IO.StreamReader]::new([IO.Compression.GZipStream]::new($zip, [IO.Compression.CompressionMode]'Decompress')).ReadToEnd() | ConvertFrom-Json
     $params = @{}
     foreach ($p in $request.params.PSObject.Properties) { $params[$p.Name] = $p.Value }
     . ([ScriptBlock]::Create([string]$request.common))

@@ -30,7 +30,7 @@ import shutil
 import sys
 from typing import Callable, Iterator
 
-from hyperv_sim import corrupt_replies, engine, request_log
+from hyperv_sim import corrupt_replies, engine, request_log, traffic
 from hyperv_sim.commands import FAULT_ACTIONS
 from hyperv_sim.state import StateFile, StateFileError
 
@@ -53,6 +53,7 @@ HOST_ATTRIBUTES = {
     "cluster_nodes": list,
     "merge_seconds": (int, float),
     "start_seconds": (int, float),
+    "checkpoint_seconds": (int, float),  # how long Checkpoint-VM takes (also a failed attempt)
     "hyperv_module": bool,  # false: every operation fails with hyperv_module_missing
 }
 
@@ -195,6 +196,27 @@ class SimHost:
             shutil.rmtree(disks, ignore_errors=True)
             disks.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source.disks_dir / vm["id"]), str(disks))
+
+    def add_vms(self, names: list[str], checkpoints_each: int = 0) -> None:
+        """Many VMs in one transaction (a large host for the bench), each with ``checkpoints_each``
+        checkpoints in a chain (``cp-1`` oldest); rewriting the state file per VM would take minutes."""
+        with self._host(create=True) as host:
+            for name in names:
+                vm = host.state["vms"][host.add_vm(name)]
+                for number in range(1, checkpoints_each + 1):
+                    host.add_checkpoint(vm, "cp-%d" % number, age_seconds=checkpoints_each - number + 1)
+
+    @property
+    def traffic_path(self) -> pathlib.Path:
+        return traffic.traffic_path(self.state_file.path)
+
+    def reset_traffic(self) -> None:
+        """Count the endpoint's traffic from now on (see hyperv_sim.traffic)."""
+        traffic.reset(self.traffic_path)
+
+    def traffic(self) -> dict:
+        """Round trips and bytes since the last reset: totals, per connection, per shell, commands by label."""
+        return traffic.summarize(traffic.read_records(self.traffic_path))
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
                      times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None,

@@ -1,10 +1,12 @@
 """The command host of the simulated Hyper-V host: what runs when a WinRM client starts a command.
 
 The WS-Management endpoint (hyperv_sim.wsman) hands every command here. A real host would
-start cmd.exe and PowerShell; this one accepts exactly one program, the collection's runner
-stub (plugins/plugin_utils/powershell/runner.ps1) as the controller encodes it, reads the
+start cmd.exe and PowerShell; this one accepts the collection's runner stub
+(plugins/plugin_utils/powershell/runner.ps1) as the controller encodes it, reads the
 request from stdin as the runner does, and answers with the runner's JSON document
-(docs/host-protocol.md). The operation itself is hyperv_sim.engine's, run inside one
+(docs/host-protocol.md). The only other program it accepts is Ansible's PowerShell exec
+wrapper, answered with a module's success without running anything (hyperv_sim.exec_wrapper:
+for measuring the transport cost of ``.ps1`` modules). The operation itself is hyperv_sim.engine's, run inside one
 transaction on the state file, so concurrent commands from several forks and processes
 serialize like operations on one Hyper-V host.
 
@@ -18,13 +20,15 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import gzip
 import json
 import pathlib
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from hyperv_sim import corrupt_replies, engine, request_log
+from hyperv_sim import corrupt_replies, engine, exec_wrapper, request_log
 from hyperv_sim.state import StateFile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -44,6 +48,7 @@ class CommandResult:
     exit_code: int
     fault: str | None = None     # None | "hang" | "drop"
     hang_seconds: float = 0.0    # for "hang": seconds the command stays running; 0 = forever
+    label: str = ""              # what ran, for the traffic log: runner:<operation>, exec_wrapper:<module>
 
 
 def read_script(script_dir: pathlib.Path, filename: str) -> str:
@@ -134,17 +139,38 @@ class CommandHost:
             request_log.record(self.state_file.path, refused="command line too long")
             return CommandResult(b"", b"The command line is too long.\r\n", 1)
         if not self._is_runner(command_line):
-            request_log.record(self.state_file.path, refused="not the collection's runner: %s" % command_line[:200])
-            message = ("hyperv-sim: refused: only the hyperv.checkpoint runner can run on this simulated host "
-                       "(got: %s)\r\n" % command_line[:80])
-            return CommandResult(b"", message.encode("utf-8", "replace"), 1)
+            reply = self._run_exec_wrapper(command_line, stdin)
+            if reply.exit_code == 0:
+                # Accepted, but not the collection's: a test of the collection's own traffic notices it.
+                request_log.record(self.state_file.path, operation=reply.label)
+            else:
+                request_log.record(self.state_file.path, refused="not the collection's runner: %s" % command_line[:200])
+            return reply
         try:
             name, params = self._parse_request(stdin)
         except RequestError as error:
             request_log.record(self.state_file.path, refused=str(error))
             return error_reply(engine.HostError("invalid_request", str(error)))
         request_log.record(self.state_file.path, operation=name, params=params)
-        return self._run_operation(name, params)
+        reply = self._run_operation(name, params)
+        reply.label = "runner:" + name
+        return reply
+
+    @staticmethod
+    def _run_exec_wrapper(command_line: str, stdin: bytes) -> CommandResult:
+        """Ansible's exec wrapper gets a success answer (its host-side work is not simulated); anything else is refused."""
+        words = command_line.split()
+        refusal = ("hyperv-sim: refused: only the hyperv.checkpoint runner and Ansible's PowerShell exec wrapper can run "
+                   "on this simulated host (got: %s)\r\n" % command_line[:80])
+        if (len(words) != len(RUNNER_PREFIX) + 1 or tuple(word.lower() for word in words[:-1]) != RUNNER_PREFIX
+                or not exec_wrapper.is_bootstrap_command(words[-1])):
+            return CommandResult(b"", refusal.encode("utf-8", "replace"), 1)
+        try:
+            manifest = exec_wrapper.parse_payload(stdin)
+        except exec_wrapper.NotExecWrapper as error:
+            return CommandResult(b"", ("hyperv-sim: refused: %s\r\n" % error).encode("utf-8"), 1)
+        stdout, label = exec_wrapper.answer(manifest)
+        return CommandResult(stdout, b"", 0, label=label)
 
     def _is_runner(self, command_line: str) -> bool:
         words = command_line.split()
@@ -157,9 +183,13 @@ class CommandHost:
         return script == encoded_runner_text(read_script(self.script_dir, RUNNER_SCRIPT))
 
     def _parse_request(self, stdin: bytes) -> tuple[str, dict]:
-        """``{"name", "common", "script", "params"}``, with the scripts exactly the collection's files."""
+        """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files."""
         try:
-            request = json.loads(stdin.decode("utf-8"))
+            text = gzip.decompress(base64.b64decode(stdin.strip(), validate=True))
+        except (binascii.Error, OSError, EOFError, zlib.error) as error:
+            raise RequestError("hyperv-sim: the request on stdin is not base64 of gzip: %s" % error) from None
+        try:
+            request = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise RequestError("hyperv-sim: the request on stdin is not JSON: %s" % error) from None
         if not isinstance(request, dict):

@@ -190,6 +190,7 @@ def new_state(computer_name: str | None = None) -> dict:
             "cluster_nodes": [],
             "merge_seconds": 2.0,
             "start_seconds": 0.0,
+            "checkpoint_seconds": 0.0,
             "hyperv_module": True,
         },
         "vms": {},
@@ -233,7 +234,8 @@ class HyperVHost:
 
     ``clock`` returns the current UTC time (tests age checkpoints and run merges out with
     it). ``command_seconds`` adds up how long the operations' cmdlets took in simulated
-    time (a synchronous Start-VM); the command host waits that long before it answers.
+    time (a synchronous Start-VM, ``start_seconds``; a Checkpoint-VM, ``checkpoint_seconds``);
+    the command host waits that long before it answers.
     """
 
     def __init__(self, state: dict, disks_dir: str | pathlib.Path, clock: Callable[[], datetime.datetime] = utc_now):
@@ -474,6 +476,8 @@ class HyperVHost:
                 "full (simulated)" % vm["name"],
                 VIRTUALIZATION_EXCEPTION, "OperationFailed,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
                 "NotSpecified")
+        # Checkpoint-VM returns when the checkpoint exists: its run time passes after the transaction.
+        self.command_seconds += float(self.host.get("checkpoint_seconds", 0.0))
         if vm_checkpoint_type == "ProductionOnly":
             if not self._can_take_production(vm):
                 raise cmdlet_error(

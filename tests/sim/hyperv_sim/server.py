@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 
+from hyperv_sim.traffic import traffic_path
 from hyperv_sim.wsman import WSManServer
 
 BIND_ADDRESS = "127.0.0.1"
@@ -53,7 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     host_options = {"host_name": args.host_name} if args.host_name else {}
     command_host = CommandHost(args.state, initial_vms=list(args.vm), **host_options)
     server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
-                         tls=args.tls, host=BIND_ADDRESS, port=args.port)
+                         tls=args.tls, host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state))
     server.start()
     if args.tls_cert_out and server.certificate_path:
         shutil.copyfile(server.certificate_path, args.tls_cert_out)

@@ -49,6 +49,7 @@ from hyperv_sim.wsman_auth import (
     unwrap_request,
     wrap_response,
 )
+from hyperv_sim.traffic import TrafficLog
 
 log = logging.getLogger("hyperv_sim.wsman")
 
@@ -214,20 +215,22 @@ class _Outcome:
     exit_code: int
     fault: str | None = None
     hang_seconds: float = 0.0
+    label: str = ""  # what ran, for the traffic log (e.g. runner:get_vms)
 
     @classmethod
     def from_result(cls, result) -> _Outcome:
         if result.fault not in (None, "hang", "drop"):
             raise ValueError("unknown simulated fault %r" % (result.fault,))
         return cls(bytes(result.stdout), bytes(result.stderr), int(result.exit_code), result.fault,
-                   float(result.hang_seconds))
+                   float(result.hang_seconds), str(getattr(result, "label", "") or ""))
 
 
 class _Command:
     """One WinRS command: its stdin so far, and once run, its outcome and how much output was sent."""
 
-    def __init__(self, command_id: str, command: str, arguments: list[str]):
+    def __init__(self, command_id: str, command: str, arguments: list[str], shell_id: str = ""):
         self.id = command_id
+        self.shell_id = shell_id
         self.command = command
         self.arguments = arguments
         self.stdin = bytearray()
@@ -272,9 +275,10 @@ class WinRSService:
     called outside the lock so commands of different connections run in parallel.
     """
 
-    def __init__(self, command_host, stats: _Stats, machine: str):
+    def __init__(self, command_host, stats: _Stats, machine: str, traffic: TrafficLog | None = None):
         self._command_host = command_host
         self._stats = stats
+        self._traffic = traffic or TrafficLog(None)
         self._machine = machine
         self._changed = threading.Condition()
         self._shells: dict[str, _Shell] = {}
@@ -294,12 +298,19 @@ class WinRSService:
             self._stopping = True
             self._changed.notify_all()
 
-    def handle(self, data: bytes) -> tuple[int, bytes]:
-        """Answer one SOAP request: (HTTP status, SOAP response). May raise DropConnection."""
+    def handle(self, data: bytes, note: dict | None = None) -> tuple[int, bytes]:
+        """Answer one SOAP request: (HTTP status, SOAP response). May raise DropConnection.
+
+        ``note`` (the traffic log's view of the request) gets the action and the shell it
+        concerns; its ``connection`` is passed on to the record of a command run.
+        """
+        note = {} if note is None else note
         relates_to = None
         try:
             request = WSManRequest.parse(data)
             relates_to = request.message_id
+            note["action"] = request.action.rsplit("/", 1)[-1]
+            note["shell"] = (request.shell_id or "").upper() or None
             log.debug("%s resource=%s shell=%s", request.action.rsplit("/", 1)[-1], request.resource_uri,
                       request.shell_id)
             if request.resource_uri != SHELL_RESOURCE_URI:
@@ -312,7 +323,7 @@ class WinRSService:
             if handler is None:
                 raise WSManFault(FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported",
                                  "The action %s is not supported by the simulated Hyper-V host." % request.action)
-            action, body = handler(request)
+            action, body = handler(request, note)
             return 200, envelope(action, request.message_id, body)
         except WSManFault as fault:
             self._stats.increment("faults")
@@ -321,10 +332,11 @@ class WinRSService:
 
     # -- actions -----------------------------------------------------------------------------
 
-    def _create(self, request: WSManRequest) -> tuple[str, str]:
+    def _create(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         shell = _Shell(str(uuid.uuid4()).upper())
         with self._changed:
             self._shells[shell.id] = shell
+        note["shell"] = shell.id
         body = (
             "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
             "<w:ResourceURI>{uri}</w:ResourceURI>"
@@ -336,24 +348,24 @@ class WinRSService:
         ).format(to=escape(request.to), uri=SHELL_RESOURCE_URI, id=shell.id)
         return ACTION_CREATE + "Response", body
 
-    def _delete(self, request: WSManRequest) -> tuple[str, str]:
+    def _delete(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         with self._changed:
             shell = self._shell(request)
             del self._shells[shell.id]
         return ACTION_DELETE + "Response", ""
 
-    def _command(self, request: WSManRequest) -> tuple[str, str]:
+    def _command(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         line = _require(request.body, "rsp:CommandLine")
         command_text = (_require(line, "rsp:Command").text or "").strip()
         arguments = [element.text or "" for element in line.findall("rsp:Arguments", NS)]
-        command = _Command(str(uuid.uuid4()).upper(), command_text, arguments)
+        command = _Command(str(uuid.uuid4()).upper(), command_text, arguments, (request.shell_id or "").upper())
         with self._changed:
             self._shell(request).commands[command.id] = command
         log.debug("command %s: %.200r %.200r", command.id, command_text, arguments)
         return (ACTION_COMMAND + "Response",
                 "<rsp:CommandResponse><rsp:CommandId>%s</rsp:CommandId></rsp:CommandResponse>" % command.id)
 
-    def _send(self, request: WSManRequest) -> tuple[str, str]:
+    def _send(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         stream = _require(request.body, "rsp:Send/rsp:Stream")
         try:
             data = base64.b64decode((stream.text or "").strip(), validate=True)
@@ -371,10 +383,10 @@ class WinRSService:
             run_now = end and not command.started
             command.started = command.started or run_now
         if run_now:
-            self._run(command)
+            self._run(command, note)
         return ACTION_SEND + "Response", "<rsp:SendResponse/>"
 
-    def _receive(self, request: WSManRequest) -> tuple[str, str]:
+    def _receive(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         desired = _require(request.body, "rsp:Receive/rsp:DesiredStream")
         with self._changed:
             command = self._find_command(request, desired.get("CommandId"))
@@ -382,7 +394,7 @@ class WinRSService:
             run_now = not command.started and not command.stdin_sent
             command.started = command.started or run_now
         if run_now:
-            self._run(command)
+            self._run(command, note)
 
         deadline = time.monotonic() + request.operation_timeout
         with self._changed:
@@ -399,7 +411,7 @@ class WinRSService:
                 raise DropConnection()
             return ACTION_RECEIVE + "Response", self._next_output(command)
 
-    def _signal(self, request: WSManRequest) -> tuple[str, str]:
+    def _signal(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         signal = _require(request.body, "rsp:Signal")
         with self._changed:
             command = self._find_command(request, signal.get("CommandId"))
@@ -428,7 +440,7 @@ class WinRSService:
                              "The command with CommandId %s was not found in the shell %s." % (command_id, shell.id))
         return command
 
-    def _run(self, command: _Command) -> None:
+    def _run(self, command: _Command, note: dict) -> None:
         """Call the command host once; a failing host becomes exit code 1 so the client never hangs."""
         try:
             outcome = _Outcome.from_result(
@@ -438,6 +450,9 @@ class WinRSService:
             outcome = _Outcome(b"", ("hyperv-sim: the command host failed: %s: %s\n"
                                      % (type(error).__name__, error)).encode("utf-8"), 1)
         finished = time.monotonic()
+        self._traffic.write({"kind": "command", "connection": note.get("connection"), "shell": command.shell_id,
+                             "label": outcome.label, "stdin": len(command.stdin), "stdout": len(outcome.stdout),
+                             "stderr": len(outcome.stderr)})
         with self._changed:
             command.outcome = outcome
             if outcome.fault == "hang":
@@ -492,7 +507,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # client's delayed ACK would add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.auth = self.server.authenticator.new_connection()
-        self.server.track(self.connection)
+        self.number = self.server.track(self.connection)
+        self._note: dict | None = None
 
     def finish(self) -> None:
         try:
@@ -505,6 +521,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        # The traffic log's record of this request, written when the response goes out.
+        self._note = {"kind": "http", "connection": self.number, "action": None, "shell": None,
+                      "wire_in": len(body), "soap_in": 0, "soap_out": 0}
         if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._reply(404)
             return
@@ -532,12 +551,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
         stats = self.server.stats
         stats.increment("encrypted_requests" if encrypted else "plain_requests")
+        self._note["soap_in"] = len(body)
         try:
-            status, response = self.server.service.handle(body)
+            status, response = self.server.service.handle(body, self._note)
         except DropConnection:
             stats.increment("dropped_connections")
+            self._write_traffic(0)
             self._reset_connection()
             return
+        self._note["soap_out"] = len(response)
         if encrypted:
             self._reply(status, [("Content-Type", ENCRYPTED_CONTENT_TYPE)], wrap_response(outcome.context, response))
         else:
@@ -551,8 +573,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # pywinrm reads Content-Type of every error response it decrypts
             self.send_header("Content-Type", "text/plain;charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        # Logged before the client can see the response, so a reader after the task sees all of it.
+        self._write_traffic(len(body))
         self.end_headers()
         self.wfile.write(body)
+
+    def _write_traffic(self, wire_out: int) -> None:
+        if self._note is not None:
+            self._note["wire_out"] = wire_out
+            self.server.traffic.write(self._note)
+            self._note = None
 
     def _reset_connection(self) -> None:
         """Close with SO_LINGER 0: the kernel sends a RST, the client sees a connection reset."""
@@ -570,13 +600,15 @@ class _HTTPServer(ThreadingHTTPServer):
     tls_handshake_timeout = 10.0
 
     def __init__(self, address, service: WinRSService, authenticator, stats: _Stats,
-                 tls_context: ssl.SSLContext | None):
+                 tls_context: ssl.SSLContext | None, traffic: TrafficLog):
         self.service = service
         self.authenticator = authenticator
         self.stats = stats
+        self.traffic = traffic
         self._tls_context = tls_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._connections_seen = 0
         super().__init__(address, _RequestHandler)
 
     def finish_request(self, request, client_address) -> None:
@@ -602,9 +634,12 @@ class _HTTPServer(ThreadingHTTPServer):
         else:
             log.error("unexpected error serving %s", client_address, exc_info=True)
 
-    def track(self, connection: socket.socket) -> None:
+    def track(self, connection: socket.socket) -> int:
+        """Remember an open connection; returns its number (1, 2, ... in order of arrival)."""
         with self._connections_lock:
             self._connections.add(connection)
+            self._connections_seen += 1
+            return self._connections_seen
 
     def untrack(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -626,11 +661,12 @@ class WSManServer:
 
     ``command_host`` is any object with ``run(command, arguments, stdin)`` returning a
     ``CommandResult``-like object (``hyperv_sim.commands.CommandHost`` in production, a
-    fake in tests). Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    fake in tests). ``traffic_path``: where to append the traffic log (``hyperv_sim.traffic``).
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(self, command_host, user: str, password: str, transport: str = "ntlm", tls: bool = False,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, traffic_path: str | None = None):
         if transport not in ("basic", "ntlm"):
             raise ValueError("transport must be 'basic' or 'ntlm', not %r" % transport)
         if not user or not password:
@@ -648,8 +684,9 @@ class WSManServer:
                 authenticator = NTLMAuthenticator(user, password, os.path.join(self._tempdir, "ntlm-users"))
             else:
                 authenticator = BasicAuthenticator(user, password)
-            self.service = WinRSService(command_host, self._stats, machine=host)
-            self._httpd = _HTTPServer((host, port), self.service, authenticator, self._stats, tls_context)
+            traffic = TrafficLog(traffic_path)
+            self.service = WinRSService(command_host, self._stats, machine=host, traffic=traffic)
+            self._httpd = _HTTPServer((host, port), self.service, authenticator, self._stats, tls_context, traffic)
         except BaseException:
             shutil.rmtree(self._tempdir, ignore_errors=True)
             raise

@@ -7,11 +7,14 @@ collection's PowerShell files; one test checks that the real files are the defau
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import pathlib
 import threading
 
 import pytest
+from ansible.executor.powershell import module_manifest
+from ansible.plugins.shell import powershell
 
 from hyperv_sim import admin, commands, engine
 from hyperv_sim.admin import SimHost
@@ -72,7 +75,12 @@ def runner_command(runner_text=FAKE_RUNNER):
 def request(name, params=None, common=FAKE_COMMON, script=None):
     body = {"name": name, "common": common, "script": fake_operation_script(name) if script is None else script,
             "params": params or {}}
-    return json.dumps(body, ensure_ascii=True).encode("ascii") + b"\n"
+    return pack(json.dumps(body, ensure_ascii=True).encode("ascii"))
+
+
+def pack(data):
+    """stdin as the controller sends it: base64 of gzip, one line."""
+    return base64.b64encode(gzip.compress(data, mtime=0)) + b"\n"
 
 
 def call(host, name, **params):
@@ -136,8 +144,8 @@ def test_anything_but_the_runner_is_refused(command_host, sim, command, argument
     result = command_host.run(command, arguments, request("create_checkpoint", {"VMId": web01_id(sim), "Name": "x"}))
     line = command + " " + " ".join(arguments)
     assert (result.exit_code, result.stdout) == (1, b"")
-    assert result.stderr.decode() == ("hyperv-sim: refused: only the hyperv.checkpoint runner can run on this "
-                                      "simulated host (got: %s)\r\n" % line[:80])
+    assert result.stderr.decode() == ("hyperv-sim: refused: only the hyperv.checkpoint runner and Ansible's PowerShell "
+                                      "exec wrapper can run on this simulated host (got: %s)\r\n" % line[:80])
     assert sim.checkpoints("web01") == []
 
 
@@ -151,15 +159,17 @@ def test_the_command_line_limit_of_cmd_exe(command_host):
 # -- the request on stdin ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("stdin, reason", [
-    (b"{not json\n", "not JSON"),
-    (b"\xff\xfe\n", "not JSON"),
+    (b'{"name": "get_vm"}\n', "not base64 of gzip"),  # plain JSON: the runner only takes it packed
+    (base64.b64encode(b"not gzip") + b"\n", "not base64 of gzip"),
+    (pack(b"{not json"), "not JSON"),
+    (pack(b"\xff\xfe"), "not JSON"),
     (b"", "not JSON"),
-    (b"[1, 2]\n", "not a JSON object"),
+    (pack(b"[1, 2]"), "not a JSON object"),
     (request("format_disk"), "unknown operation"),
     (request("get_vm", common="function Stop-Operation {}"), "common"),
     (request("get_vm", script=fake_operation_script("get_vms")), "get_vm.ps1"),
-    (json.dumps({"name": "get_vm", "common": FAKE_COMMON, "script": fake_operation_script("get_vm"),
-                 "params": ["web01"]}).encode(), "params"),
+    (pack(json.dumps({"name": "get_vm", "common": FAKE_COMMON, "script": fake_operation_script("get_vm"),
+                      "params": ["web01"]}).encode()), "params"),
 ])
 def test_a_request_that_is_not_the_collections_is_invalid(command_host, state_path, stdin, reason):
     before = state_path.read_text()
@@ -202,8 +212,8 @@ def test_the_real_scripts_are_the_default(state_path):
         return commands.read_script(commands.DEFAULT_SCRIPT_DIR, filename)
 
     command, arguments = runner_command(real("runner.ps1"))
-    stdin = json.dumps({"name": "get_vm", "common": real("_common.ps1"), "script": real("get_vm.ps1"),
-                        "params": {"Name": "web01"}}, ensure_ascii=True).encode() + b"\n"
+    stdin = pack(json.dumps({"name": "get_vm", "common": real("_common.ps1"), "script": real("get_vm.ps1"),
+                             "params": {"Name": "web01"}}, ensure_ascii=True).encode())
     result = host.run(command, arguments, stdin)
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["result"]["vm"]["name"] == "web01"
@@ -236,6 +246,60 @@ def test_a_restore_that_starts_the_vm_takes_the_hosts_start_time(command_host, s
     made = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")[1]["result"]["checkpoint"]
     call(command_host, "restore_checkpoint", VMId=web01_id(sim), Id=made["id"], PowerState="running")
     assert sleeps == [1.5]
+
+
+def test_a_checkpoint_takes_the_hosts_checkpoint_time(command_host, sim, sleeps):
+    sim.set_host(checkpoint_seconds=3)
+    result, document = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")
+    call(command_host, "get_vm", Name="web01")
+    assert document["ok"] and sleeps == [3.0]
+    assert result.label == "runner:create_checkpoint"
+
+
+def exec_wrapper_command(script):
+    """(command, arguments, stdin) of a PowerShell module task as ansible-core 2.19 sends it over winrm."""
+    bootstrap = module_manifest._get_powershell_script("bootstrap_wrapper.ps1").decode()
+    words = powershell.ShellModule()._encode_script(bootstrap, strict_mode=False, preserve_rc=False).split(" ")
+    stdin = module_manifest._create_powershell_wrapper(
+        name="ansible.windows.win_powershell", module_data=FAKE_PS_MODULE, module_path="/c/win_powershell.ps1",
+        module_args={"script": script, "_ansible_check_mode": False}, environment={}, async_timeout=0,
+        become_plugin=None, substyle="powershell", task_vars={}, profile="legacy")
+    return words[0], words[1:], stdin
+
+
+FAKE_PS_MODULE = (b"#!powershell\n#AnsibleRequires -CSharpUtil Ansible.Basic\n"
+                  b"$module = [Ansible.Basic.AnsibleModule]::Create($args, @{})\n$module.ExitJson()\n")
+
+
+def test_a_powershell_module_gets_a_success_answer_without_running(command_host, sim):
+    command, arguments, stdin = exec_wrapper_command("Checkpoint-VM -Name web01 -SnapshotName x")
+    result = command_host.run(command, arguments, stdin)
+    answer = json.loads(result.stdout)
+    assert (result.exit_code, result.stderr, result.label) == (0, b"", "exec_wrapper:ansible.windows.win_powershell")
+    assert answer["changed"] is True
+    assert answer["invocation"]["module_args"] == {"script": "Checkpoint-VM -Name web01 -SnapshotName x"}
+    assert sim.checkpoints("web01") == []  # host-side work is not simulated
+
+
+def test_the_shell_plugins_helpers_run_through_the_exec_wrapper(command_host):
+    script, stdin = module_manifest._bootstrap_powershell_script("powershell_expand_user.ps1", {"Path": "~\\x"})
+    words = powershell.ShellModule()._encode_script(script).split(" ")
+    result = command_host.run(words[0], words[1:], stdin)
+    expected = (0, b"C:\\Users\\ansible-sim\\x\r\n", "exec_wrapper:expand_user")
+    assert (result.exit_code, result.stdout, result.label) == expected
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda stdin: stdin.replace(b"\n\0\0\0\0\n", b"\n"),                      # no manifest
+    lambda stdin: stdin.replace(b'"exec_wrapper"', b'"other"', 1),             # not the exec wrapper
+    lambda stdin: stdin.replace(b"$ErrorActionPreference", b"$Other", 1),     # exec_wrapper.ps1 altered
+    lambda stdin: stdin.split(b"\n\0\0\0\0\n", maxsplit=1)[0] + b"\n\0\0\0\0\n{}",  # no actions
+])
+def test_a_tampered_exec_wrapper_payload_is_refused(command_host, tamper):
+    command, arguments, stdin = exec_wrapper_command("Get-VM")
+    result = command_host.run(command, arguments, tamper(stdin))
+    assert (result.exit_code, result.stdout) == (1, b"")
+    assert result.stderr.startswith(b"hyperv-sim: refused: ")
 
 
 def test_concurrent_commands_lose_no_update(state_path, script_dir, command_host, sim):

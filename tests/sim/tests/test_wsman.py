@@ -25,7 +25,7 @@ import winrm
 import xmltodict
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
-from hyperv_sim import wsman
+from hyperv_sim import traffic, wsman
 from hyperv_sim.wsman import WSManServer
 
 USER = "ansible-sim"
@@ -44,6 +44,7 @@ class FakeResult:
     exit_code: int
     fault: str | None = None
     hang_seconds: float = 0.0
+    label: str = ""
 
 
 class FakeCommandHost:
@@ -64,7 +65,7 @@ class FakeCommandHost:
             self.calls.append((command, arguments, stdin))
         name, _, value = command.partition(":")
         if name == "echo":
-            return FakeResult(stdin, b"", 0)
+            return FakeResult(stdin, b"", 0, label="echo")
         if name == "exit":
             return FakeResult(b"", b"failed\n", int(value))
         if name == "hang":
@@ -88,8 +89,9 @@ def make_server(command_host):
     """Start in-process servers (stopped after the test) around the test's fake command host."""
     servers = []
 
-    def start(transport="ntlm", tls=False):
-        server = WSManServer(command_host, USER, PASSWORD, transport=transport, tls=tls).start()
+    def start(transport="ntlm", tls=False, traffic_path=None):
+        server = WSManServer(command_host, USER, PASSWORD, transport=transport, tls=tls,
+                             traffic_path=traffic_path).start()
         servers.append(server)
         return server
 
@@ -448,3 +450,59 @@ def test_running_simulator_stops_when_the_body_raises(tmp_path):
             raise RuntimeError("test body failed")
 
     _assert_stopped(sim.pid, sim.port)
+
+
+def test_the_traffic_log_counts_round_trips_and_bytes_per_connection_and_shell(make_server, tmp_path):
+    log = tmp_path / "state.json.traffic.jsonl"
+    server = make_server(transport="ntlm", traffic_path=str(log))
+    first = connect(server)
+    shell_a = first.open_shell()
+    execute(first, shell_a, "echo", [b"x" * 1000])
+    execute(first, shell_a, "echo", [b"y" * 10])
+    first.close_shell(shell_a)
+    second = connect(server)  # a new session: a new TCP connection and shell
+    shell_b = second.open_shell()
+    execute(second, shell_b, "exit:0")
+    second.close_shell(shell_b)
+
+    summary = traffic.summarize(traffic.read_records(log))
+    totals = summary["totals"]
+    assert totals["round_trips"] == 3
+    assert summary["commands"] == {"echo": 2, "unknown": 1}
+    assert {shell: counts["round_trips"] for shell, counts in summary["shells"].items()} == {shell_a: 2, shell_b: 1}
+    # per shell: Create, 2 x (Command, Send, Receive, Signal), Delete / Create, Command, Receive, Signal, Delete
+    assert summary["shells"][shell_a]["http_requests"] == 10
+    assert summary["shells"][shell_b]["http_requests"] == 5
+    # each connection also made its NTLM handshake: three POSTs without a shell (401, negotiate, empty POST)
+    assert sorted(counts["http_requests"] for counts in summary["connections"].values()) == [8, 13]
+    assert totals["http_requests"] == 21 == sum(c["http_requests"] for c in summary["connections"].values())
+    # encrypted bodies are bigger than the SOAP inside them; 1000 bytes of stdin went out base64-encoded
+    assert totals["wire_in"] > totals["soap_in"] > 1000 * 4 // 3
+    assert totals["wire_out"] > totals["soap_out"] > 0
+    assert summary["shells"][shell_a]["soap_in"] > summary["shells"][shell_b]["soap_in"]
+
+    traffic.reset(log)
+    assert traffic.summarize(traffic.read_records(log))["totals"] == dict.fromkeys(traffic.COUNTERS, 0)
+
+
+def test_without_encryption_wire_and_soap_bytes_are_the_same(make_server, tmp_path):
+    log = tmp_path / "traffic.jsonl"
+    server = make_server(transport="basic", traffic_path=str(log))
+    protocol = connect(server)
+    shell_id = protocol.open_shell()
+    execute(protocol, shell_id, "echo", [b"plain"])
+    protocol.close_shell(shell_id)
+
+    totals = traffic.summarize(traffic.read_records(log))["totals"]
+    assert totals["round_trips"] == 1
+    assert (totals["wire_in"], totals["wire_out"]) == (totals["soap_in"], totals["soap_out"])
+    assert totals["soap_in"] > 0
+
+
+def test_no_traffic_log_unless_asked(make_server, tmp_path):
+    server = make_server(transport="basic")
+    protocol = connect(server)
+    shell_id = protocol.open_shell()
+    execute(protocol, shell_id, "echo", [b"x"])
+    protocol.close_shell(shell_id)
+    assert list(tmp_path.iterdir()) == []

@@ -58,7 +58,7 @@ def test_artifact_ships_plugins_role_playbooks_and_ee_requirements(artifact_name
 def test_artifact_leaves_out_tests_simulator_and_caches(artifact_names):
     leaked = [name for name in artifact_names
               if name.startswith(("tests", ".venv", ".ansible", ".hypothesis", ".pytest_cache", "build/",
-                                  "collections/", ".git"))
+                                  "collections/", ".git", "bench/"))
               or "__pycache__" in name or name.endswith((".pyc", ".tar.gz"))]
     assert leaked == []
 

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 
 from ansible.plugins.loader import shell_loader
@@ -59,7 +61,9 @@ def test_a_name_travels_only_as_json_data_on_stdin(name, vm_name):
         assert command == FIXED_COMMAND  # the command line never depends on the input
         assert stdin.endswith(b"\n") and stdin.count(b"\n") == 1  # one line: a newline in a name cannot split it
         stdin.decode("ascii")  # no code page on the host can mangle it
-        request = json.loads(stdin)
+        # The line packs the JSON document (gzip, base64); unpacked, it is ASCII JSON as well.
+        gzip.decompress(base64.b64decode(stdin.strip(), validate=True)).decode("ascii")
+        request = operation_runner.decode_request(stdin)
         assert request["params"] == params  # exactly the name, nothing added or lost
         assert request["script"] == operation_runner._read_script(request["name"] + ".ps1")
 

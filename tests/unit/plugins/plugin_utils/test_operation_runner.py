@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import threading
@@ -105,7 +106,7 @@ def test_command_line_does_not_depend_on_script_size_or_params(script_dir):
     big_request = operation_runner.build_request("get_vm", params)
     big = operation_runner.build_command(shell)
 
-    assert len(big_request) > 200 * 1024 > len(small_request)
+    assert len(operation_runner.decode_request(big_request)["script"]) > 200 * 1024 > len(small_request)
     assert big == small
     assert len(big) < 4096 < operation_runner.COMMAND_LINE_LIMIT
 
@@ -122,7 +123,7 @@ def test_run_operation_sends_the_same_command_for_every_operation(script_dir):
     first, second = connection.calls
     assert first["cmd"] == second["cmd"]
     assert len(second["cmd"]) < 4096
-    assert len(second["in_data"]) > 200 * 1024
+    assert len(operation_runner.decode_request(second["in_data"])["script"]) > 200 * 1024
     assert "NewName" not in decode_command(second["cmd"])
 
 
@@ -151,28 +152,29 @@ def test_request_is_one_line_of_ascii_json_with_common_and_op_apart(script_dir):
     assert request.endswith(b"\n")
     assert request.count(b"\n") == 1
     assert all(byte < 128 for byte in request)
-    assert b"\\u00fc" in request  # ü escaped, not sent raw
-    document = json.loads(request.decode("ascii"))
+    packed = gzip.decompress(base64.b64decode(request))
+    assert b"\\u00fc" in packed  # ü escaped, not sent raw
+    document = json.loads(packed.decode("ascii"))
     assert document == {"name": "get_vm", "common": COMMON_TEXT, "script": GET_VM_TEXT, "params": params}
 
 
 def test_request_without_params_sends_an_empty_object(script_dir):
-    document = json.loads(operation_runner.build_request("get_vm", None))
+    document = operation_runner.decode_request(operation_runner.build_request("get_vm", None))
     assert document["params"] == {}
 
 
 def test_request_keeps_unicode_in_the_script_text(script_dir):
     (script_dir / "_common.ps1").write_text("# Grüße ✓\n", encoding="utf-8")
     request = operation_runner.build_request("get_vm", {})
-    assert all(byte < 128 for byte in request)
-    assert json.loads(request)["common"] == "# Grüße ✓\n"
+    assert all(byte < 128 for byte in gzip.decompress(base64.b64decode(request)))
+    assert operation_runner.decode_request(request)["common"] == "# Grüße ✓\n"
 
 
 def test_request_script_is_the_file_text_without_transformation(script_dir):
     (script_dir / "_common.ps1").write_bytes(b"# common\r\n$x = @'\r\nline\r\n'@\r\n")
     (script_dir / "get_vm.ps1").write_bytes(b"param($Name)\r\n$Name\r\n")
 
-    document = json.loads(operation_runner.build_request("get_vm", {"Name": "a"}))
+    document = operation_runner.decode_request(operation_runner.build_request("get_vm", {"Name": "a"}))
 
     assert document["common"] == "# common\r\n$x = @'\r\nline\r\n'@\r\n"
     assert document["script"] == "param($Name)\r\n$Name\r\n"
@@ -180,11 +182,11 @@ def test_request_script_is_the_file_text_without_transformation(script_dir):
 
 def test_request_drops_a_utf8_bom(script_dir):
     (script_dir / "get_vm.ps1").write_bytes(b"\xef\xbb\xbfparam($Name)\n")
-    assert json.loads(operation_runner.build_request("get_vm", {}))["script"] == "param($Name)\n"
+    assert operation_runner.decode_request(operation_runner.build_request("get_vm", {}))["script"] == "param($Name)\n"
 
 
 def test_operation_param_block_is_the_first_statement_of_the_script(script_dir):
-    document = json.loads(operation_runner.build_request("get_vm", {"Name": "web01"}))
+    document = operation_runner.decode_request(operation_runner.build_request("get_vm", {"Name": "web01"}))
     statements = [line.strip() for line in document["script"].splitlines()
                   if line.strip() and not line.strip().startswith("#")]
     assert statements[0].lower().startswith("param(")
@@ -193,7 +195,7 @@ def test_operation_param_block_is_the_first_statement_of_the_script(script_dir):
 def test_script_cache_reads_each_file_once(script_dir, fresh_cache):
     operation_runner.build_request("get_vm", {})
     (script_dir / "get_vm.ps1").write_text("changed", encoding="utf-8")
-    document = json.loads(operation_runner.build_request("get_vm", {}))
+    document = operation_runner.decode_request(operation_runner.build_request("get_vm", {}))
     assert document["script"] == GET_VM_TEXT
     assert sorted(os.path.basename(path) for path in fresh_cache) == ["_common.ps1", "get_vm.ps1"]
 
@@ -332,7 +334,7 @@ def test_run_operation_passes_the_request_as_in_data_not_sudoable(script_dir, tr
     call = connection.calls[0]
     assert call["sudoable"] is False
     assert call["in_data"] == operation_runner.build_request("get_vm", {"Name": "wéb01"})
-    assert json.loads(call["in_data"])["params"] == {"Name": "wéb01"}
+    assert operation_runner.decode_request(call["in_data"])["params"] == {"Name": "wéb01"}
     assert decode_command(call["cmd"]) == stripped((script_dir / "runner.ps1").read_text(encoding="utf-8"))
 
 

@@ -1,0 +1,45 @@
+"""Where a patch window's time goes: every task of the role, by kind (``--profile GUESTS``).
+
+One window of the role (same latencies as figures 3-4) with the bench_profile callback:
+the time of each task over all guests, grouped into Hyper-V tasks (this collection's modules,
+delegated to the hosts), guest tasks (modules that run on the guest: the change, waiting for the
+guest) and controller-only tasks (set_fact, assert, include_*, meta, skipped tasks...).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+from bench import patch_window
+
+CALLBACK_DIR = pathlib.Path(__file__).resolve().parent / "callback"
+GUEST_ACTIONS = {"ansible.builtin.command", "ansible.builtin.shell", "ansible.builtin.raw", "ansible.builtin.copy",
+                 "ansible.builtin.file", "ansible.builtin.wait_for_connection", "ansible.builtin.ping",
+                 "command", "shell", "raw", "wait_for_connection"}
+
+
+def kind(task: dict) -> str:
+    if task["action"].startswith("hyperv.checkpoint."):
+        return "hyperv"
+    if task["action"] in GUEST_ACTIONS and task["results"] > task["skipped"]:
+        return "guest"
+    return "controller"
+
+
+def measure(make_lab, guests: int, hosts: int, forks: int, time_scale: float) -> dict:
+    with make_lab() as lab:
+        patch_window.build(lab, guests, hosts, time_scale)
+        profile_file = lab.tmp / "profile.json"
+        lab.environment["BENCH_PROFILE_FILE"] = str(profile_file)
+        lab.callbacks.append((CALLBACK_DIR, "bench_profile"))
+        run = lab.run(patch_window.PLAY, forks=forks)
+        tasks = json.loads(profile_file.read_text())
+    by_kind = {}
+    for task in tasks:
+        entry = by_kind.setdefault(kind(task), {"tasks": 0, "seconds": 0.0})
+        entry["tasks"] += 1
+        entry["seconds"] += task["seconds"]
+    top = sorted(tasks, key=lambda task: task["seconds"], reverse=True)[:12]
+    return {"guests": guests, "time_scale": time_scale, "wall": run["wall"], "cpu": run["cpu"],
+            "by_kind": by_kind, "top_tasks": [dict(task, kind=kind(task)) for task in top], "task_runs": len(tasks)}

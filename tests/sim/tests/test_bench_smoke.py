@@ -1,0 +1,25 @@
+"""The bench (make bench) in its smallest configuration, so that it cannot rot; no figure is asserted."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+SIM_DIR = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_the_bench_runs_every_figure_in_smoke_mode(tmp_path):
+    out = tmp_path / "results.json"
+    completed = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=str(SIM_DIR),
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads(out.read_text())
+    noop = results["per_task"]["operations"]["noop_create"]["collection"]
+    assert noop["round_trips"]["median"] == 1  # what the simulator counted, not a timing
+    assert results["large_host"]["round_trips"]["median"] == 1
+    assert results["large_host"]["vms"] == 5
+    critical = results["patch_window"]["critical_path"]
+    assert critical["round_trips"]["median"] >= 3  # info, create, delete of the one guest
+    assert "per task" in completed.stdout.lower() and "patch window" in completed.stdout.lower()
