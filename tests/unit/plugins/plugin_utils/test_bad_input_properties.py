@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 
 from ansible.plugins.loader import shell_loader
 from hypothesis import event, given, settings
