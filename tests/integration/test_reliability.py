@@ -150,7 +150,7 @@ def test_controller_killed_between_checkpoint_and_change(role_lab, tmp_path):
     before = role_lab.digest("web01")
 
     killed = role_lab.start(SITE)
-    wait_until(lambda: (gate / "web01.started").exists(), "the change to start")
+    wait_until((gate / "web01.started").exists, "the change to start")
     os.killpg(killed[0].pid, signal.SIGKILL)
     assert killed[0].wait() == -signal.SIGKILL
     [left] = host.checkpoints("web01")

@@ -355,12 +355,13 @@ def check_report_html(page, png):
     assert set(charts) == {"hv01", "hv02"}, charts
 
     def bars(host):
-        return [(bar.find("text", "label").text, bar.find("rect").attrs["class"], bar.find("text", "value").text,
-                 float(bar.find("rect").attrs["width"])) for bar in charts[host].find_all("g", "bar")]
+        return [(shown.find("text", "label").text, shown.find("rect").attrs["class"], shown.find("text", "value").text,
+                 float(shown.find("rect").attrs["width"])) for shown in charts[host].find_all("g", "bar")]
 
-    assert [bar[:3] for bar in bars("hv01")] == [("p1 / nightly backup", "stale", "1d 06h"),
-                                                 (("p5 / " + stale_name("CHG-EARLIER"))[:45] + "...", "ours", "2h 10m")]
-    assert [bar[:3] for bar in bars("hv02")] == [(HOSTILE_VM + " / " + HOSTILE_CHECKPOINT, "stale", "2d 02h")]
+    assert [shown[:3] for shown in bars("hv01")] == [
+        ("p1 / nightly backup", "stale", "1d 06h"),
+        (("p5 / " + stale_name("CHG-EARLIER"))[:45] + "...", "ours", "2h 10m")]
+    assert [shown[:3] for shown in bars("hv02")] == [(HOSTILE_VM + " / " + HOSTILE_CHECKPOINT, "stale", "2d 02h")]
     # One scale for all hosts: the oldest checkpoint (50h) has the full width, the others in proportion.
     assert bars("hv02")[0][3] == 480.0
     assert abs(bars("hv01")[0][3] - 480 * 30.17 / 50.17) < 2 and bars("hv01")[1][3] < 30, bars("hv01")

@@ -292,7 +292,7 @@ def test_remove_checkpoints_is_retried_when_nothing_was_removed():
                         get_vms=[reread(still_there)])
     host, dummy, dummy2 = make_host(runner)
     assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [cp_id(1)], "vm": VM_RECORD,
-                                                            "connection_lost": True}
+                                                          "connection_lost": True}
     assert runner.names == ["remove_checkpoints", "get_vms", "remove_checkpoints"]
 
 
