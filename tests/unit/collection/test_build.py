@@ -83,3 +83,14 @@ def test_ansible_doc_renders_the_role_from_the_installed_artifact(installed):
                            capture_output=True, text=True, env=env, check=False)
     assert shown.returncode == 0, shown.stderr
     assert "ENTRY POINT: *main*" in shown.stdout and "safe_change_id" in shown.stdout and "hyperv_host" in shown.stdout
+
+
+def test_ansible_doc_renders_the_inventory_plugin_from_the_installed_artifact(installed):
+    collections, env = installed
+    listed = subprocess.run([str(BIN / "ansible-doc"), "-t", "inventory", "--list", "--json", "hyperv.checkpoint"],
+                            check=True, capture_output=True, text=True, env=env)
+    assert sorted(json.loads(listed.stdout)) == ["hyperv.checkpoint.hyperv_vms"]
+    shown = subprocess.run([str(BIN / "ansible-doc"), "-t", "inventory", "hyperv.checkpoint.hyperv_vms"],
+                           capture_output=True, text=True, env=env, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert str(collections) in shown.stdout and "keyed_groups" in shown.stdout and "EXAMPLES:" in shown.stdout
