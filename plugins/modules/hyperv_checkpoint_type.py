@@ -261,7 +261,8 @@ vms:
 error_code:
   description:
     - A stable code for the failure, for example C(vm_not_found), C(ambiguous), C(unsupported_on_host),
-      C(checkpoint_location_in_use), C(invalid_option), C(access_denied), C(timeout) or C(host_error).
+      C(checkpoint_location_in_use), C(invalid_option), C(timeout) or C(host_error) (an access denied
+      on the host is a C(host_error) with the host's message).
   returned: failure
   type: str
   sample: unsupported_on_host

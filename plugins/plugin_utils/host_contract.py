@@ -22,7 +22,7 @@ from collections import namedtuple
 ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
 Record = namedtuple("Record", ["fields", "optional"])
-Operation = namedtuple("Operation", ["params", "optional_params", "result", "changes"])
+Operation = namedtuple("Operation", ["params", "optional_params", "result"])
 
 
 def _record(fields, optional=()):
@@ -82,28 +82,28 @@ RECORDS = {
 OPERATIONS = {
     "get_vm": Operation(
         params={"Name": "str", "Id": "str"}, optional_params=frozenset(["Name", "Id"]),
-        result={"vm": "VM"}, changes=False),
+        result={"vm": "VM"}),
     "get_vms": Operation(
         params={"Names": "[str]", "Ids": "[str]", "All": "bool", "IncludeCheckpoints": "bool", "IncludeSizes": "bool"},
-        optional_params=frozenset(), result={"host": "Host", "vms": "[ListedVM]"}, changes=False),
+        optional_params=frozenset(), result={"host": "Host", "vms": "[ListedVM]"}),
     "get_cluster_nodes": Operation(
-        params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}, changes=False),
+        params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}),
     "create_checkpoint": Operation(
         params={"VMId": "str", "Name": "str", "CheckpointType": "str?"}, optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",
-                "vm": "VM"}, changes=True),
+                "vm": "VM"}),
     "remove_checkpoints": Operation(
         params={"VMId": "str", "Ids": "[str]", "IncludeChildren": "bool"}, optional_params=frozenset(),
-        result={"removed": "[str]", "vm": "VM"}, changes=True),
+        result={"removed": "[str]", "vm": "VM"}),
     "restore_checkpoint": Operation(
         params={"VMId": "str", "Id": "str", "PowerState": "str"}, optional_params=frozenset(),
-        result={"previous_state": "str", "state_after_restore": "str", "vm": "VM"}, changes=True),
+        result={"previous_state": "str", "state_after_restore": "str", "vm": "VM"}),
     "rename_checkpoint": Operation(
         params={"VMId": "str", "Id": "str", "NewName": "str"}, optional_params=frozenset(),
-        result={"checkpoint": "Checkpoint"}, changes=True),
+        result={"checkpoint": "Checkpoint"}),
     "set_checkpoint_settings": Operation(
         params={"Changes": "[SettingsChange]"}, optional_params=frozenset(),
-        result={"vms": "[VM]"}, changes=True),
+        result={"vms": "[VM]"}),
 }
 
 

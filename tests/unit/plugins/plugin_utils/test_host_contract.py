@@ -91,3 +91,18 @@ def test_every_type_the_contract_uses_is_known():
     for spec in specs():
         base = spec.rstrip("?").strip("[]")
         assert base in ("str", "int", "bool", "time", "any") or base in host_contract.RECORDS, spec
+
+
+def test_the_known_error_codes_are_the_documented_ones():
+    """host_errors.KNOWN_CODES decides which host codes are flagged unknown: it must follow the docs."""
+    import pathlib
+    import re
+
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import KNOWN_CODES
+
+    text = (pathlib.Path(__file__).resolve().parents[4] / "docs" / "host-protocol.md").read_text(encoding="utf-8")
+    table = text.split("## Error codes", 1)[1]
+    host_codes = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
+    controller_codes = set(re.findall(r"`([a-z_]+)`", re.search(r"The controller adds ([^.]*)\.", table).group(1)))
+    assert host_codes and controller_codes == {"timeout", "connection_lost", "merge_timeout", "protocol_error"}
+    assert KNOWN_CODES == host_codes | controller_codes
