@@ -44,9 +44,27 @@ def _read_script(filename):
     return _script_cache[path]
 
 
-def build_command(shell):
-    """The command line that starts the runner stub, built by the connection's shell plugin."""
-    return shell._encode_script(_read_script(RUNNER_SCRIPT), strict_mode=False, preserve_rc=False)
+# PowerShell's own arguments as ansible-core's powershell shell plugin and ansible.windows' _reboot.py write
+# them. The words matter: ansible-core 2.19's psrp connection runs a command in its runspace (no new process)
+# only when it starts with exactly these and -EncodedCommand; the winrm connection sends a command that has
+# " -EncodedCommand " as it is; over ssh the host's PowerShell starts it.
+POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted")
+
+
+def encode_command(script):
+    """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
+
+    Built here rather than with the shell plugin's ``_encode_script``, which ansible-core 2.21 deprecates
+    (removal in 2.24) and 2.19 and 2.20 have with different helpers beside it: the same text on every version.
+    """
+    text = "\n".join(line.strip() for line in script.splitlines() if line.strip())
+    encoded = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    return " ".join(POWERSHELL_ARGUMENTS + ("-EncodedCommand", encoded))
+
+
+def build_command():
+    """The command line that starts the runner stub (the same for every operation)."""
+    return encode_command(_read_script(RUNNER_SCRIPT))
 
 
 def request_document(name, params):
@@ -180,7 +198,7 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     code, ConnectionLostError when the connection broke (transient), and
     OperationTimeoutError when there was no answer within ``timeout`` seconds.
     """
-    command = build_command(connection._shell)
+    command = build_command()
     if len(command) > COMMAND_LINE_LIMIT:  # guards the runner stub itself
         raise ProtocolError(name, host, "runner command line is %d characters, over the limit" % len(command))
     request = build_request(name, params)
