@@ -1,10 +1,12 @@
 """A WS-Management (WinRM) endpoint that pywinrm and Ansible's ``winrm`` connection use unmodified.
 
-Only the WinRS part of WS-Management is implemented, because that is all the ``winrm``
-connection uses: a ``cmd`` shell (``transfer/Create`` / ``transfer/Delete``) in which commands
-run (``Command``, ``Send`` for stdin, ``Receive`` for output, ``Signal`` to end them). What a
-command does is decided by a command host (``hyperv_sim.commands.CommandHost``), called
-exactly once per command with its command line and complete stdin.
+Two shells of WS-Management are implemented, as a Windows listener offers them on one /wsman
+endpoint: WinRS, what the ``winrm`` connection uses: a ``cmd`` shell (``transfer/Create`` /
+``transfer/Delete``) in which commands run (``Command``, ``Send`` for stdin, ``Receive`` for
+output, ``Signal`` to end them); and PowerShell remoting, what the ``psrp`` connection uses
+(hyperv_sim.wsman_psrp, on the same actions). What a command does is decided by a command host
+(``hyperv_sim.commands.CommandHost``), called exactly once per command with its command line
+and complete stdin.
 
 Layers, top down:
 
@@ -65,6 +67,7 @@ NS = {
 }
 
 SHELL_RESOURCE_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
 ACTION_DELETE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"
 ACTION_COMMAND = NS["rsp"] + "/Command"
@@ -291,12 +294,17 @@ class WinRSService:
             ACTION_RECEIVE: self._receive,
             ACTION_SIGNAL: self._signal,
         }
+        # PowerShell remoting on the same endpoint; imported here because it uses this module's pieces.
+        from hyperv_sim.wsman_psrp import PSRPService
+
+        self.psrp = PSRPService(sys.modules[__name__], self.run_outcome, stats)
 
     def shutdown(self) -> None:
         """Make waiting and future Receives return at once (server stop)."""
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
+        self.psrp.shutdown()
 
     def handle(self, data: bytes, note: dict | None = None) -> tuple[int, bytes]:
         """Answer one SOAP request: (HTTP status, SOAP response). May raise DropConnection.
@@ -313,12 +321,16 @@ class WinRSService:
             note["shell"] = (request.shell_id or "").upper() or None
             log.debug("%s resource=%s shell=%s", request.action.rsplit("/", 1)[-1], request.resource_uri,
                       request.shell_id)
+            if request.resource_uri == POWERSHELL_RESOURCE_URI:
+                action, body = self.psrp.handle(request, note)
+                return 200, envelope(action, request.message_id, body)
             if request.resource_uri != SHELL_RESOURCE_URI:
                 raise WSManFault(
                     FAULT_INVALID_RESOURCE_URI, "w:InvalidResourceURI",
-                    "The resource URI %s is not supported by the simulated Hyper-V host: it implements only the "
-                    "WinRS cmd shell (%s) that Ansible's winrm connection uses, not PowerShell remoting (PSRP) "
-                    "or WMI resources." % (request.resource_uri, SHELL_RESOURCE_URI))
+                    "The resource URI %s is not supported by the simulated Hyper-V host: it implements the "
+                    "WinRS cmd shell (%s) that Ansible's winrm connection uses and PowerShell remoting (%s) that "
+                    "the psrp connection uses, not WMI resources." % (request.resource_uri, SHELL_RESOURCE_URI,
+                                                                     POWERSHELL_RESOURCE_URI))
             handler = self._handlers.get(request.action)
             if handler is None:
                 raise WSManFault(FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported",
@@ -441,18 +453,9 @@ class WinRSService:
         return command
 
     def _run(self, command: _Command, note: dict) -> None:
-        """Call the command host once; a failing host becomes exit code 1 so the client never hangs."""
-        try:
-            outcome = _Outcome.from_result(
-                self._command_host.run(command.command, list(command.arguments), bytes(command.stdin)))
-        except Exception as error:  # the simulator must answer whatever the command host does
-            log.exception("command host failed on command %s", command.id)
-            outcome = _Outcome(b"", ("hyperv-sim: the command host failed: %s: %s\n"
-                                     % (type(error).__name__, error)).encode("utf-8"), 1)
-        finished = time.monotonic()
-        self._traffic.write({"kind": "command", "connection": note.get("connection"), "shell": command.shell_id,
-                             "label": outcome.label, "stdin": len(command.stdin), "stdout": len(outcome.stdout),
-                             "stderr": len(outcome.stderr)})
+        """Run a WinRS command and make its output available to Receives."""
+        outcome, finished = self.run_outcome(command.command, list(command.arguments), bytes(command.stdin), note,
+                                             command.shell_id)
         with self._changed:
             command.outcome = outcome
             if outcome.fault == "hang":
@@ -460,6 +463,22 @@ class WinRSService:
             else:
                 command.ready_at = finished
             self._changed.notify_all()
+
+    def run_outcome(self, command: str, arguments: list[str], stdin: bytes, note: dict,
+                    shell_id: str) -> tuple[_Outcome, float]:
+        """Call the command host once (a failing host becomes exit code 1, so the client never hangs) and log
+        the command in the traffic log; returns the outcome and the monotonic time it finished."""
+        try:
+            outcome = _Outcome.from_result(self._command_host.run(command, arguments, stdin))
+        except Exception as error:  # the simulator must answer whatever the command host does
+            log.exception("command host failed on a command of shell %s", shell_id)
+            outcome = _Outcome(b"", ("hyperv-sim: the command host failed: %s: %s\n"
+                                     % (type(error).__name__, error)).encode("utf-8"), 1)
+        finished = time.monotonic()
+        self._traffic.write({"kind": "command", "connection": note.get("connection"), "shell": shell_id,
+                             "label": outcome.label, "stdin": len(stdin), "stdout": len(outcome.stdout),
+                             "stderr": len(outcome.stderr)})
+        return outcome, finished
 
     def _next_output(self, command: _Command) -> str:
         outcome = command.outcome

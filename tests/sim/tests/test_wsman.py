@@ -219,16 +219,28 @@ def test_request_without_credentials_gets_a_challenge(make_server, transport, ch
     assert response.headers["WWW-Authenticate"] == ", ".join(challenges)
 
 
-def test_psrp_resource_uri_is_a_clear_fault(make_server):
+def test_a_wmi_resource_uri_is_a_clear_fault(make_server):
+    server = make_server()
+    protocol = connect(server)
+    wmi_uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service"
+
+    with pytest.raises(WSManFaultError) as raised:
+        raw_request(protocol, wsman.ACTION_CREATE, resource_uri=wmi_uri, body={"rsp:Shell": {}})
+
+    assert raised.value.code == 500
+    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_RESOURCE_URI
+    assert wmi_uri in raised.value.reason and "not WMI resources" in raised.value.reason
+
+
+def test_a_powershell_shell_without_its_first_fragments_is_a_clear_fault(make_server):
     server = make_server()
     protocol = connect(server)
 
     with pytest.raises(WSManFaultError) as raised:
         raw_request(protocol, wsman.ACTION_CREATE, resource_uri=PSRP_URI, body={"rsp:Shell": {}})
 
-    assert raised.value.code == 500
-    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_RESOURCE_URI
-    assert PSRP_URI in raised.value.reason and "PSRP" in raised.value.reason
+    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_SOAP_BODY
+    assert "creationXml" in raised.value.reason
 
 
 def test_unknown_action_is_a_fault(make_server):
