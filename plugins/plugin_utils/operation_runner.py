@@ -209,6 +209,10 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     except HostOperationError:
         raise
     except Exception as exc:  # the connection plugins raise many types for a broken link
+        if _is_authentication_failure(exc):
+            # Nothing ran and a retry cannot help: Ansible reports the host UNREACHABLE with the client's message,
+            # as winrm and psrp do when they log on before the first command (ssh logs on with the first one).
+            raise
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could
@@ -216,6 +220,18 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
         raise ProtocolError(name, host, "the connection plugin could not read the host's answer: %s: %s"
                             % (type(exc).__name__, exc))
     return parse_reply(name, rc, stdout, stderr, host=host)
+
+
+# What the OpenSSH client prints when the host refused every authentication method it tried (its own text, in
+# English whatever the host's language); ansible-core's ssh connection raises it as AnsibleConnectionFailure.
+OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
+
+
+def _is_authentication_failure(exc):
+    from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
+
+    return isinstance(exc, AnsibleAuthenticationFailure) or (
+        isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
 
 
 def _is_connection_failure(exc):

@@ -132,21 +132,31 @@ def vm_groups(hyperv_host, vm):
 
 
 def connection_variables(endpoint, scheme, transport, validate_certs, ca_path, message_encryption,
-                         connection_timeout):
-    """Variables of Ansible's winrm connection that reach ``endpoint`` (no credentials).
+                         connection_timeout, connection="winrm"):
+    """Variables of Ansible's winrm (or psrp) connection that reach ``endpoint`` (no credentials).
 
     The plugin connects with them (plus user and password) and gives them to the Hyper-V
     hosts it adds to the inventory, so that playbooks reach the hosts the same way.
     """
-    variables = {
-        "ansible_connection": "winrm",
-        "ansible_host": endpoint.address,
-        "ansible_port": endpoint.port,
+    variables = {"ansible_connection": connection, "ansible_host": endpoint.address, "ansible_port": endpoint.port}
+    if connection == "psrp":
+        variables.update({
+            "ansible_psrp_protocol": scheme,
+            "ansible_psrp_auth": transport,
+            "ansible_psrp_message_encryption": message_encryption,
+            "ansible_psrp_cert_validation": "validate" if validate_certs else "ignore",
+        })
+        if connection_timeout:
+            variables["ansible_psrp_connection_timeout"] = connection_timeout
+        if ca_path:
+            variables["ansible_psrp_ca_cert"] = ca_path
+        return variables
+    variables.update({
         "ansible_winrm_scheme": scheme,
         "ansible_winrm_transport": transport,
         "ansible_winrm_message_encryption": message_encryption,
         "ansible_winrm_server_cert_validation": "validate" if validate_certs else "ignore",
-    }
+    })
     if connection_timeout:
         variables["ansible_winrm_connection_timeout"] = connection_timeout
     if ca_path:

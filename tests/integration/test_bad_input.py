@@ -48,6 +48,7 @@ def test_bad_options_are_refused_before_anything_reaches_the_host(lab):
     assert "Traceback" not in run.stdout + run.stderr
 
 
+@pytest.mark.transports
 def test_a_task_without_a_powershell_connection_is_refused_before_anything_is_sent(lab):
     """Forgetting delegate_to: a module task on a Linux guest (ssh, POSIX shell) and on the controller itself
     (ansible_connection=local) fails with error_code unsupported_connection, saying what to set."""

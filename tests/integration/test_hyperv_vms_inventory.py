@@ -19,6 +19,7 @@ import pytest
 # tests/sim is on sys.path (conftest.py of this directory).
 from hyperv_sim.admin import SimHost
 from hyperv_sim.harness import running_simulator
+from deprecations import SHOW, assert_no_deprecation
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
@@ -46,7 +47,7 @@ class InventoryLab:
         self.hosts = {name: SimHost(sim.state_path) for name, sim in self.sims.items()}
         self.env = dict(os.environ, HYPERV_INVENTORY_USER=hv01.user, HYPERV_INVENTORY_PASSWORD=hv01.password,
                         ANSIBLE_INVENTORY_ENABLED=PLUGIN, ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",
+                        ANSIBLE_NOCOLOR="1", **SHOW,
                         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
 
     def endpoint(self, name, inventory_name=None):
@@ -62,12 +63,14 @@ class InventoryLab:
     def inventory(self, source, *arguments):
         completed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(source), "--list", *arguments],
                                    capture_output=True, text=True, env=self.env, timeout=120, cwd=str(REPO), check=False)
+        assert_no_deprecation(completed)
         assert completed.returncode == 0, completed.stderr
         return _plain(json.loads(completed.stdout))
 
     def failed_inventory(self, source):
         completed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(source), "--list"],
                                    capture_output=True, text=True, env=self.env, timeout=120, cwd=str(REPO), check=False)
+        assert_no_deprecation(completed)
         assert completed.returncode != 0, completed.stdout
         return " ".join(completed.stderr.split())
 
@@ -144,6 +147,7 @@ def test_vms_of_two_hosts_follow_a_migration_once_the_cache_is_flushed(inventory
         [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(source), str(play), "-e",
          json.dumps({"ansible_user": lab.sims["hv01"].user, "ansible_password": lab.sims["hv01"].password})],
         capture_output=True, text=True, env=lab.env, timeout=240, cwd=str(REPO), check=False)
+    assert_no_deprecation(completed)
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert "ok=2" in completed.stdout and "failed=0" in completed.stdout
 

@@ -319,6 +319,7 @@ class WinRSService:
             relates_to = request.message_id
             note["action"] = request.action.rsplit("/", 1)[-1]
             note["shell"] = (request.shell_id or "").upper() or None
+            note["protocol"] = "psrp" if request.resource_uri == POWERSHELL_RESOURCE_URI else "winrs"
             log.debug("%s resource=%s shell=%s", request.action.rsplit("/", 1)[-1], request.resource_uri,
                       request.shell_id)
             if request.resource_uri == POWERSHELL_RESOURCE_URI:

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 import requests
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.loader import shell_loader
 from ansible.release import __version__ as ansible_release
 
@@ -381,6 +381,19 @@ def test_broken_connection_becomes_transient_connection_lost(script_dir, failure
     assert error.operation == "get_vm"
     assert error.host == "hv01"
     assert error.details == {"cause": str(failure)}
+
+
+@pytest.mark.parametrize("failure", [
+    AnsibleAuthenticationFailure("Failed to authenticate"),
+    AnsibleConnectionFailure('Data could not be sent to remote host "hv01". Make sure this host can be reached over '
+                             'ssh: svc@hv01: Permission denied (publickey,password).'),
+], ids=["AnsibleAuthenticationFailure", "OpenSSH refused"])
+def test_refused_credentials_stay_an_unretried_connection_failure(script_dir, failure):
+    """Raised as the connection plugin raised it: Ansible shows the host UNREACHABLE with its message."""
+    connection = FakeConnection(error=failure)
+    with pytest.raises(AnsibleConnectionFailure) as caught:
+        operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=30, host="hv01")
+    assert caught.value is failure
 
 
 @pytest.mark.parametrize("timeout", [None, 30])
