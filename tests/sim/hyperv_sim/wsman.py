@@ -330,8 +330,8 @@ class WinRSService:
                     FAULT_INVALID_RESOURCE_URI, "w:InvalidResourceURI",
                     "The resource URI %s is not supported by the simulated Hyper-V host: it implements the "
                     "WinRS cmd shell (%s) that Ansible's winrm connection uses and PowerShell remoting (%s) that "
-                    "the psrp connection uses, not WMI resources." % (request.resource_uri, SHELL_RESOURCE_URI,
-                                                                     POWERSHELL_RESOURCE_URI))
+                    "the psrp connection uses, not WMI resources."
+                    % (request.resource_uri, SHELL_RESOURCE_URI, POWERSHELL_RESOURCE_URI))
             handler = self._handlers.get(request.action)
             if handler is None:
                 raise WSManFault(FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported",

@@ -323,4 +323,3 @@ class PSRPService:
             else:
                 pipeline.ready_at = finished
             self._changed.notify_all()
-

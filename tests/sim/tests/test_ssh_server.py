@@ -43,7 +43,7 @@ class FakeCommandHost:
     def run(self, command, arguments, stdin):
         with self._lock:
             self.calls.append((command, arguments, stdin))
-        name, _, value = command.partition(":")
+        name, dummy, value = command.partition(":")
         if name == "echo":
             return FakeResult(stdin, b"", 0, label="echo")
         if name == "exit":

@@ -50,7 +50,7 @@ class ScriptHost:
         script = base64.b64decode(command[len(PREFIX):]).decode("utf-16-le")
         with self._lock:
             self.calls.append((script, stdin))
-        name, _, value = script.partition(":")
+        name, dummy, value = script.partition(":")
         if name == "echo":
             return FakeResult(b"first\r\n" + stdin + b"\r\n", b"", 0, label="echo")
         if name == "exit":

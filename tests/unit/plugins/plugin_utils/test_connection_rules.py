@@ -9,8 +9,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.connection_rules
 
 
 @pytest.mark.parametrize("connection", ["winrm", "psrp", "ssh", "ansible.builtin.psrp"])
-def test_a_powershell_shell_is_accepted_on_any_connection(connection):
-    assert connection_problem(connection, "powershell", "hv01") is None
+@pytest.mark.parametrize("shell", ["powershell", "cmd"])  # winrm has the cmd shell from ansible-core 2.21 on
+def test_a_windows_shell_is_accepted_on_any_connection(connection, shell):
+    assert connection_problem(connection, shell, "hv01") is None
 
 
 def test_a_posix_shell_is_refused_naming_connection_shell_host_and_what_to_set():
