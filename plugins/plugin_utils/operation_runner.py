@@ -210,9 +210,10 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
         raise
     except Exception as exc:  # the connection plugins raise many types for a broken link
         if _is_authentication_failure(exc):
-            # Nothing ran and a retry cannot help: Ansible reports the host UNREACHABLE with the client's message,
-            # as winrm and psrp do when they log on before the first command (ssh logs on with the first one).
-            raise
+            # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
+            # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
+            raise HostOperationError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
+                                     operation=name, host=host)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could

@@ -88,9 +88,9 @@ def test_faults_over_psrp_and_ssh(start_lab, name):
     # A new SSH connection: OpenSSH's ControlPersist master of the earlier runs would not log on again.
     run = lab.target("hyperv_checkpoint", "info.yml", {"hyperv_test_vm2": "db01"},
                      env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(lab.tmp_path / "fresh-control-path")})
-    assert run.rc != 0 and "UNREACHABLE" in run.stdout, run
+    assert run.rc != 0 and "UNREACHABLE" not in run.stdout and "host_unreachable" in run.stdout, run
     expected = {"psrp": "failed to authenticate with the server", "ssh": "Permission denied"}[lab.connection]
-    assert expected in run.stdout, run
+    assert "the Hyper-V host hv01 did not answer" in run.stdout and expected in run.stdout, run
 
 
 @pytest.mark.transports

@@ -388,12 +388,13 @@ def test_broken_connection_becomes_transient_connection_lost(script_dir, failure
     AnsibleConnectionFailure('Data could not be sent to remote host "hv01". Make sure this host can be reached over '
                              'ssh: svc@hv01: Permission denied (publickey,password).'),
 ], ids=["AnsibleAuthenticationFailure", "OpenSSH refused"])
-def test_refused_credentials_stay_an_unretried_connection_failure(script_dir, failure):
-    """Raised as the connection plugin raised it: Ansible shows the host UNREACHABLE with its message."""
+def test_refused_credentials_are_host_unreachable_and_not_retried(script_dir, failure):
+    """As when winrm or psrp fail to log on (action_base): ssh logs on with the first command."""
     connection = FakeConnection(error=failure)
-    with pytest.raises(AnsibleConnectionFailure) as caught:
+    with pytest.raises(HostOperationError) as caught:
         operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=30, host="hv01")
-    assert caught.value is failure
+    assert (caught.value.code, caught.value.transient) == ("host_unreachable", False)
+    assert caught.value.message == "the Hyper-V host hv01 did not answer: %s" % failure
 
 
 @pytest.mark.parametrize("timeout", [None, 30])
