@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import subprocess
 
 import pytest
-from deprecations import assert_no_deprecation
 from hyperv_sim import traffic
 from hyperv_sim.harness import running_simulator
 
 from role_lab import role_lab  # noqa: F401  (the fixture)
-from test_hyperv_vms_inventory import ANSIBLE_BIN, REPO, InventoryLab, members
+from test_hyperv_vms_inventory import InventoryLab, members
 from test_safe_change import APP_FILES, SITE, TASKS
 
 pytestmark = pytest.mark.integration
@@ -119,12 +116,7 @@ def test_inventory_plugin_over_winrm_and_psrp(tmp_path, connection):
             "    - name: Checkpoint each VM on the host that runs it\n"
             "      hyperv.checkpoint.hyperv_checkpoint: {vm_id: '{{ hyperv_vm_id }}', name: over-inventory}\n"
             "      delegate_to: '{{ hyperv_host }}'\n")
-        completed = subprocess.run(
-            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(source), str(play), "-e",
-             json.dumps({"ansible_user": hv01.user, "ansible_password": hv01.password})],
-            capture_output=True, text=True, env=lab.env, timeout=240, cwd=str(REPO), check=False)
-        assert_no_deprecation(completed)
-        assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+        lab.playbook(source, play)
         for name, vm in (("hv01", "web01"), ("hv02", "db01")):
             assert [cp["name"] for cp in lab.hosts[name].checkpoints(vm)] == ["over-inventory"]
         # Only the chosen protocol reached the hosts: the plugin's listing and the playbook's tasks.

@@ -196,6 +196,20 @@ def envelope(action: str, relates_to: str | None, body_xml: str) -> bytes:
              **NS).encode("utf-8")
 
 
+def shell_created(request: WSManRequest, resource_uri: str, shell_id: str, input_streams: str,
+                  output_streams: str) -> str:
+    """The body of a Create response: the new shell's reference and its streams."""
+    return (
+        "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
+        "<w:ResourceURI>{uri}</w:ResourceURI>"
+        '<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>'
+        "</a:ReferenceParameters></x:ResourceCreated>"
+        "<rsp:Shell><rsp:ShellId>{id}</rsp:ShellId><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
+        "<rsp:InputStreams>{input}</rsp:InputStreams><rsp:OutputStreams>{output}</rsp:OutputStreams>"
+        "</rsp:Shell>"
+    ).format(to=escape(request.to), uri=resource_uri, id=shell_id, input=input_streams, output=output_streams)
+
+
 def fault_envelope(fault: WSManFault, relates_to: str | None, machine: str) -> bytes:
     body = (
         "<s:Fault>"
@@ -226,6 +240,14 @@ class _Outcome:
             raise ValueError("unknown simulated fault %r" % (result.fault,))
         return cls(bytes(result.stdout), bytes(result.stderr), int(result.exit_code), result.fault,
                    float(result.hang_seconds), str(getattr(result, "label", "") or ""))
+
+
+def ready_at(outcome: _Outcome, finished: float) -> float:
+    """The monotonic time from which a command's output may be delivered: at once, or after a simulated hang
+    (math.inf: a hang without end)."""
+    if outcome.fault != "hang":
+        return finished
+    return finished + outcome.hang_seconds if outcome.hang_seconds > 0 else math.inf
 
 
 class _Command:
@@ -350,16 +372,7 @@ class WinRSService:
         with self._changed:
             self._shells[shell.id] = shell
         note["shell"] = shell.id
-        body = (
-            "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
-            "<w:ResourceURI>{uri}</w:ResourceURI>"
-            '<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>'
-            "</a:ReferenceParameters></x:ResourceCreated>"
-            "<rsp:Shell><rsp:ShellId>{id}</rsp:ShellId><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
-            "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>"
-            "</rsp:Shell>"
-        ).format(to=escape(request.to), uri=SHELL_RESOURCE_URI, id=shell.id)
-        return ACTION_CREATE + "Response", body
+        return ACTION_CREATE + "Response", shell_created(request, SHELL_RESOURCE_URI, shell.id, "stdin", "stdout stderr")
 
     def _delete(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         with self._changed:
@@ -459,10 +472,7 @@ class WinRSService:
                                              command.shell_id)
         with self._changed:
             command.outcome = outcome
-            if outcome.fault == "hang":
-                command.ready_at = finished + outcome.hang_seconds if outcome.hang_seconds > 0 else math.inf
-            else:
-                command.ready_at = finished
+            command.ready_at = ready_at(outcome, finished)
             self._changed.notify_all()
 
     def run_outcome(self, command: str, arguments: list[str], stdin: bytes, note: dict,

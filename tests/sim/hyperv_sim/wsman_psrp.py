@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from xml.sax.saxutils import escape
 
 import psrpcore
 from psrpcore.types import ErrorCategory, ErrorCategoryInfo, NETException, PSInvocationState
@@ -141,16 +140,8 @@ class PSRPService:
             self._pools[pool.id] = pool
             self._feed(pool, data, None)
         note["shell"] = pool.id
-        body = (
-            "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
-            "<w:ResourceURI>{uri}</w:ResourceURI>"
-            '<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>'
-            "</a:ReferenceParameters></x:ResourceCreated>"
-            "<rsp:Shell><rsp:ShellId>{id}</rsp:ShellId><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
-            "<rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>"
-            "</rsp:Shell>"
-        ).format(to=escape(request.to), uri=self._wsman.POWERSHELL_RESOURCE_URI, id=pool.id)
-        return wsman.ACTION_CREATE + "Response", body
+        return wsman.ACTION_CREATE + "Response", wsman.shell_created(request, wsman.POWERSHELL_RESOURCE_URI, pool.id,
+                                                                     "stdin pr", "stdout")
 
     def _delete(self, request, note: dict) -> tuple[str, str]:
         with self._changed:
@@ -318,8 +309,5 @@ class PSRPService:
             server.complete()
             pool.collect_outgoing()
             pipeline.outcome = outcome
-            if outcome.fault == "hang":
-                pipeline.ready_at = finished + outcome.hang_seconds if outcome.hang_seconds > 0 else math.inf
-            else:
-                pipeline.ready_at = finished
+            pipeline.ready_at = self._wsman.ready_at(outcome, finished)
             self._changed.notify_all()

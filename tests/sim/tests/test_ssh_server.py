@@ -7,58 +7,14 @@ The endpoint runs in-process with a scripted fake command host; the command text
 from __future__ import annotations
 
 import asyncio
-import secrets
 import subprocess
-import threading
-from dataclasses import dataclass
 
 import asyncssh
 import pytest
 
+from fake_hosts import PASSWORD, USER
 from hyperv_sim import traffic
 from hyperv_sim.ssh_server import SSHEndpoint
-
-USER = "ansible-sim"
-PASSWORD = secrets.token_urlsafe(18)
-
-
-@dataclass
-class FakeResult:
-    stdout: bytes
-    stderr: bytes
-    exit_code: int
-    fault: str | None = None
-    hang_seconds: float = 0.0
-    label: str = ""
-
-
-class FakeCommandHost:
-    """``echo``: stdin back. ``exit:N``: exit code N and a stderr line. ``hang:S``: answer after S seconds.
-    ``drop``: the connection is reset after the command ran."""
-
-    def __init__(self):
-        self.calls = []
-        self._lock = threading.Lock()
-
-    def run(self, command, arguments, stdin):
-        with self._lock:
-            self.calls.append((command, arguments, stdin))
-        name, dummy, value = command.partition(":")
-        if name == "echo":
-            return FakeResult(stdin, b"", 0, label="echo")
-        if name == "exit":
-            return FakeResult(b"", b"failed\n", int(value))
-        if name == "hang":
-            return FakeResult(b"late", b"", 0, fault="hang", hang_seconds=float(value))
-        if name == "drop":
-            return FakeResult(b"ran", b"", 0, fault="drop")
-        raise AssertionError("unexpected command %r" % command)
-
-
-@pytest.fixture
-def command_host():
-    return FakeCommandHost()
-
 
 @pytest.fixture
 def endpoint(command_host, tmp_path):
@@ -126,7 +82,7 @@ def test_a_dropped_connection_after_the_command_ran(endpoint, command_host):
 
 def test_a_hanging_command_answers_late(endpoint):
     done = ssh(endpoint, "hang:1.5")
-    assert (done.returncode, done.stdout) == (0, b"late"), done
+    assert (done.returncode, done.stdout) == (0, b"late output"), done
 
 
 def test_round_trips_and_bytes_on_the_wire_are_counted(endpoint):

@@ -8,9 +8,6 @@ The server runs in-process with a scripted fake command host, as in test_wsman.p
 from __future__ import annotations
 
 import base64
-import secrets
-import threading
-from dataclasses import dataclass
 
 import pytest
 import requests
@@ -19,67 +16,27 @@ from pypsrp.host import PSHost, PSHostUserInterface
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from fake_hosts import PASSWORD, USER, FakeCommandHost
 from hyperv_sim import traffic
-from hyperv_sim.wsman import WSManServer
 
-USER = "ansible-sim"
-PASSWORD = secrets.token_urlsafe(18)
 PREFIX = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
 
 
-@dataclass
-class FakeResult:
-    stdout: bytes
-    stderr: bytes
-    exit_code: int
-    fault: str | None = None
-    hang_seconds: float = 0.0
-    label: str = ""
+class ScriptHost(FakeCommandHost):
+    """The fake command host, judging the script the simulator recovers from the PSRP pipeline (as it does
+    for the collection's runner); its ``echo`` answers two lines, to show each line is one output string."""
 
+    def script_of(self, command):
+        assert command.startswith(PREFIX)
+        return base64.b64decode(command[len(PREFIX):]).decode("utf-16-le")
 
-class ScriptHost:
-    """A command host that decodes the command line as the simulator's does; the script picks the behaviour:
-    ``echo`` (stdin back, two lines), ``exit:N`` (exit code N, a stderr line), ``hang:S``, ``drop``."""
-
-    def __init__(self):
-        self.calls = []
-        self._lock = threading.Lock()
-
-    def run(self, command, arguments, stdin):
-        assert command.startswith(PREFIX) and arguments == []
-        script = base64.b64decode(command[len(PREFIX):]).decode("utf-16-le")
-        with self._lock:
-            self.calls.append((script, stdin))
-        name, dummy, value = script.partition(":")
-        if name == "echo":
-            return FakeResult(b"first\r\n" + stdin + b"\r\n", b"", 0, label="echo")
-        if name == "exit":
-            return FakeResult(b"", b"it failed\r\n", int(value))
-        if name == "hang":
-            return FakeResult(b"late\r\n", b"", 0, fault="hang", hang_seconds=float(value))
-        if name == "drop":
-            return FakeResult(b"ran\r\n", b"", 0, fault="drop")
-        raise AssertionError("unexpected script %r" % script)
+    def echo(self, stdin):
+        return b"first\r\n" + stdin + b"\r\n"
 
 
 @pytest.fixture
-def script_host():
+def command_host():
     return ScriptHost()
-
-
-@pytest.fixture
-def make_server(script_host):
-    servers = []
-
-    def start(transport="ntlm", tls=False, traffic_path=None):
-        server = WSManServer(script_host, USER, PASSWORD, transport=transport, tls=tls,
-                             traffic_path=traffic_path).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def client(server, password=PASSWORD, operation_timeout=1, read_timeout=3):
@@ -104,7 +61,7 @@ def new_pool(wsman):
 
 
 @pytest.mark.parametrize("transport, tls", [("ntlm", False), ("basic", True), ("ntlm", True)])
-def test_a_script_runs_with_its_input_lines_as_stdin(make_server, script_host, transport, tls):
+def test_a_script_runs_with_its_input_lines_as_stdin(make_server, command_host, transport, tls):
     server = make_server(transport=transport, tls=tls)
     with new_pool(client(server)) as pool:
         powershell = run_script(pool, "echo", ["line one", "line two"])
@@ -112,7 +69,7 @@ def test_a_script_runs_with_its_input_lines_as_stdin(make_server, script_host, t
         assert pool.host.rc == 0 and powershell.streams.error == []
         # A second pipeline on the same runspace pool, as the next operation of a task.
         assert run_script(pool, "echo", ["again"]).output == ["first", "again"]
-    assert script_host.calls == [("echo", b"line one\nline two"), ("echo", b"again")]
+    assert command_host.calls == [("echo", [], b"line one\nline two"), ("echo", [], b"again")]
     # With NTLM over http every body was encrypted; the pool and its pipelines are gone afterwards.
     assert server.stats().get("plain_requests", 0) == (0 if transport == "ntlm" and not tls else
                                                        server.stats()["plain_requests"])
@@ -124,32 +81,32 @@ def test_exit_code_and_stderr_come_back_as_powershell_sends_them(make_server):
     with new_pool(client(server)) as pool:
         powershell = run_script(pool, "exit:3")
         assert pool.host.rc == 3  # SetShouldExit, as `exit 3` in a remote runspace
-        assert [str(error) for error in powershell.streams.error] == ["it failed"]
+        assert [str(error) for error in powershell.streams.error] == ["failed"]
 
 
 def test_a_hanging_script_answers_after_operation_timeouts(make_server):
     server = make_server(transport="basic")
     with new_pool(client(server, operation_timeout=1, read_timeout=3)) as pool:
         powershell = run_script(pool, "hang:2.5")
-        assert powershell.output == ["late"]
+        assert powershell.output == ["late output"]
     assert server.stats()["operation_timeouts"] >= 1
 
 
-def test_a_dropped_connection_is_a_connection_error(make_server, script_host):
+def test_a_dropped_connection_is_a_connection_error(make_server, command_host):
     server = make_server(transport="basic")
     pool = new_pool(client(server))
     pool.open()
     with pytest.raises(requests.exceptions.ConnectionError):
         run_script(pool, "drop")
-    assert script_host.calls == [("drop", b"")]  # it ran before the connection broke
+    assert command_host.calls == [("drop", [], b"")]  # it ran before the connection broke
     assert server.stats()["dropped_connections"] == 1
 
 
-def test_a_wrong_password_is_refused(make_server, script_host):
+def test_a_wrong_password_is_refused(make_server, command_host):
     server = make_server()
     with pytest.raises(AuthenticationError):
         new_pool(client(server, password="not-the-password")).open()
-    assert script_host.calls == []
+    assert command_host.calls == []
 
 
 def test_each_pipeline_is_one_round_trip_in_the_traffic_log(make_server, tmp_path):
