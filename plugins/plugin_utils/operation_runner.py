@@ -54,8 +54,9 @@ POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-Executi
 def encode_command(script):
     """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
 
-    Built here rather than with the shell plugin's ``_encode_script``, which ansible-core 2.21 deprecates
-    (removal in 2.24) and 2.19 and 2.20 have with different helpers beside it: the same text on every version.
+    Built here, as ansible.windows' _reboot.py builds its commands, rather than with the shell plugin's private
+    ``_encode_script``, which ansible-core 2.21 deprecates (removal in 2.24): the same command line on every
+    supported version, and no deprecation warning.
     """
     text = "\n".join(line.strip() for line in script.splitlines() if line.strip())
     encoded = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
