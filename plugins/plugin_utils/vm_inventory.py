@@ -135,11 +135,11 @@ def vm_groups(hyperv_host, vm):
 CONNECTION_VARIABLES = {
     "winrm": {"scheme": "ansible_winrm_scheme", "transport": "ansible_winrm_transport",
               "message_encryption": "ansible_winrm_message_encryption",
-              "cert_validation": "ansible_winrm_server_cert_validation",
+              "validate_certs": "ansible_winrm_server_cert_validation",
               "connection_timeout": "ansible_winrm_connection_timeout", "ca_path": "ansible_winrm_ca_trust_path"},
     "psrp": {"scheme": "ansible_psrp_protocol", "transport": "ansible_psrp_auth",
              "message_encryption": "ansible_psrp_message_encryption",
-             "cert_validation": "ansible_psrp_cert_validation",
+             "validate_certs": "ansible_psrp_cert_validation",
              "connection_timeout": "ansible_psrp_connection_timeout", "ca_path": "ansible_psrp_ca_cert"},
 }
 
@@ -155,7 +155,7 @@ def connection_variables(endpoint, scheme, transport, validate_certs, ca_path, m
     variables = {"ansible_connection": connection, "ansible_host": endpoint.address, "ansible_port": endpoint.port,
                  names["scheme"]: scheme, names["transport"]: transport,
                  names["message_encryption"]: message_encryption,
-                 names["cert_validation"]: "validate" if validate_certs else "ignore"}
+                 names["validate_certs"]: "validate" if validate_certs else "ignore"}
     if connection_timeout:
         variables[names["connection_timeout"]] = connection_timeout
     if ca_path:
