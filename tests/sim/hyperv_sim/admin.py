@@ -227,7 +227,9 @@ class SimHost:
         - ``hang``: the command stays running ``hang_seconds`` (0: for ever); the operation runs
           first only with ``after=True``, else the late answer is the error ``code``/``message``;
         - ``drop``: run the operation, then reset the connection instead of answering;
-        - ``drop_before``: reset the connection without running the operation.
+        - ``drop_before``: reset the connection without running the operation;
+        - ``delay``: run the operation only after ``hang_seconds``, then answer as usual (other
+          commands run meanwhile: two runs that race for one VM both read it before either changes it).
 
         ``vm`` (name or id) limits the fault to runs of a change operation on that VM (its
         ``VMId`` parameter), so that several VMs of one host can each meet their own fault.
