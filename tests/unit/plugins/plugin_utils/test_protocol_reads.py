@@ -35,7 +35,7 @@ CONTROLLER_KEYS = {
     "matches",
     # task variables
     "inventory_hostname", "ansible_delegated_vars", "hostvars", "groups", "all", "ansible_play_name",
-    "ansible_play_hosts_all", "safe_change_result", "awx_user_name", "tower_user_name",
+    "ansible_play_hosts_all", "ansible_play_batch", "safe_change_result", "awx_user_name", "tower_user_name",
     # the controller's environment
     "USER",
     # Ansible's own result keys that an action reads of another's result, and of a low-level command
@@ -112,6 +112,7 @@ def module_returns():
 def role_names():
     """The role's options (meta/argument_specs.yml) and the run state and record its steps declare."""
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import (
+        _safe_change_groups,
         _safe_change_plan,
         _safe_change_record,
         _safe_change_steps,
@@ -122,7 +123,10 @@ def role_names():
             | set(_safe_change_steps.CHECKPOINT_FIELDS) | set(_safe_change_steps.FAILURE_FIELDS)
             | set(_safe_change_steps.CAPTURED_FIELDS) | set(_safe_change_record.RECORD_FIELDS)
             | set(_safe_change_record.COUNT_FIELDS) | set(_safe_change_record.TASK_RESULT_FIELDS)
-            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS))
+            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS)
+            | set(_safe_change_record.GROUP_SUMMARY_FIELDS) | set(_safe_change_groups.GROUP_FIELDS)
+            | set(_safe_change_groups.PLAN_FIELDS) | set(_safe_change_groups.GATE_FIELDS)
+            | set(_safe_change_groups.REUSE_FIELDS))
 
 
 KNOWN = contract_fields() | module_options() | module_returns() | role_names() | CONTROLLER_KEYS
