@@ -38,7 +38,7 @@ COMMON_SCRIPT = "_common.ps1"
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "kill")
 
 
 @dataclass
@@ -130,8 +130,8 @@ class CommandHost:
                     host.add_vm(name)
                     existing.add(name)
 
-    def _host(self, state: dict) -> engine.HyperVHost:
-        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock)
+    def _host(self, state: dict, kill_at: str | None = None) -> engine.HyperVHost:
+        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock, kill_at=kill_at)
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         command_line = command + (" " + " ".join(arguments) if arguments else "")
@@ -213,7 +213,8 @@ class CommandHost:
         """Fault and operation in one transaction; a simulated cmdlet's run time passes after it."""
         with self.state_file.transaction() as state:
             fault = take_fault(state, name, params)
-            host = self._host(state)
+            host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
+            killed = False
             # drop_before: the connection breaks before the request reaches the host, nothing runs
             # (the client never sees the error reply).
             if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
@@ -223,11 +224,19 @@ class CommandHost:
                     reply = success_reply(host.run(name, params))
                 except engine.HostError as error:
                     reply = error_reply(error)
+                except engine.ProcessKilled:
+                    # What ran stays; the dead process holds no file open any more.
+                    killed = True
+                    for vm in state["vms"].values():
+                        if vm.get("type_override"):
+                            vm["type_override"]["live"] = False
+                    reply = error_reply(engine.HostError("host_error", "killed"))
         if host.command_seconds:
             self.sleep(host.command_seconds)
         if fault and fault["action"] == "hang":
             reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
-        elif fault and fault["action"] in ("drop", "drop_before"):
+        elif fault and (fault["action"] in ("drop", "drop_before") or killed):
+            # A kill that never reached its point lets the operation answer.
             reply.fault = "drop"
         elif fault and fault["action"] == "corrupt":
             reply.stdout, reply.stderr, reply.exit_code = corrupt_replies.corrupt(reply.stdout, reply.exit_code,
