@@ -112,6 +112,11 @@ try {
         $observations['type_after'] = ConvertTo-Text (Get-TargetVM -Id $VMId).CheckpointType
     } elseif ($Experiment -eq 'merge_visibility') {
         $vm = Set-ProbeRunning -Id $VMId
+        # Merges of the earlier experiments' checkpoints end first, so that this one is measured alone.
+        $waited = [DateTime]::UtcNow
+        while ((Test-Merging -VM (Get-TargetVM -Id $VMId)) -and ([DateTime]::UtcNow - $waited).TotalSeconds -lt 600) {
+            Start-Sleep -Milliseconds 500
+        }
         $snapshot = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName 'hyperv-probe merge' -Passthru
         $chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm) -Fresh).Count
         $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $snapshot -Confirm:$false

@@ -61,6 +61,7 @@ HOST_ATTRIBUTES = {
     "checkpoint_seconds": (int, float),  # how long Checkpoint-VM takes (also a failed attempt)
     "merge_start_seconds": (int, float),  # how long after a delete its merge shows (MergingDisks)
     "hyperv_module": bool,  # false: every Hyper-V operation fails with hyperv_module_missing
+    "language_mode": str,  # "ConstrainedLanguage": an AppLocker/WDAC host, the runner refuses to run
 }
 
 

@@ -68,6 +68,11 @@ def _reply(document: dict, exit_code: int, fault: str | None = None, hang_second
     return CommandResult(text.encode("ascii"), b"", exit_code, fault, hang_seconds)
 
 
+def _reply_text(text: str, exit_code: int) -> CommandResult:
+    """A reply the runner writes as literal text (no ConvertTo-Json)."""
+    return CommandResult((text + "\r\n").encode("ascii"), b"", exit_code)
+
+
 def success_reply(result: dict, **fault) -> CommandResult:
     return _reply({"ok": True, "result": result}, 0, **fault)
 
@@ -146,6 +151,12 @@ class CommandHost:
             else:
                 request_log.record(self.state_file.path, refused="not the collection's runner: %s" % command_line[:200])
             return reply
+        language_mode = self.state_file.read()["host"].get("language_mode", "FullLanguage")
+        if language_mode != "FullLanguage":
+            # runner.ps1's first statement, before it reads stdin (AppLocker / WDAC lock-down).
+            request_log.record(self.state_file.path, refused="language mode %s" % language_mode)
+            return _reply_text('{"ok":false,"error":{"code":"constrained_language","message":"PowerShell runs in %s '
+                               'mode; the runner needs FullLanguage"}}' % language_mode, 1)
         try:
             name, params = self._parse_request(stdin)
         except RequestError as error:
