@@ -356,7 +356,7 @@ notes:
     merge to end.
   - The host must run PowerShell in FullLanguage mode. Under an AppLocker or WDAC policy that puts remote sessions in
     ConstrainedLanguage mode, the task fails with RV(error_code=constrained_language). JEA endpoints are not
-    supported (docs/host-setup.md).
+    supported (docs/host-fidelity.md).
   - Failures that the module detects carry RV(error_code) and RV(error_details). The message names the VM and the host
     and says what to do. Invalid option types or combinations rejected by the argument spec only have C(msg).
   - An answer from the host that is not the collection's JSON document (output of a profile, a cut-off answer, a

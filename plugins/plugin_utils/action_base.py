@@ -42,7 +42,7 @@ HINTS = {
     "hyperv_timeout": "Hyper-V gave up on the operation; check the VM (a guest that does not answer VSS makes "
                       "production checkpoints time out) and try again",
     "constrained_language": "an AppLocker or WDAC policy locks PowerShell down on the host; the collection's scripts "
-                            "need FullLanguage mode for the connecting user (docs/reliability.md, locked-down hosts)",
+                            "need FullLanguage mode for the connecting user (docs/host-fidelity.md, locked-down hosts)",
     "busy": "another operation is running on the VM; try again later",
     "timeout": "the operation may still be running on the host; check the VM before running the task again, "
                "or raise operation_timeout",

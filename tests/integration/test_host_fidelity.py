@@ -275,3 +275,25 @@ def test_checkpoints_of_backup_software_count_towards_the_limit(lab):
         "          - refused.msg is search('5 of them made by backup or replication software')\n"))
     assert_ok(run)
     assert len(lab.host.checkpoints("web01")) == 50
+
+
+def test_the_report_shows_free_space_and_flags_low_volumes(lab):
+    lab.host.set_free_space(6.0)
+    lab.host.set_free_space(900.0, volume="D:\\", size_gb=1000.0)
+    lab.host.set_vm("db01", disk_folder="D:\\VMs\\db01", checkpoint_location="D:\\VMs\\db01\\Snapshots")
+    lab.host.add_checkpoint("db01", "nightly")
+    out = lab.tmp_path / "report"
+    run = lab.playbook("playbooks/report.yml", extra_vars={"report_output_dir": str(out), "report_min_free_gb": 8})
+    assert_ok(run)
+    line = next(text for text in run.stdout.splitlines() if " web01 " in text)
+    assert "6.00 GB" in line and "LOW SPACE" in line, line
+    assert "1 VM(s) low on space (below 8.0 GB free)" in run.stdout
+    data = json.loads((out / "report.json").read_text())
+    hv01 = data["hosts"][0]
+    assert [volume["path"] for volume in hv01["volumes"]] == ["C:\\", "D:\\"]
+    assert hv01["low_space"] == ["web01"] and data["totals"]["low_space_vms"] == 1
+    vms = {vm["name"]: vm for vm in hv01["vms"]}
+    assert vms["db01"]["free_bytes"] == 900 * 1024 ** 3 and not vms["db01"]["low_space"]
+    assert vms["web01"]["low_space"]  # listed for its low volume, although it has no checkpoint
+    html = (out / "report.html").read_text()
+    assert '<table id="volumes">' in html and "LOW SPACE" in html
