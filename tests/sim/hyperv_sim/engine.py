@@ -156,7 +156,7 @@ def hyperv_error(message: str, error_id: str, category: str, cmdlet: str) -> Hos
 
 def error_id(error: HostError) -> str:
     """Get-ErrorId: the part of FullyQualifiedErrorId before the comma."""
-    return str((error.details or {}).get("fully_qualified_error_id") or "").split(",")[0]
+    return str((error.details or {}).get("fully_qualified_error_id") or "").split(",", maxsplit=1)[0]
 
 
 def runner_error(error: HostError) -> HostError:
@@ -1208,4 +1208,3 @@ def _path_root(path: str) -> str:
         parts = path.split("\\")
         return "\\".join(parts[:4])
     return path[:3] if len(path) >= 3 and path[1] == ":" else path
-

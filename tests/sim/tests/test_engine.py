@@ -937,8 +937,8 @@ def test_production_on_a_production_only_vm_falls_back_only_after_the_vms_own_at
     ("ObjectInUse", "busy"), ("InvalidState", "busy"), ("OperationTimeout", "hyperv_timeout"),
     ("AccessDenied", "access_denied"), ("Unspecified", "host_error"),
 ])
-@pytest.mark.parametrize("vm_type, requested", [("ProductionOnly", None), ("ProductionOnly", "Production"),
-                                                 ("Production", "ProductionOnly")])
+@pytest.mark.parametrize("vm_type, requested", [
+    ("ProductionOnly", None), ("ProductionOnly", "Production"), ("Production", "ProductionOnly")])
 def test_only_the_production_specific_failure_falls_back(host, error_id, code, vm_type, requested):
     vm_id = host.add_vm("web01", checkpoint_type=vm_type)
     vm_of(host, vm_id)["checkpoint_failure"] = error_id
