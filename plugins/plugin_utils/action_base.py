@@ -4,18 +4,20 @@
 """What every hyperv.checkpoint action plugin does the same way.
 
 Validate the task's options against the argument spec, open the connection (bad
-credentials surface as an unreachable host, as for any Windows module), build the
+credentials and a host that does not answer are a task failure with error code
+host_unreachable, which a rescue sees), build the
 HyperVHost client with verbose logging, and turn host errors into task failures
 that name the VM, the host and what to do.
 """
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import OptionError, normalize_name_options
 
@@ -47,6 +49,8 @@ HINTS = {
     "timeout": "the operation may still be running on the host; check the VM before running the task again, "
                "or raise operation_timeout",
     "connection_lost": "the connection to the host broke; check WinRM on the host",
+    "host_unreachable": "check the Hyper-V host's connection variables (docs/host-setup.md): its address, port, "
+                        "transport, user and password",
     "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
                       "the powershell shell and Windows PowerShell 5.1",
 }
@@ -96,9 +100,14 @@ class HyperVActionBase(ActionBase):
         if operation_timeout <= 0:
             raise PlanError("invalid_option", "operation_timeout must be a positive number of seconds")
         host = self.host_label(task_vars)
-        # Connect first: a wrong password or an unreachable host fails here, and
-        # Ansible reports it as UNREACHABLE with the connection plugin's message.
-        self._connection._connect()
+        # Connect first: a wrong password or an unreachable host fails here. It is an ordinary task
+        # failure, not UNREACHABLE: a delegated task's UNREACHABLE is pinned on the guest, which then
+        # leaves the play without its rescue running.
+        try:
+            self._connection._connect()
+        except AnsibleConnectionFailure as error:
+            raise HostOperationError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, error),
+                                     operation="connect", host=host)
         return HyperVHost(self._connection, host, timeout=operation_timeout,
                           log=lambda message: display.vvv(message, host=host))
 

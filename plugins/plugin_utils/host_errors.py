@@ -19,7 +19,7 @@ KNOWN_CODES = frozenset((
     "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
     "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered", "low_disk_space",
     "access_denied", "hyperv_timeout", "constrained_language",
-    "timeout", "connection_lost", "protocol_error", "merge_timeout",
+    "timeout", "connection_lost", "protocol_error", "merge_timeout", "host_unreachable",
 ))
 
 

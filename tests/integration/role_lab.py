@@ -143,11 +143,11 @@ class RoleLab:
         path.write_text(json.dumps(inventory))
         return path
 
-    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None):
+    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None, limit=None):
         """Run ansible-playbook in ``cwd`` (never raises on a failed play); ``playbook`` relative to the repository;
         ``environment``: more environment variables."""
-        return self.finish(self.start(playbook, extra_vars, check=check, cwd=cwd, environment=environment),
-                           timeout=timeout)
+        return self.finish(self.start(playbook, extra_vars, check=check, cwd=cwd, environment=environment,
+                                      limit=limit), timeout=timeout)
 
     def start(self, playbook, extra_vars=None, check=False, limit=None, cwd=REPO, environment=None):
         """Start ansible-playbook in its own process group (so a test can kill it with its workers);

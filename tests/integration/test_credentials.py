@@ -86,8 +86,9 @@ def test_wrong_credentials_are_an_authentication_error_not_a_hang(start_lab, tra
     real = lab.sim.password
     lab.sim = dataclasses.replace(lab.sim, password=wrong)  # the inventory gets the wrong password
     run, written = run_logged(lab, PLAYBOOK, timeout=150)
-    assert run.rc == 4, run  # unreachable
-    assert "UNREACHABLE" in run.stdout and "credentials were rejected" in run.stdout, run
+    # A failed task naming the host, not UNREACHABLE: a rescue around a delegated task must see it.
+    assert run.rc == 2, run
+    assert "host_unreachable" in run.stdout and "credentials were rejected" in run.stdout, run
     assert lab.host.requests() == []  # nothing ran
     assert_nowhere(forms_of(lab.sim.user, wrong) + forms_of(lab.sim.user, real), written)
 
@@ -102,5 +103,5 @@ def test_tls_certificates_are_validated(start_lab, tmp_path):
     playbook.write_text("- hosts: hyperv\n  gather_facts: false\n  tasks:\n"
                         "    - hyperv.checkpoint.hyperv_checkpoint_info: {vm: web01}\n")
     run = lab.playbook(playbook, timeout=150)
-    assert run.rc == 4 and "CERTIFICATE_VERIFY_FAILED" in run.stdout, run
+    assert run.rc == 2 and "host_unreachable" in run.stdout and "CERTIFICATE_VERIFY_FAILED" in run.stdout, run
     assert lab.host.requests() == []

@@ -211,8 +211,8 @@ def test_wrong_password_is_an_authentication_failure(lab):
     lab.sim = dataclasses.replace(lab.sim, password="not-the-password")
     run = lab.target("hyperv_checkpoint", "info.yml", {"hyperv_test_vm2": "db01"})
     assert run.rc != 0
-    assert "UNREACHABLE" in run.stdout, run
-    assert "credentials were rejected" in run.stdout, run
+    assert "UNREACHABLE" not in run.stdout and "host_unreachable" in run.stdout, run
+    assert "the Hyper-V host hv01 did not answer" in run.stdout and "credentials were rejected" in run.stdout, run
 
 
 def operations_per_task(stdout):

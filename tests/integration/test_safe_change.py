@@ -193,7 +193,7 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     assert "it is Off, not Running" in run.result("off01")["msg"]
     assert "a disk merge is running" in run.result("mrg01")["msg"]
     assert "owned by another node (HV99)" in run.result("own01")["msg"], run.result("own01")
-    assert "it has 50 checkpoints" in run.result("lim01")["msg"]
+    assert "already has 50 checkpoints, Hyper-V's limit is 50" in run.result("lim01")["msg"]
     for name in ("stf01", "sto01", "dis01", "off01", "mrg01", "own01", "lim01"):
         assert run.result(name)["outcome"] == "skipped", name
         assert "Nothing was changed" in run.result(name)["msg"]
@@ -381,7 +381,7 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
         "change_id": "CHG-9", "checkpoint_hosts": "pb01", "checkpoint_requested_by": "jane doe"})
     assert taken.rc == 0, taken
     [name] = role_lab.checkpoint_names("pb01")
-    assert re.match(r"^safe_change CHG-9 by jane_doe \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", name), name
+    assert re.match(r"^safe_change CHG-9 by jane_doe \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ manual$", name), name
     assert taken.custom["hyperv_checkpoint_taken"]["pb01"]["name"] == name, taken.custom
 
     (role_lab.disk("pb01") / "app" / "config.ini").write_text("[app]\nversion = broken\n")

@@ -104,5 +104,6 @@ def test_the_known_error_codes_are_the_documented_ones():
     table = text.split("## Error codes", 1)[1]
     host_codes = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     controller_codes = set(re.findall(r"`([a-z_]+)`", re.search(r"The controller adds ([^.]*)\.", table).group(1)))
-    assert host_codes and controller_codes == {"timeout", "connection_lost", "merge_timeout", "protocol_error"}
+    assert host_codes and controller_codes == {
+        "timeout", "connection_lost", "merge_timeout", "protocol_error", "host_unreachable"}
     assert KNOWN_CODES == host_codes | controller_codes

@@ -36,11 +36,18 @@ CONTROLLER_KEYS = {
     # details of the host's "ambiguous" error
     "matches",
     # task variables
-    "inventory_hostname", "ansible_delegated_vars",
+    "inventory_hostname", "ansible_delegated_vars", "hostvars", "groups", "all", "ansible_play_name",
+    "ansible_play_hosts_all", "safe_change_result", "awx_user_name", "tower_user_name",
+    # the controller's environment
+    "USER",
+    # Ansible's own result keys that an action reads of another's result, and of a low-level command
+    "failed", "msg", "error_code", "rc",
+    # role meta/argument_specs.yml and role meta/main.yml, as safe_change reads them
+    "argument_specs", "main", "options", "dependencies", "role", "name", "_raw_params", "file", "tasks_from",
     # host_vars of delegated tasks and option dicts
     "value", "timeout",
-    # argument specs (option_rules reads an option's declared type)
-    "type",
+    # argument specs (option_rules reads an option's declared type, safe_change_step a role option's default)
+    "type", "default",
     # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads
     "address", "port", "winrm",
 }
@@ -85,7 +92,42 @@ def keys_read(text):
             yield node.args[0].value, node.lineno
 
 
-KNOWN = contract_fields() | module_options() | CONTROLLER_KEYS
+def module_returns():
+    """Keys the modules document in RETURN: what one action plugin may read of another's result."""
+    def keys(spec):
+        found = set()
+        for name, entry in (spec or {}).items():
+            found.add(name)
+            if isinstance(entry, dict):
+                found |= keys(entry.get("contains"))
+        return found
+
+    names = set()
+    for path in (REPO / "plugins/modules").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "RETURN":
+                names |= keys(yaml.safe_load(node.value.value))
+    return names
+
+
+def role_names():
+    """The role's options (meta/argument_specs.yml) and the run state and record its steps declare."""
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import (
+        _safe_change_plan,
+        _safe_change_record,
+        _safe_change_steps,
+    )
+
+    specs = yaml.safe_load((REPO / "roles/safe_change/meta/argument_specs.yml").read_text(encoding="utf-8"))
+    return (set(specs["argument_specs"]["main"]["options"]) | set(_safe_change_steps.STATE_FIELDS)
+            | set(_safe_change_steps.CHECKPOINT_FIELDS) | set(_safe_change_steps.FAILURE_FIELDS)
+            | set(_safe_change_steps.CAPTURED_FIELDS) | set(_safe_change_record.RECORD_FIELDS)
+            | set(_safe_change_record.COUNT_FIELDS) | set(_safe_change_record.TASK_RESULT_FIELDS)
+            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS))
+
+
+KNOWN = contract_fields() | module_options() | module_returns() | role_names() | CONTROLLER_KEYS
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.name)

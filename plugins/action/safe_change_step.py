@@ -1,0 +1,471 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of hyperv.checkpoint.safe_change_step: one step of the role safe_change.
+
+The role's tasks only sequence these steps and run the user's own change and verification tasks;
+every decision is made in plugin_utils (_safe_change_plan, _safe_change_record) and carried out
+here or in _safe_change_steps. A step never fails the task for what happens to the change (a
+refusal, a failed revert): it records it in the run's state, and the role fails the guest at the
+end, after the summary. The one exception is ``verify``, whose failure is the change's failure
+that the role's rescue catches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import time
+import uuid
+
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.utils.display import Display
+
+from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import wait_for_merge
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_guest import (
+    CheckFailed,
+    GuestChecks,
+    guest_family,
+)
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+
+display = Display()
+
+STEPS = ("prepare", "checkpoint", "verify", "revert", "finish", "settle", "summary", "hold")
+# Variables the role sets or publishes itself: not typos of its options.
+ROLE_OUTPUTS = ("safe_change_result", "safe_change_results")
+CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+class ActionModule(HyperVActionBase):
+
+    ARGUMENT_SPEC = dict(
+        step=dict(type="str", required=True, choices=list(STEPS)),
+        state=dict(type="dict"),
+        verified=dict(type="raw"),
+        failure=dict(type="raw"),
+        reverted=dict(type="raw"),
+        finished=dict(type="raw"),
+        phase=dict(type="str", default="change", choices=["change", "after_revert"]),
+        reachable_only=dict(type="bool", default=False),
+        summary=dict(type="bool", default=True),
+        set_stats=dict(type="bool", default=True),
+        # hold (playbooks/checkpoint.yml)
+        vm=dict(type="str"),
+        change_id=dict(type="str"),
+        name_prefix=dict(type="str", default="safe_change"),
+        requested_by=dict(type="str", default=""),
+        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
+        lock_minutes=dict(type="int", default=120),
+        operation_timeout=dict(type="int", default=600),
+    )
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self.validated_args()
+        task_vars = task_vars or {}
+        handler = getattr(self, "_step_" + args["step"])
+        started = time.time()
+        result.update(handler(args, task_vars))
+        result.setdefault("changed", False)
+        result["started_at"] = started
+        return result
+
+    # prepare: on the guest, nothing on the Hyper-V host ----------------------------------------
+
+    def _step_prepare(self, args, task_vars):
+        started = time.time()
+        inventory_name = task_vars.get("inventory_hostname")
+        spec = self._role_options()
+        options, problems = self._options(spec, task_vars)
+        hostvars = task_vars.get("hostvars") or {}
+        hyperv_host = options.get("hyperv_host")
+        known_host = bool(hyperv_host) and hyperv_host in hostvars
+        now = planner.utc_now()
+        state = {
+            "run_id": uuid.uuid4().hex,
+            "host": inventory_name,
+            "vm": options.get("hyperv_vm_name") or inventory_name,
+            "hyperv_host": hyperv_host if known_host else None,
+            "change_id": str(options.get("safe_change_id") or "").strip(),
+            "started": names.format_time(now),
+            "check_mode": bool(self._task.check_mode),
+            "play": task_vars.get("ansible_play_name", ""),
+            "options": options,
+            "proceed": False,
+            "outcome": "",
+            "reason": "",
+            "checkpoint": {},
+            "notes": [],
+            "would": [],
+            "failure": {},
+            "marks": {"preflight": started},
+            "url_from_elsewhere": False,
+            "verify_more": False,
+        }
+        warnings = unknown_variable_warnings(task_vars, spec)
+        if not problems:
+            problems = plan.option_problems(options, known_host)
+        if not problems:
+            state["checkpoint_name"] = names.build_name(options["safe_change_name_prefix"], state["change_id"],
+                                                        self._requested_by(options, task_vars), now)
+            problem = plan.name_problem(state["checkpoint_name"], options["safe_change_keep_hours"], now)
+            problems = [problem] if problem else []
+        if problems:
+            text = "Invalid role variables: %s." % "; ".join(problem.rstrip(".") for problem in problems)
+            return dict(state=steps.preflight_refusal(state, text), warnings=warnings, msg=state["reason"])
+        problems = self._change_problems(options)
+        if problems:
+            text = "The change cannot run: %s." % "; ".join(problem.rstrip(".") for problem in problems)
+            return dict(state=steps.preflight_refusal(state, text), warnings=warnings, msg=state["reason"])
+        if plan.only_reachability(options):
+            warnings.append("safe_change only checks that the guest answers after the change: set "
+                            "safe_change_verify_services, safe_change_verify_url, safe_change_verify_command or "
+                            "safe_change_verify_tasks so that a broken change is noticed and reverted")
+        why = self._guest_checks(options, task_vars).probe()
+        if why is not None:
+            # Refused by the next step, with what the Hyper-V host says (a VM that is off says more).
+            state["guest_problem"] = ("the guest %s does not answer (%s); the change needs a guest that answers "
+                                      "before it starts" % (inventory_name, why))
+        state["proceed"] = True
+        state["url_from_elsewhere"] = bool(options["safe_change_verify_url"]) and \
+            options["safe_change_verify_url_from"] not in CONTROLLER_NAMES
+        state["verify_more"] = state["url_from_elsewhere"] or bool(options["safe_change_verify_tasks"])
+        return dict(state=state, warnings=warnings,
+                    msg="VM %s on %s, checkpoint '%s'" % (state["vm"], state["hyperv_host"], state["checkpoint_name"]))
+
+    def _requested_by(self, options, task_vars):
+        """Who runs the change: safe_change_requested_by, else the AWX user, else the controller's user."""
+        for value in (options.get("safe_change_requested_by"), task_vars.get("awx_user_name"),
+                      task_vars.get("tower_user_name")):
+            if value:
+                return str(self._templar.template(value))
+        return os.environ.get("USER") or "ansible"
+
+    def _role_options(self):
+        """The role's options from its meta/argument_specs.yml: the one list of what the role knows."""
+        if self._task._role is None:
+            raise AnsibleError("hyperv.checkpoint.safe_change_step runs inside the role hyperv.checkpoint.safe_change")
+        return role_options()
+
+    def _options(self, spec, task_vars):
+        """The role's variables, templated and converted to the types of the spec; and the problems met."""
+        problems = []
+        given = {}
+        for name in spec:
+            if name not in task_vars:
+                continue
+            try:
+                given[name] = self._templar.template(task_vars[name])
+            except AnsibleError as error:
+                problems.append("%s cannot be templated: %s" % (name, error_text(error)))
+        validated = ArgumentSpecValidator(spec).validate(given)
+        problems.extend(validated.error_messages)
+        return dict(validated.validated_parameters), problems
+
+    def _change_problems(self, options):
+        """What keeps Ansible from running the change or the user's verification tasks."""
+        role = self._task._role
+        checker = ChangeChecker(self._loader, self._task.collections, templar=self._templar,
+                                find_role=self._find_role, role_path=role._role_path)
+        problems = []
+        if options["safe_change_tasks"]:
+            problems.extend(checker.check_tasks_file(options["safe_change_tasks"], "safe_change_tasks"))
+        if options["safe_change_role"]:
+            problems.extend(checker.check_role(options["safe_change_role"], "safe_change_role"))
+        if options["safe_change_verify_tasks"]:
+            problems.extend(checker.check_tasks_file(options["safe_change_verify_tasks"], "safe_change_verify_tasks"))
+        return problems
+
+    def _find_role(self, name, collection_list):
+        """(path, collection or None) of the role ``name`` as include_role would find it."""
+        from ansible.playbook.role.include import RoleInclude
+        from ansible.plugins.loader import add_all_plugin_dirs
+
+        play = self._task._parent._play if self._task._parent is not None else None
+        included = RoleInclude.load(name, play=play, loader=self._loader, collection_list=collection_list)
+        if not included._role_collection:
+            # A classic role brings its own modules (library/, action_plugins/), as when it is included.
+            add_all_plugin_dirs(included._role_path)
+        return included._role_path, included._role_collection
+
+    # checkpoint: on the Hyper-V host -----------------------------------------------------------
+
+    def _host_steps(self, state, task_vars):
+        """The Hyper-V side of the run, over this task's connection (delegated to the Hyper-V host)."""
+        client = HostClient(lambda: self.hyperv_host(task_vars, state["options"]["safe_change_operation_timeout"]),
+                            state["options"]["safe_change_merge_timeout"],
+                            describe=lambda error: self.failure({}, error, state["vm"])["msg"])
+        return steps.HostSteps(client, alert=lambda text: display.display(text, color=C.COLOR_ERROR)), []
+
+    def _step_checkpoint(self, args, task_vars):
+        state = args["state"]
+        hyperv, warnings = self._host_steps(state, task_vars)
+        try:
+            state = hyperv.checkpoint(state, bool(self._task.check_mode))
+        except HostOperationError as error:
+            state = steps.read_refusal(dict(state), error)
+        if state["proceed"]:
+            state["marks"]["change"] = time.time()
+        changed = bool(state["checkpoint"].get("id")) and not state["checkpoint"].get("reused") or \
+            any(note.startswith("removed left-over") for note in state["notes"])
+        if state["would"]:
+            # Check mode: what a real run would do is the point of the run, shown at any verbosity.
+            display.display("\n".join(["%s: check mode, nothing was changed. A real run would:" % state["host"]]
+                                      + ["  - " + line for line in state["would"]]))
+        return dict(state=state, changed=changed, warnings=warnings,
+                    msg=state["reason"] or "checkpoint '%s' (id %s)" % (
+                        state["checkpoint"].get("name"), state["checkpoint"].get("id")))
+
+    # verify: on the guest ----------------------------------------------------------------------
+
+    def _guest_checks(self, options, task_vars):
+        host = task_vars.get("inventory_hostname")
+        family = guest_family(options["safe_change_guest_family"], getattr(self._connection._shell, "SHELL_FAMILY", ""))
+        return GuestChecks(host, self._guest_command, self._reset_guest_connection, open_url=open_url_status,
+                           family=family, log=lambda text: display.vvv(text, host=host))
+
+    def _guest_command(self, command):
+        result = self._low_level_execute_command(command, sudoable=False)
+        return result.get("rc"), result.get("stdout") or "", result.get("stderr") or ""
+
+    def _reset_guest_connection(self):
+        try:
+            self._connection.reset()
+        except Exception as error:  # the next probe reports why the guest does not answer
+            display.vvv("resetting the connection failed: %s" % error)
+
+    def _step_verify(self, args, task_vars):
+        state = args["state"]
+        options = state["options"]
+        checks = self._guest_checks(options, task_vars)
+        outcome = dict(run_id=state["run_id"], phase=args["phase"])
+        try:
+            if args["reachable_only"]:
+                checks.wait_until_answers(min(options["safe_change_reachable_timeout"], 30))
+                return dict(outcome, msg="the guest answers")
+            checks.verify(options, url_from_controller=not state["url_from_elsewhere"])
+        except CheckFailed as failure:
+            return dict(outcome, failed=True, msg=str(failure))
+        return dict(outcome, msg="verified: %s" % plan.verify_text(options))
+
+    # revert, finish and settle: on the Hyper-V host --------------------------------------------
+
+    @staticmethod
+    def _this_run(result, state):
+        """The registered result of a step, when it belongs to this run (else None)."""
+        if isinstance(result, dict) and isinstance(result.get("state"), dict) and \
+                result["state"].get("run_id") == state["run_id"]:
+            return result
+        return None
+
+    def _step_revert(self, args, task_vars):
+        """The change or its verification failed (the role's rescue): restore the checkpoint."""
+        state = dict(args["state"])
+        verified = args.get("verified")
+        if isinstance(verified, dict) and verified.get("run_id") == state["run_id"]:
+            state["marks"] = dict(state["marks"], verify=verified.get("started_at"))
+        state["failure"] = steps.failure_of(state, dict(args.get("failure") or {}, run_id=state["run_id"]), verified)
+        hyperv, warnings = self._host_steps(state, task_vars)
+        state = hyperv.revert(state)
+        return dict(self._recorded(state), changed=True, warnings=warnings)
+
+    def _step_finish(self, args, task_vars):
+        """After the verification that follows a restore: delete the checkpoint, or keep it."""
+        state = dict(args["state"])
+        verified = args.get("verified")
+        verified_now = isinstance(verified, dict) and verified.get("run_id") == state["run_id"] and \
+            verified.get("phase") == "after_revert"
+        if verified_now:
+            state["marks"] = dict(state["marks"], post_revert_verify=verified.get("started_at"))
+        captured = args.get("failure")
+        if isinstance(captured, dict) and captured.get("run_id") == state["run_id"]:
+            problem = record.failure_message(captured.get("result"))
+        elif verified_now and not verified.get("failed"):
+            problem = None
+        else:
+            problem = "the verification after the revert did not run"
+        hyperv, warnings = self._host_steps(state, task_vars)
+        state = hyperv.after_revert(state, problem)
+        return dict(self._recorded(state), changed=True, warnings=warnings)
+
+    def _step_settle(self, args, task_vars):
+        """The end of the run on the host: a refusal is recorded; a change that passed is committed;
+        a revert (done in the rescue) is taken as it ended."""
+        state = dict(args["state"])
+        for done in (self._this_run(args.get("finished"), state), self._this_run(args.get("reverted"), state)):
+            if done is not None:
+                return self._recorded(done["state"])
+        if not state.get("proceed"):
+            return self._recorded(state)
+        verified = args.get("verified")
+        if isinstance(verified, dict) and verified.get("run_id") == state["run_id"]:
+            state["marks"] = dict(state["marks"], verify=verified.get("started_at"))
+        hyperv, warnings = self._host_steps(state, task_vars)
+        state = hyperv.commit(state)
+        return dict(self._recorded(state), changed=True, warnings=warnings)
+
+    @staticmethod
+    def _recorded(state):
+        result = record.result_record(state, time.time())
+        return dict(state=state, record=result, msg=result["summary"])
+
+    # hold: a checkpoint taken by hand (playbooks/checkpoint.yml), on the Hyper-V host ------------
+
+    def _step_hold(self, args, task_vars):
+        change_id = (args["change_id"] or "").strip()
+        prefix = args["name_prefix"] or ""
+        if not change_id or not prefix or " " in prefix or args["lock_minutes"] < 0:
+            return dict(failed=True, msg="change_id is required (e.g. CHG0042); name_prefix must be one word; "
+                                         "lock_minutes must be 0 or more")
+        options = dict(role_defaults(), safe_change_name_prefix=prefix, safe_change_lock_minutes=args["lock_minutes"],
+                       safe_change_checkpoint_type=args["checkpoint_type"],
+                       safe_change_operation_timeout=args["operation_timeout"])
+        now = planner.utc_now()
+        name = names.build_name(prefix, change_id, args["requested_by"] or self._requested_by(options, task_vars),
+                                now, manual=True)
+        problem = plan.name_problem(name, 0, now)
+        if problem:
+            return dict(failed=True, msg=problem)
+        vm = args["vm"] or task_vars.get("inventory_hostname")
+        state = {"run_id": uuid.uuid4().hex, "host": task_vars.get("inventory_hostname"), "vm": vm,
+                 "hyperv_host": self.host_label(task_vars), "change_id": change_id, "checkpoint_name": name,
+                 "options": options, "checkpoint": {}, "notes": [], "outcome": "", "reason": "", "marks": {}}
+        hyperv, warnings = self._host_steps(state, task_vars)
+        state = hyperv.hold(state, bool(self._task.check_mode))
+        if state["outcome"] != "held":
+            return dict(failed=True, msg=state["reason"], warnings=warnings)
+        checkpoint = dict(state["checkpoint"], vm_name=vm, vm_id=state.get("vm_id"))
+        created = not checkpoint["reused"]
+        text = "%s: %s checkpoint '%s' (id %s) of VM %s on %s" % (
+            state["host"], ("would take" if self._task.check_mode else "took") if created else "found the", checkpoint[
+                "name"], checkpoint.get("id") or "-", vm, state["hyperv_host"])
+        display.display(text)
+        return dict(changed=created, checkpoint=checkpoint, taken_type=checkpoint.pop("taken_type", None),
+                    fell_back=checkpoint.pop("fell_back", None), warnings=warnings + state["notes"], msg=text)
+
+    # summary: once per play (batch), on the controller -------------------------------------------
+
+    def _step_summary(self, args, task_vars):
+        hostvars = task_vars.get("hostvars") or {}
+        records = {}
+        for host in (task_vars.get("groups") or {}).get("all", []):
+            value = hostvars[host].get("safe_change_result") if host in hostvars else None
+            if isinstance(value, dict) and value.get("outcome") in record.OUTCOMES:
+                records[host] = value
+        play = task_vars.get("ansible_play_name", "")
+        shown = [records[host] for host in task_vars.get("ansible_play_hosts_all", [])
+                 if host in records and records[host].get("play", "") == play]
+        result = {"changed": False, "msg": "%d guest(s) in this play, %d in the run" % (len(shown), len(records))}
+        if args["summary"]:
+            display.display("\n".join(record.summary_table(shown)))
+        if args["set_stats"]:
+            result["ansible_stats"] = {"data": record.artifacts(records), "per_host": False, "aggregate": False}
+        return result
+
+
+ROLE_SPEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "safe_change", "meta",
+                         "argument_specs.yml")
+_role_options_cache = []
+
+
+def role_options():
+    """The options of the role safe_change (its meta/argument_specs.yml): name -> type, elements, default, choices.
+
+    Read once per process: the strategy imports this plugin before it forks the workers, so they share it.
+    """
+    if not _role_options_cache:
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        with open(ROLE_SPEC, encoding="utf-8") as handle:
+            spec = yaml.load(handle, Loader=loader)["argument_specs"]["main"]["options"]
+        _role_options_cache.append({name: {key: value for key, value in option.items()
+                                           if key in ("type", "elements", "default", "choices")}
+                                    for name, option in spec.items()})
+    return _role_options_cache[0]
+
+
+role_options()
+
+
+def role_defaults():
+    """The role's options with their defaults, for a step that runs outside the role (hold)."""
+    return {name: option.get("default") for name, option in role_options().items()}
+
+
+class HostClient:
+    """The operations of a run on the Hyper-V host, as HostSteps wants them (see there).
+
+    The connection is opened at the first operation: a run that stops before needs none.
+    """
+
+    def __init__(self, connect, merge_timeout, describe):
+        self._connect = connect
+        self._host = None
+        self._merge_timeout = merge_timeout
+        self.describe = describe
+
+    @property
+    def host(self):
+        if self._host is None:
+            self._host = self._connect()
+        return self._host
+
+    def read(self, vm_name):
+        return self.host.get_vm_with_checkpoints(name=vm_name)
+
+    def create(self, vm_id, name, checkpoint_type, known_ids):
+        return self.host.create_checkpoint(vm_id, name, checkpoint_type, known_ids=known_ids)
+
+    def delete(self, vm_id, checkpoint_id):
+        started = time.monotonic()
+        reply = self.host.remove_checkpoints(vm_id, [checkpoint_id])
+        seconds, dummy = wait_for_merge(self.host, reply["vm"], self._merge_timeout, "after deleting checkpoints",
+                                        started=started)
+        return seconds
+
+    def restore(self, vm_id, checkpoint_id, power_state):
+        return self.host.restore_checkpoint(vm_id, checkpoint_id, power_state)
+
+    def rename(self, vm_id, checkpoint_id, new_name):
+        return self.host.rename_checkpoint(vm_id, checkpoint_id, new_name)
+
+
+def unknown_variable_warnings(task_vars, spec):
+    """A warning for each ``safe_change_*`` variable the role does not know (a typo is silently ignored)."""
+    known = set(spec) | set(ROLE_OUTPUTS)
+    warnings = []
+    for name in sorted(task_vars):
+        if not name.startswith("safe_change_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        warnings.append("safe_change does not know the variable %s, which is ignored%s" % (
+            name, "; did you mean %s?" % close[0] if close else " (roles/safe_change/README.md lists the variables)"))
+    return warnings
+
+
+def open_url_status(url, validate_certs, timeout):
+    """The HTTP status ``url`` answers with, requested from the controller (redirects of GET followed)."""
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+
+    try:
+        response = open_url(url, validate_certs=validate_certs, timeout=timeout, follow_redirects="safe")
+    except HTTPError as error:
+        return error.code
+    try:
+        return response.getcode()
+    finally:
+        response.close()

@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the hyperv.checkpoint collection: the built-in checks of safe_change on a guest.
+
+The guest answers (a raw ``echo`` over the guest's own connection, so neither Python nor
+ansible.windows is needed on it), its services run, a URL answers, a command succeeds. All run in
+one task; the service, URL and command checks are tried ``retries`` more times, ``delay`` seconds
+apart. The I/O is passed in (a function that runs a command on the guest, one that resets the
+connection, one that opens a URL, the clock), so that the logic is tested without a guest.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+PROBE = "echo safe_change-probe"
+PROBE_ANSWER = "safe_change-probe"
+
+
+class CheckFailed(Exception):
+    """A check failed; the message says which and why."""
+
+
+def service_command(family, services):
+    """One command that exits 1 and names the services that do not run, 0 when all run."""
+    if family == "windows":
+        quoted = ", ".join("'%s'" % name.replace("'", "''") for name in services)
+        return ("$ErrorActionPreference = 'Stop'; $down = @(); foreach ($n in @(%s)) { "
+                "$s = Get-Service -Name ([Management.Automation.WildcardPattern]::Escape($n)) "
+                "-ErrorAction SilentlyContinue; if ($null -eq $s) { $down += ('{0} (not installed)' -f $n) } "
+                "elseif ($s.Status -ne 'Running') { $down += ('{0} ({1})' -f $n, $s.Status) } }; "
+                "if ($down.Count -gt 0) { Write-Output ($down -join ', '); exit 1 }" % quoted)
+    quoted = " ".join(shlex.quote(name) for name in services)
+    return ('down=""; for s in %s; do systemctl is-active --quiet -- "$s" || down="$down${down:+, }$s"; done; '
+            'if [ -n "$down" ]; then echo "$down"; exit 1; fi' % quoted)
+
+
+def guest_family(setting, shell_family):
+    """``windows`` or ``linux``: the setting, or for ``auto`` the family of the guest's shell."""
+    if setting in ("windows", "linux"):
+        return setting
+    return "windows" if shell_family in ("powershell", "cmd") else "linux"
+
+
+class GuestChecks:
+    """The checks against one guest.
+
+    ``run_command(cmd) -> (rc, stdout, stderr)`` runs on the guest and raises on a connection failure;
+    ``reset()`` drops the guest's connection so that the next command reconnects; ``open_url(url,
+    validate_certs, timeout) -> status`` requests a URL from the controller (raising on no answer).
+    """
+
+    def __init__(self, host, run_command, reset, open_url=None, family="linux", sleep=time.sleep,
+                 clock=time.monotonic, log=None):
+        self.host = host
+        self._run = run_command
+        self._reset = reset
+        self._open_url = open_url
+        self.family = family
+        self._sleep = sleep
+        self._clock = clock
+        self._log = log or (lambda message: None)
+
+    def probe(self):
+        """None when the guest answers, else why not."""
+        try:
+            rc, stdout, stderr = self._run(PROBE)
+        except Exception as error:  # connection plugins raise many types for a guest that is away
+            return str(error) or type(error).__name__
+        if rc != 0 or PROBE_ANSWER not in stdout:
+            return "the probe command gave exit code %s: %s" % (rc, (stderr or stdout).strip()[:300])
+        return None
+
+    def wait_until_answers(self, timeout):
+        """Probe until the guest answers; CheckFailed after ``timeout`` seconds."""
+        deadline = self._clock() + timeout
+        pause = min(timeout, 5)
+        while True:
+            problem = self.probe()
+            if problem is None:
+                return
+            if self._clock() >= deadline:
+                raise CheckFailed("The guest %s did not answer within %s seconds: %s" % (self.host, timeout, problem))
+            self._log("guest %s does not answer yet: %s" % (self.host, problem))
+            self._reset()
+            self._sleep(max(0.0, min(pause, deadline - self._clock())))
+
+    def _tries(self, attempt, retries, delay):
+        """Run ``attempt`` (returns None when the check passed, else the problem) up to 1 + ``retries`` times."""
+        problem = None
+        for number in range(retries + 1):
+            if number:
+                self._sleep(delay)
+            try:
+                problem = attempt()
+            except Exception as error:  # the guest went away between tries: tried again, reported last
+                problem = "the guest did not answer: %s" % error
+                self._reset()
+            if problem is None:
+                return None
+            self._log("check on %s failed (try %d of %d): %s" % (self.host, number + 1, retries + 1, problem))
+        return problem
+
+    def services(self, services, retries, delay):
+        command = service_command(self.family, services)
+
+        def attempt():
+            rc, stdout, stderr = self._run(command)
+            return None if rc == 0 else (stdout.strip() or stderr.strip() or "exit code %s" % rc)
+
+        problem = self._tries(attempt, retries, delay)
+        if problem is not None:
+            raise CheckFailed("Services not running on %s: %s" % (self.host, problem))
+
+    def url(self, url, statuses, validate_certs, timeout, retries, delay):
+        status, error = None, None
+
+        def attempt():
+            nonlocal status, error
+            try:
+                status, error = self._open_url(url, validate_certs, timeout), None
+            except Exception as failure:  # no answer at all: reported with the reason
+                status, error = None, str(failure)
+            return None if status in statuses else "status %s" % status
+
+        if self._tries(attempt, retries, delay) is None:
+            return
+        expected = " or ".join(str(each) for each in statuses)
+        if status is None:
+            raise CheckFailed("%s answered nothing, expected %s: %s" % (url, expected, error))
+        raise CheckFailed("%s answered %s, expected %s" % (url, status, expected))
+
+    def command(self, command, retries, delay):
+        last = None  # (exit code, output) of the last try that ran
+
+        def attempt():
+            nonlocal last
+            rc, stdout, stderr = self._run(command)
+            last = (rc, ("%s %s" % (stdout.strip(), stderr.strip())).strip())
+            return None if rc == 0 else "exit code %s" % rc
+
+        problem = self._tries(attempt, retries, delay)
+        if problem is None:
+            return
+        if last is None:
+            raise CheckFailed("The verification command failed on %s (%s)" % (self.host, problem))
+        rc, output = last[0], last[1]
+        raise CheckFailed("The verification command failed on %s with exit code %s%s" % (
+            self.host, rc, ": " + output[:300] if output else ""))
+
+    def verify(self, options, url_from_controller=True):
+        """The built-in verification of safe_change, in order; CheckFailed names the first check that failed."""
+        retries, delay = options["safe_change_verify_retries"], options["safe_change_verify_delay"]
+        self.wait_until_answers(options["safe_change_reachable_timeout"])
+        if options["safe_change_verify_services"]:
+            self.services(options["safe_change_verify_services"], retries, delay)
+        if options["safe_change_verify_url"] and url_from_controller:
+            self.url(options["safe_change_verify_url"], options["safe_change_verify_url_status"],
+                     options["safe_change_verify_url_validate_certs"], options["safe_change_verify_url_timeout"],
+                     retries, delay)
+        if options["safe_change_verify_command"]:
+            self.command(options["safe_change_verify_command"], retries, delay)

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the hyperv.checkpoint collection: what a run of safe_change reports.
+
+From the run's state (the dict the role's steps pass on, see _safe_change_steps) this builds the
+fact ``safe_change_result`` of a guest, the one line of the summary table, the table itself and
+the set_stats artifacts of docs/artifacts.md. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+# The fact safe_change_result (roles/safe_change/README.md, "Results"); its keys are kept stable.
+RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "check_mode", "change_id", "host", "vm",
+                 "hyperv_host", "started", "play", "checkpoint", "failed_phase", "failed_task", "failure",
+                 "post_revert_verification", "notes", "would", "durations")
+# hyperv_checkpoint_counts (docs/artifacts.md).
+COUNT_FIELDS = ("total", "committed", "reverted", "revert_failed", "skipped", "failed", "needs_attention")
+# What the record reads of a failed task's result: Ansible's own result keys.
+TASK_RESULT_FIELDS = ("msg", "failed", "results", "stdout", "stderr")
+OUTCOMES = ("committed", "reverted", "revert_failed", "skipped")
+TABLE_FORMAT = "%-16s %-15s %-10s %8s %8s %8s  %s"
+TABLE_LABELS = {"committed": "committed", "reverted": "REVERTED", "revert_failed": "REVERT FAILED", "skipped": "skipped"}
+PHASE_LABELS = {"change": "The change", "verify": "The verification"}
+# The order of a run's phases, for the durations.
+PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
+
+
+def truncate(text, length):
+    """``text`` cut to ``length`` characters, ending in '...' when cut."""
+    text = str(text)
+    return text if len(text) <= length else text[:max(0, length - 3)] + "..."
+
+
+def failure_message(result):
+    """A failed task's result in one line: its message, the failed loop item's, and its output."""
+    if not isinstance(result, dict):
+        return "unknown error"
+    failed_items = [item for item in result.get("results") or [] if isinstance(item, dict) and item.get("failed")]
+    detail = failed_items[0] if failed_items else result
+    text = str(detail.get("msg") or result.get("msg") or "unknown error").strip()
+    output = str(detail.get("stderr") or "").strip() or str(detail.get("stdout") or "").strip()
+    return text + (": " + truncate(output, 300) if output else "")
+
+
+def failure_phase(failed_action, verification_started):
+    """``verify`` when the verification (built-in or the user's tasks) failed, ``change`` otherwise."""
+    if verification_started or str(failed_action or "").endswith("safe_change_step"):
+        return "verify"
+    return "change"
+
+
+def durations(marks, end):
+    """Seconds from each phase's mark to the next (the last to ``end``), and ``total_seconds``."""
+    ordered = sorted(((time, phase) for phase, time in marks.items() if time is not None), key=lambda item: item[0])
+    out = {}
+    for index, (time, phase) in enumerate(ordered):
+        until = ordered[index + 1][0] if index + 1 < len(ordered) else end
+        out["%s_seconds" % phase] = round(until - time, 1)
+    if "preflight" in marks:
+        out["total_seconds"] = round(end - marks["preflight"], 1)
+    return out
+
+
+def _checkpoint_text(checkpoint):
+    if not checkpoint.get("name") or checkpoint.get("state") in (None, "none"):
+        return ""
+    text = "checkpoint '%s' %s" % (checkpoint["name"], checkpoint.get("state") or "")
+    return text + (" until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
+
+
+def _what_failed(failure):
+    label = PHASE_LABELS.get(failure.get("phase"), "The change")
+    task = " (task '%s')" % failure["task"] if failure.get("task") else ""
+    return "%s failed%s: %s" % (label, task, str(failure.get("msg") or "").strip())
+
+
+def is_failed(state):
+    """The host fails: everything but a commit, and a check-mode run whose pre-flight passed."""
+    outcome = state["outcome"]
+    return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not state.get("would"))
+
+
+def needs_attention(state):
+    outcome = state["outcome"]
+    return outcome == "revert_failed" or (outcome == "reverted" and state.get("post_revert") != "passed")
+
+
+def message(state):
+    """The readable message of the run: the host's failure message when it failed."""
+    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
+    if outcome == "committed":
+        return "Change %s COMMITTED on %s: the change and its verification passed; %s." % (
+            state["change_id"], state["host"], _checkpoint_text(checkpoint))
+    if outcome == "reverted":
+        verified = "PASSED" if state.get("post_revert") == "passed" else \
+            "FAILED: %s" % str(state.get("post_revert_reason") or "").strip()
+        return ("CHANGE FAILED on %s and was REVERTED. %s. VM '%s' on %s was restored to checkpoint '%s' and brought "
+                "back to %s. Verification after the revert %s; %s." % (
+                    state["host"], _what_failed(failure), state["vm"], state["hyperv_host"], checkpoint.get("name"),
+                    state.get("vm_state"), verified, _checkpoint_text(checkpoint)))
+    if outcome == "revert_failed":
+        return ("REVERT FAILED on %s - A HUMAN IS NEEDED. %s. Restoring checkpoint '%s' (id %s) of VM '%s' on %s then "
+                "failed: %s. The checkpoint is KEPT." % (
+                    state["host"], _what_failed(failure), checkpoint.get("name"), checkpoint.get("id"), state["vm"],
+                    state["hyperv_host"], str(state.get("revert_error") or "").strip()))
+    return str(state.get("reason") or "").strip()
+
+
+def summary_line(state):
+    """The run in one line, as in the summary table."""
+    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
+    phase = PHASE_LABELS.get(failure.get("phase"), "The change").lower()
+    if outcome == "committed":
+        return "change and verification passed; checkpoint %s%s" % (
+            checkpoint.get("state", ""), " until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
+    if outcome == "reverted":
+        return "%s failed: %s; reverted; verification after the revert %s" % (
+            phase, truncate(str(failure.get("msg") or "").strip(), 100), str(state.get("post_revert") or "").upper())
+    if outcome == "revert_failed":
+        return "NEEDS A HUMAN: %s failed, then the restore failed: %s; checkpoint %s KEPT" % (
+            phase, truncate(str(state.get("revert_error") or "").strip(), 100), checkpoint.get("id"))
+    reason = str(state.get("reason") or "").strip()
+    if reason.startswith("Pre-flight refused the change: "):
+        reason = "pre-flight refused: " + reason[len("Pre-flight refused the change: "):]
+    return truncate(reason, 200)
+
+
+def result_record(state, end):
+    """The fact ``safe_change_result`` of the guest (roles/safe_change/README.md, "Results")."""
+    checkpoint = {"id": None, "name": state.get("checkpoint_name"), "state": "none"}
+    checkpoint.update(state.get("checkpoint") or {})
+    failure = state.get("failure") or {}
+    return {
+        "outcome": state["outcome"],
+        "failed": is_failed(state),
+        "needs_attention": needs_attention(state),
+        "msg": message(state),
+        "summary": summary_line(state),
+        "check_mode": bool(state.get("check_mode")),
+        "change_id": state.get("change_id"),
+        "host": state["host"],
+        "vm": state.get("vm"),
+        "hyperv_host": state.get("hyperv_host"),
+        "started": state.get("started"),
+        "play": state.get("play", ""),
+        "checkpoint": checkpoint,
+        "failed_phase": failure.get("phase", ""),
+        "failed_task": failure.get("task", ""),
+        "failure": str(failure.get("msg") or "").strip(),
+        "post_revert_verification": state.get("post_revert") or "",
+        "notes": list(state.get("notes") or []),
+        "would": list(state.get("would") or []),
+        "durations": durations(state.get("marks") or {}, end),
+    }
+
+
+def summary_table(records):
+    """The summary table: a header, a line per guest, and the counts."""
+    lines = [TABLE_FORMAT % ("HOST", "OUTCOME", "CHECKPOINT", "CHANGE", "VERIFY", "TOTAL", "WHAT HAPPENED")]
+    for record in records:
+        spent = record.get("durations") or {}
+        outcome = TABLE_LABELS.get(record["outcome"], record["outcome"])
+        if record.get("check_mode") and record["outcome"] == "skipped" and not record.get("failed"):
+            outcome += " (check)"
+        lines.append(TABLE_FORMAT % (
+            record["host"][:16], outcome, (record.get("checkpoint") or {}).get("state") or "none",
+            *("%.1fs" % spent[key] if key in spent else "-" for key in ("change_seconds", "verify_seconds",
+                                                                        "total_seconds")),
+            record.get("summary") or record.get("msg")))
+    counts = count_outcomes(records)
+    lines.append("%d host(s): %d committed, %d reverted, %d revert failed (need a human), %d skipped" % (
+        counts["total"], counts["committed"], counts["reverted"], counts["revert_failed"], counts["skipped"]))
+    return lines
+
+
+def count_outcomes(records):
+    counts = {"total": len(records)}
+    for outcome in OUTCOMES:
+        counts[outcome] = sum(1 for record in records if record["outcome"] == outcome)
+    counts["failed"] = sum(1 for record in records if record.get("failed"))
+    counts["needs_attention"] = sum(1 for record in records if record.get("needs_attention"))
+    return counts
+
+
+def artifacts(records):
+    """The set_stats data over every guest of the run (docs/artifacts.md); ``records`` by guest."""
+    ordered = [records[host] for host in sorted(records)]
+    counts = count_outcomes(ordered)
+    outcome = {}
+    for record in ordered:
+        checkpoint = record.get("checkpoint") or {}
+        outcome[record["host"]] = {
+            "vm": record.get("vm"), "hyperv_host": record.get("hyperv_host"), "change_id": record.get("change_id"),
+            "outcome": record["outcome"], "failed": record.get("failed"), "needs_attention": record.get("needs_attention"),
+            "check_mode": record.get("check_mode"), "checkpoint_name": checkpoint.get("name"),
+            "checkpoint_id": checkpoint.get("id"), "checkpoint_state": checkpoint.get("state"),
+            "failed_phase": record.get("failed_phase", ""), "summary": record.get("summary"),
+        }
+    return {
+        "safe_change_results": dict(records),
+        "hyperv_checkpoint_outcome": outcome,
+        "hyperv_checkpoint_counts": counts,
+        "hyperv_checkpoint_ok": counts["failed"] == 0,
+        "hyperv_checkpoint_needs_attention": counts["needs_attention"] > 0,
+    }

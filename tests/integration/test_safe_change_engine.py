@@ -1,0 +1,185 @@
+"""The role safe_change as an engine: a user's mistake is refused before any checkpoint and leaves
+nothing on the host; a Hyper-V host that does not answer is an ordinary failure; warnings for
+typo'd variables and a verification that only checks that the guest answers; checkpoint.yml and the
+role share one naming and lock convention. Real ansible-playbook runs against the simulator."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from role_lab import TARGET, role_lab  # noqa: F401  (the fixture)
+from test_safe_change import APP_FILES, SITE
+
+pytestmark = pytest.mark.integration
+
+TASKS = TARGET / "tasks"
+CHANGE_OK = str(TASKS / "change_ok.yml")
+CHANGES_ON_HOST = ("create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint",
+                   "set_checkpoint_settings")
+
+
+def write(path, text):
+    path.write_text(textwrap.dedent(text))
+    return str(path)
+
+
+def operations(host, vm_name):
+    """The operations the simulated host ran for ``vm_name`` (by name or by its id)."""
+    vm_id = host.vm(vm_name)["id"]
+    return [request["operation"] for request in host.requests()
+            if vm_name in (request.get("params") or {}).get("Names", [])
+            or (request.get("params") or {}).get("VMId") == vm_id]
+
+
+def test_mistakes_in_the_change_are_refused_before_the_checkpoint_and_the_next_good_run_succeeds(role_lab, tmp_path):
+    host = role_lab.add_hyperv("hv01", vms=["typo01", "miss01", "role01", "nest01", "verify01"])
+    typo = write(tmp_path / "typo.yml", """\
+        - name: Restart the app
+          ansible.builtin.servcie:
+            name: app
+            state: restarted
+        """)
+    nested = write(tmp_path / "nested.yml", """\
+        - name: Patch
+          block:
+            - name: Fine
+              ansible.builtin.command: "true"
+          rescue:
+            - name: Clean up
+              ansible.builtin.include_tasks: typo.yml
+        """)
+    bad_verify = write(tmp_path / "verify_typo.yml", """\
+        - name: Version
+          ansible.builtin.asert:
+            that: true
+        """)
+    role_lab.add_guest("typo01", files=APP_FILES, safe_change_tasks=typo)
+    role_lab.add_guest("miss01", files=APP_FILES, safe_change_tasks=str(tmp_path / "does-not-exist.yml"))
+    role_lab.add_guest("role01", files=APP_FILES, safe_change_role="sim_relase")
+    role_lab.add_guest("nest01", files=APP_FILES, safe_change_tasks=nested)
+    role_lab.add_guest("verify01", files=APP_FILES, safe_change_tasks=CHANGE_OK, safe_change_verify_tasks=bad_verify)
+    before = {name: role_lab.digest(name) for name in role_lab.guests}
+
+    run = role_lab.playbook(SITE)
+
+    assert run.rc != 0
+    expected = {
+        "typo01": "%s (safe_change_tasks), task 1 ('Restart the app'): couldn't resolve module/action "
+                  "'ansible.builtin.servcie'" % typo,
+        "miss01": "the tasks file '%s' (safe_change_tasks) does not exist" % (tmp_path / "does-not-exist.yml"),
+        "role01": "the role 'sim_relase' (safe_change_role) cannot be found",
+        "nest01": "%s (safe_change_tasks, included by %s, task 1 ('Clean up')), task 1 ('Restart the app'): "
+                  "couldn't resolve module/action 'ansible.builtin.servcie'" % (typo, nested),
+        "verify01": "%s (safe_change_verify_tasks), task 1 ('Version'): couldn't resolve module/action "
+                    "'ansible.builtin.asert'" % bad_verify,
+    }
+    for guest, text in expected.items():
+        result = run.result(guest)
+        assert result["outcome"] == "skipped" and result["failed"], result
+        assert result["msg"].startswith("Pre-flight refused the change: The change cannot run: "), result["msg"]
+        assert text in result["msg"] and result["msg"].endswith("Nothing was changed."), (guest, result["msg"])
+        assert result["checkpoint"]["state"] == "none"
+        # Nothing reached the Hyper-V host for this VM, and the guest was not touched.
+        assert operations(host, guest) == [], (guest, host.requests())
+        assert role_lab.checkpoint_names(guest) == [] and role_lab.digest(guest) == before[guest]
+    assert run.recap["typo01"]["unreachable"] == 0
+
+    # The user fixes the change: the next run goes through.
+    write(tmp_path / "typo.yml", """\
+        - name: Restart the app
+          ansible.builtin.command: "true"
+        """)
+    again = role_lab.playbook(SITE, extra_vars={"test_change_id": "CHG-FIXED"})
+    assert again.result("typo01")["outcome"] == "committed", again.result("typo01")
+    assert again.result("nest01")["outcome"] == "committed", again.result("nest01")
+    assert operations(host, "typo01").count("create_checkpoint") == 1
+    assert role_lab.checkpoint_names("typo01") == []
+
+
+def test_patch_window_without_ansible_windows_is_refused_naming_the_module(role_lab):
+    """The default change of patch_window.yml needs ansible.windows, which this controller lacks."""
+    host = role_lab.add_hyperv("hv01", vms=["win01"])
+    role_lab.add_guest("win01", files=APP_FILES)
+    run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={"change_id": "CHG-PW"})
+    result = run.result("win01")
+    assert result["outcome"] == "skipped" and "couldn't resolve module/action 'ansible.windows.win_updates'" in \
+        result["msg"] and "windows_updates.yml (safe_change_tasks)" in result["msg"], result
+    assert operations(host, "win01") == [] and role_lab.checkpoint_names("win01") == []
+
+
+def test_a_hyperv_host_that_does_not_answer_is_an_ordinary_refusal(role_lab):
+    role_lab.add_hyperv("hv01", vms=["lost01"])
+    role_lab.add_guest("lost01", files=APP_FILES, safe_change_tasks=CHANGE_OK)
+    inventory_of = role_lab.write_inventory
+
+    def wrong_password():
+        path = inventory_of()
+        path.write_text(path.read_text().replace('"ansible_password": "', '"ansible_password": "wrong-'))
+        return path
+
+    role_lab.write_inventory = wrong_password
+    run = role_lab.playbook(SITE)
+    result = run.result("lost01")
+    assert run.recap["lost01"]["unreachable"] == 0 and run.recap["lost01"]["failures"] == 1, run
+    assert result["outcome"] == "skipped", result
+    assert result["msg"].startswith("Pre-flight refused the change: The Hyper-V host hv01 did not answer: "), result
+    assert "credentials were rejected" in result["msg"]
+    # The summary and the artifacts still have the guest.
+    assert "1 host(s): 0 committed, 0 reverted, 0 revert failed (need a human), 1 skipped" in run.stdout
+    assert run.custom["hyperv_checkpoint_counts"]["skipped"] == 1
+
+
+def test_typo_d_variables_and_a_verification_that_only_checks_the_guest_are_warned_about_once(role_lab):
+    role_lab.add_hyperv("hv01", vms=["w1", "w2"])
+    for guest in ("w1", "w2"):
+        role_lab.add_guest(guest, files=APP_FILES, safe_change_tasks=CHANGE_OK, safe_change_verify_service=["app"])
+    run = role_lab.playbook(SITE)
+    assert run.result("w1")["outcome"] == "committed" and run.result("w2")["outcome"] == "committed"
+    output = run.stdout + run.stderr
+    typo = "safe_change does not know the variable safe_change_verify_service, which is ignored; did you mean " \
+           "safe_change_verify_services?"
+    assert output.count(typo) == 1, output
+    assert output.count("safe_change only checks that the guest answers after the change") == 1, output
+
+
+def test_default_output_is_a_line_per_guest_and_step_details_at_v(role_lab):
+    role_lab.add_hyperv("hv01", vms=["out01"])
+    role_lab.add_guest("out01", files=APP_FILES, safe_change_tasks=CHANGE_OK, safe_change_verify_services=["app"])
+    quiet = role_lab.playbook(SITE)
+    step_lines = [line for line in quiet.stdout.splitlines() if re.match(r"^(ok|changed|skipping): \[out01", line)]
+    assert step_lines and all(line.rstrip().endswith("]") or "=> (item=" in line for line in step_lines), step_lines
+    assert "run_id" not in quiet.stdout  # no result dumps at default verbosity
+    verbose = role_lab.playbook(SITE, extra_vars={"test_change_id": "CHG-V"}, environment={"ANSIBLE_VERBOSITY": "1"})
+    assert "\"msg\": \"verified: the guest answers within 3s; services running: app\"" in verbose.stdout, verbose
+
+
+def test_checkpoint_playbook_and_the_role_share_one_naming_and_lock_convention(role_lab):
+    host = role_lab.add_hyperv("hv01", vms=["man01", "other01"])
+    role_lab.add_guest("man01", files=APP_FILES, safe_change_tasks=CHANGE_OK, test_change_id="CHG-MAN")
+    role_lab.add_guest("other01", files=APP_FILES)
+
+    first = role_lab.playbook("playbooks/checkpoint.yml", extra_vars={"change_id": "CHG-MAN", "checkpoint_hosts": "man01"})
+    second = role_lab.playbook("playbooks/checkpoint.yml",
+                               extra_vars={"change_id": "CHG-MAN", "checkpoint_hosts": "man01"})
+    assert first.rc == 0 and second.rc == 0, (first, second)
+    [name] = role_lab.checkpoint_names("man01")
+    assert re.match(r"^safe_change CHG-MAN by \S+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ manual$", name), name
+    assert second.custom["hyperv_checkpoint_taken"]["man01"]["name"] == name
+    assert "found the checkpoint '%s'" % name in second.stdout
+    assert operations(host, "man01").count("create_checkpoint") == 1
+
+    # A run of another change on the VM refuses: the checkpoint is that change's lock.
+    other = role_lab.playbook(SITE, extra_vars={"test_change_id": "CHG-OTHER"}, limit="man01")
+    assert "another safe_change run is changing it" in other.result("man01")["msg"], other.result("man01")
+    # A run of the same change refuses by default and says how to adopt it ...
+    refused = role_lab.playbook(SITE, limit="man01")
+    assert "checkpoints of an earlier run are left on it: '%s'" % name in refused.result("man01")["msg"]
+    # ... and adopts it with the policy reuse: it becomes the run's rollback point, then is deleted.
+    adopted = role_lab.playbook(SITE, extra_vars={"safe_change_stale_policy": "reuse"}, limit="man01")
+    result = adopted.result("man01")
+    assert result["outcome"] == "committed" and result["checkpoint"]["reused"], result
+    assert result["checkpoint"]["name"] == name[:-len(" manual")]
+    assert role_lab.checkpoint_names("man01") == [] and host.consistency_problems() == []
