@@ -17,14 +17,12 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoin
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
 
 display = Display()
 
 MERGE_POLL_FIRST = 1.0
 MERGE_POLL_MAX = 5.0
-# How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot
-# returns first); bounded by the task's timeout.
-MERGE_GRACE_SECONDS = 10
 
 
 class ActionModule(HyperVActionBase):
@@ -142,7 +140,8 @@ class ActionModule(HyperVActionBase):
             return created, reply["vm"]
         if kind == "remove":
             started = time.monotonic()
-            grace = min(MERGE_GRACE_SECONDS, args["timeout"]) if args["wait"] else 0
+            # The host waits this long for the merge to show (Remove-VMSnapshot returns first).
+            grace = min(DEFAULT_MERGE_GRACE_SECONDS, args["timeout"]) if args["wait"] else 0
             reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"],
                                             merge_grace_seconds=grace)
             result["removed"] = describe(vm, reply["removed"])

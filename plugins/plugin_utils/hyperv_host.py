@@ -25,6 +25,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors impo
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
 
 DEFAULT_RETRIES = 3
+# How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns
+# first): callers that wait for the merge must not see an idle VM before it shows.
+DEFAULT_MERGE_GRACE_SECONDS = 10
 DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
 
@@ -200,11 +203,12 @@ class HyperVHost:
                                        "CheckpointLocation": None}])
         return wanted
 
-    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=0):
+    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=DEFAULT_MERGE_GRACE_SECONDS):
         """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
 
         ``merge_grace_seconds``: how long the host waits for the merge the delete starts to show
-        (result ``merge``: ``running``, ``done``, ``unseen`` or ``none``).
+        (result ``merge``: ``running``, ``done``, ``unseen`` or ``none``); 0 for a caller that does
+        not wait for the merge.
 
         Removing is idempotent on the host (ids already gone are skipped), so a retry
         is safe; but the retry's answer would leave out what the lost attempt removed.

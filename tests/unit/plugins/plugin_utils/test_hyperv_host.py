@@ -281,6 +281,14 @@ def test_change_operation_params():
     ]
 
 
+def test_a_delete_waits_for_the_merge_to_show_unless_told_not_to():
+    runner = FakeRunner(remove_checkpoints=[{"removed": [], "merge": "none", "vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    host.remove_checkpoints(VM_ID, [cp_id(1)])
+    host.remove_checkpoints(VM_ID, [cp_id(1)], merge_grace_seconds=0)
+    assert [call["params"]["MergeGraceSeconds"] for call in runner.calls] == [10, 0]
+
+
 def test_create_checkpoint_without_type_sends_null():
     runner = FakeRunner(create_checkpoint=[created_result(checkpoint(5, "new"))])
     host, dummy, dummy2 = make_host(runner)
