@@ -60,12 +60,12 @@ function Test-SetVMParameter {
     # Windows Server 2016, which does not have it. False without the Hyper-V module (a cluster
     # node that only manages the cluster).
     param([string]$Name)
-    if ($null -eq $global:HypervSetVMParameters) {
+    if (-not $global:HypervCache.ContainsKey('set-vm')) {
         $command = Get-Command -Name 'Hyper-V\Set-VM' -ErrorAction SilentlyContinue
-        $global:HypervSetVMParameters = @{}
-        if ($null -ne $command) { $global:HypervSetVMParameters = $command.Parameters }
+        $global:HypervCache['set-vm'] = @{}
+        if ($null -ne $command) { $global:HypervCache['set-vm'] = $command.Parameters }
     }
-    $global:HypervSetVMParameters.ContainsKey($Name)
+    $global:HypervCache['set-vm'].ContainsKey($Name)
 }
 
 function Get-HostRecord {
@@ -178,12 +178,13 @@ function Find-Checkpoint {
 
 function Get-VolumeTable {
     # The host's mounted volumes, longest mount point first (C:\ClusterStorage\Volume1\ before C:\),
-    # read once per operation (one process).
-    if ($null -eq $global:HypervVolumes) {
-        $global:HypervVolumes = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name } |
+    # read once per operation: runner.ps1 empties $global:HypervCache before each one (a psrp runspace
+    # keeps global variables from one operation to the next).
+    if (-not $global:HypervCache.ContainsKey('volumes')) {
+        $global:HypervCache['volumes'] = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name } |
             Sort-Object -Property @{ Expression = { ([string]$_.Name).Length }; Descending = $true })
     }
-    $global:HypervVolumes
+    $global:HypervCache['volumes']
 }
 
 function Get-VMVolumes {
@@ -191,7 +192,7 @@ function Get-VMVolumes {
     # its checkpoint files: where a growing checkpoint runs out of space. A path on no local volume
     # (an SMB share) is listed by its root, without sizes. -Fresh reads the free space again.
     param($VM, [object[]]$Drives, [switch]$Fresh)
-    if ($Fresh) { $global:HypervVolumes = $null }
+    if ($Fresh) { $global:HypervCache.Remove('volumes') }
     if ($null -eq $Drives) { $Drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM) }
     $paths = @(foreach ($drive in $Drives) { [string]$drive.Path }) + @([string]$VM.SnapshotFileLocation)
     $seen = @{}
@@ -278,19 +279,19 @@ function Get-DiskFile {
     # Get-VHD of one disk file, read once per operation; $null when it cannot be read (moved, or in
     # use on shared storage by another node): sizes are for reporting only.
     param([string]$Path)
-    if ($null -eq $global:HypervDiskFiles) { $global:HypervDiskFiles = @{} }
-    if (-not $global:HypervDiskFiles.ContainsKey($Path)) {
+    $key = 'disk:' + $Path
+    if (-not $global:HypervCache.ContainsKey($key)) {
         $file = $null
         try { $file = Hyper-V\Get-VHD -Path $Path } catch { $file = $null }
-        $global:HypervDiskFiles[$Path] = $file
+        $global:HypervCache[$key] = $file
     }
-    $global:HypervDiskFiles[$Path]
+    $global:HypervCache[$key]
 }
 
 function Get-ChainFiles {
     # The files of the chains under the VM's running disks: each disk, its parent, ... down to the base disk.
     param([object[]]$Drives, [switch]$Fresh)
-    if ($Fresh) { $global:HypervDiskFiles = @{} }
+    if ($Fresh) { foreach ($key in @($global:HypervCache.Keys | Where-Object { $_ -like 'disk:*' })) { $global:HypervCache.Remove($key) } }
     @(foreach ($drive in $Drives) {
         $path = [string]$drive.Path
         while ($path) {
@@ -346,7 +347,11 @@ function Get-TypeOverridePath {
 
 function Test-SharingViolation {
     # ERROR_SHARING_VIOLATION (32) or ERROR_LOCK_VIOLATION (33): another process holds the file.
+    # PowerShell wraps an exception of a .NET method in a MethodInvocationException.
     param($Exception)
+    while ($null -ne $Exception.InnerException -and -not ($Exception -is [System.IO.IOException])) {
+        $Exception = $Exception.InnerException
+    }
     $code = $Exception.HResult -band 0xFFFF
     $code -eq 32 -or $code -eq 33
 }
