@@ -47,6 +47,8 @@ VM_ATTRIBUTES = {
     "is_clustered": bool,
     "cluster_role_name": str,  # the name of its cluster role, when not the VM's (SCVMM, renamed roles)
     "disk_folder": str,  # where its disks are, e.g. "D:\\VMs" (a volume of set_free_space)
+    "busy_calls": int,  # the next N cmdlets on the VM fail with ObjectInUse
+    "invalid_state_calls": int,  # the next N Set-VM calls on the VM fail with InvalidState
     "checkpoint_failure": str,  # an error id (engine.ERROR_CATEGORIES) every Checkpoint-VM fails with; "" for none
 }
 # The operations that name their VM with a VMId parameter (faults can be limited to one VM).

@@ -575,7 +575,11 @@ class HyperVHost:
                    for merge in vm.get("merges", []))
 
     def _require_idle(self, vm: dict, cmdlet: str) -> None:
-        """Another operation holds the VM (``busy_until``): ObjectInUse. A disk merge does not: Hyper-V merges live."""
+        """Another operation holds the VM (``busy_until``, or the next ``busy_calls`` cmdlets): ObjectInUse.
+        A disk merge does not: Hyper-V merges live."""
+        if vm.get("busy_calls"):
+            vm["busy_calls"] -= 1
+            raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
         if vm.get("busy_until") and self.now() < parse_time(vm["busy_until"]):
             raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
 
@@ -689,7 +693,10 @@ class HyperVHost:
         """``Set-VM``: refused while another operation holds the VM (ObjectInUse) or while the VM is in
         a state it cannot change settings in (InvalidState, canonical/multipass#4204)."""
         self._require_idle(vm, "SetVM")
-        if vm.get("invalid_state_until") and self.now() < parse_time(vm["invalid_state_until"]):
+        invalid = bool(vm.get("invalid_state_calls"))
+        if invalid:
+            vm["invalid_state_calls"] -= 1
+        if invalid or (vm.get("invalid_state_until") and self.now() < parse_time(vm["invalid_state_until"])):
             raise hyperv_error("Modifying the properties of '%s' failed.\n%s" % (vm["name"], INVALID_STATE_MESSAGE),
                                "InvalidState", "InvalidOperation", "SetVM")
         vm.update(settings)

@@ -1037,3 +1037,26 @@ def test_volumes_are_the_ones_of_the_disks_and_of_the_checkpoint_files(host):
     assert record(host, vm_id)["volumes"] == [
         {"path": "D:\\", "free_bytes": 7 * engine.GIB, "size_bytes": 100 * engine.GIB},
         {"path": "\\\\fs01\\checkpoints", "free_bytes": None, "size_bytes": None}]
+
+
+@pytest.mark.parametrize("command, code", [("Hyper-V\\Get-VM", "hyperv_module_missing"),
+                                           ("FailoverClusters\\Get-ClusterNode", "host_error"),
+                                           ("Get-CimInstance", "host_error")])
+def test_a_missing_command_is_hyperv_module_missing_only_for_a_hyperv_cmdlet(command, code):
+    """Get-ErrorCode: a JEA endpoint or a missing RSAT module hides other commands; that is not the Hyper-V module."""
+    error = engine.cmdlet_error("The term '%s' is not recognized ..." % command, engine.COMMAND_NOT_FOUND_EXCEPTION,
+                                "CommandNotFoundException", "ObjectNotFound", command=command)
+    assert engine.runner_error(error).code == code
+
+
+@pytest.mark.parametrize("error_id, category, code", [
+    ("ObjectInUse", "ResourceBusy", "busy"), ("InvalidState", "InvalidOperation", "busy"),
+    ("Unspecified", "ResourceBusy", "busy"), ("OperationTimeout", "OperationTimeout", "hyperv_timeout"),
+    ("AccessDenied", "PermissionDenied", "access_denied"), ("Unspecified", "PermissionDenied", "access_denied"),
+    ("OperationFailed", "NotSpecified", "host_error"), ("InvalidParameter", "InvalidArgument", "host_error"),
+])
+def test_reply_codes_follow_the_error_id_and_category_never_the_message(error_id, category, code):
+    error = engine.hyperv_error("any localized text, e.g. Das Objekt wird verwendet.", error_id, category, "SetVM")
+    assert engine.runner_error(error).code == code
+    stopped = engine.HostError("checkpoint_not_found", "text", {"vm": "web01"})
+    assert engine.runner_error(stopped) is stopped  # Stop-Operation's own codes pass as they are
