@@ -76,7 +76,14 @@ class ActionModule(HyperVActionBase):
         task_vars = task_vars or {}
         handler = getattr(self, "_step_" + args["step"])
         started = time.time()
+        if isinstance(args.get("state"), dict):
+            # The options are templated again in each step rather than carried in the state: the state
+            # travels through the controller's main process with every result, which is the bottleneck
+            # of a large window, and the workers that template them run in parallel.
+            args["state"] = dict(args["state"], options=self._options(role_options(), task_vars)[0])
         result.update(handler(args, task_vars))
+        if isinstance(result.get("state"), dict):
+            result["state"] = {key: value for key, value in result["state"].items() if key != "options"}
         result.setdefault("changed", False)
         result["started_at"] = started
         return result

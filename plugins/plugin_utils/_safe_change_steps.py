@@ -37,7 +37,8 @@ STATE_FIELDS = {
     "started": "when the run started (UTC text)",
     "check_mode": "the run is in check mode",
     "play": "the play's name, for the summary table",
-    "options": "the role's variables, templated and of the types of meta/argument_specs.yml",
+    "options": "the role's variables, templated and of the types of meta/argument_specs.yml (each step templates "
+               "them again: they are not passed on)",
     "proceed": "the run goes on to the next step",
     "outcome": "committed, reverted, revert_failed, skipped, or empty while the run goes on",
     "reason": "why the run stopped (outcome skipped)",

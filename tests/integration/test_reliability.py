@@ -64,7 +64,8 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     live = host.add_checkpoint("live01", stale_name("CHG-LIVE", when="2026-11-25T00:00:00Z"), age_seconds=60)
     role_lab.add_guest("live01", files=APP_FILES, safe_change_tasks=change_ok, safe_change_stale_policy="remove")
     # Two inventory hosts for one VM, with two changes, run the role in lockstep: both find it free,
-    # both take a checkpoint.
+    # both take a checkpoint (each create waits a second before it runs, so that both reads come first).
+    host.inject_fault("create_checkpoint", "delay", hang_seconds=1, times=2, vm="race01")
     for guest in ("race_a", "race_b"):
         role_lab.add_guest(guest, vm="race01", files=APP_FILES, safe_change_tasks=GATED, test_gate_dir=str(gate),
                            test_change_id="CHG-" + guest.upper())

@@ -265,6 +265,8 @@ class SimHost:
           first only with ``after=True``, else the late answer is the error ``code``/``message``;
         - ``drop``: run the operation, then reset the connection instead of answering;
         - ``drop_before``: reset the connection without running the operation;
+        - ``delay``: run the operation only after ``hang_seconds``, then answer as usual (other
+          commands run meanwhile: two runs that race for one VM both read it before either changes it).
         - ``kill``: the operation's process is killed at point ``at`` (engine.KILL_POINTS: a
           controller timeout or a deleted WinRS shell): what it did up to there stays, nothing after
           it runs (no ``finally``), and the connection is reset.

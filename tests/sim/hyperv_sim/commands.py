@@ -38,7 +38,7 @@ COMMON_SCRIPT = "_common.ps1"
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "kill")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "kill")
 
 
 @dataclass
@@ -221,35 +221,48 @@ class CommandHost:
         return name, params
 
     def _run_operation(self, name: str, params: dict) -> CommandResult:
-        """Fault and operation in one transaction; a simulated cmdlet's run time passes after it."""
+        """Fault and operation in one transaction; a simulated cmdlet's run time passes after it.
+
+        A ``delay`` fault is the exception: the operation runs (in its own transaction) only when the
+        delay has passed, so that other commands can run in between (two runs racing for one VM).
+        """
         with self.state_file.transaction() as state:
             fault = take_fault(state, name, params)
-            host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
-            killed = False
-            # drop_before: the connection breaks before the request reaches the host, nothing runs
-            # (the client never sees the error reply).
-            if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
-                reply = error_reply(engine.HostError(fault["code"], fault["message"]))
-            else:
-                try:
-                    reply = success_reply(host.run(name, params))
-                except engine.HostError as error:
-                    reply = error_reply(error)
-                except engine.ProcessKilled:
-                    # What ran stays; the dead process holds no file open any more.
-                    killed = True
-                    for vm in state["vms"].values():
-                        if vm.get("type_override"):
-                            vm["type_override"]["live"] = False
-                    reply = error_reply(engine.HostError("host_error", "killed"))
+            delayed = fault is not None and fault["action"] == "delay"
+            if not delayed:
+                host, reply = self._answer(state, name, params, fault)
+        if delayed:
+            self.sleep(fault["hang_seconds"])
+            fault = None
+            with self.state_file.transaction() as state:
+                host, reply = self._answer(state, name, params, None)
         if host.command_seconds:
             self.sleep(host.command_seconds)
         if fault and fault["action"] == "hang":
             reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
-        elif fault and (fault["action"] in ("drop", "drop_before") or killed):
+        elif fault and (fault["action"] in ("drop", "drop_before") or host.killed):
             # A kill that never reached its point lets the operation answer.
             reply.fault = "drop"
         elif fault and fault["action"] == "corrupt":
             reply.stdout, reply.stderr, reply.exit_code = corrupt_replies.corrupt(reply.stdout, reply.exit_code,
                                                                                   fault["kind"])
         return reply
+
+    def _answer(self, state: dict, name: str, params: dict, fault: dict | None):
+        """(the host model, the reply) of running operation ``name`` in ``state``, or of the fault instead."""
+        host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
+        # drop_before: the connection breaks before the request reaches the host, nothing runs
+        # (the client never sees the error reply).
+        if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
+            return host, error_reply(engine.HostError(fault["code"], fault["message"]))
+        try:
+            return host, success_reply(host.run(name, params))
+        except engine.HostError as error:
+            return host, error_reply(error)
+        except engine.ProcessKilled:
+            # What ran stays; the dead process holds no file open any more.
+            host.killed = True
+            for vm in state["vms"].values():
+                if vm.get("type_override"):
+                    vm["type_override"]["live"] = False
+            return host, error_reply(engine.HostError("host_error", "killed"))

@@ -340,6 +340,7 @@ class HyperVHost:
         self.clock = clock
         self.command_seconds = 0.0
         self.kill_at = kill_at
+        self.killed = False  # set by the command host when the kill happened
 
     def now(self) -> datetime.datetime:
         """The operation's time: the clock plus what its cmdlets took so far."""

@@ -364,6 +364,16 @@ def test_a_drop_before_fault_loses_the_connection_without_running_the_operation(
     assert sim.checkpoints("web01") == []
 
 
+def test_a_delay_fault_runs_the_operation_late_and_lets_others_run_before(command_host, sim, sleeps):
+    sim.inject_fault("create_checkpoint", "delay", hang_seconds=2.5, vm="web01")
+    state_seen = []
+    command_host.sleep = lambda seconds: (sleeps.append(seconds), state_seen.append(sim.checkpoints("web01")))
+    result, document = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")
+    assert (result.fault, result.exit_code, document["result"]["checkpoint"]["name"]) == (None, 0, "cp")
+    assert sleeps[0] == 2.5 and state_seen[0] == []  # nothing was made while the command waited
+    assert [cp["name"] for cp in sim.checkpoints("web01")] == ["cp"] and sim.summary()["faults"] == []
+
+
 def test_a_fault_for_one_vm_leaves_the_other_vms_alone(command_host, sim):
     sim.inject_fault("create_checkpoint", "fail", code="host_error", message="db01 only", vm="db01")
     assert call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")[0].exit_code == 0
