@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert-out", metavar="PATH",
                        help="with --tls: write the certificate (PEM) there, for clients that validate it")
     serve.add_argument("--host-name", help="computer name the simulated host reports")
+    serve.add_argument("--free-gb", type=float,
+                       help="free space of the host's volumes in GB (default 500; change it later with "
+                            "'hyperv-sim admin --state FILE set-free-gb N')")
     serve.add_argument("--verbose", action="store_true", help="log every WS-Management request to stderr")
     return parser
 
@@ -53,6 +56,10 @@ def serve(args: argparse.Namespace) -> int:
 
     host_options = {"host_name": args.host_name} if args.host_name else {}
     command_host = CommandHost(args.state, initial_vms=list(args.vm), **host_options)
+    if args.free_gb is not None:
+        from hyperv_sim.admin import SimHost
+
+        SimHost(args.state).set_free_space(args.free_gb)
     server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
                          tls=args.tls, host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state))
     server.start()

@@ -29,8 +29,10 @@ CONTROLLER_KEYS = {
     "action", "actions", "removes", "all_with_name", "checkpoint_ids", "warnings", "recovered",
     # HyperVHost marks a result that arrived only after a lost connection and a retry
     "connection_lost",
-    # report rows computed on the controller
-    "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed",
+    # HyperVHost: the default name of a checkpoint a lost create made and the retry renamed
+    "renamed_from",
+    # report rows computed on the controller (and the host probe's comparison, host_assumptions.compare)
+    "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed", "status",
     # details of the host's "ambiguous" error
     "matches",
     # task variables
