@@ -14,8 +14,10 @@ import time
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
 
 display = Display()
 
@@ -45,6 +47,7 @@ class ActionModule(HyperVActionBase):
         timeout=dict(type="int", default=1800),
         on_merge=dict(type="str", default="wait", choices=["wait", "fail"]),
         operation_timeout=dict(type="int", default=600),
+        min_free_gb=dict(type="float", default=free_space.DEFAULT_MIN_FREE_GB),
     )
     MUTUALLY_EXCLUSIVE = [("vm", "vm_id"), ("name", "checkpoint_id"),
                           ("name", "name_prefix"), ("name", "name_pattern"),
@@ -61,9 +64,11 @@ class ActionModule(HyperVActionBase):
         try:
             check_options(args)
             host = self.hyperv_host(task_vars, args["operation_timeout"])
-            vm = self._read(host, args)
+            host_record, vm = self._read(host, args)
+            self._host_time = host_record.get("time")
             plan = planner.plan(args, vm, planner.utc_now())
             plan.warnings.extend(ignored_options(self._task.args, args["state"]))
+            plan.warnings.extend(vm_warnings(vm, plan))
             if plan.changed and plan.needs_quiet_vm and vm.get("merging"):
                 if self._task.check_mode:
                     # A preview must not block: say that the real run would wait first.
@@ -78,8 +83,8 @@ class ActionModule(HyperVActionBase):
 
     @staticmethod
     def _read(host, args):
-        dummy, vm = host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
-        return vm
+        """(the host record, the VM record with its checkpoints)."""
+        return host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
 
     def _after_merge(self, host, args, vm, result):
         """A merge is running: refuse (on_merge=fail) or wait for it, then plan again on fresh state."""
@@ -87,7 +92,8 @@ class ActionModule(HyperVActionBase):
             raise planner.PlanError("merge_in_progress",
                                     "a disk merge is running on VM '%s'; nothing was changed (on_merge=fail)" % vm["name"])
         result["merge_wait_before_seconds"], dummy = wait_for_merge(host, vm, args["timeout"], "before changing it")
-        vm = self._read(host, args)
+        host_record, vm = self._read(host, args)
+        self._host_time = host_record.get("time")
         return vm, planner.plan(args, vm, planner.utc_now())
 
     def _carry_out(self, host, args, vm, plan, result):
@@ -123,29 +129,27 @@ class ActionModule(HyperVActionBase):
         kind = action["action"]
         if kind == "create":
             reply = host.create_checkpoint(vm["id"], action["name"], action["checkpoint_type"],
-                                           known_ids=[cp["id"] for cp in vm.get("checkpoints", [])])
+                                           known_ids=[cp["id"] for cp in vm.get("checkpoints", [])],
+                                           min_free_bytes=free_space.min_free_bytes(args["min_free_gb"]),
+                                           since=getattr(self, "_host_time", None), vm_type=vm.get("checkpoint_type"))
             created = reply["checkpoint"]
             result["taken_type"] = reply.get("taken_type")
             result["fell_back"] = reply.get("fell_back")
-            if reply.get("fell_back"):
-                result["warnings"].append(
-                    "VM '%s': the guest could not take a production checkpoint, so Hyper-V took a standard "
-                    "checkpoint (with memory state) instead" % vm["name"])
-            if reply.get("type_restore_error"):
-                result["warnings"].append(
-                    "VM '%s': the checkpoint was made, but its checkpoint type setting could not be put back: %s; "
-                    "check it with hyperv.checkpoint.hyperv_checkpoint_info" % (vm["name"], reply["type_restore_error"]))
-            if reply.get("recovered"):
-                result["warnings"].append(
-                    "VM '%s': the connection failed after the checkpoint was made; the task found it and did not "
-                    "make a second one (the checkpoint type taken is unknown)" % vm["name"])
+            result["warnings"].extend(create_warnings(vm["name"], action["name"], reply))
             result["actions"].append(dict(action, done=True, checkpoint_id=created["id"]))
             return created, reply["vm"]
         if kind == "remove":
             started = time.monotonic()
-            reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"])
+            # The host waits this long for the merge to show (Remove-VMSnapshot returns first).
+            grace = min(DEFAULT_MERGE_GRACE_SECONDS, args["timeout"]) if args["wait"] else 0
+            reply = host.remove_checkpoints(vm["id"], action["checkpoint_ids"], action["include_children"],
+                                            merge_grace_seconds=grace)
             result["removed"] = describe(vm, reply["removed"])
-            result["actions"].append(dict(action, done=True, removed=reply["removed"]))
+            result["actions"].append(dict(action, done=True, removed=reply["removed"], merge=reply.get("merge")))
+            if args["wait"] and reply.get("merge") == "unseen":
+                result["warnings"].append(
+                    "VM '%s': Hyper-V showed no disk merge within %d seconds of the delete, and the disk chain did "
+                    "not shrink; the merge may still start later" % (vm["name"], grace))
             if reply.get("connection_lost"):
                 result["warnings"].append(
                     "VM '%s': the connection failed during the delete; the task read the host again and reports "
@@ -183,6 +187,7 @@ OPTIONS_FOR_STATES = {
     "all_with_name": ("absent",),
     "wait": ("absent",),
     "power_state": ("restored",),
+    "min_free_gb": ("present",),
 }
 
 
@@ -205,6 +210,8 @@ def check_options(args):
     for option in ("timeout", "operation_timeout"):
         if args[option] <= 0:
             raise planner.PlanError("invalid_option", "%s must be a positive number of seconds" % option)
+    if args["min_free_gb"] < 0:
+        raise planner.PlanError("invalid_option", "min_free_gb must be 0 (no check) or more, not %s" % args["min_free_gb"])
     if args["new_name"] is not None and args["state"] != "present":
         raise planner.PlanError("invalid_option", "new_name renames a checkpoint and needs state=present")
     for option in ("name_prefix", "name_pattern"):
@@ -218,6 +225,43 @@ def check_options(args):
             and args["name_prefix"] is None and args["name_pattern"] is None:
         raise planner.PlanError("invalid_option", "older_than and keep_newest need name_prefix or name_pattern, "
                                 "so that a clean-up never touches checkpoints it was not asked to")
+
+
+def create_warnings(vm_name, name, reply):
+    """What the host's answer to a create says that the user should know."""
+    warnings = []
+    if reply.get("fell_back"):
+        warnings.append("VM '%s': the guest could not take a production checkpoint, so Hyper-V took a standard "
+                        "checkpoint (with memory state) instead" % vm_name)
+    if reply.get("type_restore_error"):
+        warnings.append("VM '%s': the checkpoint was made, but its checkpoint type setting could not be put back: %s; "
+                        "the next checkpoint taken by this collection puts it back (hyperv_checkpoint_info shows it "
+                        "as type_override)" % (vm_name, reply["type_restore_error"]))
+    if reply.get("type_override_repaired"):
+        warnings.append("VM '%s': an earlier run was stopped while the VM's checkpoint type was switched; its type %s "
+                        "was put back" % (vm_name, reply["type_override_repaired"]))
+    if reply.get("recovered"):
+        warnings.append("VM '%s': the connection failed after the checkpoint was made; the task found it and did not "
+                        "make a second one (the checkpoint type taken is unknown)" % vm_name)
+    if reply.get("name_repaired"):
+        warnings.append("VM '%s': Hyper-V took the checkpoint under its default name%s and the rename failed; the task "
+                        "renamed it to '%s'" % (vm_name, " '%s'" % reply["renamed_from"] if reply.get("renamed_from")
+                                                else "", name))
+    return warnings
+
+
+def vm_warnings(vm, plan):
+    """What the VM record itself says that the user should know before a change."""
+    warnings = []
+    override = vm.get("type_override") or {}
+    if override and not override.get("live") and not any(a["action"] == "create" for a in plan.actions):
+        warnings.append("VM '%s': an earlier run was stopped while the VM's checkpoint type was switched; the next "
+                        "checkpoint taken by this collection puts its type %s back"
+                        % (vm["name"], override.get("original_type")))
+    if any(action["action"] == "create" for action in plan.actions) and free_space.unknown_free_space(vm):
+        warnings.append("VM '%s': the free space of %s is not known to the host, so min_free_gb could not be checked "
+                        "there" % (vm["name"], ", ".join(free_space.unknown_free_space(vm))))
+    return warnings
 
 
 def wait_for_merge(host, vm, timeout, why, started=None):
@@ -253,4 +297,5 @@ def vm_summary(vm, current_id):
         "checkpoint_type": vm.get("checkpoint_type"),
         "current_checkpoint_id": current_id,
         "merging": vm.get("merging"),
+        "volumes": vm.get("volumes"),
     }

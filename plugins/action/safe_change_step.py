@@ -24,6 +24,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import wait_for_merge
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_groups as groups
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
@@ -40,7 +41,8 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors impo
 
 display = Display()
 
-STEPS = ("prepare", "checkpoint", "verify", "revert", "finish", "settle", "summary", "hold")
+STEPS = ("prepare", "checkpoint", "plan", "group_checkpoint", "gate", "verify", "group_check", "revert", "finish",
+         "settle", "summary", "hold", "batches")
 # Variables the role sets or publishes itself: not typos of its options.
 ROLE_OUTPUTS = ("safe_change_result", "safe_change_results")
 CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -55,6 +57,9 @@ class ActionModule(HyperVActionBase):
         failure=dict(type="raw"),
         reverted=dict(type="raw"),
         finished=dict(type="raw"),
+        planned=dict(type="raw"),
+        created=dict(type="raw"),
+        gate=dict(type="raw"),
         phase=dict(type="str", default="change", choices=["change", "after_revert"]),
         reachable_only=dict(type="bool", default=False),
         summary=dict(type="bool", default=True),
@@ -67,6 +72,9 @@ class ActionModule(HyperVActionBase):
         checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
         lock_minutes=dict(type="int", default=120),
         operation_timeout=dict(type="int", default=600),
+        # batches (playbooks/patch_window.yml)
+        hosts_to_batch=dict(type="list", elements="str", default=[]),
+        batch_size=dict(type="str", default="1"),
     )
 
     def run(self, tmp=None, task_vars=None):
@@ -119,13 +127,19 @@ class ActionModule(HyperVActionBase):
             "marks": {"preflight": started},
             "url_from_elsewhere": False,
             "verify_more": False,
+            "prefix": options.get("safe_change_name_prefix"),
+            "requested_by": "",
+            "group": str(options.get("safe_change_group") or "").strip(),
+            "group_order": options.get("safe_change_group_order") or 0,
+            "change_file": options.get("safe_change_tasks") or "change_role.yml",
         }
         warnings = unknown_variable_warnings(task_vars, spec)
         if not problems:
             problems = plan.option_problems(options, known_host)
         if not problems:
+            state["requested_by"] = self._requested_by(options, task_vars)
             state["checkpoint_name"] = names.build_name(options["safe_change_name_prefix"], state["change_id"],
-                                                        self._requested_by(options, task_vars), now)
+                                                        state["requested_by"], now)
             problem = plan.name_problem(state["checkpoint_name"], options["safe_change_keep_hours"], now)
             problems = [problem] if problem else []
         if problems:
@@ -147,7 +161,9 @@ class ActionModule(HyperVActionBase):
         state["proceed"] = True
         state["url_from_elsewhere"] = bool(options["safe_change_verify_url"]) and \
             options["safe_change_verify_url_from"] not in CONTROLLER_NAMES
-        state["verify_more"] = state["url_from_elsewhere"] or bool(options["safe_change_verify_tasks"])
+        # A group member always verifies a second time: its last check is the mark the group waits for.
+        state["verify_more"] = state["url_from_elsewhere"] or bool(options["safe_change_verify_tasks"]) or \
+            bool(state["group"])
         return dict(state=state, warnings=warnings,
                     msg="VM %s on %s, checkpoint '%s'" % (state["vm"], state["hyperv_host"], state["checkpoint_name"]))
 
@@ -219,15 +235,16 @@ class ActionModule(HyperVActionBase):
         state = args["state"]
         hyperv, warnings = self._host_steps(state, task_vars)
         try:
-            state = hyperv.checkpoint(state, bool(self._task.check_mode))
+            state = hyperv.checkpoint(state, bool(self._task.check_mode), group_preflight=bool(state.get("group")))
         except HostOperationError as error:
             state = steps.read_refusal(dict(state), error)
         if state["proceed"]:
             state["marks"]["change"] = time.time()
         changed = bool(state["checkpoint"].get("id")) and not state["checkpoint"].get("reused") or \
             any(note.startswith("removed left-over") for note in state["notes"])
-        if state["would"]:
-            # Check mode: what a real run would do is the point of the run, shown at any verbosity.
+        if state["would"] and not state.get("group"):
+            # Check mode: what a real run would do is the point of the run, shown at any verbosity
+            # (for a group member by the step plan, with its group).
             display.display("\n".join(["%s: check mode, nothing was changed. A real run would:" % state["host"]]
                                       + ["  - " + line for line in state["would"]]))
         return dict(state=state, changed=changed, warnings=warnings,
@@ -260,7 +277,8 @@ class ActionModule(HyperVActionBase):
         try:
             if args["reachable_only"]:
                 checks.wait_until_answers(min(options["safe_change_reachable_timeout"], 30))
-                return dict(outcome, msg="the guest answers")
+                # The last check of the verification: a group member that got here passed (group_check).
+                return dict(outcome, final=True, msg="the guest answers")
             checks.verify(options, url_from_controller=not state["url_from_elsewhere"])
         except CheckFailed as failure:
             return dict(outcome, failed=True, msg=str(failure))
@@ -308,11 +326,14 @@ class ActionModule(HyperVActionBase):
 
     def _step_settle(self, args, task_vars):
         """The end of the run on the host: a refusal is recorded; a change that passed is committed;
-        a revert (done in the rescue) is taken as it ended."""
+        a revert (done in the rescue) is taken as it ended; a withdrawn group member deletes its checkpoint."""
         state = dict(args["state"])
         for done in (self._this_run(args.get("finished"), state), self._this_run(args.get("reverted"), state)):
             if done is not None:
                 return self._recorded(done["state"])
+        if state.get("withdraw"):
+            hyperv, warnings = self._host_steps(state, task_vars)
+            return dict(self._recorded(hyperv.withdraw(state)), changed=True, warnings=warnings)
         if not state.get("proceed"):
             return self._recorded(state)
         verified = args.get("verified")
@@ -361,19 +382,126 @@ class ActionModule(HyperVActionBase):
         return dict(changed=created, checkpoint=checkpoint, taken_type=checkpoint.pop("taken_type", None),
                     fell_back=checkpoint.pop("fell_back", None), warnings=warnings + state["notes"], msg=text)
 
+    # Application groups: plan, group_checkpoint, gate (once per batch) and group_check ---------------
+
+    def _step_plan(self, args, task_vars):
+        """Once per batch, after every guest's pre-flight: the groups, and who takes a checkpoint now."""
+        batch = {}
+        for host in task_vars.get("ansible_play_batch", []):
+            state = this_run_state(host_var(task_vars, host, "__safe_change_checkpointed")) or \
+                this_run_state(host_var(task_vars, host, "__safe_change_prepared"))
+            if state is not None:
+                batch[host] = state
+        names_used = set(groups.group_of(state) for state in batch.values()) - {""}
+        inventory_members = {name: [] for name in names_used}
+        if names_used:
+            for host in (task_vars.get("groups") or {}).get("all", []):
+                name = groups.group_of(batch[host]) if host in batch else self._group_var(task_vars, host)
+                if name in inventory_members:
+                    inventory_members[name].append(host)
+        planned = groups.plan(batch, list(task_vars.get("ansible_play_hosts_all", [])), inventory_members,
+                              planner.utc_now(), check_mode=bool(self._task.check_mode))
+        for host, group in ((host, group) for group in planned["groups"].values() for host in group["members"]):
+            if self._task.check_mode and not group["problem"]:
+                display.display("%s: check mode, as a member of the group, a real run would:\n%s" % (
+                    host, "\n".join("  - " + line for line in planned["states"][host]["would"])))
+        return dict(planned=planned, msg="%d group(s); %d checkpoint(s) to take together" % (
+            len(planned["groups"]), len(planned["create"])))
+
+    def _group_var(self, task_vars, host):
+        """safe_change_group of an inventory host outside this batch (templated, as the host would see it)."""
+        try:
+            value = task_vars["hostvars"][host].get("safe_change_group")
+        except Exception:  # a host whose variables cannot be templated is no member of any group here
+            return ""
+        return str(value or "").strip()
+
+    def _step_group_checkpoint(self, args, task_vars):
+        """One member's checkpoint, for the group (a loop over the members, delegated to each one's host)."""
+        state = args["state"]
+        # In a loop Ansible keeps the connection of the item before when the address is the same, even
+        # when the port or the user differ: members on two hosts behind one address would share it.
+        if getattr(self._connection, "connected", False):
+            self._connection.close()
+        hyperv, warnings = self._host_steps(state, task_vars)
+        try:
+            state = hyperv.checkpoint(state, False)
+        except HostOperationError as error:
+            state = steps.read_refusal(dict(state), error)
+        if state["proceed"]:
+            state["marks"]["change"] = time.time()
+        return dict(state=state, changed=bool(state["checkpoint"].get("id")), warnings=warnings,
+                    msg=state["reason"] or "checkpoint '%s' (id %s) of the group's member %s" % (
+                        state["checkpoint"].get("name"), state["checkpoint"].get("id"), state["host"]))
+
+    def _step_gate(self, args, task_vars):
+        """Once per batch, after the group's checkpoints: the state each guest goes on with."""
+        planned = args.get("planned") or {}
+        created = {}
+        for item in (args.get("created") or {}).get("results") or []:
+            if isinstance(item, dict) and isinstance(item.get("state"), dict):
+                created[item["state"]["host"]] = {key: value for key, value in item["state"].items()
+                                                  if key != "options"}
+        gated = groups.gate(planned, created)
+        # With groups of several orders the changes run level by level, lowest first, and the reverts
+        # level by level, highest first (change_in_order.yml, the role's rescue); else all at once.
+        for state in gated["states"].values():
+            if gated["levels"]:
+                state["change_file"] = "change_in_order.yml"
+            state["revert_level"] = (state.get("group_order") or 0) if gated["levels"] else None
+        gated["revert_levels"] = list(reversed(gated["levels"])) or [None]
+        return dict(gated, msg="%d guest(s), %d group(s)" % (len(gated["states"]), len(gated["groups"])))
+
+    def _step_group_check(self, args, task_vars):
+        """After a member's verification: fail it when a member of its group did not pass, so that it reverts."""
+        state, gated = args["state"], args.get("gate") or {}
+        group = gated.get("groups", {}).get(state.get("group"))
+        if not group:
+            return dict(msg="no group")
+        passed = {}
+        for member in group["members"]:
+            mark = host_var(task_vars, member, "__safe_change_verified_again")
+            member_state = gated["states"].get(member) or {}
+            passed[member] = isinstance(mark, dict) and mark.get("final") and not mark.get("failed") and \
+                mark.get("run_id") == member_state.get("run_id")
+        problem = groups.group_check(state["host"], group, passed)
+        if problem:
+            return dict(failed=True, group_failure=True, msg=problem)
+        return dict(msg="every member of the group %s passed" % state["group"])
+
+    # batches: serial batches that keep application groups whole (playbooks/patch_window.yml) ------
+
+    def _step_batches(self, args, task_vars):
+        hosts = args["hosts_to_batch"]
+        try:
+            ordered, sizes = groups.batches(hosts, {host: self._group_var(task_vars, host) for host in hosts},
+                                            args["batch_size"])
+        except ValueError as error:
+            return dict(failed=True, msg="batch_size must be a number of guests (5) or a percentage (25%%): %s" % error)
+        return dict(hosts=ordered, batches=sizes or [1],
+                    msg="%d guest(s) in %d batch(es) of at most %s, application groups kept whole" % (
+                        len(ordered), len(sizes), args["batch_size"]))
+
     # summary: once per play (batch), on the controller -------------------------------------------
 
     def _step_summary(self, args, task_vars):
-        hostvars = task_vars.get("hostvars") or {}
+        """The records of this batch (for the fact safe_change_result), the summary table and the artifacts."""
+        batch = {}
+        for host in task_vars.get("ansible_play_batch", []):
+            settled = host_var(task_vars, host, "__safe_change_settled")
+            if isinstance(settled, dict) and isinstance(settled.get("record"), dict):
+                batch[host] = settled["record"]
+        batch = record.with_group_outcomes(batch)
         records = {}
         for host in (task_vars.get("groups") or {}).get("all", []):
-            value = hostvars[host].get("safe_change_result") if host in hostvars else None
+            value = batch.get(host) or host_var(task_vars, host, "safe_change_result")
             if isinstance(value, dict) and value.get("outcome") in record.OUTCOMES:
                 records[host] = value
         play = task_vars.get("ansible_play_name", "")
         shown = [records[host] for host in task_vars.get("ansible_play_hosts_all", [])
                  if host in records and records[host].get("play", "") == play]
-        result = {"changed": False, "msg": "%d guest(s) in this play, %d in the run" % (len(shown), len(records))}
+        result = {"changed": False, "records": batch,
+                  "msg": "%d guest(s) in this play, %d in the run" % (len(shown), len(records))}
         if args["summary"]:
             display.display("\n".join(record.summary_table(shown)))
         if args["set_stats"]:
@@ -447,6 +575,30 @@ class HostClient:
 
     def rename(self, vm_id, checkpoint_id, new_name):
         return self.host.rename_checkpoint(vm_id, checkpoint_id, new_name)
+
+
+def host_var(task_vars, host, name):
+    """A variable that a task set at run time (a registered result, a set_fact) on another host of the play.
+
+    Read from the variable manager's cache of such variables when it is there: hostvars[host] would
+    compute every variable of that host to return one, which costs milliseconds a host, and a batch
+    can have hundreds.
+    """
+    hostvars = task_vars.get("hostvars")
+    cache = getattr(getattr(hostvars, "_variable_manager", None), "_nonpersistent_fact_cache", None)
+    if cache is not None:
+        return (cache.get(host) or {}).get(name)
+    try:
+        return hostvars[host].get(name) if hostvars is not None and host in hostvars else None
+    except Exception:  # a host whose variables cannot be templated has none of ours
+        return None
+
+
+def this_run_state(registered):
+    """The run state in a registered result of a step (None for a skipped or foreign result)."""
+    if isinstance(registered, dict) and isinstance(registered.get("state"), dict):
+        return registered["state"]
+    return None
 
 
 def unknown_variable_warnings(task_vars, spec):

@@ -27,8 +27,8 @@ description:
     name the VM with O(vm) or O(vm_id).
   - Each task reads the VM and all its checkpoints once, plans what to do, and only then changes anything. Every
     refusal happens before the host is changed. This covers ambiguous names, disabled checkpoints, the limit of 50
-    checkpoints, a checkpoint older than O(max_age), and invalid option combinations. A task that has nothing to do
-    needs one round trip to the host.
+    checkpoints, too little free space (O(min_free_gb)), a checkpoint older than O(max_age), and invalid option
+    combinations. A task that has nothing to do needs one round trip to the host.
   - Checkpoint names are literal, never wildcards. A name matches a checkpoint only when the two are exactly equal,
     case-sensitive, and characters such as V(*), V(?) and V([) have no special meaning. O(name_pattern) is the only
     option that takes a pattern.
@@ -118,20 +118,30 @@ options:
     type: str
   checkpoint_type:
     description:
-      - The type of the checkpoint to create, for this one checkpoint only. It overrides the VM's checkpoint type
-        setting for this task. The host puts the VM's own setting back afterwards, also when creating the checkpoint
-        fails. To change the VM's setting itself, use M(hyperv.checkpoint.hyperv_checkpoint_type).
+      - The type of the checkpoint to create, for this one checkpoint only. Hyper-V has no type per checkpoint, only the
+        VM's setting, so the host switches that setting for the checkpoint when it cannot give the kind asked for, and
+        puts it back afterwards, also when creating the checkpoint fails. It does not switch when the VM's own setting
+        gives the kind asked for (V(production) on a C(Production) VM, for example), which keeps short the moment in
+        which backup software taking a checkpoint would get the switched type. To change the VM's setting itself, use
+        M(hyperv.checkpoint.hyperv_checkpoint_type).
+      - The host notes the type to put back in a file under C(%ProgramData%\hyperv.checkpoint) before it switches. A
+        run that is stopped in that moment (an O(operation_timeout), a lost connection) leaves the type switched and
+        the note behind; the task's retry, or the next checkpoint any run takes of the VM, puts the type back and warns.
+        M(hyperv.checkpoint.hyperv_checkpoint_info) shows it in each VM's C(type_override).
       - V(standard) takes a standard checkpoint. It includes the memory state of a running VM, so a restore resumes
         the VM where it was.
       - V(production) takes a production checkpoint, which is application-consistent and has no memory state. Windows
-        guests use VSS; Linux guests freeze their file systems. When the production checkpoint fails, usually because
-        the guest cannot quiesce, a standard checkpoint is taken instead. The task then succeeds with a warning and
-        RV(fell_back=true). The module falls back after any failure of the production attempt, because Hyper-V only
-        gives the reason in localized message text.
-      - V(production_only) takes a production checkpoint or fails with RV(error_code=production_checkpoint_failed),
-        whatever made the production attempt fail. Nothing is created then.
-      - When not set, the VM's own setting applies. With the VM setting C(Production), a fallback to a standard
-        checkpoint is detected and reported the same way.
+        guests use VSS; Linux guests freeze their file systems. When the guest cannot make one, a standard checkpoint
+        is taken instead. The task then succeeds with a warning and RV(fell_back=true). Other failures, such as a
+        busy VM, a VM in a state that cannot change, a timeout or too little disk space, never fall back; they fail
+        with their own RV(error_code) (C(busy), C(hyperv_timeout), C(low_disk_space), ...), because a standard
+        checkpoint carries memory state, wrong for a domain controller or a database.
+      - V(production_only) takes a production checkpoint, or fails with RV(error_code=production_checkpoint_failed)
+        when the guest cannot make one. Nothing is created then.
+      - Which kind was taken is read from the checkpoint itself. A checkpoint with the VM's memory state is a
+        standard one.
+      - When not set, the VM's own setting applies, without any switch. With the VM setting C(Production), Hyper-V's
+        own fallback to a standard checkpoint is detected and reported the same way.
       - Only used when a checkpoint is created. An existing checkpoint with the name is reused whatever its type.
         Hyper-V does not record whether a checkpoint is a production or a standard one.
       - This option does not override a VM whose checkpoints are disabled. A VM with checkpoint type C(Disabled) is
@@ -225,16 +235,20 @@ options:
   power_state:
     description:
       - With O(state=restored), what happens to the VM's power state after the restore.
+      - Hyper-V's C(Restore-VMSnapshot) would save a running VM itself and start it again after the restore, so the
+        restored guest would run at once. The module saves the VM first instead (C(Save-VM)); the restore then leaves
+        it C(Saved) (a checkpoint with memory state) or C(Off), and the guest runs only when this option says so.
       - V(previous) restores the state the VM had before the task. If the VM was C(Running) before the restore, it is
         started, or resumed from the checkpoint's saved memory state. If it was C(Off), it is turned off. Other states
         before the restore, such as C(Saved) or C(Paused), are not brought back.
       - V(running) starts the VM unless it already runs. The task waits until Hyper-V reports it started.
-      - V(off) turns the VM off (C(Stop-VM -TurnOff)) unless it is off already. This is like pulling the power cord,
-        and it discards the memory state that a standard checkpoint restored. Quote the value in YAML, as in
-        C("off"). Unquoted, YAML reads C(off) as the boolean V(false), which is not a valid choice.
-      - V(as_checkpoint) leaves the VM as the restore left it. After a production checkpoint the VM is always
-        C(Off). After a standard checkpoint taken while the VM ran, the VM usually holds the saved memory state
-        (C(Saved)).
+      - V(off) leaves the VM off, and the restored guest never runs. A saved memory state that a standard checkpoint
+        restored is discarded (C(Remove-VMSavedState)). The module never uses C(Stop-VM) here, because turning a VM off
+        with it deletes the VM's current checkpoint when that is an automatic checkpoint, which would be the one just
+        restored. Quote the value in YAML, as in C("off"). Unquoted, YAML reads C(off) as the boolean V(false), which
+        is not a valid choice.
+      - V(as_checkpoint) leaves the VM as the restore left it, C(Saved) after a checkpoint with memory state (a
+        standard checkpoint of a running VM), else C(Off), as after a production checkpoint.
       - Has no effect with the other states; given there, the task warns.
     type: str
     default: previous
@@ -273,6 +287,22 @@ options:
     type: str
     default: wait
     choices: [wait, fail]
+  min_free_gb:
+    description:
+      - With O(state=present), refuse to create a checkpoint when a volume that holds the VM's virtual disks or its
+        checkpoint files has less than this many gigabytes (1024^3 bytes) free. The task then fails with
+        RV(error_code=low_disk_space) and nothing is created.
+      - A checkpoint's differencing disk grows with every write the guest makes, and Hyper-V pauses the VM when the
+        volume fills; deleting the checkpoint later needs room for the merge as well. The default leaves room for a
+        patch window's writes.
+      - The host checks again right before it takes the checkpoint, and a failure of the checkpoint while a volume is
+        below this is reported as RV(error_code=low_disk_space) too.
+      - V(0) switches the check off. A volume whose free space the host cannot tell, such as an SMB share, is not
+        checked; the task warns.
+      - Has no effect with the other states; given there, the task warns.
+    type: float
+    default: 10.0
+    version_added: 0.2.0
   operation_timeout:
     description:
       - Maximum number of seconds for each single operation on the host, meaning one PowerShell run over the
@@ -296,15 +326,20 @@ notes:
     have the required permission to complete this task".
   - C(become) is not applied to the scripts this module runs, so the connection user itself needs these rights.
   - For a clustered VM, run the task on the cluster node that currently owns the VM. On another node, the task fails
-    with RV(error_code=owned_by_other_node).
+    with RV(error_code=owned_by_other_node). With O(vm_id) the owner is found through the cluster's "Virtual Machine"
+    resource of that id; with O(vm) only through a cluster role named like the VM, so address clustered VMs by id
+    where roles are named otherwise (SCVMM, renamed roles).
   - Checkpoints are not backups. They depend on the VM's virtual disks and live next to them, so keep a real backup.
     A chain of checkpoints also slows disk I/O and grows on disk, so delete checkpoints when the change they protect
     is done.
-  - Hyper-V allows at most 50 checkpoints per VM. Creating one more fails with RV(error_code=limit_reached) before
-    anything is changed. Only user (C(Standard)) checkpoints count.
+  - Hyper-V allows at most 50 checkpoints per VM, of every kind; checkpoints of backup and replication software count
+    too. Creating one more fails with RV(error_code=limit_reached) before anything is changed.
   - Hyper-V leaves the VM C(Off) after restoring a production checkpoint, because the checkpoint has no memory state.
     With the default O(power_state=previous), the module starts the VM again when it was running before the restore.
-    O(power_state) can also always start the VM, or keep it off.
+    O(power_state) can also always start the VM, or keep it off without the restored guest ever running.
+  - Checkpoint-VM takes a checkpoint under Hyper-V's default name first and renames it afterwards. When the rename
+    fails, or the connection is lost in between, the host or the task's retry finds the checkpoint made since the
+    attempt began, renames it to O(name) and warns; no second checkpoint is made.
   - Deleting a checkpoint makes Hyper-V merge its differencing disk (C(.avhdx)) into its parent or child while the VM
     runs. The merge needs free disk space and can take long. See O(wait), O(timeout) and O(on_merge).
   - Ages (O(max_age), O(older_than)) are measured with the controller's clock against the creation times the host
@@ -312,9 +347,16 @@ notes:
   - O(operation_timeout) limits each operation on the host, while O(timeout) limits the wait for disk merges.
     WinRM's own timeouts (C(ansible_winrm_operation_timeout_sec), C(ansible_winrm_read_timeout_sec)) can stay at
     their defaults.
-  - When the host is busy or the connection drops, an operation is retried up to 3 times with growing delays. If a
-    checkpoint was in fact created before the connection dropped, the task finds it and does not create a second one.
-    It then warns, and RV(taken_type) and RV(fell_back) are V(null).
+  - When the host is busy (the VM is in use by another operation, or in a state that cannot change right now) or the
+    connection drops, an operation is retried up to 3 times with growing delays. If a checkpoint was in fact created
+    before the connection dropped, the task finds it and does not create a second one. It then warns, and
+    RV(taken_type) and RV(fell_back) are V(null).
+  - Hyper-V shows the disk merge of a deleted checkpoint only a moment after the delete. With O(wait=true) the host
+    waits up to 10 seconds for the merge to show, or for the disk chain to get shorter, before the task waits for the
+    merge to end.
+  - The host must run PowerShell in FullLanguage mode. Under an AppLocker or WDAC policy that puts remote sessions in
+    ConstrainedLanguage mode, the task fails with RV(error_code=constrained_language). JEA endpoints are not
+    supported (docs/host-fidelity.md).
   - Failures that the module detects carry RV(error_code) and RV(error_details). The message names the VM and the host
     and says what to do. Invalid option types or combinations rejected by the argument spec only have C(msg).
   - An answer from the host that is not the collection's JSON document (output of a profile, a cut-off answer, a
@@ -668,10 +710,19 @@ vm:
     merging:
       description:
         - Whether Hyper-V was merging disks of the VM.
-        - After a delete this is the value right after the delete, before the wait for the merge (O(wait)), so it can
-          be V(true) even when the task waited for the merge to end.
+        - After a delete this is the value after the wait for the merge (O(wait)), else right after the delete.
       type: bool
       sample: false
+    volumes:
+      description: The volumes that hold the VM's disks and checkpoint files with their free space (C(path),
+        C(free_bytes), C(size_bytes)), as M(hyperv.checkpoint.hyperv_checkpoint_info) describes them.
+      type: list
+      elements: dict
+      version_added: 0.2.0
+      sample:
+        - path: 'D:\'
+          free_bytes: 214748364800
+          size_bytes: 1099511627776
 actions:
   description:
     - The operations the task carried out, or in check mode planned, in order. Empty when nothing changed.
@@ -726,6 +777,15 @@ actions:
       type: list
       elements: str
       sample: [9e8d7c6b-5a49-4382-a1b0-c9d8e7f6a5b4]
+    merge:
+      description:
+        - C(remove) when done. What the host saw of the disk merge right after the delete.
+        - C(running) when the VM showed the merge, C(done) when the chain under the running disk was already shorter
+          or the delete needed no merge, C(unseen) when neither showed within the grace period (with O(wait=true), 10
+          seconds; the task then warns), C(none) when nothing was deleted.
+      type: str
+      sample: running
+      version_added: 0.2.0
     power_state:
       description: C(restore) only. The value of O(power_state).
       type: str
@@ -768,7 +828,8 @@ removed:
       name: CHG0041 before patching
 taken_type:
   description:
-    - The kind of checkpoint Hyper-V took, either C(production) or C(standard).
+    - The kind of checkpoint Hyper-V took, either C(production) or C(standard), read from the checkpoint; one with
+      the VM's memory state is a standard one.
     - V(null) when the connection dropped and the task found the created checkpoint afterwards, in which case the type
       is unknown.
   returned: when a checkpoint was created (not in check mode)
@@ -805,11 +866,13 @@ error_code:
   description:
     - A stable code for the failure. Codes from the module's own checks are C(invalid_option), C(ambiguous),
       C(checkpoint_not_found), C(not_a_user_checkpoint), C(checkpoint_too_old), C(name_in_use),
-      C(checkpoints_disabled), C(limit_reached), C(unsupported_on_host), C(merge_in_progress) and C(merge_timeout).
+      C(checkpoints_disabled), C(limit_reached), C(low_disk_space), C(unsupported_on_host), C(merge_in_progress) and
+      C(merge_timeout).
     - Codes from the host or the connection are C(vm_not_found), C(ambiguous) (VM name),
-      C(owned_by_other_node), C(production_checkpoint_failed), C(busy), C(hyperv_module_missing), C(timeout),
+      C(owned_by_other_node), C(production_checkpoint_failed), C(low_disk_space), C(busy) (retried first),
+      C(hyperv_timeout), C(access_denied), C(hyperv_module_missing), C(constrained_language), C(timeout),
       C(connection_lost), C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's
-      message).
+      message). docs/host-protocol.md maps the host's error ids to them.
     - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
       C(ansible_connection=local) without C(delegate_to)); nothing is sent then.
   returned: failure, except for option errors found by the argument spec

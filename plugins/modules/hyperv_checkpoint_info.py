@@ -69,10 +69,12 @@ options:
     type: str
   include_sizes:
     description:
-      - Report the size on disk of each checkpoint (RV(vms[].checkpoints[].size_bytes)) and of all checkpoints of a VM
-        (RV(vms[].total_size_bytes)).
-      - The host reads every virtual disk of every checkpoint (C(Get-VHD)), which can take a while on hosts with many
-        checkpoints. With V(false), the sizes are V(null).
+      - Report the size on disk of each checkpoint's own differencing disks (RV(vms[].checkpoints[].size_bytes)), of all
+        checkpoints of a VM (RV(vms[].total_size_bytes)) and of the chain of disk files under the VM's running disks
+        (RV(vms[].disk_chain_bytes)).
+      - The host asks for the disks of every checkpoint (C(Get-VMHardDiskDrive -VMSnapshot)) and reads every disk file
+        once (C(Get-VHD)), which can take a while on hosts with many checkpoints (docs/host-fidelity.md has what it
+        costs on a 500-VM host). With V(false), the sizes are V(null).
     type: bool
     default: true
   operation_timeout:
@@ -269,6 +271,11 @@ host:
       description: Whether the host has automatic checkpoints, Windows Server 2019 and later.
       type: bool
       sample: true
+    time:
+      description: The host's clock when it answered, in UTC (ISO 8601).
+      type: str
+      sample: "2026-11-25T13:40:02.5550000Z"
+      version_added: 0.2.0
 vms:
   description:
     - One entry per VM. The VMs named in O(vm) come first, in the order given, then those in O(vm_id). When all VMs
@@ -340,11 +347,65 @@ vms:
       sample: false
     checkpoint_count:
       description:
-        - The number of user checkpoints (snapshot type C(Standard)) of the VM, as the host counts them. This is the
-          number that Hyper-V's limit of 50 applies to.
-        - It does not include C(Recovery) or C(Replica) checkpoints, unlike RV(vms[].checkpoint_total).
+        - The number of user checkpoints (snapshot type C(Standard)) of the VM, as the host counts them.
+        - It does not include C(Recovery) or C(Replica) checkpoints, unlike RV(vms[].checkpoint_total). Hyper-V's limit
+          of 50 applies to all of them, so to RV(vms[].checkpoint_total).
       type: int
       sample: 2
+    volumes:
+      description:
+        - The volumes that hold the VM's virtual disks (differencing disks are made next to them) and its checkpoint
+          files, each once, with their free space. A checkpoint's differencing disk grows with every write, and Hyper-V
+          pauses the VM when its volume fills.
+        - RV(vms[].volumes[].free_bytes) and RV(vms[].volumes[].size_bytes) are V(null) for a path on no local volume
+          of the host, for example an SMB share.
+      type: list
+      elements: dict
+      version_added: 0.2.0
+      contains:
+        path:
+          description: The volume's mount point (C(Win32_Volume) C(Name)), for example C(C:\) or
+            C(C:\ClusterStorage\Volume1\), or the root of a share.
+          type: str
+          sample: 'D:\'
+        free_bytes:
+          description: Free space in bytes.
+          type: int
+          sample: 214748364800
+        size_bytes:
+          description: Size of the volume in bytes.
+          type: int
+          sample: 1099511627776
+      sample:
+        - path: 'D:\'
+          free_bytes: 214748364800
+          size_bytes: 1099511627776
+    disk_chain_bytes:
+      description:
+        - The size of every file in the chains under the VM's running virtual disks, from its current differencing
+          disks down to its base disks. V(null) with O(include_sizes=false), or when a file cannot be read.
+      type: int
+      sample: 64424509440
+      version_added: 0.2.0
+    type_override:
+      description:
+        - Set when a checkpoint is being taken with the VM's checkpoint type switched for it (C(live=true)), or when a
+          run was stopped in that moment and left the type switched (C(live=false)); V(null) otherwise.
+        - C(original_type) is the type to put back (V(null) while C(live)). The next checkpoint that
+          M(hyperv.checkpoint.hyperv_checkpoint) takes of the VM puts it back, and setting the type with
+          M(hyperv.checkpoint.hyperv_checkpoint_type) clears it.
+      type: dict
+      sample: null
+      version_added: 0.2.0
+      contains:
+        original_type:
+          description: The checkpoint type the VM had before it was switched.
+          type: str
+          sample: Production
+        live:
+          description: Whether the run that switched the type is still running.
+          type: bool
+          sample: false
     checkpoints:
       description:
         - The VM's checkpoints of every snapshot type that match O(name_pattern) and O(older_than), ordered by
@@ -391,10 +452,20 @@ vms:
             does not record it.
           type: bool
           sample: false
+        has_memory_state:
+          description: Whether the checkpoint holds the VM's memory (a saved state). A standard checkpoint of a running
+            VM does; a production checkpoint, and any checkpoint of a VM that was off, does not.
+          type: bool
+          sample: false
+          version_added: 0.2.0
         size_bytes:
           description:
-            - The sum of the file sizes of the virtual disk files that the checkpoint refers to (C(Get-VHD) C(FileSize)
-              of each disk of the checkpoint).
+            - The size of the checkpoint's own differencing disks (C(.avhdx)), the changes written after it was taken,
+              which deleting it merges away. They are the disks its child checkpoints refer to, and the VM's running
+              disks when it is the VM's current checkpoint. A checkpoint on a branch the VM left, without children,
+              has none (V(0)).
+            - The disk a checkpoint refers to itself (C(Get-VMHardDiskDrive -VMSnapshot)) is its parent's, or for a
+              root checkpoint the VM's base disk, so it is not counted here.
             - V(null) with O(include_sizes=false), and when a disk file cannot be read, for example because it was
               moved or is in use on shared storage by another node.
           type: int
@@ -432,7 +503,7 @@ vms:
       type: int
       sample: 86400
     total_size_bytes:
-      description: The sum of RV(vms[].checkpoints[].size_bytes) over all checkpoints of the VM, whatever
+      description: The space the VM's checkpoints take, the sum of RV(vms[].checkpoints[].size_bytes) over all checkpoints of the VM, whatever
         O(name_pattern) and O(older_than) select, leaving out sizes that are V(null). V(null) when no size is known,
         for example when the VM has no checkpoints or with O(include_sizes=false).
       type: int

@@ -35,16 +35,24 @@ description:
     result, which the role sets as the fact C(safe_change_result).
   - V(summary) runs once per play (C(run_once)). It prints the summary table and publishes the C(set_stats) artifacts of
     docs/artifacts.md.
+  - V(plan), V(group_checkpoint) and V(gate) run once per batch for application groups (C(safe_change_group)). V(plan)
+    decides, after every guest's pre-flight, which groups take their checkpoints (all members in the batch and the
+    play, every member's pre-flight passed); V(group_checkpoint) takes one member's checkpoint (a loop over the
+    members, delegated to each member's Hyper-V host); V(gate) gives the state every guest goes on with (a group one of
+    whose checkpoints failed is withdrawn). V(group_check) runs on each member after its verification and fails it when
+    another member did not pass, so that the whole group reverts.
   - V(hold) is playbooks/checkpoint.yml's step, on the Hyper-V host. It takes the checkpoint of a change made by hand,
     named as the role's but ending in C(manual), one per change id; a second run for the same change id finds it.
-  - No step fails the task for what happens to the change (but V(verify), and V(hold) when it cannot take the
-    checkpoint); the role fails the guest at its end.
+  - V(batches) is playbooks/patch_window.yml's step. It plans serial batches that keep every application group whole.
+  - No step fails the task for what happens to the change (but V(verify), V(group_check), and V(hold) when it cannot
+    take the checkpoint); the role fails the guest at its end.
 options:
   step:
     description: The step to run.
     type: str
     required: true
-    choices: [prepare, checkpoint, verify, revert, finish, settle, summary, hold]
+    choices: [prepare, checkpoint, plan, group_checkpoint, gate, verify, group_check, revert, finish, settle, summary,
+              hold, batches]
   state:
     description: The run's state, as the step before returned it (RV(state)).
     type: dict
@@ -56,6 +64,15 @@ options:
     type: raw
   reverted:
     description: The registered result of the step V(revert) (V(settle)).
+    type: raw
+  planned:
+    description: V(gate) - what V(plan) returned (RV(planned)).
+    type: raw
+  created:
+    description: V(gate) - the registered result of the loop of V(group_checkpoint).
+    type: raw
+  gate:
+    description: V(group_check) - what V(gate) returned.
     type: raw
   finished:
     description: The registered result of the step V(finish) (V(settle)).
@@ -104,6 +121,15 @@ options:
     description: V(hold) - seconds each Hyper-V operation may take.
     type: int
     default: 600
+  hosts_to_batch:
+    description: V(batches) - the guests, in inventory order.
+    type: list
+    elements: str
+    default: []
+  batch_size:
+    description: V(batches) - guests per batch, a number (V(5)) or a percentage (V(25%)).
+    type: str
+    default: "1"
 attributes:
   action:
     description: Runs on the Ansible controller as an action plugin.
@@ -168,6 +194,60 @@ run_id:
   returned: step verify
   type: str
   sample: 6f1c2b0e8d9a4b5c9e7f1a2b3c4d5e6f
+planned:
+  description: V(plan) - the groups of the batch (members, orders, why a group is refused), the state of each guest and
+    the members whose checkpoints the group step takes.
+  returned: step plan
+  type: dict
+  sample: {"groups": {"shop": {"members": ["db01", "web01"], "problem": null}}, "create": ["db01", "web01"]}
+states:
+  description: V(gate) - the state each guest of the batch goes on with.
+  returned: step gate
+  type: dict
+  sample: {"web01": {"proceed": true, "group": "shop"}}
+groups:
+  description: V(gate) - the application groups of the batch.
+  returned: step gate
+  type: dict
+  sample: {"shop": {"members": ["db01", "web01"], "problem": null, "cause": ""}}
+levels:
+  description: V(gate) - the group orders of the batch, lowest first, when there are several.
+  returned: step gate
+  type: list
+  elements: int
+  sample: [0, 1]
+revert_levels:
+  description: V(gate) - the levels the reverts run at, highest first (one level V(null) without orders).
+  returned: step gate
+  type: list
+  sample: [1, 0]
+final:
+  description: V(verify) with O(reachable_only) - the mark of a verification that passed, which V(group_check) looks for.
+  returned: step verify with reachable_only
+  type: bool
+  sample: true
+group_failure:
+  description: V(group_check) - the task failed because another member of the group did not pass.
+  returned: step group_check, when it fails
+  type: bool
+  sample: true
+records:
+  description: V(summary) - the result of each guest of the batch, as the role sets it in C(safe_change_result).
+  returned: step summary
+  type: dict
+  sample: {"web01": {"outcome": "committed"}}
+hosts:
+  description: V(batches) - the guests in batch order.
+  returned: step batches
+  type: list
+  elements: str
+  sample: ["db01", "web01", "app01"]
+batches:
+  description: V(batches) - the size of each batch, for C(serial).
+  returned: step batches
+  type: list
+  elements: int
+  sample: [2, 1]
 started_at:
   description: When the step started (seconds since the epoch, controller clock); the role's durations come from these.
   returned: always

@@ -13,7 +13,10 @@ from __future__ import annotations
 # The fact safe_change_result (roles/safe_change/README.md, "Results"); its keys are kept stable.
 RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "check_mode", "change_id", "host", "vm",
                  "hyperv_host", "started", "play", "checkpoint", "failed_phase", "failed_task", "failure",
-                 "post_revert_verification", "notes", "would", "durations")
+                 "post_revert_verification", "notes", "would", "durations", "group", "group_order", "group_outcome",
+                 "group_cause")
+# hyperv_checkpoint_groups (docs/artifacts.md): per application group.
+GROUP_SUMMARY_FIELDS = ("members", "outcome", "cause", "failed", "needs_attention")
 # hyperv_checkpoint_counts (docs/artifacts.md).
 COUNT_FIELDS = ("total", "committed", "reverted", "revert_failed", "skipped", "failed", "needs_attention")
 # What the record reads of a failed task's result: Ansible's own result keys.
@@ -21,7 +24,7 @@ TASK_RESULT_FIELDS = ("msg", "failed", "results", "stdout", "stderr")
 OUTCOMES = ("committed", "reverted", "revert_failed", "skipped")
 TABLE_FORMAT = "%-16s %-15s %-10s %8s %8s %8s  %s"
 TABLE_LABELS = {"committed": "committed", "reverted": "REVERTED", "revert_failed": "REVERT FAILED", "skipped": "skipped"}
-PHASE_LABELS = {"change": "The change", "verify": "The verification"}
+PHASE_LABELS = {"change": "The change", "verify": "The verification", "group": "The group"}
 # The order of a run's phases, for the durations.
 PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
 
@@ -43,8 +46,11 @@ def failure_message(result):
     return text + (": " + truncate(output, 300) if output else "")
 
 
-def failure_phase(failed_action, verification_started):
-    """``verify`` when the verification (built-in or the user's tasks) failed, ``change`` otherwise."""
+def failure_phase(failed_action, verification_started, group_failure=False):
+    """``group`` when another member of the guest's group failed, ``verify`` when the verification (built-in or
+    the user's tasks) failed, ``change`` otherwise."""
+    if group_failure:
+        return "group"
     if verification_started or str(failed_action or "").endswith("safe_change_step"):
         return "verify"
     return "change"
@@ -71,7 +77,7 @@ def _checkpoint_text(checkpoint):
 
 def _what_failed(failure):
     label = PHASE_LABELS.get(failure.get("phase"), "The change")
-    task = " (task '%s')" % failure["task"] if failure.get("task") else ""
+    task = " (task '%s')" % failure["task"] if failure.get("task") and failure.get("phase") != "group" else ""
     return "%s failed%s: %s" % (label, task, str(failure.get("msg") or "").strip())
 
 
@@ -152,7 +158,57 @@ def result_record(state, end):
         "notes": list(state.get("notes") or []),
         "would": list(state.get("would") or []),
         "durations": durations(state.get("marks") or {}, end),
+        "group": state.get("group") or "",
+        "group_order": state.get("group_order") or 0,
+        "group_outcome": "",
+        "group_cause": state.get("group_cause") or "",
     }
+
+
+def group_outcome(members):
+    """The outcome of an application group from its members' records: (outcome, the member that caused it).
+
+    ``committed`` when every member was; ``reverted`` (``revert_failed`` when a member's revert failed)
+    when any was reverted, naming the member whose own change or verification failed; ``skipped`` when
+    the group was refused or withdrawn, naming the first member refused.
+    """
+    outcomes = [record["outcome"] for record in members]
+    if all(outcome == "committed" for outcome in outcomes):
+        return "committed", ""
+    if any(outcome in ("reverted", "revert_failed") for outcome in outcomes):
+        causes = [record["host"] for record in members
+                  if record["outcome"] in ("reverted", "revert_failed") and record.get("failed_phase") != "group"]
+        return ("revert_failed" if "revert_failed" in outcomes else "reverted"), ", ".join(causes)
+    return "skipped", next((record["group_cause"] for record in members if record.get("group_cause")), "")
+
+
+def with_group_outcomes(records):
+    """``records`` ({guest: record}) with each group member's group_outcome and group_cause filled in."""
+    by_group = {}
+    for record in records.values():
+        if record.get("group"):
+            by_group.setdefault(record["group"], []).append(record)
+    out = dict(records)
+    for members in by_group.values():
+        outcome, cause = group_outcome(members)
+        for record in members:
+            out[record["host"]] = dict(record, group_outcome=outcome, group_cause=cause)
+    return out
+
+
+def group_summaries(records):
+    """hyperv_checkpoint_groups: {group: {members, outcome, cause, failed, needs_attention}}."""
+    groups = {}
+    for record in sorted(records.values(), key=lambda each: (each.get("group_order") or 0, each["host"])):
+        if not record.get("group"):
+            continue
+        entry = groups.setdefault(record["group"], {"members": [], "outcome": record.get("group_outcome", ""),
+                                                    "cause": record.get("group_cause", ""), "failed": False,
+                                                    "needs_attention": False})
+        entry["members"].append(record["host"])
+        entry["failed"] = entry["failed"] or bool(record.get("failed"))
+        entry["needs_attention"] = entry["needs_attention"] or bool(record.get("needs_attention"))
+    return groups
 
 
 def summary_table(records):
@@ -171,6 +227,10 @@ def summary_table(records):
     counts = count_outcomes(records)
     lines.append("%d host(s): %d committed, %d reverted, %d revert failed (need a human), %d skipped" % (
         counts["total"], counts["committed"], counts["reverted"], counts["revert_failed"], counts["skipped"]))
+    for name, group in sorted(group_summaries({record["host"]: record for record in records}).items()):
+        lines.append("group %s (%s): %s%s" % (
+            name, ", ".join(group["members"]), TABLE_LABELS.get(group["outcome"], group["outcome"]),
+            " because of %s" % group["cause"] if group["cause"] else ""))
     return lines
 
 
@@ -196,6 +256,7 @@ def artifacts(records):
             "check_mode": record.get("check_mode"), "checkpoint_name": checkpoint.get("name"),
             "checkpoint_id": checkpoint.get("id"), "checkpoint_state": checkpoint.get("state"),
             "failed_phase": record.get("failed_phase", ""), "summary": record.get("summary"),
+            "group": record.get("group", ""), "group_outcome": record.get("group_outcome", ""),
         }
     return {
         "safe_change_results": dict(records),
@@ -203,4 +264,5 @@ def artifacts(records):
         "hyperv_checkpoint_counts": counts,
         "hyperv_checkpoint_ok": counts["failed"] == 0,
         "hyperv_checkpoint_needs_attention": counts["needs_attention"] > 0,
+        "hyperv_checkpoint_groups": group_summaries(records),
     }

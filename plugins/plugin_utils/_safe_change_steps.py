@@ -53,7 +53,17 @@ STATE_FIELDS = {
     "marks": "when each phase started (controller clock): preflight, checkpoint, change, verify, commit, revert, "
              "post_revert_verify",
     "url_from_elsewhere": "the URL is requested from another inventory host (a task of its own)",
-    "verify_more": "the verification has tasks of its own (the URL from elsewhere, safe_change_verify_tasks)",
+    "verify_more": "the verification has tasks of its own (the URL from elsewhere, safe_change_verify_tasks, a group)",
+    "prefix": "safe_change_name_prefix",
+    "requested_by": "who runs the change, as it goes into the checkpoint name",
+    "group": "safe_change_group: the application group of the guest (empty: none)",
+    "group_order": "safe_change_group_order: lower changes first, reverts last",
+    "group_ready": "a member's pre-flight passed; the group's checkpoints are taken together",
+    "reuse": "a member's left-over checkpoint to reuse: id, name, change_id, time",
+    "withdraw": "the member's group was withdrawn: its checkpoint is deleted, nothing changed",
+    "group_cause": "the member whose refusal or failed checkpoint stopped the group",
+    "change_file": "what the role includes as the change: the user's tasks, the role, or the levels of a group",
+    "revert_level": "in a batch with group orders, the level the guest reverts at (highest first); else None",
 }
 CHECKPOINT_FIELDS = ("id", "name", "state", "reused", "taken_type", "fell_back", "kept_until", "restored",
                      "merge_seconds")
@@ -137,8 +147,12 @@ class HostSteps:
                                        options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
 
-    def checkpoint(self, state, check_mode):
-        """Pre-flight on the host, then the checkpoint (taken, or a left-over reused) and the lock."""
+    def checkpoint(self, state, check_mode, group_preflight=False):
+        """Pre-flight on the host, then the checkpoint (taken, or a left-over reused) and the lock.
+
+        ``group_preflight``: a member of an application group only runs its pre-flight here; the group's
+        checkpoints are taken together once every member passed (_safe_change_groups).
+        """
         state = copy.deepcopy(state)
         options = state["options"]
         try:
@@ -154,10 +168,16 @@ class HostSteps:
         if problems:
             return preflight_refusal(state, "VM '%s' on %s: %s." % (state["vm"], state["hyperv_host"],
                                                                     "; ".join(problems)))
+        if group_preflight:
+            state.update(group_ready=True, reuse=None if reuse is None else {
+                "id": reuse["id"], "name": reuse["name"], "change_id": reuse["parsed"].change_id,
+                "time": reuse["parsed"].time})
         if check_mode:
             kept_until = names.format_time(now + datetime.timedelta(hours=options["safe_change_keep_hours"]))
             return refuse(state, "Check mode: the pre-flight passed and nothing was changed.",
                           would=plan.would(state, vm, reuse, to_remove, kept_until))
+        if group_preflight:
+            return state
         if to_remove and not self._remove_left_overs(state, to_remove):
             return state
         state["marks"]["checkpoint"] = self._clock()
@@ -320,6 +340,17 @@ class HostSteps:
         state["outcome"] = "committed"
         return state
 
+    def withdraw(self, state):
+        """The member's group was withdrawn before any change: delete the member's checkpoint."""
+        state = copy.deepcopy(state)
+        checkpoint = state["checkpoint"]
+        deleted, dummy, error, dummy = self._delete(state, checkpoint["id"])
+        checkpoint["state"] = "deleted" if deleted else "kept"
+        if not deleted:
+            state["notes"].append("withdrawing the checkpoint failed (%s); delete it by hand or with "
+                                  "playbooks/cleanup.yml" % error)
+        return state
+
     def revert(self, state):
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
         state = copy.deepcopy(state)
@@ -388,7 +419,8 @@ def failure_of(state, captured, verified):
         return None
     verification_started = isinstance(verified, dict) and verified.get("run_id") == state["run_id"]
     return {
-        "phase": record.failure_phase(captured.get("action"), verification_started),
+        "phase": record.failure_phase(captured.get("action"), verification_started,
+                                      bool((captured.get("result") or {}).get("group_failure"))),
         "task": captured.get("task") or "",
         "msg": record.failure_message(captured.get("result")),
     }

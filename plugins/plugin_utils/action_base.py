@@ -42,6 +42,13 @@ HINTS = {
     "unsupported_on_host": "this setting needs a newer Windows Server version on the Hyper-V host",
     "hyperv_module_missing": "install the Hyper-V PowerShell module on the host: "
                              "Install-WindowsFeature Hyper-V-PowerShell",
+    "low_disk_space": "free space on the volume (delete old checkpoints, move the VM's disks or checkpoint files), "
+                      "or lower min_free_gb if the change writes little",
+    "access_denied": "add the connecting user to the host's local group Hyper-V Administrators",
+    "hyperv_timeout": "Hyper-V gave up on the operation; check the VM (a guest that does not answer VSS makes "
+                      "production checkpoints time out) and try again",
+    "constrained_language": "an AppLocker or WDAC policy locks PowerShell down on the host; the collection's scripts "
+                            "need FullLanguage mode for the connecting user (docs/host-fidelity.md, locked-down hosts)",
     "busy": "another operation is running on the VM; try again later",
     "timeout": "the operation may still be running on the host; check the VM before running the task again, "
                "or raise operation_timeout",

@@ -6,7 +6,7 @@
 ``plan(request, vm, now)`` takes the task's options, the VM record with its
 checkpoints (docs/host-protocol.md) and the current UTC time, and returns a Plan:
 the actions to take, the checkpoint the task is about, and warnings. Every refusal
-(ambiguous names, checkpoints disabled, the 50-checkpoint limit, a stale checkpoint)
+(ambiguous names, checkpoints disabled, the 50-checkpoint limit, low free space, a stale checkpoint)
 is a PlanError raised here, before anything is sent that changes the host.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import re
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.free_space import low_free_space
 
 MAX_NAME_LENGTH = 100
 MAX_CHECKPOINTS = 50
@@ -171,7 +173,7 @@ def find_one(vm, request, hint):
     return found[0] if found else None
 
 
-def ensure_can_create(vm, checkpoint_type):
+def ensure_can_create(vm, checkpoint_type, min_free_gb=None):
     # A per-checkpoint type never overrides Disabled: the administrator turned
     # checkpoints off for this VM on purpose.
     if vm.get("checkpoint_type") == "Disabled":
@@ -182,11 +184,19 @@ def ensure_can_create(vm, checkpoint_type):
         raise PlanError("unsupported_on_host",
                         "checkpoint_type=%s needs Windows Server 2016 or later; the host of VM '%s' has no "
                         "checkpoint types" % (checkpoint_type, vm["name"]))
-    count = len(user_checkpoints(vm))
+    # Hyper-V's limit counts every checkpoint of the VM, also those of backup and replication.
+    count = len(vm.get("checkpoints", []))
     if count >= MAX_CHECKPOINTS:
+        foreign = count - len(user_checkpoints(vm))
         raise PlanError("limit_reached",
-                        "VM '%s' already has %d checkpoints, Hyper-V's limit is %d; delete some first "
-                        "(state=absent with keep_newest or older_than)" % (vm["name"], count, MAX_CHECKPOINTS))
+                        "VM '%s' already has %d checkpoints%s, Hyper-V's limit is %d; delete some first "
+                        "(state=absent with keep_newest or older_than)"
+                        % (vm["name"], count, " (%d of them made by backup or replication software)" % foreign
+                           if foreign else "", MAX_CHECKPOINTS))
+    problem = low_free_space(vm, min_free_gb)
+    if problem:
+        raise PlanError("low_disk_space", "%s; no checkpoint was taken (lower min_free_gb to allow it)" % problem,
+                        {"volumes": vm.get("volumes") or [], "min_free_gb": min_free_gb})
 
 
 # Planning per state -------------------------------------------------------------
@@ -212,7 +222,7 @@ def plan_present(vm, request, now):
     if request.get("checkpoint_id"):
         raise PlanError("checkpoint_not_found", "VM '%s' has no checkpoint with id %s; state=present creates a "
                         "checkpoint only by name" % (vm["name"], request["checkpoint_id"]))
-    ensure_can_create(vm, request.get("checkpoint_type"))
+    ensure_can_create(vm, request.get("checkpoint_type"), request.get("min_free_gb"))
     action = {"action": "create", "name": name, "checkpoint_type": CHECKPOINT_TYPES.get(request.get("checkpoint_type"))}
     predicted = {"id": None, "name": name, "snapshot_type": USER_SNAPSHOT_TYPE, "creation_time": None,
                  "parent_id": vm.get("current_checkpoint_id")}

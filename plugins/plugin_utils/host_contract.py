@@ -45,6 +45,9 @@ VM_FIELDS = {
     "secondary_status": "str?",
     "merging": "bool",
     "checkpoint_count": "int",
+    "volumes": "[Volume]",
+    "disk_chain_bytes": "int?",
+    "type_override": "TypeOverride?",
 }
 
 RECORDS = {
@@ -61,14 +64,21 @@ RECORDS = {
         "creation_time": "time",
         "snapshot_type": "str",
         "is_automatic": "bool?",
+        "has_memory_state": "bool",
         "size_bytes": "int?",
     }),
+    # A volume that holds a VM's disks or checkpoint files; sizes are null where the host cannot tell
+    # (an SMB share).
+    "Volume": _record({"path": "str", "free_bytes": "int?", "size_bytes": "int?"}),
+    # A checkpoint type a create switched and has not put back yet: ``live`` while that create still runs.
+    "TypeOverride": _record({"original_type": "str?", "live": "bool"}),
     "Host": _record({
         "computer_name": "str",
         "os_caption": "str",
         "os_version": "str",
         "supports_checkpoint_type": "bool",
         "supports_automatic_checkpoints": "bool",
+        "time": "time",
     }),
     "ClusterNode": _record({"name": "str", "state": "str?"}),
     "SettingsChange": _record({
@@ -89,12 +99,14 @@ OPERATIONS = {
     "get_cluster_nodes": Operation(
         params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}),
     "create_checkpoint": Operation(
-        params={"VMId": "str", "Name": "str", "CheckpointType": "str?"}, optional_params=frozenset(),
+        params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int"},
+        optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",
-                "vm": "VM"}),
+                "name_repaired": "bool", "type_override_repaired": "str?", "vm": "VM"}),
     "remove_checkpoints": Operation(
-        params={"VMId": "str", "Ids": "[str]", "IncludeChildren": "bool"}, optional_params=frozenset(),
-        result={"removed": "[str]", "vm": "VM"}),
+        params={"VMId": "str", "Ids": "[str]", "IncludeChildren": "bool", "MergeGraceSeconds": "int"},
+        optional_params=frozenset(),
+        result={"removed": "[str]", "merge": "str", "vm": "VM"}),
     "restore_checkpoint": Operation(
         params={"VMId": "str", "Id": "str", "PowerState": "str"}, optional_params=frozenset(),
         result={"previous_state": "str", "state_after_restore": "str", "vm": "VM"}),
@@ -104,6 +116,10 @@ OPERATIONS = {
     "set_checkpoint_settings": Operation(
         params={"Changes": "[SettingsChange]"}, optional_params=frozenset(),
         result={"vms": "[VM]"}),
+    # Records what the host does in one experiment on a disposable VM (playbooks/probe_host.yml).
+    "probe_host": Operation(
+        params={"VMId": "str", "Experiment": "str"}, optional_params=frozenset(),
+        result={"experiment": "str", "observations": "any", "host": "Host"}),
 }
 
 

@@ -17,7 +17,8 @@ TRANSIENT_CODES = frozenset(("busy", "connection_lost"))
 KNOWN_CODES = frozenset((
     "vm_not_found", "ambiguous", "owned_by_other_node", "checkpoint_not_found", "checkpoints_disabled",
     "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
-    "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered",
+    "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered", "low_disk_space",
+    "access_denied", "hyperv_timeout", "constrained_language",
     "timeout", "connection_lost", "protocol_error", "merge_timeout", "host_unreachable",
 ))
 

@@ -7,10 +7,11 @@ Each method runs one operation script through operation_runner and returns plain
 dicts (records as documented in docs/host-protocol.md). Transient failures (a busy
 object, a dropped connection) are retried with exponential backoff. Creating is the
 one change that would be wrong twice: its ``recover`` function re-reads the host and
-adopts a checkpoint that the failed attempt made. The other changes end in the same
-state when repeated (see each method); deleting re-reads the host too, so that its
-result still lists what the lost attempt deleted. A result that only came after a
-lost connection carries ``connection_lost: true``.
+adopts a checkpoint that the failed attempt made (renaming it when the attempt died between
+Checkpoint-VM's two steps) and puts back a checkpoint type the attempt left switched. The other
+changes end in the same state when repeated (see each method); deleting re-reads the host too, so
+that its result still lists what the lost attempt deleted. A result that only came after a lost
+connection carries ``connection_lost: true``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ import random
 import time
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import parse_time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
 
 DEFAULT_RETRIES = 3
+# How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns
+# first): callers that wait for the merge must not see an idle VM before it shows.
+DEFAULT_MERGE_GRACE_SECONDS = 10
 DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
 
@@ -124,29 +129,86 @@ class HyperVHost:
                                  include_sizes=include_sizes)
         return host, vms[0]
 
+    def probe(self, vm_id, experiment):
+        """One experiment of the host probe on a disposable VM: what the host did (docs/host-fidelity.md)."""
+        return self._call("probe_host", {"VMId": vm_id, "Experiment": experiment})
+
     def get_cluster_nodes(self):
         """The nodes of the failover cluster the host belongs to: ``[{"name", "state"}, ...]``."""
         return self._call("get_cluster_nodes", {})["nodes"]
 
     # Changes ---------------------------------------------------------------
 
-    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=()):
-        """Create a checkpoint; after a transient failure, adopt the one that appeared meanwhile."""
+    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=(), min_free_bytes=0, since=None,
+                          vm_type=None):
+        """Create a checkpoint; after a transient failure, adopt the one the failed attempt made.
+
+        Checkpoint-VM takes the checkpoint under Hyper-V's default name and renames it afterwards,
+        so the lost attempt's checkpoint is found as the one user checkpoint created since the
+        attempt began: an id not in ``known_ids`` (read before), created at or after ``since`` (the
+        host's time of that read). One with ``name`` is adopted; a single other one is renamed to
+        ``name`` and adopted. A checkpoint type the lost attempt left switched is put back first:
+        the host's marker names it (the VM record's ``type_override``), else ``vm_type``, the
+        VM's type read before.
+        """
         known = set(known_ids)
 
         def recover():
-            host, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
-            made = [cp for cp in vm.get("checkpoints", []) if cp["name"] == name and cp["id"] not in known]
-            if not made:
+            dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
+            repaired = self._put_type_back(vm, vm_type)
+            made = [cp for cp in vm.get("checkpoints", [])
+                    if cp["id"] not in known and cp.get("snapshot_type") == "Standard" and not cp.get("is_automatic")
+                    and (since is None or parse_time(cp["creation_time"]) >= parse_time(since))]
+            named = [cp for cp in made if cp["name"] == name]
+            renamed_from = None
+            if named:
+                adopted = named[-1]
+            elif len(made) == 1:
+                renamed_from = made[0]["name"]
+                adopted = self.rename_checkpoint(vm_id, made[0]["id"], name)
+            elif made:
+                raise HostOperationError(
+                    "ambiguous", "the connection was lost while creating checkpoint '%s', and VM '%s' now has %d new "
+                    "checkpoints, none of that name (%s): the task cannot tell which one it made and created no other"
+                    % (name, vm["name"], len(made), ", ".join("%s [%s]" % (cp["name"], cp["id"]) for cp in made)),
+                    operation="create_checkpoint", host=self.host_name,
+                    details={"matches": [{"id": cp["id"], "name": cp["name"], "creation_time": cp["creation_time"]}
+                                         for cp in made]})
+            else:
                 return None
-            return {"checkpoint": made[-1], "taken_type": None, "fell_back": None, "vm": _without_checkpoints(vm),
-                    "recovered": True, "connection_lost": True}
+            return {"checkpoint": adopted, "taken_type": None, "fell_back": None, "type_restore_error": None,
+                    "name_repaired": renamed_from is not None, "renamed_from": renamed_from,
+                    "type_override_repaired": repaired, "vm": _without_checkpoints(vm), "recovered": True,
+                    "connection_lost": True}
 
-        return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type},
-                          recover=recover)
+        return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type,
+                                                "MinFreeBytes": int(min_free_bytes)}, recover=recover)
 
-    def remove_checkpoints(self, vm_id, ids, include_children=False):
+    def _put_type_back(self, vm, vm_type):
+        """After a lost create: the checkpoint type to put back on ``vm`` (None when nothing is), put back.
+
+        A live marker belongs to a create that still runs, which puts the type back itself.
+        """
+        override = vm.get("type_override") or {}
+        if override.get("live"):
+            return None
+        wanted = override.get("original_type")
+        if not wanted and vm_type and vm.get("checkpoint_type") not in (None, vm_type):
+            wanted = vm_type
+        if not wanted:
+            return None
+        self._log("hyperv %s: VM %s: putting its checkpoint type %s back (left %s by the lost attempt)"
+                  % (self.host_name, vm.get("name"), wanted, vm.get("checkpoint_type")))
+        self.set_checkpoint_settings([{"VMId": vm["id"], "CheckpointType": wanted, "AutomaticCheckpoints": None,
+                                       "CheckpointLocation": None}])
+        return wanted
+
+    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=DEFAULT_MERGE_GRACE_SECONDS):
         """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
+
+        ``merge_grace_seconds``: how long the host waits for the merge the delete starts to show
+        (result ``merge``: ``running``, ``done``, ``unseen`` or ``none``); 0 for a caller that does
+        not wait for the merge.
 
         Removing is idempotent on the host (ids already gone are skipped), so a retry
         is safe; but the retry's answer would leave out what the lost attempt removed.
@@ -160,9 +222,11 @@ class HyperVHost:
             gone[:] = [checkpoint_id for checkpoint_id in ids if checkpoint_id not in present]
             if len(gone) < len(ids):
                 return None
-            return {"removed": ids, "vm": _without_checkpoints(vm), "recovered": True, "connection_lost": True}
+            return {"removed": ids, "merge": "running" if vm.get("merging") else "unseen",
+                    "vm": _without_checkpoints(vm), "recovered": True, "connection_lost": True}
 
-        result = self._call("remove_checkpoints", {"VMId": vm_id, "Ids": ids, "IncludeChildren": include_children},
+        result = self._call("remove_checkpoints", {"VMId": vm_id, "Ids": ids, "IncludeChildren": include_children,
+                                                   "MergeGraceSeconds": int(merge_grace_seconds)},
                             recover=recover)
         if gone and not result.get("recovered"):
             removed = set(gone) | set(result["removed"])

@@ -86,10 +86,35 @@ def test_subtree_delete_and_power_states(lab):
 
 
 def test_merge_wait_refusal_and_timeout(lab):
-    lab.host.set_host(merge_seconds=3)
+    # The merge shows at once here, so that a task right after a delete without wait meets it (on a host
+    # where it shows late, that task may come first: test_a_merge_that_shows_late_is_still_waited_for).
+    lab.host.set_host(merge_seconds=3, merge_start_seconds=0)
     run = lab.target("hyperv_checkpoint", "merge.yml", verbosity=1)
     assert_ok(run)
     assert "disk merge running" in run.stdout  # progress is shown at -v
+
+
+def test_a_merge_that_shows_late_is_still_waited_for(lab):
+    """Remove-VMSnapshot returns before the VM shows MergingDisks: wait=true must not return at once."""
+    lab.host.set_host(merge_start_seconds=2, merge_seconds=2)
+    play = lab.tmp_path / "late_merge.yml"
+    play.write_text(
+        "- hosts: hyperv\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: late}\n"
+        "    - hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: late, state: absent}\n"
+        "      register: deleted\n"
+        "    - hyperv.checkpoint.hyperv_checkpoint_info: {vm: web01}\n"
+        "      register: after\n"
+        "    - ansible.builtin.assert:\n"
+        "        that:\n"
+        "          - deleted.actions[0].merge == 'running'\n"
+        "          - deleted.merge_seconds >= 4\n"
+        "          - not deleted.vm.merging and not after.vms[0].merging\n")
+    assert_ok(lab.playbook(play))
+    # Without the grace period the delete would have seen an idle VM and returned at once.
+    assert [event["cmdlet"] for event in lab.host.events("web01")][-1] == "Remove-VMSnapshot"
 
 
 def test_connections_lost_before_and_after_the_host_ran_a_change(lab):

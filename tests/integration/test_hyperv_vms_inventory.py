@@ -180,6 +180,15 @@ def test_cluster_nodes_are_listed_once_and_failures_name_the_host(inventory_lab,
     assert listed["_meta"]["hostvars"]["app01"]["hyperv_host"] == "hv02.example.com"
     assert len(members(listed, "guests")) == 4
 
+    # A cluster management node without the Hyper-V module still lists the cluster's nodes.
+    with running_simulator(tmp_path / "mgmt.json", host_name="HVMGMT", user=lab.sims["hv01"].user,
+                           password=lab.sims["hv01"].password) as mgmt:
+        SimHost(mgmt.state_path).set_host(cluster_nodes=["HV01", "HV02"], hyperv_module=False)
+        cluster = {"name": "hvmgmt", "address": "127.0.0.1", "port": mgmt.port}
+        managed = lab.source("mgmt.hyperv_vms.yml", clusters=[cluster],
+                             hosts=[lab.endpoint("hv01", "hv01.example.com"), lab.endpoint("hv02", "hv02.example.com")])
+        assert members(lab.inventory(managed), "hyperv") == ["hv01.example.com", "hv02.example.com"]
+
     # A stand-alone host given as a cluster.
     with running_simulator(tmp_path / "hv03.json", vms=["lone01"], host_name="HV03", user=lab.sims["hv01"].user,
                            password=lab.sims["hv01"].password) as hv03:

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """``make demo``: hyperv.checkpoint.safe_change against a simulated Hyper-V host.
 
-Starts the simulated Hyper-V host (WinRM on 127.0.0.1) with three guest VMs, puts a few
+Starts the simulated Hyper-V host (WinRM on 127.0.0.1) with five guest VMs, puts a few
 files on each guest's disk, writes an inventory under build/demo/, and runs
 tests/sim/demo/demo.yml with ansible-playbook:
 
-    web01  a web-site release that works             -> committed, checkpoint deleted
-    app01  an upgrade whose verification fails      -> reverted, disk identical to before
-    db01   a database migration that fails outright -> reverted, disk identical to before
+    web01    a web-site release that works             -> committed, checkpoint deleted
+    app01    an upgrade whose verification fails      -> reverted, disk identical to before
+    db01     a database migration that fails outright -> reverted, disk identical to before
+    shopdb   the application group "shop": its database's migration fails, and
+    shopweb  its web server's release, which works, is reverted with it -> both identical to before
 
 Then it compares each guest's disk with its state before the run and prints the summary.
-Two of the three changes fail on purpose, so ansible-playbook exits non-zero; the demo
+Three of the changes fail on purpose, so ansible-playbook exits non-zero; the demo
 checks the outcomes instead and exits 0 when everything behaved as designed. The
 simulator is always stopped, also when something goes wrong.
 """
@@ -74,6 +76,30 @@ GUESTS = {
         "story": "runs a schema migration that fails half-way",
         "expected": "reverted",
     },
+    # An application group: the shop's database and its web server change as one.
+    "shopdb": {
+        "files": {
+            "db/schema.sql": "CREATE TABLE carts (id INT);\n",
+            "db/data.bin": bytes(range(256)) * 32,
+            "services/postgresql": "running\n",
+        },
+        "change": "db_migration.yml",
+        "group": ("shop", 0),
+        "story": "the shop's database (group shop, first): its migration fails",
+        "expected": "reverted",
+    },
+    "shopweb": {
+        "files": {
+            "www/index.html": "<h1>Shop front - release 7</h1>\n",
+            "www/health": "OK\n",
+            "www/VERSION": "7.0\n",
+            "services/nginx": "running\n",
+        },
+        "change": "web_release.yml",
+        "group": ("shop", 1),
+        "story": "the shop's web server (group shop, second): its release works, and is reverted with the database",
+        "expected": "reverted",
+    },
 }
 
 
@@ -100,10 +126,14 @@ def guest_settings(name, web):
         settings.update(safe_change_verify_url=web.url(name, "www/health"), safe_change_verify_services=["nginx"])
     elif name == "app01":
         settings.update(safe_change_verify_url=web.url(name, "www/health"), safe_change_verify_services=["app"])
-    elif name == "db01":
+    elif name in ("db01", "shopdb"):
         settings.update(safe_change_checkpoint_type="production_only",
                         safe_change_verify_services=["postgresql"],
                         safe_change_verify_command='test -s "$GUEST_DISK/db/schema.sql"')
+    elif name == "shopweb":
+        settings.update(safe_change_verify_url=web.url(name, "www/health"), safe_change_verify_services=["nginx"])
+    if "group" in GUESTS[name]:
+        settings.update(safe_change_group=GUESTS[name]["group"][0], safe_change_group_order=GUESTS[name]["group"][1])
     return settings
 
 
@@ -150,7 +180,7 @@ def compare_disks(host, before):
                          if files_before.get(path) != files_after.get(path))
         verdict = (style("IDENTICAL to before (byte for byte)", "32") if identical[name]
                    else style("CHANGED", "33"))
-        print("%-6s %d files: %s" % (name, len(files_after), verdict))
+        print("%-8s %d files: %s" % (name, len(files_after), verdict))
         for path in changed:
             what = ("added" if path not in files_before else "deleted" if path not in files_after else "modified")
             print("         %-18s %s" % (path, what))
@@ -160,7 +190,7 @@ def compare_disks(host, before):
 def summary(results, host, identical):
     heading("4. Summary")
     outcomes = (results.get("custom") or {}).get("safe_change_results") or {}
-    print("%-6s %-10s %-10s %-11s %-10s %s" % ("GUEST", "EXPECTED", "OUTCOME", "CHECKPOINT", "DISK", "AS DESIGNED"))
+    print("%-8s %-10s %-10s %-11s %-10s %s" % ("GUEST", "EXPECTED", "OUTCOME", "CHECKPOINT", "DISK", "AS DESIGNED"))
     behaved = True
     for name, guest in GUESTS.items():
         result = outcomes.get(name, {})
@@ -173,13 +203,19 @@ def summary(results, host, identical):
             ok = ok and not identical[name]
         behaved = behaved and ok
         disk = "identical" if identical[name] else "changed"
-        print("%-6s %-10s %-10s %-11s %-10s %s" % (
+        print("%-8s %-10s %-10s %-11s %-10s %s" % (
             name, guest["expected"], outcome, "left" if left else "deleted", disk,
             style("yes", "32") if ok else style("NO", "31")))
+    group = ((results.get("custom") or {}).get("hyperv_checkpoint_groups") or {}).get("shop", {})
+    shop_ok = group.get("outcome") == "reverted" and group.get("cause") == "shopdb"
+    behaved = behaved and shop_ok
+    verdict = style("yes", "32") if shop_ok else style("NO", "31")
+    members = ", ".join(group.get("members", []))
+    print("group shop (%s): %s because of %s: %s" % (members, group.get("outcome"), group.get("cause"), verdict))
     print()
     for name in GUESTS:
         message = outcomes.get(name, {}).get("msg", "no result recorded")
-        print(textwrap.fill(message, width=100, initial_indent="%-7s" % name, subsequent_indent=" " * 7))
+        print(textwrap.fill(message, width=100, initial_indent="%-9s" % name, subsequent_indent=" " * 9))
     return behaved
 
 
@@ -188,10 +224,11 @@ def main() -> int:
     print(textwrap.dedent("""\
         The role hyperv.checkpoint.safe_change wraps a change to a VM: pre-flight checks, a checkpoint,
         the change, a verification; then it deletes the checkpoint, or restores it, checks the VM again
-        and reports. Here a simulated Hyper-V host (real WinRM on 127.0.0.1) runs three guests:
+        and reports. Here a simulated Hyper-V host (real WinRM on 127.0.0.1) runs three guests on their
+        own and an application group of two (safe_change_group "shop": changed as one, reverted together):
         """))
     for name, guest in GUESTS.items():
-        print("  %-6s %s (expected: %s)" % (name, guest["story"], guest["expected"]))
+        print("  %-8s %s (expected: %s)" % (name, guest["story"], guest["expected"]))
     if BUILD.exists():
         shutil.rmtree(BUILD)
     (BUILD / "tmp").mkdir(parents=True)
@@ -205,16 +242,17 @@ def main() -> int:
         before = {name: disk_digest(host.disk_path(name)) for name in GUESTS}
         heading("1. The guests' disks before the change")
         for name, files in before.items():
-            print("%-6s %s" % (name, ", ".join(files)))
+            print("%-8s %s" % (name, ", ".join(files)))
         with GuestWeb(lambda vm: sim.state_path if vm in GUESTS else None) as web:
             inventory = write_inventory(sim, state_path, host, web)
-            heading("2. ansible-playbook tests/sim/demo/demo.yml (two of the changes fail on purpose)")
+            heading("2. ansible-playbook tests/sim/demo/demo.yml (three of the changes fail on purpose)")
             rc = run_playbook(inventory, results_file)
         identical = compare_disks(host, before)
         results = json.loads(results_file.read_text()) if results_file.exists() else {}
         behaved = summary(results, host, identical)
     print()
-    print("ansible-playbook exited with %d (expected: 2, because two changes failed and were reverted)." % rc)
+    print("ansible-playbook exited with %d (expected: 2, because three changes failed and were reverted, and the "
+          "shop's web server with its database)." % rc)
     if behaved:
         print(style("The demo behaved as designed.", "1;32"))
         return 0

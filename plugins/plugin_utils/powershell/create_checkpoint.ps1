@@ -1,68 +1,115 @@
-param([string]$VMId, [string]$Name, [string]$CheckpointType)
+param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)
 
 if ($CheckpointType -and @('Standard', 'Production', 'ProductionOnly') -notcontains $CheckpointType) {
     Stop-Operation -Code 'invalid_request' -Message ("Unknown checkpoint type '{0}'" -f $CheckpointType)
 }
 $vm = Get-TargetVM -Id $VMId
-$before = ConvertTo-VMRecord -VM $vm
 # Hosts without checkpoint types (2012 R2) take standard checkpoints only.
 $hasTypes = Test-SetVMParameter -Name 'CheckpointType'
 if ($CheckpointType -and -not $hasTypes) { Stop-Unsupported -Setting 'checkpoint_type' }
-$original = $before.checkpoint_type
-# A requested type never overrides an administrator's Disabled.
-if ($original -eq 'Disabled') {
-    $message = "Checkpoints are disabled for VM '{0}'" -f $vm.Name
-    Stop-Operation -Code 'checkpoints_disabled' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name })
-}
-if ($before.checkpoint_count -ge 50) {
-    $message = "VM '{0}' already has {1} checkpoints, the Hyper-V maximum is 50" -f $vm.Name, $before.checkpoint_count
-    Stop-Operation -Code 'limit_reached' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name; count = $before.checkpoint_count; limit = 50 })
-}
-$effective = 'Standard'
-if ($CheckpointType) { $effective = $CheckpointType } elseif ($hasTypes) { $effective = $original }
 
-# Checkpoint-VM takes the type set on the VM, and a checkpoint does not record which kind it is.
-# So Production runs as ProductionOnly first and as Standard when that fails: the caller learns
-# which kind was taken. The VM's own setting is put back whatever happens.
-$attempt = 'ProductionOnly'
-if ($effective -eq 'Standard') { $attempt = 'Standard' }
-$typeChanged = $false
-$typeRestoreError = $null
-$fellBack = $false
-try {
-    if ($hasTypes -and $original -ne $attempt) {
-        $typeChanged = $true
-        $null = Hyper-V\Set-VM -VM $vm -CheckpointType $attempt
+# The VM-wide type is switched for one checkpoint only when its own setting cannot give the kind
+# asked for, and a marker file records the type to put back, so that a killed run is repaired by
+# the next one (Get-TypeOverride). A type left switched by a killed run is put back first.
+$repaired = $null
+$marker = $null
+if ($hasTypes -and $null -ne (Get-TypeOverride -VMId $vm.Id)) {
+    $marker = Open-TypeOverride -VM $vm
+    $repaired = Read-TypeOverride -Marker $marker
+    if ($repaired) {
+        $null = Hyper-V\Set-VM -VM $vm -CheckpointType $repaired
+        $null = Write-TypeOverride -Marker $marker -Type ''
+        $vm = Get-TargetVM -Id $VMId
     }
+}
+try {
+    $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm)
+    $before = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots
+    $original = $before.checkpoint_type
+    # A requested type never overrides an administrator's Disabled.
+    if ($original -eq 'Disabled') {
+        $message = "Checkpoints are disabled for VM '{0}'" -f $vm.Name
+        Stop-Operation -Code 'checkpoints_disabled' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name })
+    }
+    # Hyper-V's limit of 50 counts every checkpoint of the VM, whatever made it.
+    if ($snapshots.Count -ge 50) {
+        $message = "VM '{0}' already has {1} checkpoints, the Hyper-V maximum is 50" -f $vm.Name, $snapshots.Count
+        Stop-Operation -Code 'limit_reached' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name; count = $snapshots.Count; limit = 50 })
+    }
+    $null = Stop-LowDiskSpace -VM $vm -Volumes $before.volumes -MinFreeBytes $MinFreeBytes
+    $requested = 'Standard'
+    if ($CheckpointType) { $requested = $CheckpointType } elseif ($hasTypes) { $requested = $original }
+    $inEffect = 'Standard'
+    if ($hasTypes) { $inEffect = $original }
+    $switchTo = $null
+    if ($requested -eq 'Standard' -and $inEffect -ne 'Standard') { $switchTo = 'Standard' }
+    elseif ($requested -eq 'ProductionOnly' -and $inEffect -ne 'ProductionOnly') { $switchTo = 'ProductionOnly' }
+    elseif ($requested -eq 'Production' -and $inEffect -eq 'Standard') { $switchTo = 'Production' }
+
+    $knownIds = @(foreach ($snapshot in $snapshots) { [string]$snapshot.Id })
+    $typeChanged = $false
+    $typeRestoreError = $null
+    $fellBack = $false
     try {
-        $snapshot = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName $Name -Passthru
-    } catch {
-        if ($attempt -eq 'Standard') { throw }
-        # Any failure counts: the reason (guest VSS, busy, ...) is only in localized message text.
-        if ($effective -eq 'ProductionOnly') {
-            Stop-Operation -Code 'production_checkpoint_failed' -Message $_.Exception.Message -Details ([ordered]@{
-                vm = [string]$vm.Name; exception_type = $_.Exception.GetType().FullName; fully_qualified_error_id = [string]$_.FullyQualifiedErrorId })
+        if ($switchTo) {
+            # The marker first: a run killed right after Set-VM must leave the type to put back.
+            if ($null -eq $marker) { $marker = Open-TypeOverride -VM $vm }
+            $null = Write-TypeOverride -Marker $marker -Type $original
+            $null = Hyper-V\Set-VM -VM $vm -CheckpointType $switchTo
+            $typeChanged = $true
+            $inEffect = $switchTo
         }
-        $typeChanged = $true
-        $null = Hyper-V\Set-VM -VM $vm -CheckpointType Standard
-        $snapshot = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName $Name -Passthru
-        $fellBack = $true
+        try {
+            $made = New-NamedCheckpoint -VM $vm -Name $Name -KnownIds $knownIds
+        } catch {
+            $failure = $_
+            $null = Stop-LowDiskSpace -VM $vm -Volumes @(Get-VMVolumes -VM $vm -Fresh) -MinFreeBytes $MinFreeBytes
+            if ($inEffect -ne 'ProductionOnly' -or -not (Test-ProductionFailure -Record $failure -VM $before)) { throw $failure }
+            if ($requested -eq 'ProductionOnly') {
+                Stop-Operation -Code 'production_checkpoint_failed' -Message $failure.Exception.Message -Details ([ordered]@{
+                    vm = [string]$vm.Name; exception_type = $failure.Exception.GetType().FullName
+                    fully_qualified_error_id = [string]$failure.FullyQualifiedErrorId })
+            }
+            # Production on a ProductionOnly VM: the VM's own setting was tried, Standard is the fallback.
+            if ($null -eq $marker) { $marker = Open-TypeOverride -VM $vm }
+            $null = Write-TypeOverride -Marker $marker -Type $original
+            $null = Hyper-V\Set-VM -VM $vm -CheckpointType Standard
+            $typeChanged = $true
+            $inEffect = 'Standard'
+            $made = New-NamedCheckpoint -VM $vm -Name $Name -KnownIds $knownIds
+            $fellBack = $true
+        }
+    } finally {
+        if ($typeChanged) {
+            # A failure to put the type back must not hide the creation's own error; the marker then
+            # stays, and the next create puts the type back.
+            try {
+                $null = Hyper-V\Set-VM -VM $vm -CheckpointType $original
+                $null = Write-TypeOverride -Marker $marker -Type ''
+            } catch { $typeRestoreError = $_.Exception.Message }
+        } else {
+            # Set-VM refused the switch (InvalidState, busy): the type never changed.
+            $null = Write-TypeOverride -Marker $marker -Type ''
+        }
     }
 } finally {
-    if ($typeChanged) {
-        # A failure to put the type back must not hide the creation's own error.
-        try { $null = Hyper-V\Set-VM -VM $vm -CheckpointType $original }
-        catch { $typeRestoreError = $_.Exception.Message }
-    }
+    $null = Close-TypeOverride -Marker $marker -VMId $vm.Id
 }
 
+# Which kind Hyper-V took: a checkpoint with a saved memory state is a standard one; without, it is a
+# production one when a production type was in effect (the VM's Production falls back by itself).
+$snapshot = $made.snapshot
+$hasMemory = $snapshot.State.ToString() -eq 'Saved'
 $takenType = 'standard'
-if ($attempt -eq 'ProductionOnly' -and -not $fellBack) { $takenType = 'production' }
+if (-not $hasMemory -and ($inEffect -eq 'Production' -or $inEffect -eq 'ProductionOnly')) { $takenType = 'production' }
+if ($hasMemory -and $inEffect -eq 'Production' -and $before.state -ne 'Off') { $fellBack = $true }
 $vm = Get-TargetVM -Id $VMId
 [ordered]@{
     checkpoint = (ConvertTo-CheckpointRecord -Snapshot $snapshot)
     taken_type = $takenType
     fell_back = $fellBack
     type_restore_error = $typeRestoreError
+    name_repaired = $made.name_repaired
+    type_override_repaired = $repaired
     vm = (ConvertTo-VMRecord -VM $vm)
 }

@@ -13,10 +13,13 @@ if ($All) {
 
 $records = @(foreach ($vm in $vms) {
     $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
-    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots
+    $drives = @(Hyper-V\Get-VMHardDiskDrive -VM $vm)
+    $sizes = $null
+    if ($IncludeSizes) { $sizes = Get-DiskSizes -VM $vm -Snapshots $snapshots -Drives $drives }
+    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes
     if ($IncludeCheckpoints) {
         $record['checkpoints'] = @(foreach ($snapshot in $snapshots) {
-            ConvertTo-CheckpointRecord -Snapshot $snapshot -IncludeSize:$IncludeSizes
+            ConvertTo-CheckpointRecord -Snapshot $snapshot -Sizes $sizes
         })
     }
     $record

@@ -3,7 +3,23 @@ param([string]$VMId, [string]$Id, [ValidateSet('as_checkpoint', 'previous', 'run
 $vm = Get-TargetVM -Id $VMId
 $snapshot = Find-Checkpoint -VM $vm -Id $Id -MustExist
 $previousState = $vm.State.ToString()
-$null = Hyper-V\Restore-VMSnapshot -VMSnapshot $snapshot -Confirm:$false
+# Restore-VMSnapshot saves a Running or Paused VM itself and, after applying the checkpoint, starts
+# it again when it was Running (decompiled RestoreVMSnapshot): the restored guest would run at once,
+# even when it should end Off. Saved here first, the VM comes out of the restore Saved (a checkpoint
+# with memory state) or Off, and only this script decides whether the guest runs.
+$saved = $false
+if ($previousState -eq 'Running' -or $previousState -eq 'Paused') {
+    $null = Hyper-V\Save-VM -VM $vm
+    $saved = $true
+}
+try {
+    $null = Hyper-V\Restore-VMSnapshot -VMSnapshot $snapshot -Confirm:$false
+} catch {
+    $failure = $_
+    # As Restore-VMSnapshot itself does: a VM that ran runs on, as it was, when the restore failed.
+    if ($saved -and $previousState -eq 'Running') { try { $null = Hyper-V\Start-VM -VM $vm } catch { $saved = $false } }
+    throw $failure
+}
 $vm = Get-TargetVM -Id $VMId
 $stateAfterRestore = $vm.State.ToString()
 
@@ -18,8 +34,7 @@ if ($wanted -eq 'Running' -and $stateAfterRestore -ne 'Running') {
     $null = Hyper-V\Start-VM -VM $vm
     $vm = Get-TargetVM -Id $VMId
 } elseif ($wanted -eq 'Off' -and $stateAfterRestore -ne 'Off') {
-    # Power off, not a guest shutdown: the restored state is thrown away anyway.
-    $null = Hyper-V\Stop-VM -VM $vm -TurnOff -Force -Confirm:$false
+    $null = Set-VMOff -VM $vm
     $vm = Get-TargetVM -Id $VMId
 }
 [ordered]@{ previous_state = $previousState; state_after_restore = $stateAfterRestore; vm = (ConvertTo-VMRecord -VM $vm) }

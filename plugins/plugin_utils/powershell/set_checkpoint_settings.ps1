@@ -9,6 +9,11 @@ $plans = @(foreach ($change in $Changes) {
     $settings = @{ VM = $vm }
     if ($null -ne $change.CheckpointType) {
         if (-not $supportsType) { Stop-Unsupported -Setting 'checkpoint_type' }
+        $override = Get-TypeOverride -VMId $vm.Id
+        if ($null -ne $override -and $override.live) {
+            $message = "A checkpoint of VM '{0}' is being taken with its checkpoint type switched; try again when it is done" -f $vm.Name
+            Stop-Operation -Code 'busy' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name; reason = 'type_override_in_progress' })
+        }
         $settings['CheckpointType'] = [string]$change.CheckpointType
     }
     if ($null -ne $change.AutomaticCheckpoints) {
@@ -27,5 +32,9 @@ $plans = @(foreach ($change in $Changes) {
     $settings
 })
 
-foreach ($settings in $plans) { $null = Hyper-V\Set-VM @settings }
+foreach ($settings in $plans) {
+    $null = Hyper-V\Set-VM @settings
+    # A type set on purpose replaces one a killed create left to put back (Get-TypeOverride).
+    if ($settings.ContainsKey('CheckpointType')) { $null = Clear-TypeOverride -VM $settings.VM }
+}
 [ordered]@{ vms = @(foreach ($settings in $plans) { ConvertTo-VMRecord -VM (Get-TargetVM -Id ([string]$settings.VM.Id)) }) }

@@ -5,6 +5,8 @@
     host.add_checkpoint("app01", "nightly", age_seconds=30 * 86400)
     host.set_vm("web01", guest_can_quiesce=False)     # production checkpoints now fall back
     host.inject_fault("create_checkpoint", "drop")    # the next create loses its connection
+    host.inject_fault("create_checkpoint", "kill", at="type_switched")   # killed before it puts the type back
+    host.set_free_space(3.5)                          # GB free on the host's volumes
     host.migrate_vm("app01", SimHost("/tmp/lab/hv02-state.json"))   # the cluster moves app01 to HV02
     (host.disk_path("web01") / "app.conf").write_text("v2\\n")   # what the guest writes
 
@@ -43,6 +45,11 @@ VM_ATTRIBUTES = {
     "guest_reachable": bool,  # false: the sim_guest connection reports the guest unreachable
     "checkpoint_volume_full": bool,  # true: the volume of its checkpoint files is full, creating fails
     "is_clustered": bool,
+    "cluster_role_name": str,  # the name of its cluster role, when not the VM's (SCVMM, renamed roles)
+    "disk_folder": str,  # where its disks are, e.g. "D:\\VMs" (a volume of set_free_space)
+    "busy_calls": int,  # the next N cmdlets on the VM fail with ObjectInUse
+    "invalid_state_calls": int,  # the next N Set-VM calls on the VM fail with InvalidState
+    "checkpoint_failure": str,  # an error id (engine.ERROR_CATEGORIES) every Checkpoint-VM fails with; "" for none
 }
 # The operations that name their VM with a VMId parameter (faults can be limited to one VM).
 VM_CHANGE_OPERATIONS = ("create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint")
@@ -54,7 +61,9 @@ HOST_ATTRIBUTES = {
     "merge_seconds": (int, float),
     "start_seconds": (int, float),
     "checkpoint_seconds": (int, float),  # how long Checkpoint-VM takes (also a failed attempt)
-    "hyperv_module": bool,  # false: every operation fails with hyperv_module_missing
+    "merge_start_seconds": (int, float),  # how long after a delete its merge shows (MergingDisks)
+    "hyperv_module": bool,  # false: every Hyper-V operation fails with hyperv_module_missing
+    "language_mode": str,  # "ConstrainedLanguage": an AppLocker/WDAC host, the runner refuses to run
 }
 
 
@@ -110,8 +119,9 @@ class SimHost:
 
     def set_vm(self, name_or_id: str, **attrs) -> None:
         """Change a VM: the VM_ATTRIBUTES, plus ``state`` and ``checkpoint_type`` (validated),
-        ``owner_node`` (makes the VM clustered), and ``busy_seconds`` / ``merging_seconds``:
-        the VM is busy (operations fail with ``busy``) / merges disks for that long from now.
+        ``owner_node`` (makes the VM clustered), and ``busy_seconds`` / ``invalid_state_seconds`` /
+        ``merging_seconds``: for that long from now, the VM's cmdlets fail with ObjectInUse / Set-VM
+        fails with InvalidState / the VM merges disks.
         """
         with self._host(create=True) as host:
             vm = find_vm(host.state, name_or_id)
@@ -119,6 +129,8 @@ class SimHost:
             for attribute, value in attrs.items():
                 if attribute in VM_ATTRIBUTES:
                     _check_type(attribute, value, VM_ATTRIBUTES[attribute])
+                    if attribute == "checkpoint_failure" and value:
+                        _check_choice(attribute, value, tuple(engine.ERROR_CATEGORIES))
                     changes[attribute] = value
                 elif attribute == "state":
                     _check_choice(attribute, value, engine.VM_STATES)
@@ -126,14 +138,21 @@ class SimHost:
                 elif attribute == "checkpoint_type":
                     _check_choice(attribute, value, engine.CHECKPOINT_TYPES)
                     changes[attribute] = value
-                elif attribute in ("busy_seconds", "merging_seconds"):
+                elif attribute in ("busy_seconds", "invalid_state_seconds"):
                     _check_type(attribute, value, (int, float))
                     until = engine.format_time(self.clock() + datetime.timedelta(seconds=value))
-                    changes["busy_until" if attribute == "busy_seconds" else "merge_until"] = until
+                    changes["busy_until" if attribute == "busy_seconds" else "invalid_state_until"] = until
+                elif attribute == "merging_seconds":
+                    _check_type(attribute, value, (int, float))
                 elif attribute != "owner_node":
                     raise ValueError("cannot set %s on a VM (settable: %s, state, checkpoint_type, owner_node, "
-                                     "busy_seconds, merging_seconds)" % (attribute, ", ".join(VM_ATTRIBUTES)))
+                                     "busy_seconds, invalid_state_seconds, merging_seconds)"
+                                     % (attribute, ", ".join(VM_ATTRIBUTES)))
             vm.update(changes)
+            if "merging_seconds" in attrs:
+                vm["merges"] = [{"visible_from": engine.format_time(self.clock()),
+                                 "done_at": engine.format_time(self.clock() + datetime.timedelta(
+                                     seconds=attrs["merging_seconds"])), "on_chain": False}]
             if "owner_node" in attrs:
                 host.set_owner_node(vm, attrs["owner_node"])
 
@@ -146,6 +165,24 @@ class SimHost:
                                      % (attribute, ", ".join(HOST_ATTRIBUTES)))
                 _check_type(attribute, value, HOST_ATTRIBUTES[attribute])
             host.host.update(attrs)
+
+    def set_free_space(self, free_gb: float, volume: str | None = None, size_gb: float | None = None) -> None:
+        """Free space (GB of 1024**3 bytes) of every volume of the host, or of ``volume`` (e.g. "D:\\",
+        added when missing); ``size_gb`` its size. Below 1 GB free, Checkpoint-VM fails."""
+        _check_type("free_gb", free_gb, (int, float))
+        with self._host(create=True) as host:
+            volumes = host.host["volumes"]
+            names = [volume] if volume else list(volumes)
+            for name in names:
+                entry = volumes.setdefault(name, {"size_bytes": engine.DEFAULT_VOLUME_BYTES, "free_bytes": 0})
+                if size_gb is not None:
+                    entry["size_bytes"] = int(size_gb * engine.GIB)
+                entry["free_bytes"] = min(int(free_gb * engine.GIB), entry["size_bytes"])
+
+    def events(self, name_or_id: str) -> list[dict]:
+        """What the cmdlets did to the VM, oldest first (the last 50): ``{"time", "cmdlet", "state", ...}``,
+        ``state`` being the VM's state after the cmdlet."""
+        return copy.deepcopy(find_vm(self.state_file.read(), name_or_id).get("events", []))
 
     def vm(self, name_or_id: str) -> dict:
         """The VM as stored: protocol fields (checkpoint_type even where the host hides it) and sim-only ones."""
@@ -220,7 +257,7 @@ class SimHost:
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
                      times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None,
-                     skip: int = 0) -> None:
+                     skip: int = 0, at: str | None = None) -> None:
         """Make the next ``times`` runs of ``operation`` (-1: all) misbehave; ``action`` is one of
 
         - ``fail``: answer the error ``code``/``message`` without running the operation;
@@ -230,6 +267,9 @@ class SimHost:
         - ``drop_before``: reset the connection without running the operation;
         - ``delay``: run the operation only after ``hang_seconds``, then answer as usual (other
           commands run meanwhile: two runs that race for one VM both read it before either changes it).
+        - ``kill``: the operation's process is killed at point ``at`` (engine.KILL_POINTS: a
+          controller timeout or a deleted WinRS shell): what it did up to there stays, nothing after
+          it runs (no ``finally``), and the connection is reset.
 
         ``vm`` (name or id) limits the fault to runs of a change operation on that VM (its
         ``VMId`` parameter), so that several VMs of one host can each meet their own fault.
@@ -244,6 +284,8 @@ class SimHost:
             raise ValueError("times must be a positive count or -1 (for ever), not %r" % (times,))
         if not isinstance(skip, int) or skip < 0:
             raise ValueError("skip must be a count of runs, not %r" % (skip,))
+        if action == "kill" and at not in engine.KILL_POINTS:
+            raise ValueError("a kill needs at= one of %s, not %r" % (", ".join(engine.KILL_POINTS), at))
         if vm is not None and operation not in VM_CHANGE_OPERATIONS:
             raise ValueError("a fault for one VM needs a change operation (%s), not %r"
                              % (", ".join(VM_CHANGE_OPERATIONS), operation))
@@ -251,7 +293,7 @@ class SimHost:
             vm_id = find_vm(host.state, vm)["id"] if vm is not None else None
             host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
                                          "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
-                                         "vm": vm_id, "skip": skip})
+                                         "vm": vm_id, "skip": skip, "at": at})
 
     def corrupt_reply(self, operation: str, kind: str, times: int = 1) -> None:
         """Run the next ``times`` runs of ``operation`` (-1: all), but answer with a corrupted reply
@@ -286,7 +328,8 @@ class SimHost:
             for vm in sorted(host.state["vms"].values(), key=lambda vm: (vm["name"].lower(), vm["id"])):
                 record = host.vm_record(vm)
                 record["disk_path"] = str(host.disk_path(vm))
-                record["checkpoints"] = [host.checkpoint_record(vm, checkpoint, include_size=True)
+                sizes = host.disk_sizes(vm)
+                record["checkpoints"] = [host.checkpoint_record(vm, checkpoint, sizes)
                                          for checkpoint in sorted(vm["checkpoints"].values(),
                                                                   key=lambda checkpoint: checkpoint["creation_time"])]
                 vms.append(record)
@@ -338,13 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--after", action="store_true", help="hang after running the operation")
     fault.add_argument("--vm", help="only runs of the operation on this VM (name or id; change operations)")
     fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")
+    fault.add_argument("--at", choices=engine.KILL_POINTS, help="where a kill stops the operation")
     commands.add_parser("check", help="print what is inconsistent in the stored host; exit 1 when anything is")
+    free = commands.add_parser("set-free-gb", help="free space of the host's volumes, in GB")
+    free.add_argument("free_gb", type=float)
+    free.add_argument("--volume", help="only this volume (e.g. D:\\), added when missing")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | check
-    | inject-fault OP ACTION``."""
+    | inject-fault OP ACTION | set-free-gb N [--volume V]``."""
     args = build_parser().parse_args(argv)
     host = SimHost(args.state)
     try:
@@ -352,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             print(host.add_vm(args.name, state="Off" if args.off else "Running", checkpoint_type=args.checkpoint_type))
         elif args.command == "show":
             print(json.dumps(host.summary(), indent=2))
+        elif args.command == "set-free-gb":
+            host.set_free_space(args.free_gb, volume=args.volume)
         elif args.command == "check":
             problems = host.consistency_problems()
             print("\n".join(problems) if problems else "consistent")
@@ -359,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             host.inject_fault(args.operation, args.action, code=args.code, message=args.message, times=args.times,
                               hang_seconds=args.hang_seconds, after=args.after, vm=args.vm,
-                              skip=args.skip)
+                              skip=args.skip, at=args.at)
     except (LookupError, ValueError, StateFileError) as error:
         print("hyperv-sim admin: %s" % error, file=sys.stderr)
         return 1

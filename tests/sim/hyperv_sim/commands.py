@@ -38,7 +38,7 @@ COMMON_SCRIPT = "_common.ps1"
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "kill")
 
 
 @dataclass
@@ -66,6 +66,11 @@ def _reply(document: dict, exit_code: int, fault: str | None = None, hang_second
     """The runner's stdout: one compressed ASCII JSON document (ConvertTo-Json -Compress, \\u escapes)."""
     text = json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\r\n"
     return CommandResult(text.encode("ascii"), b"", exit_code, fault, hang_seconds)
+
+
+def _reply_text(text: str, exit_code: int) -> CommandResult:
+    """A reply the runner writes as literal text (no ConvertTo-Json)."""
+    return CommandResult((text + "\r\n").encode("ascii"), b"", exit_code)
 
 
 def success_reply(result: dict, **fault) -> CommandResult:
@@ -130,8 +135,8 @@ class CommandHost:
                     host.add_vm(name)
                     existing.add(name)
 
-    def _host(self, state: dict) -> engine.HyperVHost:
-        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock)
+    def _host(self, state: dict, kill_at: str | None = None) -> engine.HyperVHost:
+        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock, kill_at=kill_at)
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         command_line = command + (" " + " ".join(arguments) if arguments else "")
@@ -146,6 +151,12 @@ class CommandHost:
             else:
                 request_log.record(self.state_file.path, refused="not the collection's runner: %s" % command_line[:200])
             return reply
+        language_mode = self.state_file.read()["host"].get("language_mode", "FullLanguage")
+        if language_mode != "FullLanguage":
+            # runner.ps1's first statement, before it reads stdin (AppLocker / WDAC lock-down).
+            request_log.record(self.state_file.path, refused="language mode %s" % language_mode)
+            return _reply_text('{"ok":false,"error":{"code":"constrained_language","message":"PowerShell runs in %s '
+                               'mode; the runner needs FullLanguage"}}' % language_mode, 1)
         try:
             name, params = self._parse_request(stdin)
         except RequestError as error:
@@ -229,7 +240,8 @@ class CommandHost:
             self.sleep(host.command_seconds)
         if fault and fault["action"] == "hang":
             reply.fault, reply.hang_seconds = "hang", float(fault["hang_seconds"])
-        elif fault and fault["action"] in ("drop", "drop_before"):
+        elif fault and (fault["action"] in ("drop", "drop_before") or host.killed):
+            # A kill that never reached its point lets the operation answer.
             reply.fault = "drop"
         elif fault and fault["action"] == "corrupt":
             reply.stdout, reply.stderr, reply.exit_code = corrupt_replies.corrupt(reply.stdout, reply.exit_code,
@@ -238,7 +250,7 @@ class CommandHost:
 
     def _answer(self, state: dict, name: str, params: dict, fault: dict | None):
         """(the host model, the reply) of running operation ``name`` in ``state``, or of the fault instead."""
-        host = self._host(state)
+        host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
         # drop_before: the connection breaks before the request reaches the host, nothing runs
         # (the client never sees the error reply).
         if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
@@ -247,3 +259,10 @@ class CommandHost:
             return host, success_reply(host.run(name, params))
         except engine.HostError as error:
             return host, error_reply(error)
+        except engine.ProcessKilled:
+            # What ran stays; the dead process holds no file open any more.
+            host.killed = True
+            for vm in state["vms"].values():
+                if vm.get("type_override"):
+                    vm["type_override"]["live"] = False
+            return host, error_reply(engine.HostError("host_error", "killed"))

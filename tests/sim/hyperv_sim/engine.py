@@ -1,24 +1,31 @@
 """The Hyper-V model of the simulated host: the operations of docs/host-protocol.md over a state dict.
 
 A real host answers an operation by running the operation script
-(plugins/plugin_utils/powershell/<name>.ps1) against the Hyper-V cmdlets. This module
-answers what that host would answer: the checks, their order, the error codes, messages
-and details are the scripts'; what the cmdlets do (the checkpoint tree, the VM's position
-in it, power states after a restore, production checkpoints and their fallback, disk
-merges) follows the project's Hyper-V reference notes (hyperv-checkpoint-facts.md, cited
-below by section). Where the reference marks a behaviour as inferred or unconfirmed, the
-comment next to the code says so ([I]).
+(plugins/plugin_utils/powershell/<name>.ps1) against the Hyper-V cmdlets. This module does the
+same in two layers:
 
-The busy state (``busy_until``) and the ``busy`` code come from the protocol, not from a
-script: no script maps a Hyper-V "object in use" failure, so the simulator raises ``busy``
-directly, as the contract promises.
+* the cmdlets (``Save-VM``, ``Restore-VMSnapshot``, ``Checkpoint-VM``, ``Set-VM``, ...; the
+  methods named ``_cmdlet_*``) behave as Hyper-V does, as strictly as the sources allow:
+  Restore-VMSnapshot saves a running VM and starts it again, Stop-VM deletes a current automatic
+  checkpoint, Checkpoint-VM takes the checkpoint under a default name and renames it afterwards,
+  Set-VM refuses while the VM is in a state it cannot change, merges show late. Each behaviour
+  and its source is listed in docs/host-fidelity.md; comments mark inferences ([I]) and
+  assumptions the probe (playbooks/probe_host.yml) checks on a real host;
+* the operations (``create_checkpoint``, ``restore_checkpoint``, ...) call those cmdlets in the
+  order the scripts do, with the scripts' checks, error codes, messages and details. A cmdlet's
+  failure is reported as the runner reports it (``runner_error``: busy, access_denied, ...).
+
+Every cmdlet a change runs is written to the VM's ``events`` (``SimHost.events``), so a test can
+show what the guest went through (whether it ran between a restore and the end of a task).
 
 The VMs' disks are directories: ``<disks>/<vm id>/current/`` is the running disk (the
 ``sim_guest`` connection writes there), and every checkpoint holds a byte-exact copy of
 it in ``<disks>/<vm id>/checkpoints/<checkpoint id>/``, so that restoring truly reverts.
 
 Nothing here locks or saves: the caller holds the state file's transaction
-(hyperv_sim.state) around a whole operation.
+(hyperv_sim.state) around a whole operation. Time inside an operation is the clock plus the
+simulated run time of its cmdlets so far (``command_seconds``), which the command host waits
+before it answers.
 """
 
 from __future__ import annotations
@@ -41,8 +48,25 @@ REQUESTABLE_CHECKPOINT_TYPES = ("Standard", "Production", "ProductionOnly")
 VM_STATES = ("Running", "Off", "Saved", "Paused")
 POWER_STATES = ("as_checkpoint", "previous", "running", "off")
 DEFAULT_CHECKPOINT_LOCATION = "C:\\ProgramData\\Microsoft\\Windows\\Hyper-V\\Snapshots"
+DEFAULT_DISK_FOLDER = "C:\\ProgramData\\Microsoft\\Windows\\Virtual Hard Disks"
 DEFAULT_COMPUTER_NAME = "HV01"
+# Hyper-V's text for ObjectInUse (32774), as os-autoinst-distri-opensuse PR 5858 quotes it.
 BUSY_MESSAGE = "The operation cannot be performed while the object is in use."
+# ... and for InvalidState (32775), as canonical/multipass#4204 quotes it (Set-VM).
+INVALID_STATE_MESSAGE = "The operation cannot be performed while the object is in its current state."
+GIB = 1024 ** 3
+DEFAULT_VOLUME = "C:\\"
+DEFAULT_VOLUME_BYTES = 2048 * GIB
+DEFAULT_FREE_GB = 500.0
+# A new, empty dynamic .avhdx file is about 4 MiB [I]; the simulator adds the bytes the guest changed.
+AVHDX_HEADER_BYTES = 4 * 1024 * 1024
+# Below this much free space Checkpoint-VM fails in the simulator (an assumption: the real limit
+# depends on what the checkpoint must write, e.g. the saved memory of a standard checkpoint).
+CHECKPOINT_FLOOR_BYTES = GIB
+# The scripts' Wait-MergeVisible polls this often.
+MERGE_POLL_SECONDS = 0.25
+# Type of a setting's default name of Checkpoint-VM: "web01 - (12/03/2026 - 08:40:12)" [U: locale].
+DEFAULT_NAME_FORMAT = "%s - (%s)"
 
 # Windows build numbers at which Set-VM gained a parameter (reference §12).
 FIRST_BUILD_WITH_CHECKPOINT_TYPE = 14393  # Windows Server 2016
@@ -61,6 +85,7 @@ VIRTUALIZATION_EXCEPTION = "Microsoft.HyperV.PowerShell.VirtualizationException"
 BINDING_EXCEPTION = "System.Management.Automation.ParameterBindingException"
 VALIDATION_EXCEPTION = "System.Management.Automation.ParameterBindingValidationException"
 COMMAND_NOT_FOUND_EXCEPTION = "System.Management.Automation.CommandNotFoundException"
+CMDLET_TYPES = "Microsoft.HyperV.PowerShell.Commands."
 
 # The PowerShell parameters of each operation script's param() block:
 # name -> (keyword argument of the HyperVHost method, PowerShell type).
@@ -70,34 +95,90 @@ OPERATIONS: dict[str, dict[str, tuple[str, str]]] = {
                 "IncludeCheckpoints": ("include_checkpoints", "bool"), "IncludeSizes": ("include_sizes", "bool")},
     "get_cluster_nodes": {},
     "create_checkpoint": {"VMId": ("vm_id", "string"), "Name": ("name", "string"),
-                          "CheckpointType": ("checkpoint_type", "string")},
+                          "CheckpointType": ("checkpoint_type", "string"),
+                          "MinFreeBytes": ("min_free_bytes", "long")},
     "remove_checkpoints": {"VMId": ("vm_id", "string"), "Ids": ("ids", "string[]"),
-                           "IncludeChildren": ("include_children", "bool")},
+                           "IncludeChildren": ("include_children", "bool"),
+                           "MergeGraceSeconds": ("merge_grace_seconds", "int")},
     "restore_checkpoint": {"VMId": ("vm_id", "string"), "Id": ("checkpoint_id", "string"),
                            "PowerState": ("power_state", "string")},
     "rename_checkpoint": {"VMId": ("vm_id", "string"), "Id": ("checkpoint_id", "string"),
                           "NewName": ("new_name", "string")},
     "set_checkpoint_settings": {"Changes": ("changes", "object[]")},
+    "probe_host": {"VMId": ("vm_id", "string"), "Experiment": ("experiment", "string")},
 }
+# Operations that need no Hyper-V module: a cluster node that only manages the cluster answers them.
+WITHOUT_HYPERV_MODULE = ("get_cluster_nodes",)
+# The category of each error id, as the decompiled ExceptionHelper maps the WMI job errors: a VM's
+# ``checkpoint_failure`` makes Checkpoint-VM fail with that id.
+ERROR_CATEGORIES = {"OperationFailed": "NotSpecified", "AccessDenied": "PermissionDenied",
+                    "OperationTimeout": "OperationTimeout", "ObjectInUse": "ResourceBusy",
+                    "InvalidState": "InvalidOperation", "OutOfMemory": "FromStdErr", "Unspecified": "NotSpecified"}
+# Where a kill fault (SimHost.inject_fault(op, "kill", at=...)) can stop a create: the process dies
+# right after the VM-wide type was switched, or between Checkpoint-VM's two steps.
+KILL_POINTS = ("type_switched", "checkpoint_taken")
 
 
 class HostError(Exception):
     """An operation failure as the runner reports it: ``{"code", "message", "details"}``."""
 
-    def __init__(self, code: str, message: str, details: dict | None = None):
+    def __init__(self, code: str, message: str, details: dict | None = None, command: str | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details
+        self.command = command  # for a CommandNotFoundException: the command as written
 
     def to_error(self) -> dict:
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
-def cmdlet_error(message: str, exception_type: str, error_id: str, category: str) -> HostError:
-    """A PowerShell error no script translates: the runner reports it as ``host_error``."""
+class ProcessKilled(Exception):
+    """The PowerShell process of the operation was killed at ``point`` (a kill fault): it never
+    answers, and nothing after that point ran (no ``finally`` either)."""
+
+    def __init__(self, point: str):
+        super().__init__(point)
+        self.point = point
+
+
+def cmdlet_error(message: str, exception_type: str, error_id: str, category: str, command: str | None = None) -> HostError:
+    """A PowerShell error no script stops with its own code; ``runner_error`` gives its reply code."""
     return HostError("host_error", message, {"exception_type": exception_type, "fully_qualified_error_id": error_id,
-                                             "category": category})
+                                             "category": category}, command=command)
+
+
+def hyperv_error(message: str, error_id: str, category: str, cmdlet: str) -> HostError:
+    """A VirtualizationException of a Hyper-V cmdlet: FullyQualifiedErrorId is the error id and the
+    cmdlet's class (e.g. ``ObjectInUse,Microsoft.HyperV.PowerShell.Commands.SetVM``)."""
+    return cmdlet_error(message, VIRTUALIZATION_EXCEPTION, "%s,%s%s" % (error_id, CMDLET_TYPES, cmdlet), category)
+
+
+def error_id(error: HostError) -> str:
+    """Get-ErrorId: the part of FullyQualifiedErrorId before the comma."""
+    return str((error.details or {}).get("fully_qualified_error_id") or "").split(",", maxsplit=1)[0]
+
+
+def runner_error(error: HostError) -> HostError:
+    """Get-ErrorCode of _common.ps1: the reply code of a cmdlet's error, from its id and category.
+
+    Errors an operation stopped with its own code (Stop-Operation) pass as they are.
+    """
+    details = error.details or {}
+    if error.code != "host_error" or "fully_qualified_error_id" not in details:
+        return error
+    ident, category = error_id(error), details.get("category")
+    code = "host_error"
+    if ident in ("ObjectInUse", "InvalidState") or category == "ResourceBusy":
+        code = "busy"
+    elif ident == "OperationTimeout":
+        code = "hyperv_timeout"
+    elif ident == "AccessDenied" or category == "PermissionDenied":
+        code = "access_denied"
+    elif details.get("exception_type") == COMMAND_NOT_FOUND_EXCEPTION and (error.command or "").lower().startswith(
+            "hyper-v\\"):
+        code = "hyperv_module_missing"
+    return HostError(code, error.message, details)
 
 
 # -- time -------------------------------------------------------------------------------------
@@ -154,6 +235,12 @@ def _bind_value(parameter: str, kind: str, value):
         if value is None or isinstance(value, (bool, int, float)):
             return bool(value)
         raise _binding_error(parameter, value, "System.Boolean")
+    if kind in ("int", "long"):
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise _binding_error(parameter, value, "System.Int32" if kind == "int" else "System.Int64")
+        return int(value)
     if value is None:  # object[]
         return []
     return value if isinstance(value, list) else [value]
@@ -179,8 +266,8 @@ def bind_parameters(operation: str, params: dict) -> dict:
 
 # -- state --------------------------------------------------------------------------------------
 
-def new_state(computer_name: str | None = None) -> dict:
-    """A Windows Server 2022 host without VMs."""
+def new_state(computer_name: str | None = None, free_gb: float = DEFAULT_FREE_GB) -> dict:
+    """A Windows Server 2022 host without VMs, with one volume C:\\ that has ``free_gb`` free."""
     return {
         "version": STATE_VERSION,
         "host": {
@@ -189,9 +276,11 @@ def new_state(computer_name: str | None = None) -> dict:
             "os_version": OS_RELEASES["2022"]["os_version"],
             "cluster_nodes": [],
             "merge_seconds": 2.0,
+            "merge_start_seconds": 0.3,
             "start_seconds": 0.0,
             "checkpoint_seconds": 0.0,
             "hyperv_module": True,
+            "volumes": {DEFAULT_VOLUME: {"size_bytes": DEFAULT_VOLUME_BYTES, "free_bytes": int(free_gb * GIB)}},
         },
         "vms": {},
         "faults": [],
@@ -211,10 +300,15 @@ def _parse_guid(text: str) -> str | None:
         return None
 
 
-def _directory_size(path: pathlib.Path) -> int | None:
+def _files(path: pathlib.Path) -> dict[str, bytes]:
     if not path.is_dir():
-        return None
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+        return {}
+    return {str(item.relative_to(path)): item.read_bytes() for item in path.rglob("*") if item.is_file()}
+
+
+def _changed_bytes(before: dict[str, bytes], after: dict[str, bytes]) -> int:
+    """What a differencing disk holds: the bytes of the files that are new or changed."""
+    return sum(len(content) for name, content in after.items() if before.get(name) != content)
 
 
 def _canonical(value: str, choices: tuple[str, ...]) -> str | None:
@@ -225,7 +319,7 @@ def _canonical(value: str, choices: tuple[str, ...]) -> str | None:
     return None
 
 
-def _vm_has_memory_state(state: str) -> bool:
+def _holds_memory(state: str) -> bool:
     return state in ("Running", "Paused", "Saved")
 
 
@@ -233,16 +327,28 @@ class HyperVHost:
     """One simulated Hyper-V host: operations over ``state``, disks under ``disks_dir``.
 
     ``clock`` returns the current UTC time (tests age checkpoints and run merges out with
-    it). ``command_seconds`` adds up how long the operations' cmdlets took in simulated
-    time (a synchronous Start-VM, ``start_seconds``; a Checkpoint-VM, ``checkpoint_seconds``);
-    the command host waits that long before it answers.
+    it). ``command_seconds`` adds up how long the operation's cmdlets took in simulated time
+    (a synchronous Start-VM, ``start_seconds``; a Checkpoint-VM, ``checkpoint_seconds``; the
+    polls of a script); the command host waits that long before it answers. ``kill_at`` names
+    the point (KILL_POINTS) at which the operation's process is killed.
     """
 
-    def __init__(self, state: dict, disks_dir: str | pathlib.Path, clock: Callable[[], datetime.datetime] = utc_now):
+    def __init__(self, state: dict, disks_dir: str | pathlib.Path, clock: Callable[[], datetime.datetime] = utc_now,
+                 kill_at: str | None = None):
         self.state = state
         self.disks_dir = pathlib.Path(disks_dir)
         self.clock = clock
         self.command_seconds = 0.0
+        self.kill_at = kill_at
+        self.killed = False  # set by the command host when the kill happened
+
+    def now(self) -> datetime.datetime:
+        """The operation's time: the clock plus what its cmdlets took so far."""
+        return self.clock() + datetime.timedelta(seconds=self.command_seconds)
+
+    def _step(self, point: str) -> None:
+        if self.kill_at == point:
+            raise ProcessKilled(point)
 
     # -- host features ---------------------------------------------------------------------
 
@@ -256,17 +362,52 @@ class HyperVHost:
 
     @property
     def supports_checkpoint_type(self) -> bool:
-        return _build_number(self.host["os_version"]) >= FIRST_BUILD_WITH_CHECKPOINT_TYPE
+        return (self.host.get("hyperv_module", True)
+                and _build_number(self.host["os_version"]) >= FIRST_BUILD_WITH_CHECKPOINT_TYPE)
 
     @property
     def supports_automatic_checkpoints(self) -> bool:
-        return _build_number(self.host["os_version"]) >= FIRST_BUILD_WITH_AUTOMATIC_CHECKPOINTS
+        return (self.host.get("hyperv_module", True)
+                and _build_number(self.host["os_version"]) >= FIRST_BUILD_WITH_AUTOMATIC_CHECKPOINTS)
 
     def _unsupported(self, setting: str) -> HostError:
         message = "Host %s runs %s (version %s), which does not support the %s setting" % (
             self.computer_name, self.host["os_caption"], self.host["os_version"], setting)
         return HostError("unsupported_on_host", message, {
             "setting": setting, "os_caption": self.host["os_caption"], "os_version": self.host["os_version"]})
+
+    # -- volumes -----------------------------------------------------------------------------
+
+    def volume_of(self, path: str) -> str | None:
+        """The mount point of the host volume ``path`` is on (longest match, as Win32_Volume's names)."""
+        matches = [name for name in self.host["volumes"] if path.lower().startswith(name.lower())]
+        return max(matches, key=len) if matches else None
+
+    def vm_volumes(self, vm: dict) -> list[dict]:
+        """Get-VMVolumes: the volumes of the VM's disks and of its checkpoint files, each once."""
+        records, seen = [], set()
+        for path in (vm.get("disk_folder") or DEFAULT_DISK_FOLDER, vm["checkpoint_location"]):
+            volume = self.volume_of(path)
+            root = volume if volume else _path_root(path)
+            if root.lower() in seen:
+                continue
+            seen.add(root.lower())
+            sizes = self.host["volumes"].get(volume) if volume else None
+            records.append({"path": root, "free_bytes": sizes["free_bytes"] if sizes else None,
+                            "size_bytes": sizes["size_bytes"] if sizes else None})
+        return records
+
+    def _stop_low_disk_space(self, vm: dict, volumes: list[dict], min_free_bytes: int) -> None:
+        """Stop-LowDiskSpace of _common.ps1."""
+        if min_free_bytes <= 0:
+            return
+        for volume in volumes:
+            if volume["free_bytes"] is not None and volume["free_bytes"] < min_free_bytes:
+                message = "Volume %s of VM '%s' has %.1f GB free, less than the %.1f GB asked for; no checkpoint was " \
+                          "taken" % (volume["path"], vm["name"], volume["free_bytes"] / GIB, min_free_bytes / GIB)
+                raise HostError("low_disk_space", message, {"vm": vm["name"], "volume": volume["path"],
+                                                            "free_bytes": volume["free_bytes"],
+                                                            "min_free_bytes": min_free_bytes})
 
     # -- disks -----------------------------------------------------------------------------
 
@@ -285,6 +426,42 @@ class HyperVHost:
         shutil.copytree(self.checkpoint_disk_path(vm, checkpoint["id"]), staging)
         shutil.rmtree(current, ignore_errors=True)
         staging.rename(current)
+
+    def ancestors(self, vm: dict) -> list[str]:
+        """The checkpoints "Now" derives from, nearest first."""
+        found, checkpoint_id = [], vm["current_checkpoint_id"]
+        while checkpoint_id in vm["checkpoints"] and checkpoint_id not in found:
+            found.append(checkpoint_id)
+            checkpoint_id = vm["checkpoints"][checkpoint_id]["parent_id"]
+        return found
+
+    def chain_length(self, vm: dict) -> int:
+        """Files under the running disk: the base disk, one .avhdx per checkpoint above "Now", and
+        the .avhdx of a deleted one whose merge into the chain has not ended yet."""
+        now = self.now()
+        pending = sum(1 for merge in vm.get("merges", []) if merge["on_chain"] and now < parse_time(merge["done_at"]))
+        return 1 + len(self.ancestors(vm)) + pending
+
+    def disk_sizes(self, vm: dict) -> dict:
+        """Get-DiskSizes: each checkpoint's own differencing disks (the changes made after it, towards
+        each child and towards "Now" when it is current), and the running disk's whole chain."""
+        copies = {checkpoint_id: _files(self.checkpoint_disk_path(vm, checkpoint_id)) for checkpoint_id in vm["checkpoints"]}
+        running = _files(self.disk_path(vm))
+        own = {}
+        for checkpoint_id, checkpoint in vm["checkpoints"].items():
+            later = [copies[child["id"]] for child in vm["checkpoints"].values() if child["parent_id"] == checkpoint_id]
+            if vm["current_checkpoint_id"] == checkpoint_id:
+                later.append(running)
+            own[checkpoint_id] = sum(AVHDX_HEADER_BYTES + _changed_bytes(copies[checkpoint_id], after) for after in later)
+        path = list(reversed(self.ancestors(vm)))
+        chain = vm.get("base_bytes", AVHDX_HEADER_BYTES)
+        for position, checkpoint_id in enumerate(path):
+            after = copies[path[position + 1]] if position + 1 < len(path) else running
+            chain += AVHDX_HEADER_BYTES + _changed_bytes(copies[checkpoint_id], after)
+        now = self.now()
+        chain += AVHDX_HEADER_BYTES * sum(1 for merge in vm.get("merges", [])
+                                          if merge["on_chain"] and now < parse_time(merge["done_at"]))
+        return {"checkpoints": own, "chain": chain}
 
     # -- VMs ---------------------------------------------------------------------------------
 
@@ -305,13 +482,18 @@ class HyperVHost:
             "checkpoint_type": checkpoint_type,
             "automatic_checkpoints": bool(automatic_checkpoints),
             "checkpoint_location": DEFAULT_CHECKPOINT_LOCATION,
+            "disk_folder": DEFAULT_DISK_FOLDER,
             "guest_can_quiesce": guest_can_quiesce,
             "owner_node": None,
             "is_clustered": False,
-            "merge_until": None,
+            "cluster_role_name": None,
             "busy_until": None,
+            "invalid_state_until": None,
+            "merges": [],
+            "type_override": None,
             "current_checkpoint_id": None,
             "checkpoints": {},
+            "events": [],
         }
         self.state["vms"][vm_id] = vm
         if owner_node:
@@ -327,6 +509,7 @@ class HyperVHost:
                 target.write_bytes(content)
             else:
                 target.write_text(content, encoding="utf-8")
+        vm["base_bytes"] = AVHDX_HEADER_BYTES + sum(len(content) for content in _files(disk).values())
         return vm_id
 
     def set_owner_node(self, vm: dict, owner_node: str | None) -> None:
@@ -348,16 +531,20 @@ class HyperVHost:
         return [vm for vm in self.state["vms"].values() if not self._is_foreign(vm)]
 
     def _foreign_owner(self, matches: Callable[[dict], bool]) -> str | None:
-        """The owner node the cluster reports for a VM that is not on this host (Get-VMClusterGroup)."""
+        """The owner node the cluster reports for a VM that is not on this host."""
         for vm in self.state["vms"].values():
             if self._is_foreign(vm) and matches(vm):
                 return vm["owner_node"]
         return None
 
     def find_vm(self, name: str = "", vm_id: str = "") -> dict:
-        """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match with -ceq."""
+        """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match with -ceq.
+
+        A VM on another node is found by its id through the cluster's "Virtual Machine" resource
+        (Get-ClusterResource -VMId), by name only through a cluster role of that name.
+        """
         if vm_id:
-            label = vm_id
+            label, matched_by = vm_id, "vm_id"
             guid = _parse_guid(vm_id)
             owner = None
             if guid:
@@ -366,27 +553,42 @@ class HyperVHost:
                         return vm
                 owner = self._foreign_owner(lambda vm: vm["id"] == guid)
         else:
-            label = name
+            label, matched_by = name, "cluster_role_name"
             found = [vm for vm in self.local_vms() if vm["name"] == name]
             if len(found) == 1:
                 return found[0]
             if found:
                 raise HostError("ambiguous", "%d VMs are named '%s'; use the VM id" % (len(found), name), {
                     "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
-            owner = self._foreign_owner(lambda vm: vm["name"] == name)
+            owner = self._foreign_owner(lambda vm: (vm.get("cluster_role_name") or vm["name"]) == name)
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
-            raise HostError("owned_by_other_node", message, {"vm": label, "owner_node": owner})
+            if matched_by == "cluster_role_name":
+                message = ("VM '%s' is not on this host; the cluster role named '%s' is owned by node %s: run the task "
+                           "against that node (address the VM by vm_id to find it by its id)" % (label, label, owner))
+            raise HostError("owned_by_other_node", message, {"vm": label, "owner_node": owner, "matched_by": matched_by})
         raise HostError("vm_not_found", "No VM '%s' on host %s" % (label, self.computer_name),
                         {"vm": label, "computer_name": self.computer_name})
 
     def _is_merging(self, vm: dict) -> bool:
-        return bool(vm.get("merge_until")) and self.clock() < parse_time(vm["merge_until"])
+        now = self.now()
+        return any(parse_time(merge["visible_from"]) <= now < parse_time(merge["done_at"])
+                   for merge in vm.get("merges", []))
 
-    def _require_idle(self, vm: dict) -> None:
-        """Another operation holds the VM (``busy_until``). A disk merge does not: Hyper-V merges live."""
-        if vm.get("busy_until") and self.clock() < parse_time(vm["busy_until"]):
-            raise HostError("busy", BUSY_MESSAGE, {"vm": vm["name"]})
+    def _require_idle(self, vm: dict, cmdlet: str) -> None:
+        """Another operation holds the VM (``busy_until``, or the next ``busy_calls`` cmdlets): ObjectInUse.
+        A disk merge does not: Hyper-V merges live."""
+        if vm.get("busy_calls"):
+            vm["busy_calls"] -= 1
+            raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
+        if vm.get("busy_until") and self.now() < parse_time(vm["busy_until"]):
+            raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
+
+    def _event(self, vm: dict, cmdlet: str, **details) -> None:
+        """What a cmdlet did to the VM, for tests (the last 50)."""
+        vm.setdefault("events", []).append(dict({"time": format_time(self.now()), "cmdlet": cmdlet,
+                                                 "state": vm["state"]}, **details))
+        del vm["events"][:-50]
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -410,17 +612,20 @@ class HyperVHost:
     def _standard_count(self, vm: dict) -> int:
         return sum(1 for checkpoint in vm["checkpoints"].values() if checkpoint["snapshot_type"] == USER_SNAPSHOT_TYPE)
 
-    def _can_take_production(self, vm: dict) -> bool:
-        """A production checkpoint needs the guest's VSS, or no running guest at all.
-
-        An Off VM needs no quiesce. A Saved or Paused guest cannot run VSS, so it is treated
-        like a guest that cannot quiesce [I: the reference does not say].
-        """
+    @staticmethod
+    def _can_take_production(vm: dict) -> bool:
+        """A production checkpoint needs an Off VM, or a Running one whose guest can quiesce (its VSS
+        integration component answers): IsProductionSnapshotAvailable in the decompiled module. A
+        Saved or Paused VM cannot."""
         return vm["state"] == "Off" or (vm["state"] == "Running" and vm["guest_can_quiesce"])
 
     def take_checkpoint(self, vm: dict, name: str, taken_type: str, creation_time: datetime.datetime | None = None,
                         snapshot_type: str = USER_SNAPSHOT_TYPE, is_automatic: bool = False) -> dict:
-        """Add a checkpoint below the VM's current position and move the VM onto it; copy the disk."""
+        """Add a checkpoint below the VM's current position and move the VM onto it; copy the disk.
+
+        A standard checkpoint of a VM that holds memory keeps it (its State is Saved); a production
+        one never does.
+        """
         checkpoint_id = str(uuid.uuid4())
         shutil.copytree(self.disk_path(vm), self.checkpoint_disk_path(vm, checkpoint_id))
         checkpoint = {
@@ -432,6 +637,7 @@ class HyperVHost:
             "is_automatic": is_automatic,
             "taken_type": taken_type,
             "vm_state_at_checkpoint": vm["state"],
+            "has_memory_state": taken_type == "standard" and _holds_memory(vm["state"]),
         }
         vm["checkpoints"][checkpoint_id] = checkpoint
         vm["current_checkpoint_id"] = checkpoint_id
@@ -453,42 +659,8 @@ class HyperVHost:
         return self.take_checkpoint(vm, name, "production" if production else "standard", creation_time,
                                     snapshot_type=snapshot_type, is_automatic=is_automatic)
 
-    def _checkpoint_vm(self, vm: dict, name: str, vm_checkpoint_type: str) -> dict:
-        """``Checkpoint-VM -SnapshotName name`` with the VM's type set to Standard or ProductionOnly."""
-        if name == "":
-            raise cmdlet_error(
-                "Cannot validate argument on parameter 'SnapshotName'. The argument is null or empty. Provide an "
-                "argument that is not null or empty, and then try the command again.",
-                VALIDATION_EXCEPTION,
-                "ParameterArgumentValidationError,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
-                "InvalidData")
-        if not name.strip() or len(name) > MAX_CHECKPOINT_NAME_LENGTH:
-            raise cmdlet_error(
-                "Checkpoint operation failed for '%s'. A checkpoint name cannot be blank and can have at most %d "
-                "characters." % (vm["name"], MAX_CHECKPOINT_NAME_LENGTH),
-                VIRTUALIZATION_EXCEPTION, "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
-                "InvalidArgument")
-        if vm.get("checkpoint_volume_full"):
-            # The reference has no verified Hyper-V text for a full volume: this message says it is
-            # the simulator's, and the collection only passes a host's message on, never matches it.
-            raise cmdlet_error(
-                "hyperv-sim: checkpoint operation failed for '%s': the volume that holds its checkpoint files is "
-                "full (simulated)" % vm["name"],
-                VIRTUALIZATION_EXCEPTION, "OperationFailed,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
-                "NotSpecified")
-        # Checkpoint-VM returns when the checkpoint exists: its run time passes after the transaction.
-        self.command_seconds += float(self.host.get("checkpoint_seconds", 0.0))
-        if vm_checkpoint_type == "ProductionOnly":
-            if not self._can_take_production(vm):
-                raise cmdlet_error(
-                    "Checkpoint operation failed. Production checkpoints cannot be created for '%s'." % vm["name"],
-                    VIRTUALIZATION_EXCEPTION, "OperationFailed,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
-                    "NotSpecified")
-            return self.take_checkpoint(vm, name, "production")
-        return self.take_checkpoint(vm, name, "standard")
-
     def _remove_checkpoint(self, vm: dict, checkpoint: dict, include_children: bool) -> None:
-        """``Remove-VMSnapshot``: children move up to the parent (or go too); a merge starts."""
+        """A checkpoint goes: children move up to the parent (or go too)."""
         parent_id = checkpoint["parent_id"]
         children = [child for child in vm["checkpoints"].values() if child["parent_id"] == checkpoint["id"]]
         if include_children:
@@ -502,24 +674,174 @@ class HyperVHost:
         del vm["checkpoints"][checkpoint["id"]]
         shutil.rmtree(self.checkpoint_disk_path(vm, checkpoint["id"]), ignore_errors=True)
 
-    def _start_merge(self, vm: dict) -> None:
-        """The merge runs ``merge_seconds`` after the delete, or after the merge already running."""
-        start = self.clock()
-        if vm.get("merge_until"):
-            start = max(start, parse_time(vm["merge_until"]))
-        vm["merge_until"] = format_time(start + datetime.timedelta(seconds=float(self.host["merge_seconds"])))
+    def start_merge(self, vm: dict, on_chain: bool, seconds: float | None = None) -> None:
+        """A disk merge shows (MergingDisks) ``merge_start_seconds`` after the delete that started it,
+        not at once [probe: merge_visibility], and runs ``merge_seconds``, after any merge already running."""
+        now = self.now()
+        visible = now + datetime.timedelta(seconds=float(self.host.get("merge_start_seconds", 0.0)))
+        start = visible
+        for merge in vm.setdefault("merges", []):
+            start = max(start, parse_time(merge["done_at"]))
+        duration = float(self.host["merge_seconds"]) if seconds is None else float(seconds)
+        vm["merges"] = [merge for merge in vm["merges"] if parse_time(merge["done_at"]) > now]
+        vm["merges"].append({"visible_from": format_time(visible),
+                             "done_at": format_time(start + datetime.timedelta(seconds=duration)),
+                             "on_chain": on_chain})
 
-    @staticmethod
-    def _state_after_restore(checkpoint: dict) -> str:
-        """A production checkpoint or one of an Off VM has no memory state: Off. Else Saved [I, §6]."""
-        if checkpoint["taken_type"] == "production" or not _vm_has_memory_state(checkpoint["vm_state_at_checkpoint"]):
-            return "Off"
-        return "Saved"
+    # -- the cmdlets ---------------------------------------------------------------------------
 
-    def _start_vm(self, vm: dict) -> None:
-        """``Start-VM``: synchronous; a saved state is resumed."""
+    def _cmdlet_set_vm(self, vm: dict, **settings) -> None:
+        """``Set-VM``: refused while another operation holds the VM (ObjectInUse) or while the VM is in
+        a state it cannot change settings in (InvalidState, canonical/multipass#4204)."""
+        self._require_idle(vm, "SetVM")
+        invalid = bool(vm.get("invalid_state_calls"))
+        if invalid:
+            vm["invalid_state_calls"] -= 1
+        if invalid or (vm.get("invalid_state_until") and self.now() < parse_time(vm["invalid_state_until"])):
+            raise hyperv_error("Modifying the properties of '%s' failed.\n%s" % (vm["name"], INVALID_STATE_MESSAGE),
+                               "InvalidState", "InvalidOperation", "SetVM")
+        vm.update(settings)
+        if "checkpoint_type" in settings:
+            self._event(vm, "Set-VM", checkpoint_type=settings["checkpoint_type"])
+
+    def _cmdlet_save_vm(self, vm: dict) -> None:
+        """``Save-VM``: the memory goes to disk, the VM is Saved."""
+        self._require_idle(vm, "SaveVM")
+        if vm["state"] not in ("Running", "Paused"):
+            raise hyperv_error("'%s' failed to change state.\n%s" % (vm["name"], INVALID_STATE_MESSAGE),
+                               "InvalidState", "InvalidOperation", "SaveVM")
+        vm["state"] = "Saved"
+        self._event(vm, "Save-VM")
+
+    def _cmdlet_start_vm(self, vm: dict) -> None:
+        """``Start-VM``: synchronous; a saved state is resumed. Starting from Off with automatic
+        checkpoints on and no checkpoint takes an automatic checkpoint first (reference §9)."""
+        self._require_idle(vm, "StartVM")
+        if vm["state"] == "Running":
+            return
+        if (vm["state"] == "Off" and vm["automatic_checkpoints"] and self.supports_automatic_checkpoints
+                and not vm["checkpoints"]):
+            self.take_checkpoint(vm, "Automatic Checkpoint - %s - (%s)" % (vm["name"], self._default_time()),
+                                 "production" if vm["checkpoint_type"] != "Standard" else "standard", is_automatic=True)
         vm["state"] = "Running"
         self.command_seconds += float(self.host["start_seconds"])
+        self._event(vm, "Start-VM", checkpoint=vm["current_checkpoint_id"])
+
+    def _cmdlet_stop_vm_turn_off(self, vm: dict) -> None:
+        """``Stop-VM -TurnOff``: power off; then the VM's current checkpoint goes when it is an
+        automatic one (DeleteAutomaticCheckpoint in the decompiled StopVM)."""
+        self._require_idle(vm, "StopVM")
+        vm["state"] = "Off"
+        self._event(vm, "Stop-VM -TurnOff")
+        current = vm["checkpoints"].get(vm["current_checkpoint_id"])
+        if current is not None and current["is_automatic"]:
+            self._remove_checkpoint(vm, current, include_children=False)
+            self.start_merge(vm, on_chain=True)
+            self._event(vm, "Remove-VMSnapshot (automatic checkpoint, by Stop-VM)", checkpoint=current["id"])
+
+    def _cmdlet_remove_saved_state(self, vm: dict) -> None:
+        """``Remove-VMSavedState``: a Saved VM becomes Off; no checkpoint is touched."""
+        self._require_idle(vm, "RemoveVMSavedState")
+        if vm["state"] != "Saved":
+            raise hyperv_error("'%s' failed to change state.\n%s" % (vm["name"], INVALID_STATE_MESSAGE),
+                               "InvalidState", "InvalidOperation", "RemoveVMSavedState")
+        vm["state"] = "Off"
+        self._event(vm, "Remove-VMSavedState")
+
+    def _cmdlet_restore_vmsnapshot(self, vm: dict, checkpoint: dict) -> None:
+        """``Restore-VMSnapshot`` (decompiled RestoreVMSnapshot): a Running or Paused VM is saved, the
+        checkpoint applied (the VM is then Saved when the checkpoint holds memory, else Off), and a
+        VM that was Running is started again when it is Saved."""
+        self._require_idle(vm, "RestoreVMSnapshot")
+        before = vm["state"]
+        if before in ("Running", "Paused"):
+            self._cmdlet_save_vm(vm)
+        try:
+            self._restore_disk(vm, checkpoint)
+            for merge in vm.get("merges", []):
+                merge["on_chain"] = False  # the running disk is a new one below the checkpoint
+            vm["current_checkpoint_id"] = checkpoint["id"]
+            vm["state"] = "Saved" if checkpoint.get("has_memory_state") else "Off"
+            self._event(vm, "Restore-VMSnapshot", checkpoint=checkpoint["id"])
+        finally:
+            if vm["state"] == "Saved" and before == "Running":
+                self._cmdlet_start_vm(vm)
+
+    def _default_time(self) -> str:
+        return self.now().strftime("%m/%d/%Y - %H:%M:%S")
+
+    def _cmdlet_checkpoint_vm(self, vm: dict, name: str) -> dict:
+        """``Checkpoint-VM -SnapshotName name -Passthru`` (decompiled CheckpointVM): the checkpoint is
+        taken under Hyper-V's default name, with the kind the VM's checkpoint type gives at that
+        moment, and only then renamed to ``name``."""
+        if name == "":
+            raise cmdlet_error(
+                "Cannot validate argument on parameter 'SnapshotName'. The argument is null or empty. Provide an "
+                "argument that is not null or empty, and then try the command again.",
+                VALIDATION_EXCEPTION,
+                "ParameterArgumentValidationError,Microsoft.HyperV.PowerShell.Commands.CheckpointVM",
+                "InvalidData")
+        self._require_idle(vm, "CheckpointVM")
+        volume = self.host["volumes"].get(self.volume_of(vm["checkpoint_location"]) or "")
+        if vm.get("checkpoint_volume_full") or (volume is not None and volume["free_bytes"] < CHECKPOINT_FLOOR_BYTES):
+            # The reference has no verified Hyper-V text for a full volume: this message says it is
+            # the simulator's, and the collection only passes a host's message on, never matches it.
+            raise hyperv_error("hyperv-sim: checkpoint operation failed for '%s': the volume that holds its checkpoint "
+                               "files is full (simulated)" % vm["name"], "OperationFailed", "NotSpecified",
+                               "CheckpointVM")
+        # Checkpoint-VM returns when the checkpoint exists, also when it failed.
+        self.command_seconds += float(self.host.get("checkpoint_seconds", 0.0))
+        if vm.get("checkpoint_failure"):
+            raise hyperv_error("hyperv-sim: checkpoint operation failed for '%s' (simulated %s)"
+                               % (vm["name"], vm["checkpoint_failure"]), vm["checkpoint_failure"],
+                               ERROR_CATEGORIES[vm["checkpoint_failure"]], "CheckpointVM")
+        in_effect = vm["checkpoint_type"] if self.supports_checkpoint_type else "Standard"
+        if in_effect == "Disabled":
+            raise hyperv_error("Checkpoint operation failed.\nCheckpoints have been disabled for '%s'." % vm["name"],
+                               "OperationFailed", "NotSpecified", "CheckpointVM")
+        taken_type = "standard"
+        if in_effect in ("Production", "ProductionOnly") and self._can_take_production(vm):
+            taken_type = "production"
+        elif in_effect == "ProductionOnly":
+            raise hyperv_error(
+                "Checkpoint operation failed. Production checkpoints cannot be created for '%s'." % vm["name"],
+                "OperationFailed", "NotSpecified", "CheckpointVM")
+        checkpoint = self.take_checkpoint(vm, DEFAULT_NAME_FORMAT % (vm["name"], self._default_time()), taken_type)
+        self._event(vm, "Checkpoint-VM", checkpoint=checkpoint["id"], taken_type=taken_type)
+        self._step("checkpoint_taken")
+        if not name.strip() or len(name) > MAX_CHECKPOINT_NAME_LENGTH:
+            raise hyperv_error(
+                "Checkpoint operation failed for '%s'. A checkpoint name cannot be blank and can have at most %d "
+                "characters." % (vm["name"], MAX_CHECKPOINT_NAME_LENGTH), "InvalidParameter", "InvalidArgument",
+                "CheckpointVM")
+        checkpoint["name"] = name
+        return checkpoint
+
+    def _cmdlet_rename_vmsnapshot(self, vm: dict, checkpoint: dict, new_name: str) -> None:
+        if new_name == "":
+            raise cmdlet_error(
+                "Cannot validate argument on parameter 'NewName'. The argument is null or empty. Provide an argument "
+                "that is not null or empty, and then try the command again.",
+                VALIDATION_EXCEPTION,
+                "ParameterArgumentValidationError,Microsoft.HyperV.PowerShell.Commands.RenameVMSnapshot",
+                "InvalidData")
+        self._require_idle(vm, "RenameVMSnapshot")
+        if not new_name.strip() or len(new_name) > MAX_CHECKPOINT_NAME_LENGTH:
+            raise hyperv_error(
+                "Failed to rename checkpoint '%s' of '%s'. A checkpoint name cannot be blank and can have at most %d "
+                "characters." % (checkpoint["name"], vm["name"], MAX_CHECKPOINT_NAME_LENGTH), "InvalidParameter",
+                "InvalidArgument", "RenameVMSnapshot")
+        checkpoint["name"] = new_name
+
+    def _cmdlet_remove_vmsnapshot(self, vm: dict, checkpoint: dict, include_children: bool) -> None:
+        """``Remove-VMSnapshot``: returns at once; the merge it starts shows later."""
+        self._require_idle(vm, "RemoveVMSnapshot")
+        on_chain = checkpoint["id"] in self.ancestors(vm)
+        has_children = any(child["parent_id"] == checkpoint["id"] for child in vm["checkpoints"].values())
+        self._remove_checkpoint(vm, checkpoint, include_children)
+        self._event(vm, "Remove-VMSnapshot", checkpoint=checkpoint["id"])
+        if on_chain or (has_children and not include_children):
+            self.start_merge(vm, on_chain=on_chain)
 
     # -- records -----------------------------------------------------------------------------
 
@@ -530,13 +852,15 @@ class HyperVHost:
             "os_version": self.host["os_version"],
             "supports_checkpoint_type": self.supports_checkpoint_type,
             "supports_automatic_checkpoints": self.supports_automatic_checkpoints,
+            "time": format_time(self.now()),
         }
 
-    def vm_record(self, vm: dict) -> dict:
+    def vm_record(self, vm: dict, sizes: dict | None = None) -> dict:
         merging = self._is_merging(vm)
         owner = None
         if vm["is_clustered"]:
             owner = vm["owner_node"] or self.computer_name
+        override = vm.get("type_override")
         return {
             "id": vm["id"],
             "name": vm["name"],
@@ -553,12 +877,13 @@ class HyperVHost:
             "secondary_status": "MergingDisks" if merging else None,
             "merging": merging,
             "checkpoint_count": self._standard_count(vm),
+            "volumes": self.vm_volumes(vm),
+            "disk_chain_bytes": sizes["chain"] if sizes else None,
+            "type_override": ({"original_type": None if override["live"] else override["original"],
+                               "live": override["live"]} if override else None),
         }
 
-    def checkpoint_record(self, vm: dict, checkpoint: dict, include_size: bool = False) -> dict:
-        size = None
-        if include_size:
-            size = _directory_size(self.checkpoint_disk_path(vm, checkpoint["id"]))
+    def checkpoint_record(self, vm: dict, checkpoint: dict, sizes: dict | None = None) -> dict:
         return {
             "id": checkpoint["id"],
             "name": checkpoint["name"],
@@ -569,26 +894,29 @@ class HyperVHost:
             "creation_time": checkpoint["creation_time"],
             "snapshot_type": checkpoint["snapshot_type"],
             "is_automatic": bool(checkpoint["is_automatic"]) if self.supports_automatic_checkpoints else None,
-            "size_bytes": size,
+            "has_memory_state": bool(checkpoint.get("has_memory_state")),
+            "size_bytes": sizes["checkpoints"][checkpoint["id"]] if sizes else None,
         }
 
     # -- operations (docs/host-protocol.md) --------------------------------------------------
 
     def run(self, operation: str, params: dict) -> dict:
-        """Run an operation by its protocol name with the request's params; HostError on failure."""
+        """Run an operation by its protocol name with the request's params; HostError on failure,
+        with the code the runner gives it."""
         if operation not in OPERATIONS:
             raise HostError("invalid_request", "Unknown operation '%s'" % operation)
-        bound = bind_parameters(operation, params or {})
-        if not self.host.get("hyperv_module", True):
-            command = "Hyper-V\\Set-VM" if operation == "set_checkpoint_settings" else "Hyper-V\\Get-VM"
-            raise HostError(
-                "hyperv_module_missing",
-                "The term '%s' is not recognized as the name of a cmdlet, function, script file, or operable "
-                "program. Check the spelling of the name, or if a path was included, verify that the path is "
-                "correct and try again." % command,
-                {"exception_type": COMMAND_NOT_FOUND_EXCEPTION, "fully_qualified_error_id": "CommandNotFoundException",
-                 "category": "ObjectNotFound"})
-        return getattr(self, operation)(**bound)
+        try:
+            bound = bind_parameters(operation, params or {})
+            if not self.host.get("hyperv_module", True) and operation not in WITHOUT_HYPERV_MODULE:
+                command = "Hyper-V\\Set-VM" if operation == "set_checkpoint_settings" else "Hyper-V\\Get-VM"
+                raise cmdlet_error(
+                    "The term '%s' is not recognized as the name of a cmdlet, function, script file, or operable "
+                    "program. Check the spelling of the name, or if a path was included, verify that the path is "
+                    "correct and try again." % command, COMMAND_NOT_FOUND_EXCEPTION, "CommandNotFoundException",
+                    "ObjectNotFound", command=command)
+            return getattr(self, operation)(**bound)
+        except HostError as error:
+            raise runner_error(error) from None
 
     def get_vm(self, name: str = "", vm_id: str = "") -> dict:
         return {"vm": self.vm_record(self.find_vm(name=name, vm_id=vm_id))}
@@ -601,9 +929,10 @@ class HyperVHost:
             vms = [self.find_vm(name=name) for name in names] + [self.find_vm(vm_id=vm_id) for vm_id in ids]
         records = []
         for vm in vms:
-            record = self.vm_record(vm)
+            sizes = self.disk_sizes(vm) if include_sizes else None
+            record = self.vm_record(vm, sizes)
             if include_checkpoints:
-                record["checkpoints"] = [self.checkpoint_record(vm, checkpoint, include_size=include_sizes)
+                record["checkpoints"] = [self.checkpoint_record(vm, checkpoint, sizes)
                                          for checkpoint in self._checkpoints_by_time(vm)]
             records.append(record)
         return {"host": self.host_record(), "vms": records}
@@ -617,62 +946,172 @@ class HyperVHost:
         return {"host": self.host_record(),
                 "nodes": [{"name": node, "state": "Up"} for node in sorted(nodes, key=str.lower)]}
 
-    def create_checkpoint(self, vm_id: str = "", name: str = "", checkpoint_type: str = "") -> dict:
-        requested = None
+    def _new_named_checkpoint(self, vm: dict, name: str, known_ids: set) -> tuple[dict, bool]:
+        """New-NamedCheckpoint of _common.ps1: (checkpoint, whether its name had to be set afterwards)."""
+        started = self.now() - datetime.timedelta(seconds=2)
+        try:
+            return self._cmdlet_checkpoint_vm(vm, name), False
+        except HostError as failure:
+            made = [checkpoint for checkpoint in vm["checkpoints"].values()
+                    if checkpoint["id"] not in known_ids and checkpoint["snapshot_type"] == USER_SNAPSHOT_TYPE
+                    and not checkpoint["is_automatic"] and parse_time(checkpoint["creation_time"]) >= started]
+            if len(made) != 1:
+                raise
+            try:
+                self._cmdlet_rename_vmsnapshot(vm, made[0], name)
+            except HostError:
+                try:
+                    self._cmdlet_remove_vmsnapshot(vm, made[0], False)
+                except HostError:
+                    pass
+                raise failure from None
+            return made[0], True
+
+    def _set_checkpoint_type(self, vm: dict, checkpoint_type: str) -> None:
+        self._cmdlet_set_vm(vm, checkpoint_type=checkpoint_type)
+
+    def create_checkpoint(self, vm_id: str = "", name: str = "", checkpoint_type: str = "",
+                          min_free_bytes: int = 0) -> dict:
+        requested_type = None
         if checkpoint_type:
-            requested = _canonical(checkpoint_type, REQUESTABLE_CHECKPOINT_TYPES)
-            if requested is None:
+            requested_type = _canonical(checkpoint_type, REQUESTABLE_CHECKPOINT_TYPES)
+            if requested_type is None:
                 raise HostError("invalid_request", "Unknown checkpoint type '%s'" % checkpoint_type)
         vm = self.find_vm(vm_id=vm_id)
-        if requested and not self.supports_checkpoint_type:
+        has_types = self.supports_checkpoint_type
+        if requested_type and not has_types:
             raise self._unsupported("checkpoint_type")
-        original = self.vm_record(vm)["checkpoint_type"]
-        # A requested type never overrides an administrator's Disabled.
+        # A type a killed create left switched is put back first; a live one makes this run wait.
+        repaired = None
+        override = vm.get("type_override")
+        if has_types and override:
+            if override["live"]:
+                raise HostError("busy", "Another run is taking a checkpoint of VM '%s' with its checkpoint type "
+                                "switched; try again when it is done" % vm["name"],
+                                {"vm": vm["name"], "reason": "type_override_in_progress"})
+            repaired = override["original"]
+            self._set_checkpoint_type(vm, repaired)
+            vm["type_override"] = None
+        before = self.vm_record(vm)
+        original = before["checkpoint_type"]
         if original == "Disabled":
             raise HostError("checkpoints_disabled", "Checkpoints are disabled for VM '%s'" % vm["name"],
                             {"vm": vm["name"]})
-        count = self._standard_count(vm)
+        count = len(vm["checkpoints"])
         if count >= MAX_CHECKPOINTS:
             raise HostError("limit_reached", "VM '%s' already has %d checkpoints, the Hyper-V maximum is %d"
                             % (vm["name"], count, MAX_CHECKPOINTS),
                             {"vm": vm["name"], "count": count, "limit": MAX_CHECKPOINTS})
-        effective = requested or (original if self.supports_checkpoint_type else "Standard")
-        attempt = "Standard" if effective == "Standard" else "ProductionOnly"
-        self._require_idle(vm)
-        fell_back = False
+        self._stop_low_disk_space(vm, before["volumes"], min_free_bytes)
+        requested = requested_type or (original if has_types else "Standard")
+        in_effect = original if has_types else "Standard"
+        switch_to = None
+        if requested == "Standard" and in_effect != "Standard":
+            switch_to = "Standard"
+        elif requested == "ProductionOnly" and in_effect != "ProductionOnly":
+            switch_to = "ProductionOnly"
+        elif requested == "Production" and in_effect == "Standard":
+            switch_to = "Production"
+        known = set(vm["checkpoints"])
+        type_changed, killed, type_restore_error, fell_back = False, False, None, False
         try:
-            checkpoint = self._checkpoint_vm(vm, name, attempt)
-        except HostError as failure:
-            if attempt == "Standard":
-                raise
-            # Like the script: any failure of the production attempt counts.
-            if effective == "ProductionOnly":
-                raise HostError("production_checkpoint_failed", failure.message, {
-                    "vm": vm["name"], "exception_type": failure.details["exception_type"],
-                    "fully_qualified_error_id": failure.details["fully_qualified_error_id"]}) from None
-            checkpoint = self._checkpoint_vm(vm, name, "Standard")
+            if switch_to:
+                # The marker first: a run killed right after Set-VM must leave the type to put back.
+                vm["type_override"] = {"original": original, "live": True}
+                self._set_checkpoint_type(vm, switch_to)
+                type_changed = True
+                self._step("type_switched")
+                in_effect = switch_to
+            try:
+                made, name_repaired = self._new_named_checkpoint(vm, name, known)
+            except HostError as failure:
+                self._stop_low_disk_space(vm, self.vm_volumes(vm), min_free_bytes)
+                production_failure = error_id(failure) == "OperationFailed" and before["state"] != "Off"
+                if in_effect != "ProductionOnly" or not production_failure:
+                    raise
+                if requested == "ProductionOnly":
+                    raise HostError("production_checkpoint_failed", failure.message, {
+                        "vm": vm["name"], "exception_type": failure.details["exception_type"],
+                        "fully_qualified_error_id": failure.details["fully_qualified_error_id"]}) from None
+                vm["type_override"] = {"original": original, "live": True}
+                self._set_checkpoint_type(vm, "Standard")
+                type_changed = True
+                in_effect = "Standard"
+                made, name_repaired = self._new_named_checkpoint(vm, name, known)
+                fell_back = True
+        except ProcessKilled:
+            killed = True
+            raise
+        finally:
+            if type_changed and not killed:
+                try:
+                    self._set_checkpoint_type(vm, original)
+                    vm["type_override"] = None
+                except HostError as error:
+                    type_restore_error = error.message
+                    vm["type_override"]["live"] = False  # the marker stays for the next create
+            elif not killed:
+                vm["type_override"] = None  # Set-VM refused the switch: the type never changed
+        has_memory = bool(made.get("has_memory_state"))
+        taken_type = "production" if not has_memory and in_effect in ("Production", "ProductionOnly") else "standard"
+        if has_memory and in_effect == "Production" and before["state"] != "Off":
             fell_back = True
         return {
-            "checkpoint": self.checkpoint_record(vm, checkpoint),
-            "taken_type": checkpoint["taken_type"],
+            "checkpoint": self.checkpoint_record(vm, made),
+            "taken_type": taken_type,
             "fell_back": fell_back,
-            "type_restore_error": None,
+            "type_restore_error": type_restore_error,
+            "name_repaired": name_repaired,
+            "type_override_repaired": repaired,
             "vm": self.vm_record(vm),
         }
 
-    def remove_checkpoints(self, vm_id: str = "", ids: list[str] = (), include_children: bool = False) -> dict:
+    def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:
+        """Wait-MergeVisible of _common.ps1: polls (in simulated time) until the merge shows or the
+        chain under the running disk is shorter, for at most ``seconds``."""
+        waited = 0.0
+        while True:
+            if self._is_merging(vm):
+                return "running"
+            if chain_shrinks and self.chain_length(vm) < chain_before:
+                return "done"
+            if waited >= seconds:
+                return "unseen"
+            self.command_seconds += MERGE_POLL_SECONDS
+            waited += MERGE_POLL_SECONDS
+
+    def remove_checkpoints(self, vm_id: str = "", ids: list[str] = (), include_children: bool = False,
+                           merge_grace_seconds: int = 0) -> dict:
         vm = self.find_vm(vm_id=vm_id)
+        ancestors = self.ancestors(vm)
+        chain_before = self.chain_length(vm)
+        expect_merge = False
         removed = []
         for checkpoint_id in ids:
             # Looked up again for every id: an earlier subtree may already have taken it.
             checkpoint = self.find_checkpoint(vm, checkpoint_id)
             if checkpoint is None:
                 continue
-            self._require_idle(vm)
-            self._remove_checkpoint(vm, checkpoint, include_children)
-            self._start_merge(vm)
-            removed.append(checkpoint["id"])
-        return {"removed": removed, "vm": self.vm_record(vm)}
+            removed_id = checkpoint["id"]
+            if any(child["parent_id"] == removed_id for child in vm["checkpoints"].values()) and not include_children:
+                expect_merge = True
+            self._cmdlet_remove_vmsnapshot(vm, checkpoint, include_children)
+            removed.append(removed_id)
+        merge = "none"
+        if removed:
+            chain_shrinks = any(checkpoint_id not in vm["checkpoints"] for checkpoint_id in ancestors)
+            merge = "done"
+            if chain_shrinks or expect_merge:
+                merge = self._wait_merge_visible(vm, chain_before, chain_shrinks, merge_grace_seconds)
+        return {"removed": removed, "merge": merge, "vm": self.vm_record(vm)}
+
+    def _set_off(self, vm: dict) -> None:
+        """Set-VMOff of _common.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
+        if vm["state"] == "Off":
+            return
+        if vm["state"] != "Saved":
+            self._cmdlet_save_vm(vm)
+        self._cmdlet_remove_saved_state(vm)
 
     def restore_checkpoint(self, vm_id: str = "", checkpoint_id: str = "", power_state: str = "") -> dict:
         requested_power_state = power_state
@@ -686,39 +1125,35 @@ class HyperVHost:
         vm = self.find_vm(vm_id=vm_id)
         checkpoint = self.find_checkpoint(vm, checkpoint_id, must_exist=True)
         previous_state = vm["state"]
-        self._require_idle(vm)
-        self._restore_disk(vm, checkpoint)
-        vm["current_checkpoint_id"] = checkpoint["id"]
-        vm["state"] = self._state_after_restore(checkpoint)
+        # Saved first, so that Restore-VMSnapshot does not start the restored guest by itself.
+        saved = False
+        if previous_state in ("Running", "Paused"):
+            self._cmdlet_save_vm(vm)
+            saved = True
+        try:
+            self._cmdlet_restore_vmsnapshot(vm, checkpoint)
+        except HostError:
+            if saved and previous_state == "Running":
+                try:
+                    self._cmdlet_start_vm(vm)
+                except HostError:
+                    pass
+            raise
         state_after_restore = vm["state"]
         wanted = {"running": "Running", "off": "Off"}.get(power_state)
         if power_state == "previous" and previous_state in ("Running", "Off"):
             wanted = previous_state
         if wanted == "Running" and vm["state"] != "Running":
-            self._start_vm(vm)
+            self._cmdlet_start_vm(vm)
         elif wanted == "Off" and vm["state"] != "Off":
-            vm["state"] = "Off"  # Stop-VM -TurnOff: a saved state is thrown away
+            self._set_off(vm)
         return {"previous_state": previous_state, "state_after_restore": state_after_restore,
                 "vm": self.vm_record(vm)}
 
     def rename_checkpoint(self, vm_id: str = "", checkpoint_id: str = "", new_name: str = "") -> dict:
         vm = self.find_vm(vm_id=vm_id)
         checkpoint = self.find_checkpoint(vm, checkpoint_id, must_exist=True)
-        if new_name == "":
-            raise cmdlet_error(
-                "Cannot validate argument on parameter 'NewName'. The argument is null or empty. Provide an argument "
-                "that is not null or empty, and then try the command again.",
-                VALIDATION_EXCEPTION,
-                "ParameterArgumentValidationError,Microsoft.HyperV.PowerShell.Commands.RenameVMSnapshot",
-                "InvalidData")
-        if not new_name.strip() or len(new_name) > MAX_CHECKPOINT_NAME_LENGTH:
-            raise cmdlet_error(
-                "Failed to rename checkpoint '%s' of '%s'. A checkpoint name cannot be blank and can have at most %d "
-                "characters." % (checkpoint["name"], vm["name"], MAX_CHECKPOINT_NAME_LENGTH),
-                VIRTUALIZATION_EXCEPTION, "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.RenameVMSnapshot",
-                "InvalidArgument")
-        self._require_idle(vm)
-        checkpoint["name"] = new_name
+        self._cmdlet_rename_vmsnapshot(vm, checkpoint, new_name)
         return {"checkpoint": self.checkpoint_record(vm, checkpoint)}
 
     def _plan_settings(self, change) -> tuple[dict, dict]:
@@ -729,6 +1164,10 @@ class HyperVHost:
         if change.get("CheckpointType") is not None:
             if not self.supports_checkpoint_type:
                 raise self._unsupported("checkpoint_type")
+            if (vm.get("type_override") or {}).get("live"):
+                raise HostError("busy", "A checkpoint of VM '%s' is being taken with its checkpoint type switched; try "
+                                "again when it is done" % vm["name"],
+                                {"vm": vm["name"], "reason": "type_override_in_progress"})
             value = _to_string("CheckpointType", change["CheckpointType"])
             checkpoint_type = _canonical(value, CHECKPOINT_TYPES)
             if checkpoint_type is None:
@@ -753,12 +1192,27 @@ class HyperVHost:
                                 "checkpoints" % (vm["name"], count),
                                 {"vm": vm["name"], "checkpoint_count": count})
             settings["checkpoint_location"] = _to_string("CheckpointLocation", change["CheckpointLocation"])
-        self._require_idle(vm)
         return vm, settings
 
     def set_checkpoint_settings(self, changes: list = ()) -> dict:
         # Every change is checked before any is made, so a refusal leaves every VM as it was.
         plans = [self._plan_settings(change) for change in changes]
         for vm, settings in plans:
-            vm.update(settings)
+            self._cmdlet_set_vm(vm, **settings)
+            if "checkpoint_type" in settings:
+                vm["type_override"] = None  # set on purpose: nothing is left to put back
         return {"vms": [self.vm_record(vm) for vm, _ in plans]}
+
+    def probe_host(self, vm_id: str = "", experiment: str = "") -> dict:
+        """probe_host.ps1: one experiment of the host probe, against the model (hyperv_sim.probe)."""
+        from hyperv_sim.probe import run_experiment
+
+        return run_experiment(self, vm_id, experiment)
+
+
+def _path_root(path: str) -> str:
+    """[IO.Path]::GetPathRoot: ``\\\\server\\share`` of a UNC path, ``D:\\`` of a drive path."""
+    if path.startswith("\\\\"):
+        parts = path.split("\\")
+        return "\\".join(parts[:4])
+    return path[:3] if len(path) >= 3 and path[1] == ":" else path

@@ -116,7 +116,7 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30, port=0, ssh_port=0):
+                      startup_timeout=30, port=0, ssh_port=0, free_gb=None):
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
     a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
@@ -139,6 +139,8 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         command += ["--tls", "--tls-cert-out", ca_cert]
     if host_name:
         command += ["--host-name", host_name]
+    if free_gb is not None:
+        command += ["--free-gb", str(free_gb)]
     environment = dict(os.environ, HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
 
     # stderr goes to a file, not a pipe: nobody reads it while the tests run, and a full pipe

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="authorized_keys file of the user, for SSH public-key authentication")
     serve.add_argument("--ssh-known-hosts-out", metavar="PATH",
                        help="write a known_hosts line for the SSH host key there, for clients that validate it")
+    serve.add_argument("--free-gb", type=float,
+                       help="free space of the host's volumes in GB (default 500; change it later with "
+                            "'hyperv-sim admin --state FILE set-free-gb N')")
     serve.add_argument("--verbose", action="store_true", help="log every WS-Management request to stderr")
     return parser
 
@@ -63,6 +66,10 @@ def serve(args: argparse.Namespace) -> int:
 
     host_options = {"host_name": args.host_name} if args.host_name else {}
     command_host = CommandHost(args.state, initial_vms=list(args.vm), **host_options)
+    if args.free_gb is not None:
+        from hyperv_sim.admin import SimHost
+
+        SimHost(args.state).set_free_space(args.free_gb)
     server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
                          tls=args.tls, host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state))
     # The host key stays with the state file: a restarted host keeps its identity, as a real one does.

@@ -539,3 +539,16 @@ def test_admin_command_line(state_path, capsys):
     assert shown["faults"][0]["operation"] == "get_vms" and shown["faults"][0]["times"] == -1
     assert admin.main(["--state", str(state_path), "inject-fault", "get_vms", "fail", "--times", "0"]) == 1
     assert "times" in capsys.readouterr().err
+
+
+def test_admin_command_line_sets_free_space_and_kill_faults(state_path, capsys):
+    assert admin.main(["--state", str(state_path), "add-vm", "app01"]) == 0
+    capsys.readouterr()
+    assert admin.main(["--state", str(state_path), "set-free-gb", "3.5"]) == 0
+    assert admin.main(["--state", str(state_path), "set-free-gb", "40", "--volume", "D:\\"]) == 0
+    assert admin.main(["--state", str(state_path), "inject-fault", "create_checkpoint", "kill",
+                       "--at", "type_switched"]) == 0
+    volumes = SimHost(state_path).summary()["host"]["volumes"]
+    assert volumes["C:\\"]["free_bytes"] == int(3.5 * 1024 ** 3) and volumes["D:\\"]["free_bytes"] == 40 * 1024 ** 3
+    assert admin.main(["--state", str(state_path), "inject-fault", "create_checkpoint", "kill"]) == 1
+    assert "a kill needs at=" in capsys.readouterr().err

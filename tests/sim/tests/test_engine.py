@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import threading
@@ -25,10 +26,12 @@ SIM_DIR = pathlib.Path(__file__).resolve().parents[1]
 START = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 VM_KEYS = {"id", "name", "state", "checkpoint_type", "automatic_checkpoints", "checkpoint_location",
            "current_checkpoint_id", "current_checkpoint_name", "is_clustered", "owner_node", "computer_name",
-           "primary_status", "secondary_status", "merging", "checkpoint_count"}
+           "primary_status", "secondary_status", "merging", "checkpoint_count", "volumes", "disk_chain_bytes",
+           "type_override"}
 CHECKPOINT_KEYS = {"id", "name", "vm_id", "vm_name", "parent_id", "parent_name", "creation_time", "snapshot_type",
-                   "is_automatic", "size_bytes"}
-HOST_KEYS = {"computer_name", "os_caption", "os_version", "supports_checkpoint_type", "supports_automatic_checkpoints"}
+                   "is_automatic", "has_memory_state", "size_bytes"}
+HOST_KEYS = {"computer_name", "os_caption", "os_version", "supports_checkpoint_type", "supports_automatic_checkpoints",
+             "time"}
 
 
 class FakeClock:
@@ -100,6 +103,8 @@ def test_get_vm_by_name_and_by_id_in_any_guid_format(host):
     assert by_name["computer_name"] == "HV01" and by_name["primary_status"] == "Ok"
     assert by_name["secondary_status"] is None and by_name["merging"] is False
     assert by_name["current_checkpoint_id"] is None and by_name["checkpoint_count"] == 0
+    assert by_name["volumes"] == [{"path": "C:\\", "free_bytes": 500 * engine.GIB, "size_bytes": 2048 * engine.GIB}]
+    assert by_name["disk_chain_bytes"] is None and by_name["type_override"] is None
     for spelling in (vm_id.upper(), "{%s}" % vm_id, vm_id.replace("-", "")):
         assert run(host, "get_vm", Id=spelling)["vm"] == by_name
 
@@ -134,16 +139,32 @@ def test_duplicate_vm_names_are_ambiguous_but_ids_work(host):
 
 def test_vm_owned_by_another_node_is_refused_by_name_and_id(host):
     foreign = host.add_vm("sql01", owner_node="HV02")
-    for params in ({"Name": "sql01"}, {"Id": foreign}):
+    for params, matched_by in (({"Name": "sql01"}, "cluster_role_name"), ({"Id": foreign}, "vm_id")):
         error = fails(host, "get_vm", **params)
         assert error.code == "owned_by_other_node"
-        assert error.details == {"vm": params.get("Name") or foreign, "owner_node": "HV02"}
+        assert error.details == {"vm": params.get("Name") or foreign, "owner_node": "HV02", "matched_by": matched_by}
         assert "HV02" in error.message
     assert fails(host, "create_checkpoint", VMId=foreign, Name="x").code == "owned_by_other_node"
     assert fails(host, "get_vms", Ids=[foreign]).code == "owned_by_other_node"
     # Get-VM on this node does not list it at all.
     assert run(host, "get_vms", All=True)["vms"] == []
     assert host.host["cluster_nodes"] == ["HV01", "HV02"]
+
+
+def test_a_renamed_cluster_role_is_found_by_the_vms_id_only(host):
+    # SCVMM and administrators name roles otherwise: the "Virtual Machine" resource's VmId still finds it.
+    foreign = host.add_vm("sql01", owner_node="HV02")
+    vm_of(host, foreign)["cluster_role_name"] = "SCVMM sql01 Resources"
+    assert fails(host, "get_vm", Name="sql01").code == "vm_not_found"
+    by_id = fails(host, "get_vm", Id=foreign)
+    assert (by_id.code, by_id.details["owner_node"], by_id.details["matched_by"]) == (
+        "owned_by_other_node", "HV02", "vm_id")
+    # A role of that name owned by another node, for a VM of another name.
+    other = host.add_vm("sql01-old", owner_node="HV03")
+    vm_of(host, other)["cluster_role_name"] = "sql01"
+    error = fails(host, "get_vm", Name="sql01")
+    assert (error.code, error.details["owner_node"]) == ("owned_by_other_node", "HV03")
+    assert "the cluster role named 'sql01' is owned by node HV03" in error.message and "vm_id" in error.message
 
 
 def test_clustered_vm_owned_by_this_node_is_local(host):
@@ -164,6 +185,15 @@ def test_get_cluster_nodes_lists_the_nodes_or_refuses_outside_a_cluster(host):
     result = run(host, "get_cluster_nodes")
     assert set(result["host"]) == HOST_KEYS
     assert result["nodes"] == [{"name": "HV01", "state": "Up"}, {"name": "hv03", "state": "Up"}]
+
+
+def test_get_cluster_nodes_works_on_a_node_without_the_hyperv_module(host):
+    host.add_vm("sql01", owner_node="hv03")
+    host.host["hyperv_module"] = False
+    result = run(host, "get_cluster_nodes")
+    assert [node["name"] for node in result["nodes"]] == ["HV01", "hv03"]
+    assert (result["host"]["supports_checkpoint_type"], result["host"]["supports_automatic_checkpoints"]) == (
+        False, False)
 
 
 def test_get_vms_follows_names_then_ids_and_sorts_all_by_name(host):
@@ -192,12 +222,40 @@ def test_get_vms_lists_checkpoints_by_creation_time_with_sizes_on_request(host):
     assert [cp["snapshot_type"] for cp in listed["checkpoints"]] == ["Standard", "Standard", "Recovery"]
     assert listed["checkpoint_count"] == 2  # Standard checkpoints only
     sized = run(host, "get_vms", Ids=[vm_id], IncludeCheckpoints=True, IncludeSizes=True)["vms"][0]
-    disk_size = 1000 + len("base image of web01\n")
-    assert [cp["size_bytes"] for cp in sized["checkpoints"]] == [disk_size] * 3
+    # Nothing was written after any of them: each holds an empty differencing disk.
+    assert [cp["size_bytes"] for cp in sized["checkpoints"]] == [engine.AVHDX_HEADER_BYTES] * 3
     first = sized["checkpoints"][0]
     assert first["creation_time"] == engine.format_time(START - datetime.timedelta(seconds=3600)
                                                         + datetime.timedelta(microseconds=2))
     assert first["vm_id"] == vm_id and first["vm_name"] == "web01" and first["is_automatic"] is False
+
+
+def test_sizes_are_each_checkpoints_own_differencing_disks_and_the_chain(host):
+    """A checkpoint refers to the disk it froze (its parent side, the base disk for a root); its own
+    .avhdx holds what was written after it, towards its children or towards "Now"."""
+    vm_id = host.add_vm("web01", files={"data.bin": b"\x00" * 1000})
+    vm = vm_of(host, vm_id)
+    disk = host.disk_path(vm)
+    root = create(host, vm_id, "root")["checkpoint"]["id"]
+    (disk / "patch.bin").write_bytes(b"p" * 5000)
+    child = create(host, vm_id, "child")["checkpoint"]["id"]
+    (disk / "log.txt").write_bytes(b"l" * 300)
+
+    def sizes():
+        listed = run(host, "get_vms", Ids=[vm_id], IncludeCheckpoints=True, IncludeSizes=True)["vms"][0]
+        return {cp["id"]: cp["size_bytes"] for cp in listed["checkpoints"]}, listed["disk_chain_bytes"]
+
+    header = engine.AVHDX_HEADER_BYTES
+    own, chain = sizes()
+    assert own == {root: header + 5000, child: header + 300}  # not the base disk for the root
+    assert chain == vm["base_bytes"] + (header + 5000) + (header + 300)
+    assert vm["base_bytes"] == header + 1000 + len("base image of web01\n")
+    # Back at the root: the child, on a branch the VM left, has no differencing disk of its own any more.
+    run(host, "restore_checkpoint", VMId=vm_id, Id=root, PowerState="running")
+    own, chain = sizes()
+    assert own == {root: (header + 5000) + header, child: 0}
+    assert chain == vm["base_bytes"] + header
+    assert record(host, vm_id)["disk_chain_bytes"] is None  # only with IncludeSizes
 
 
 def test_times_are_utc_with_seven_fractional_digits():
@@ -213,7 +271,9 @@ def test_times_are_utc_with_seven_fractional_digits():
 def test_create_chains_checkpoints_below_the_current_position(host):
     vm_id = host.add_vm("web01")
     first = create(host, vm_id, "one")
-    assert set(first) == {"checkpoint", "taken_type", "fell_back", "type_restore_error", "vm"}
+    assert set(first) == {"checkpoint", "taken_type", "fell_back", "type_restore_error", "name_repaired",
+                          "type_override_repaired", "vm"}
+    assert (first["name_repaired"], first["type_override_repaired"]) == (False, None)
     assert first["checkpoint"]["parent_id"] is None and first["checkpoint"]["parent_name"] is None
     assert first["vm"]["current_checkpoint_id"] == first["checkpoint"]["id"]
     assert first["vm"]["current_checkpoint_name"] == "one"
@@ -297,18 +357,18 @@ def test_disabled_checkpoints_are_never_overridden(host, requested):
     assert vm_of(host, vm_id)["checkpoints"] == {}
 
 
-def test_fifty_standard_checkpoints_is_the_limit(host):
+def test_fifty_checkpoints_of_any_kind_is_the_limit(host):
     vm_id = host.add_vm("full01")
     vm = vm_of(host, vm_id)
-    for number in range(49):
+    for number in range(48):
         host.add_checkpoint(vm, "old-%02d" % number)
-    host.add_checkpoint(vm, "backup", snapshot_type="Recovery")  # not a user checkpoint: not counted
-    assert create(host, vm_id, "the fiftieth")["vm"]["checkpoint_count"] == 50
+    host.add_checkpoint(vm, "backup", snapshot_type="Recovery")  # counts too: Hyper-V counts every checkpoint
+    assert create(host, vm_id, "the fiftieth")["vm"]["checkpoint_count"] == 49
     error = fails(host, "create_checkpoint", VMId=vm_id, Name="one too many")
     assert error.code == "limit_reached"
     assert error.details == {"vm": "full01", "count": 50, "limit": 50}
     assert "50" in error.message
-    assert len(vm["checkpoints"]) == 51
+    assert len(vm["checkpoints"]) == 50
 
 
 def test_unknown_checkpoint_type_is_an_invalid_request(host):
@@ -344,19 +404,23 @@ def test_a_busy_vm_refuses_changes_but_a_merge_does_not(host, clock):
     vm_id = host.add_vm("web01")
     vm = vm_of(host, vm_id)
     cp = create(host, vm_id, "one")["checkpoint"]
-    vm["merge_until"] = engine.format_time(clock.now + datetime.timedelta(seconds=30))
+    host.start_merge(vm, on_chain=False, seconds=30)
+    clock.advance(1)  # the merge shows a moment after the delete
     assert create(host, vm_id, "during the merge")["vm"]["merging"] is True
     run(host, "restore_checkpoint", VMId=vm_id, Id=cp["id"], PowerState="as_checkpoint")
     vm["busy_until"] = engine.format_time(clock.now + datetime.timedelta(seconds=5))
-    for operation, params in [
-        ("create_checkpoint", {"VMId": vm_id, "Name": "x"}),
-        ("remove_checkpoints", {"VMId": vm_id, "Ids": [cp["id"]]}),
-        ("restore_checkpoint", {"VMId": vm_id, "Id": cp["id"]}),
-        ("rename_checkpoint", {"VMId": vm_id, "Id": cp["id"], "NewName": "y"}),
-        ("set_checkpoint_settings", {"Changes": [{"VMId": vm_id, "CheckpointType": "Standard"}]}),
+    for operation, params, cmdlet in [
+        ("create_checkpoint", {"VMId": vm_id, "Name": "x"}, "CheckpointVM"),
+        ("remove_checkpoints", {"VMId": vm_id, "Ids": [cp["id"]]}, "RemoveVMSnapshot"),
+        ("restore_checkpoint", {"VMId": vm_id, "Id": cp["id"]}, "RestoreVMSnapshot"),
+        ("rename_checkpoint", {"VMId": vm_id, "Id": cp["id"], "NewName": "y"}, "RenameVMSnapshot"),
+        ("set_checkpoint_settings", {"Changes": [{"VMId": vm_id, "CheckpointType": "Standard"}]}, "SetVM"),
     ]:
+        # The cmdlet's ObjectInUse error; the runner answers busy for its id (Get-ErrorCode).
         error = fails(host, operation, **params)
-        assert (error.code, error.message, error.details) == ("busy", engine.BUSY_MESSAGE, {"vm": "web01"})
+        assert (error.code, error.message) == ("busy", engine.BUSY_MESSAGE)
+        assert error.details == {"exception_type": engine.VIRTUALIZATION_EXCEPTION, "category": "ResourceBusy",
+                                 "fully_qualified_error_id": "ObjectInUse,Microsoft.HyperV.PowerShell.Commands." + cmdlet}
     assert record(host, vm_id)["name"] == "web01"  # reads still work
     clock.advance(5)
     assert create(host, vm_id, "after")["checkpoint"]["name"] == "after"
@@ -512,7 +576,9 @@ def test_a_removal_merges_for_the_hosts_merge_time(host, clock):
     host.host["merge_seconds"] = 10
     vm_id = host.add_vm("web01")
     ids = [create(host, vm_id, name)["checkpoint"]["id"] for name in ("one", "two", "three")]
-    vm = run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids[0]])["vm"]
+    result = run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids[0]], MergeGraceSeconds=10)
+    vm = result["vm"]
+    assert result["merge"] == "running"
     assert (vm["merging"], vm["primary_status"], vm["secondary_status"]) == (True, "Ok", "MergingDisks")
     clock.advance(6)
     # Removing during the merge is allowed and extends it.
@@ -522,6 +588,38 @@ def test_a_removal_merges_for_the_hosts_merge_time(host, clock):
     clock.advance(9)
     vm = record(host, vm_id)
     assert (vm["merging"], vm["secondary_status"]) == (False, None)
+
+
+def test_a_merge_shows_a_moment_after_the_delete_and_the_script_waits_for_it(host):
+    """Remove-VMSnapshot returns before the merge shows: without a grace period the VM looks idle."""
+    host.host["merge_start_seconds"] = 0.6
+    vm_id = host.add_vm("web01")
+    ids = [create(host, vm_id, name)["checkpoint"]["id"] for name in ("one", "two")]
+    at_once = run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids[0]])
+    assert (at_once["merge"], at_once["vm"]["merging"]) == ("unseen", False)
+    assert host.command_seconds == 0
+    waited = run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids[1]], MergeGraceSeconds=10)
+    assert (waited["merge"], waited["vm"]["merging"]) == ("running", True)
+    assert host.command_seconds == 0.75  # three polls of 0.25 s, as Wait-MergeVisible does
+
+
+def test_a_merge_that_ends_before_it_shows_is_seen_in_the_shorter_chain(host):
+    host.host.update(merge_start_seconds=0.5, merge_seconds=0)
+    vm_id = host.add_vm("web01")
+    one = create(host, vm_id, "one")["checkpoint"]["id"]
+    before = host.chain_length(vm_of(host, vm_id))
+    result = run(host, "remove_checkpoints", VMId=vm_id, Ids=[one], MergeGraceSeconds=10)
+    assert (result["merge"], result["vm"]["merging"]) == ("done", False)
+    assert host.chain_length(vm_of(host, vm_id)) == before - 1
+
+
+def test_deleting_a_leaf_on_another_branch_merges_nothing(host):
+    vm_id = host.add_vm("web01")
+    ids = make_tree(host, vm_id)  # d is a leaf on a branch "Now" left
+    result = run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids["d"]], MergeGraceSeconds=10)
+    assert (result["merge"], result["vm"]["merging"]) == ("done", False)
+    assert host.command_seconds == 0
+    assert run(host, "remove_checkpoints", VMId=vm_id, Ids=[ids["d"]], MergeGraceSeconds=10)["merge"] == "none"
 
 
 # -- rename -----------------------------------------------------------------------------------
@@ -640,10 +738,10 @@ def test_params_bind_like_powershell_splatting(host):
     assert fails(host, "get_vms", All="yes").code == "host_error"
 
 
-def test_without_the_hyperv_module_every_operation_fails(host):
+def test_without_the_hyperv_module_every_hyperv_operation_fails(host):
     vm_id = host.add_vm("web01")
     host.host["hyperv_module"] = False
-    for operation in engine.OPERATIONS:
+    for operation in set(engine.OPERATIONS) - {"get_cluster_nodes"}:
         error = fails(host, operation)
         assert error.code == "hyperv_module_missing"
         assert error.details["exception_type"] == engine.COMMAND_NOT_FOUND_EXCEPTION
@@ -739,3 +837,226 @@ def test_concurrent_creates_from_threads_and_processes_lose_nothing(tmp_path):
     assert parents.count(None) == 1 and len(set(parents)) == len(parents)
     disks = state_file.disks_dir / vm_id / "checkpoints"
     assert sorted(os.listdir(disks)) == sorted(vm["checkpoints"])
+
+
+# -- the cmdlets as Hyper-V runs them (docs/host-fidelity.md) -------------------------------------
+
+def cmdlets(host, vm_id, since=0):
+    return [event["cmdlet"] for event in vm_of(host, vm_id)["events"][since:]]
+
+
+@pytest.mark.parametrize("checkpoint_state, has_memory, after", [("Running", True, "Running"), ("Off", False, "Off")])
+def test_restore_vmsnapshot_alone_saves_a_running_vm_and_starts_it_again(host, checkpoint_state, has_memory, after):
+    """Decompiled RestoreVMSnapshot: Save, apply, and in a finally Start when Saved and it was Running."""
+    vm_id = host.add_vm("web01", state=checkpoint_state, checkpoint_type="Standard")
+    vm = vm_of(host, vm_id)
+    checkpoint = host.add_checkpoint(vm, "cp")
+    assert checkpoint["has_memory_state"] is has_memory
+    vm["state"] = "Running"
+    host._cmdlet_restore_vmsnapshot(vm, checkpoint)
+    assert vm["state"] == after
+    expected = ["Save-VM", "Restore-VMSnapshot"] + (["Start-VM"] if has_memory else [])
+    assert cmdlets(host, vm_id) == expected
+
+
+def test_stop_vm_turn_off_deletes_a_current_automatic_checkpoint(host):
+    """Decompiled StopVM: DeleteAutomaticCheckpoint after -TurnOff."""
+    vm_id = host.add_vm("web01")
+    vm = vm_of(host, vm_id)
+    manual = host.add_checkpoint(vm, "manual")
+    host._cmdlet_stop_vm_turn_off(vm)
+    assert manual["id"] in vm["checkpoints"]  # not automatic: kept
+    automatic = host.add_checkpoint(vm, "Automatic Checkpoint", is_automatic=True)
+    host._cmdlet_stop_vm_turn_off(vm)
+    assert automatic["id"] not in vm["checkpoints"] and vm["current_checkpoint_id"] == manual["id"]
+
+
+@pytest.mark.parametrize("power_state, final, last", [
+    ("off", "Off", "Remove-VMSavedState"), ("as_checkpoint", "Saved", "Restore-VMSnapshot"),
+    ("running", "Running", "Start-VM"), ("previous", "Running", "Start-VM"),
+])
+def test_restore_saves_first_so_the_guest_runs_only_when_asked(host, power_state, final, last):
+    vm_id = host.add_vm("web01", checkpoint_type="Standard")
+    cp = create(host, vm_id, "with memory")["checkpoint"]
+    assert cp["has_memory_state"] is True
+    seen = len(vm_of(host, vm_id)["events"])
+    result = run(host, "restore_checkpoint", VMId=vm_id, Id=cp["id"], PowerState=power_state)
+    assert (result["previous_state"], result["state_after_restore"], result["vm"]["state"]) == (
+        "Running", "Saved", final)
+    done = cmdlets(host, vm_id, seen)
+    assert done[:2] == ["Save-VM", "Restore-VMSnapshot"] and done[-1] == last
+    if power_state in ("off", "as_checkpoint"):
+        assert "Start-VM" not in done  # the restored guest never ran
+    assert "Stop-VM -TurnOff" not in done
+
+
+def test_restoring_an_automatic_checkpoint_with_off_keeps_it(host):
+    vm_id = host.add_vm("web01", checkpoint_type="Standard")
+    vm = vm_of(host, vm_id)
+    automatic = host.add_checkpoint(vm, "Automatic Checkpoint - web01", is_automatic=True)
+    run(host, "restore_checkpoint", VMId=vm_id, Id=automatic["id"], PowerState="off")
+    assert vm["state"] == "Off" and automatic["id"] in vm["checkpoints"]
+    assert vm["current_checkpoint_id"] == automatic["id"]
+
+
+def test_a_failed_restore_lets_the_vm_run_on_as_it_was(host):
+    vm_id = host.add_vm("web01")
+    vm = vm_of(host, vm_id)
+    cp = host.add_checkpoint(vm, "cp")
+    shutil.rmtree(host.checkpoint_disk_path(vm, cp["id"]))  # the restore cannot copy the disk back
+    with pytest.raises(OSError):
+        run(host, "restore_checkpoint", VMId=vm_id, Id=cp["id"], PowerState="off")
+    # Python's error here stands for a failed apply; the script starts the saved VM again.
+    assert cmdlets(host, vm_id)[-1] in ("Save-VM", "Start-VM")
+
+
+@pytest.mark.parametrize("vm_type, requested, switched", [
+    ("Production", None, []), ("Production", "Production", []), ("Standard", "Standard", []),
+    ("ProductionOnly", "ProductionOnly", []), ("Standard", "Production", ["Production", "Standard"]),
+    ("Production", "Standard", ["Standard", "Production"]),
+    ("Production", "ProductionOnly", ["ProductionOnly", "Production"]),
+])
+def test_the_vm_wide_type_is_switched_only_when_its_own_cannot_give_the_kind(host, vm_type, requested, switched):
+    vm_id = host.add_vm("web01", checkpoint_type=vm_type)
+    create(host, vm_id, "cp", requested)
+    assert [event["checkpoint_type"] for event in vm_of(host, vm_id)["events"] if event["cmdlet"] == "Set-VM"] == \
+        switched
+    assert vm_of(host, vm_id)["checkpoint_type"] == vm_type and vm_of(host, vm_id)["type_override"] is None
+
+
+def test_production_on_a_production_only_vm_falls_back_only_after_the_vms_own_attempt(host):
+    vm_id = host.add_vm("web01", checkpoint_type="ProductionOnly", guest_can_quiesce=False)
+    result = create(host, vm_id, "cp", "Production")
+    assert (result["taken_type"], result["fell_back"]) == ("standard", True)
+    assert result["checkpoint"]["has_memory_state"] is True
+    sets = [event["checkpoint_type"] for event in vm_of(host, vm_id)["events"] if event["cmdlet"] == "Set-VM"]
+    assert sets == ["Standard", "ProductionOnly"]
+
+
+@pytest.mark.parametrize("error_id, code", [
+    ("ObjectInUse", "busy"), ("InvalidState", "busy"), ("OperationTimeout", "hyperv_timeout"),
+    ("AccessDenied", "access_denied"), ("Unspecified", "host_error"),
+])
+@pytest.mark.parametrize("vm_type, requested", [
+    ("ProductionOnly", None), ("ProductionOnly", "Production"), ("Production", "ProductionOnly")])
+def test_only_the_production_specific_failure_falls_back(host, error_id, code, vm_type, requested):
+    vm_id = host.add_vm("web01", checkpoint_type=vm_type)
+    vm_of(host, vm_id)["checkpoint_failure"] = error_id
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="cp", CheckpointType=requested)
+    assert error.code == code  # never production_checkpoint_failed, never a standard checkpoint
+    assert error.details["fully_qualified_error_id"] == "%s,Microsoft.HyperV.PowerShell.Commands.CheckpointVM" % error_id
+    assert vm_of(host, vm_id)["checkpoints"] == {} and vm_of(host, vm_id)["checkpoint_type"] == vm_type
+
+
+def test_set_vm_in_an_invalid_state_is_busy_and_changes_nothing(host, clock):
+    vm_id = host.add_vm("web01", checkpoint_type="Production")
+    vm_of(host, vm_id)["invalid_state_until"] = engine.format_time(clock.now + datetime.timedelta(seconds=5))
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="cp", CheckpointType="Standard")
+    assert error.code == "busy" and error.details["fully_qualified_error_id"] == \
+        "InvalidState,Microsoft.HyperV.PowerShell.Commands.SetVM"
+    assert error.details["category"] == "InvalidOperation" and engine.INVALID_STATE_MESSAGE in error.message
+    vm = vm_of(host, vm_id)
+    assert vm["checkpoints"] == {} and vm["checkpoint_type"] == "Production" and vm["type_override"] is None
+    assert create(host, vm_id, "no switch needed")["taken_type"] == "production"  # Checkpoint-VM itself is fine
+    clock.advance(5)
+    assert create(host, vm_id, "later", "Standard")["taken_type"] == "standard"
+
+
+def test_a_create_killed_while_the_type_is_switched_leaves_it_and_the_next_create_puts_it_back(host):
+    vm_id = host.add_vm("web01", checkpoint_type="Production")
+    killed = HyperVHost(host.state, host.disks_dir, clock=host.clock, kill_at="type_switched")
+    with pytest.raises(engine.ProcessKilled):
+        killed.run("create_checkpoint", {"VMId": vm_id, "Name": "cp", "CheckpointType": "Standard"})
+    vm = vm_of(host, vm_id)
+    vm["type_override"]["live"] = False  # the command host does this: the process is gone
+    assert vm["checkpoint_type"] == "Standard" and vm["checkpoints"] == {}
+    # Meanwhile backup software takes a checkpoint with the wrong type: a standard one.
+    assert host.add_checkpoint(vm, "backup", snapshot_type="Recovery")["taken_type"] == "standard"
+    assert record(host, vm_id)["type_override"] == {"original_type": "Production", "live": False}
+    result = create(host, vm_id, "next run")
+    assert result["type_override_repaired"] == "Production" and result["taken_type"] == "production"
+    assert vm["checkpoint_type"] == "Production" and vm["type_override"] is None
+
+
+def test_a_create_running_with_the_type_switched_makes_others_wait(host):
+    vm_id = host.add_vm("web01", checkpoint_type="Production")
+    vm_of(host, vm_id)["type_override"] = {"original": "Production", "live": True}
+    for params in ({"VMId": vm_id, "Name": "x"}, {"VMId": vm_id, "Name": "x", "CheckpointType": "Standard"}):
+        error = fails(host, "create_checkpoint", **params)
+        assert (error.code, error.details["reason"]) == ("busy", "type_override_in_progress")
+    error = fails(host, "set_checkpoint_settings", Changes=[{"VMId": vm_id, "CheckpointType": "Standard"}])
+    assert error.code == "busy"
+    assert vm_of(host, vm_id)["checkpoints"] == {}
+
+
+def test_setting_the_type_on_purpose_clears_a_left_override(host):
+    vm_id = host.add_vm("web01", checkpoint_type="Standard")
+    vm_of(host, vm_id)["type_override"] = {"original": "Production", "live": False}
+    result = run(host, "set_checkpoint_settings", Changes=[{"VMId": vm_id, "CheckpointType": "ProductionOnly"}])
+    assert result["vms"][0]["type_override"] is None and result["vms"][0]["checkpoint_type"] == "ProductionOnly"
+
+
+def test_checkpoint_vm_takes_the_default_name_first_and_renames_it(host):
+    vm_id = host.add_vm("web01")
+    killed = HyperVHost(host.state, host.disks_dir, clock=host.clock, kill_at="checkpoint_taken")
+    with pytest.raises(engine.ProcessKilled):
+        killed.run("create_checkpoint", {"VMId": vm_id, "Name": "before patch"})
+    [left] = vm_of(host, vm_id)["checkpoints"].values()
+    assert left["name"] == "web01 - (03/01/2026 - 12:00:00)"
+
+
+@pytest.mark.parametrize("name", ["x" * 101, "   "])
+def test_a_name_checkpoint_vm_cannot_set_leaves_no_default_named_checkpoint(host, name):
+    vm_id = host.add_vm("web01", checkpoint_type="Standard")
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name=name)
+    assert error.details["fully_qualified_error_id"] == "InvalidParameter,Microsoft.HyperV.PowerShell.Commands.CheckpointVM"
+    assert vm_of(host, vm_id)["checkpoints"] == {}
+    assert cmdlets(host, vm_id) == ["Checkpoint-VM", "Remove-VMSnapshot"]
+
+
+def test_low_free_space_refuses_the_create_on_the_host_too(host):
+    vm_id = host.add_vm("web01")
+    host.host["volumes"]["C:\\"]["free_bytes"] = 3 * engine.GIB
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="cp", MinFreeBytes=10 * engine.GIB)
+    assert error.code == "low_disk_space"
+    assert error.details == {"vm": "web01", "volume": "C:\\", "free_bytes": 3 * engine.GIB,
+                             "min_free_bytes": 10 * engine.GIB}
+    assert vm_of(host, vm_id)["checkpoints"] == {}
+    assert create(host, vm_id, "without a minimum")["checkpoint"]["name"] == "without a minimum"
+    host.host["volumes"]["C:\\"]["free_bytes"] = engine.GIB // 2  # below the simulator's floor
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="cp2")
+    assert error.code == "host_error" and "full (simulated)" in error.message
+
+
+def test_volumes_are_the_ones_of_the_disks_and_of_the_checkpoint_files(host):
+    host.host["volumes"]["D:\\"] = {"size_bytes": 100 * engine.GIB, "free_bytes": 7 * engine.GIB}
+    vm_id = host.add_vm("web01")
+    vm = vm_of(host, vm_id)
+    vm["disk_folder"] = "D:\\VMs\\web01"
+    vm["checkpoint_location"] = "\\\\fs01\\checkpoints\\web01"
+    assert record(host, vm_id)["volumes"] == [
+        {"path": "D:\\", "free_bytes": 7 * engine.GIB, "size_bytes": 100 * engine.GIB},
+        {"path": "\\\\fs01\\checkpoints", "free_bytes": None, "size_bytes": None}]
+
+
+@pytest.mark.parametrize("command, code", [("Hyper-V\\Get-VM", "hyperv_module_missing"),
+                                           ("FailoverClusters\\Get-ClusterNode", "host_error"),
+                                           ("Get-CimInstance", "host_error")])
+def test_a_missing_command_is_hyperv_module_missing_only_for_a_hyperv_cmdlet(command, code):
+    """Get-ErrorCode: a JEA endpoint or a missing RSAT module hides other commands; that is not the Hyper-V module."""
+    error = engine.cmdlet_error("The term '%s' is not recognized ..." % command, engine.COMMAND_NOT_FOUND_EXCEPTION,
+                                "CommandNotFoundException", "ObjectNotFound", command=command)
+    assert engine.runner_error(error).code == code
+
+
+@pytest.mark.parametrize("error_id, category, code", [
+    ("ObjectInUse", "ResourceBusy", "busy"), ("InvalidState", "InvalidOperation", "busy"),
+    ("Unspecified", "ResourceBusy", "busy"), ("OperationTimeout", "OperationTimeout", "hyperv_timeout"),
+    ("AccessDenied", "PermissionDenied", "access_denied"), ("Unspecified", "PermissionDenied", "access_denied"),
+    ("OperationFailed", "NotSpecified", "host_error"), ("InvalidParameter", "InvalidArgument", "host_error"),
+])
+def test_reply_codes_follow_the_error_id_and_category_never_the_message(error_id, category, code):
+    error = engine.hyperv_error("any localized text, e.g. Das Objekt wird verwendet.", error_id, category, "SetVM")
+    assert engine.runner_error(error).code == code
+    stopped = engine.HostError("checkpoint_not_found", "text", {"vm": "web01"})
+    assert engine.runner_error(stopped) is stopped  # Stop-Operation's own codes pass as they are

@@ -20,7 +20,7 @@ from hyperv_sim.admin import SimHost
 from hyperv_sim.commands import CommandHost
 
 # How each engine parameter kind binds the protocol's types (as the scripts' [string], [bool]... do).
-KINDS = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"}}
+KINDS = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"}, "int": {"int"}, "long": {"int"}}
 
 
 class InProcessConnection:
@@ -83,11 +83,14 @@ def test_every_operation_answers_what_the_protocol_declares(client):
     assert [listed["name"] for listed in vms] == ["db01", "web01"]
     assert vms[0]["checkpoints"][0]["size_bytes"] is not None
     host.get_vms(names=["db01"], include_checkpoints=False)
+    probe = sim.add_vm("probe01", state="Off")
+    assert host.probe(probe, "restore_off_standard")["observations"]["state_after_restore"] == "Saved"
     made = host.create_checkpoint(vm["id"], "before patch", "Production")["checkpoint"]
-    standard = host.create_checkpoint(vm["id"], "second", None)["checkpoint"]
+    standard = host.create_checkpoint(vm["id"], "second", None, min_free_bytes=1024)["checkpoint"]
     assert host.rename_checkpoint(vm["id"], standard["id"], "renamed")["name"] == "renamed"
     host.restore_checkpoint(vm["id"], made["id"], "previous")
-    assert host.remove_checkpoints(vm["id"], [made["id"]], include_children=True)["removed"] == [made["id"]]
+    assert host.remove_checkpoints(vm["id"], [made["id"]], include_children=True,
+                                   merge_grace_seconds=5)["removed"] == [made["id"]]
     host.set_checkpoint_settings([{"VMId": vm["id"], "CheckpointType": "Standard", "AutomaticCheckpoints": False,
                                    "CheckpointLocation": None}])
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hyperv_sim import corrupt_replies, request_log
+from hyperv_sim import corrupt_replies, engine, request_log
 # The fixtures of test_commands, shared by importing them into this module.
 from test_commands import command_host, request, runner_command, script_dir, sim, sleeps, state_path  # noqa: F401  # pylint: disable=unused-import
 
@@ -53,6 +53,8 @@ def test_fixed_corruptions_replace_the_answer(command_host, sim, kind, stdout, s
 
 
 def test_truncated_json_is_a_prefix_of_the_real_answer_that_does_not_parse(command_host, sim):
+    moment = engine.utc_now()
+    command_host.clock = lambda: moment  # the answer holds the host's time
     whole = command_host.run(*runner_command(), request("get_vms", {"All": True})).stdout
     sim.corrupt_reply("get_vms", "truncated_json")
     cut = command_host.run(*runner_command(), request("get_vms", {"All": True})).stdout

@@ -20,7 +20,7 @@ def cp_id(number):
 
 
 def checkpoint(number, name, parent=None, created=None, snapshot_type="Standard", vm_id=VM_ID, vm_name="web01",
-               size_bytes=None, is_automatic=False, parent_name=None):
+               size_bytes=None, is_automatic=False, parent_name=None, has_memory_state=False):
     """A Checkpoint record; ``parent`` is the number (or id) of the parent checkpoint."""
     parent_id = cp_id(parent) if isinstance(parent, int) else parent
     return {
@@ -33,12 +33,22 @@ def checkpoint(number, name, parent=None, created=None, snapshot_type="Standard"
         "creation_time": created or ago(hours=100 - number if isinstance(number, int) else 1),
         "snapshot_type": snapshot_type,
         "is_automatic": is_automatic,
+        "has_memory_state": has_memory_state,
         "size_bytes": size_bytes,
     }
 
 
+GIB = 1024 ** 3
+
+
+def volume(path="C:\\", free_gb=500.0, size_gb=2048.0):
+    """A Volume record; None for free_gb/size_gb: unknown (an SMB share)."""
+    return {"path": path, "free_bytes": None if free_gb is None else int(free_gb * GIB),
+            "size_bytes": None if size_gb is None else int(size_gb * GIB)}
+
+
 def vm(name="web01", checkpoints=None, current=None, checkpoint_type="Standard", merging=False, vm_id=VM_ID,
-       state="Running"):
+       state="Running", volumes=None, type_override=None):
     """A VM record (all keys present) plus ``checkpoints``; ``current`` is a number or an id."""
     checkpoints = list(checkpoints or [])
     current_id = cp_id(current) if isinstance(current, int) else current
@@ -59,6 +69,9 @@ def vm(name="web01", checkpoints=None, current=None, checkpoint_type="Standard",
         "secondary_status": "MergingDisks" if merging else None,
         "merging": merging,
         "checkpoint_count": sum(1 for cp in checkpoints if cp["snapshot_type"] == "Standard"),
+        "volumes": [volume()] if volumes is None else volumes,
+        "disk_chain_bytes": None,
+        "type_override": type_override,
         "checkpoints": checkpoints,
     }
 
@@ -79,4 +92,5 @@ def host_record():
         "os_version": "10.0.20348",
         "supports_checkpoint_type": True,
         "supports_automatic_checkpoints": True,
+        "time": iso(NOW),
     }

@@ -68,12 +68,12 @@ PS7_NODES = {"pipeline_chain_tail": "&& / || pipeline chain", "null_coalesce_exp
 PS7_TOKENS = {"&&", "||", "??", "??=", "?.", "?["}
 PS7_TEXT = re.compile(r"\?\?|\?\.|\?\[|&&|\|\|")
 PS7_PARAMETERS = {"parallel", "ashashtable", "enumsasstrings"}
-SILENT_COMMANDS = {"stop-operation", "stop-unsupported", "out-null"}
+SILENT_COMMANDS = {"stop-operation", "stop-unsupported", "out-null", "start-sleep"}
 # Windows PowerShell 5.1 built-ins the scripts may call besides the catalog's Hyper-V and
 # FailoverClusters cmdlets and their own functions; anything else must be added here on purpose.
 ALLOWED_BUILTINS = {
     "convertfrom-json", "convertto-json", "foreach-object", "get-ciminstance", "get-command", "measure-object",
-    "new-object", "out-null", "select-object", "sort-object", "where-object",
+    "new-object", "out-null", "select-object", "sort-object", "start-sleep", "where-object",
 }
 # Output goes to the controller only as the runner's one JSON reply; these would add to it or bypass it.
 OUTPUT_COMMANDS = {"convertto-json", "write-host", "write-output", "write-information", "out-host", "out-default",
@@ -479,7 +479,8 @@ def declared_params(text):
 
 
 # How a declared PowerShell parameter type receives each protocol type (JSON null binds as ''/$false).
-PARAM_TYPES = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"}, "switch": {"bool"}}
+PARAM_TYPES = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"}, "switch": {"bool"},
+               "int": {"int"}, "long": {"int"}}
 
 
 def check_operation_params(text, operation):

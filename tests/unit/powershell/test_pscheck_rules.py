@@ -69,7 +69,7 @@ def test_check_module_qualified_catches_bare_hyperv_names(snippet):
 
 
 def test_check_module_qualified_ignores_local_functions():
-    assert check_module_qualified("ConvertTo-VMRecord -VM $vm\nGet-VMClusterGroup -Name a\n", LOCAL_FUNCTIONS) == []
+    assert check_module_qualified("ConvertTo-VMRecord -VM $vm\nGet-ClusterOwner -VMId a\n", LOCAL_FUNCTIONS) == []
 
 
 @pytest.mark.parametrize("snippet", [
@@ -234,8 +234,10 @@ def test_check_operation_params_catches_wrong_types(snippet):
 
 
 def test_check_operation_params_accepts_the_protocol_types():
-    assert check_operation_params("param([string]$VMId, [string[]]$Ids, [switch]$IncludeChildren)\n",
-                                  "remove_checkpoints") == []
+    assert check_operation_params("param([string]$VMId, [string[]]$Ids, [switch]$IncludeChildren, "
+                                  "[int]$MergeGraceSeconds)\n", "remove_checkpoints") == []
+    assert check_operation_params("param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)\n",
+                                  "create_checkpoint") == []
 
 
 @pytest.mark.parametrize("snippet", [
@@ -251,7 +253,7 @@ def test_check_operation_result_catches_keys_and_types_off_the_protocol(snippet)
 
 def test_check_operation_result_follows_variables_to_their_assignments():
     snippet = ("param($VMId)\n$gone = @()\nforeach ($i in $x) { $gone += ConvertTo-Text $i }\n"
-               "[ordered]@{ removed = $gone; vm = (ConvertTo-VMRecord -VM $vm) }\n")
+               "[ordered]@{ removed = $gone; merge = 'none'; vm = (ConvertTo-VMRecord -VM $vm) }\n")
     assert check_operation_result(snippet, "remove_checkpoints") == []
 
 
@@ -272,7 +274,7 @@ def test_check_record_function_catches_records_off_the_protocol(body):
 def test_check_record_function_accepts_the_protocol_record():
     snippet = ("function Get-HostRecord {\n    [ordered]@{ computer_name = $env:COMPUTERNAME; os_caption = [string]$c; "
                "os_version = 'y'; supports_checkpoint_type = (Test-SetVMParameter -Name 'x'); "
-               "supports_automatic_checkpoints = $false }\n}\n")
+               "supports_automatic_checkpoints = $false; time = [DateTime]::UtcNow.ToString('o') }\n}\n")
     assert check_record_function(snippet, "Get-HostRecord", "Host") == []
     assert check_record_function(snippet, "Get-Other", "Host") == ["Get-Other is not defined"]
 

@@ -276,15 +276,16 @@ def checkpoint_record(number, name, parent=None, hours_ago=10, snapshot_type="St
         "creation_time": iso(hours_ago),
         "snapshot_type": snapshot_type,
         "is_automatic": False,
+        "has_memory_state": False,
         "size_bytes": 1024 * number,
     }
 
 
-def vm_record(checkpoints=(), merging=False):
+def vm_record(checkpoints=(), merging=False, type_override=None):
     """A VM record with every key of docs/host-protocol.md, plus its checkpoints; the VM runs from the last one."""
     checkpoints = list(checkpoints)
     return records.vm(name="app01", checkpoints=checkpoints, current=checkpoints[-1]["id"] if checkpoints else None,
-                      checkpoint_type="Production", merging=merging, vm_id=VM_ID)
+                      checkpoint_type="Production", merging=merging, vm_id=VM_ID, type_override=type_override)
 
 
 HOST_RECORD = {
@@ -293,6 +294,7 @@ HOST_RECORD = {
     "os_version": "10.0.20348",
     "supports_checkpoint_type": True,
     "supports_automatic_checkpoints": True,
+    "time": iso(0),
 }
 
 
@@ -319,13 +321,15 @@ class FakeHost:
     def get_vms(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False):
         return HOST_RECORD, [self.vm]
 
-    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=()):
+    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=(), min_free_bytes=0, since=None,
+                          vm_type=None):
         created = checkpoint_record(99, name, hours_ago=0)
-        return {"checkpoint": created, "taken_type": "standard", "fell_back": True,
+        return {"checkpoint": created, "taken_type": "standard", "fell_back": True, "type_restore_error": None,
+                "name_repaired": False, "type_override_repaired": None,
                 "vm": without_checkpoints(dict(self.vm, current_checkpoint_id=created["id"]))}
 
-    def remove_checkpoints(self, vm_id, ids, include_children=False):
-        return {"removed": list(ids), "vm": without_checkpoints(dict(self.vm, merging=True))}
+    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=0):
+        return {"removed": list(ids), "merge": "running", "vm": without_checkpoints(dict(self.vm, merging=True))}
 
     def restore_checkpoint(self, vm_id, checkpoint_id, power_state):
         return {"previous_state": "Running", "state_after_restore": "Off",
@@ -401,7 +405,8 @@ def test_returned_keys_are_documented_and_documented_keys_are_returned(monkeypat
         results = checkpoint_scenarios(monkeypatch)
     else:
         vm = vm_record([checkpoint_record(1, "baseline", hours_ago=400),
-                        checkpoint_record(2, "backup", parent=1, hours_ago=1, snapshot_type="Recovery")])
+                        checkpoint_record(2, "backup", parent=1, hours_ago=1, snapshot_type="Recovery")],
+                       type_override={"original_type": "Production", "live": False})
         results = [run_action(monkeypatch, name, {"vm": ["app01"], "name_pattern": "b*", "older_than": "1d"}, vm),
                    run_action(monkeypatch, name, {"vm": [""]}, vm)]
     ret = returns(name)

@@ -12,7 +12,7 @@ from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint impo
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
 
-from hyperv_records import NOW, VM_ID, ago, chain, checkpoint, cp_id, vm
+from hyperv_records import NOW, VM_ID, ago, chain, checkpoint, cp_id, vm, volume
 
 UTC = datetime.timezone.utc
 
@@ -162,8 +162,30 @@ def test_present_forty_nine_user_checkpoints_is_fine():
     assert plan(user_and_recovery(49), name="one-more").actions[0]["action"] == "create"
 
 
-def test_present_recovery_checkpoints_do_not_count_toward_the_limit():
-    assert plan(user_and_recovery(49, recoveries=5), name="one-more").actions[0]["action"] == "create"
+def test_present_recovery_checkpoints_count_toward_the_limit_as_hyper_v_counts_them():
+    error = refusal(user_and_recovery(45, recoveries=5), name="one-more")
+    assert error.code == "limit_reached"
+    assert "already has 50 checkpoints (5 of them made by backup or replication software)" in error.message
+    assert plan(user_and_recovery(44, recoveries=5), name="one-more").actions[0]["action"] == "create"
+
+
+@pytest.mark.parametrize("free_gb, min_free_gb, refused", [
+    (9.9, 10, True), (10.0, 10, False), (0.5, 0.75, True), (0.5, 0, False), (0.5, None, False), (None, 100, False),
+])
+def test_present_refuses_a_create_below_min_free_gb(free_gb, min_free_gb, refused):
+    record = vm(volumes=[volume("C:\\", free_gb=500), volume("D:\\", free_gb=free_gb, size_gb=None)])
+    if refused:
+        error = refusal(record, name="new", min_free_gb=min_free_gb)
+        assert error.code == "low_disk_space"
+        assert "volume D:\\ of VM 'web01' has" in error.message and "no checkpoint was taken" in error.message
+        assert error.details["min_free_gb"] == min_free_gb
+    else:
+        assert plan(record, name="new", min_free_gb=min_free_gb).actions[0]["action"] == "create"
+
+
+def test_present_an_existing_checkpoint_is_reused_whatever_the_free_space():
+    record = vm(checkpoints=[checkpoint(1, "kept")], current=1, volumes=[volume(free_gb=0.1)])
+    assert plan(record, name="kept", min_free_gb=10).actions == []
 
 
 def test_present_at_the_limit_an_existing_checkpoint_is_still_reused():

@@ -16,7 +16,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors impo
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost, backoff_delay
 
-from hyperv_records import VM_ID, checkpoint, cp_id, host_record, vm
+from hyperv_records import VM_ID, ago, checkpoint, cp_id, host_record, vm
 
 
 # backoff_delay -------------------------------------------------------------------------------
@@ -248,14 +248,14 @@ def test_get_vm_with_checkpoints_by_name_and_by_id():
 
 def created_result(made):
     return {"checkpoint": made, "taken_type": "standard", "fell_back": False, "type_restore_error": None,
-            "vm": VM_RECORD}
+            "name_repaired": False, "type_override_repaired": None, "vm": VM_RECORD}
 
 
 def test_change_operation_params():
     created = created_result(checkpoint(5, "new"))
     runner = FakeRunner(
         create_checkpoint=[created],
-        remove_checkpoints=[{"removed": [cp_id(1)], "vm": VM_RECORD}],
+        remove_checkpoints=[{"removed": [cp_id(1)], "merge": "running", "vm": VM_RECORD}],
         restore_checkpoint=[{"previous_state": "Running", "state_after_restore": "Off", "vm": VM_RECORD}],
         rename_checkpoint=[{"checkpoint": checkpoint(1, "renamed")}],
         set_checkpoint_settings=[{"vms": [VM_RECORD]}],
@@ -263,7 +263,8 @@ def test_change_operation_params():
     host, dummy, dummy2 = make_host(runner)
 
     assert host.create_checkpoint(VM_ID, "new", "Production") == created
-    assert host.remove_checkpoints(VM_ID, (cp_id(1), cp_id(2)), include_children=True)["removed"] == [cp_id(1)]
+    assert host.remove_checkpoints(VM_ID, (cp_id(1), cp_id(2)), include_children=True,
+                                   merge_grace_seconds=10)["removed"] == [cp_id(1)]
     assert host.restore_checkpoint(VM_ID, cp_id(1), "previous")["previous_state"] == "Running"
     assert host.rename_checkpoint(VM_ID, cp_id(1), "renamed") == checkpoint(1, "renamed")
     changes = [{"VMId": VM_ID, "CheckpointType": "Production", "AutomaticCheckpoints": None,
@@ -271,27 +272,36 @@ def test_change_operation_params():
     assert host.set_checkpoint_settings(iter(changes)) == [VM_RECORD]
 
     assert [(call["name"], call["params"]) for call in runner.calls] == [
-        ("create_checkpoint", {"VMId": VM_ID, "Name": "new", "CheckpointType": "Production"}),
-        ("remove_checkpoints", {"VMId": VM_ID, "Ids": [cp_id(1), cp_id(2)], "IncludeChildren": True}),
+        ("create_checkpoint", {"VMId": VM_ID, "Name": "new", "CheckpointType": "Production", "MinFreeBytes": 0}),
+        ("remove_checkpoints", {"VMId": VM_ID, "Ids": [cp_id(1), cp_id(2)], "IncludeChildren": True,
+                                "MergeGraceSeconds": 10}),
         ("restore_checkpoint", {"VMId": VM_ID, "Id": cp_id(1), "PowerState": "previous"}),
         ("rename_checkpoint", {"VMId": VM_ID, "Id": cp_id(1), "NewName": "renamed"}),
         ("set_checkpoint_settings", {"Changes": changes}),
     ]
 
 
+def test_a_delete_waits_for_the_merge_to_show_unless_told_not_to():
+    runner = FakeRunner(remove_checkpoints=[{"removed": [], "merge": "none", "vm": VM_RECORD}])
+    host, dummy, dummy2 = make_host(runner)
+    host.remove_checkpoints(VM_ID, [cp_id(1)])
+    host.remove_checkpoints(VM_ID, [cp_id(1)], merge_grace_seconds=0)
+    assert [call["params"]["MergeGraceSeconds"] for call in runner.calls] == [10, 0]
+
+
 def test_create_checkpoint_without_type_sends_null():
     runner = FakeRunner(create_checkpoint=[created_result(checkpoint(5, "new"))])
     host, dummy, dummy2 = make_host(runner)
     host.create_checkpoint(VM_ID, "new")
-    assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None}
+    assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None, "MinFreeBytes": 0}
 
 
 def test_remove_checkpoints_is_retried_when_nothing_was_removed():
     still_there = checkpoint(1, "old")
-    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(1)], "vm": VM_RECORD}],
+    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(1)], "merge": "running", "vm": VM_RECORD}],
                         get_vms=[reread(still_there)])
     host, dummy, dummy2 = make_host(runner)
-    assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [cp_id(1)], "vm": VM_RECORD,
+    assert host.remove_checkpoints(VM_ID, [cp_id(1)]) == {"removed": [cp_id(1)], "merge": "running", "vm": VM_RECORD,
                                                           "connection_lost": True}
     assert runner.names == ["remove_checkpoints", "get_vms", "remove_checkpoints"]
 
@@ -306,7 +316,7 @@ def test_remove_checkpoints_reports_what_the_lost_attempt_removed():
 
 
 def test_remove_checkpoints_merges_a_partly_lost_attempt_with_the_retry():
-    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(2)], "vm": VM_RECORD}],
+    runner = FakeRunner(remove_checkpoints=[lost(), {"removed": [cp_id(2)], "merge": "done", "vm": VM_RECORD}],
                         get_vms=[reread(checkpoint(2, "second"))])
     host, dummy, dummy2 = make_host(runner)
     assert host.remove_checkpoints(VM_ID, [cp_id(1), cp_id(2)])["removed"] == [cp_id(1), cp_id(2)]
@@ -369,16 +379,76 @@ def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
     assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint"]
     assert result == dict(made, connection_lost=True)
     assert "recovered" not in result
-    assert runner.calls[2]["params"] == {"VMId": VM_ID, "Name": "nightly", "CheckpointType": "Standard"}
+    assert runner.calls[2]["params"] == {"VMId": VM_ID, "Name": "nightly", "CheckpointType": "Standard",
+                                         "MinFreeBytes": 0}
 
 
-def test_create_does_not_adopt_a_new_checkpoint_with_another_name():
-    other = checkpoint(2, "Nightly")  # names are compared exactly
+def test_create_does_not_adopt_a_checkpoint_made_before_the_attempt_began():
+    # Another name, made before the read that preceded the attempt (say, by a person): not the lost attempt's.
+    other = checkpoint(2, "Nightly", created=ago(minutes=5))
     made = created_result(checkpoint(3, "nightly"))
     runner = FakeRunner(create_checkpoint=[lost(), made], get_vms=[reread(other)])
     host, dummy, dummy2 = make_host(runner)
-    assert host.create_checkpoint(VM_ID, "nightly", known_ids=[])["checkpoint"]["id"] == cp_id(3)
+    assert host.create_checkpoint(VM_ID, "nightly", known_ids=[], since=ago(minutes=1))["checkpoint"]["id"] == cp_id(3)
     assert runner.names == ["create_checkpoint", "get_vms", "create_checkpoint"]
+
+
+def test_create_renames_the_one_default_named_checkpoint_the_lost_attempt_made():
+    # Checkpoint-VM takes the checkpoint under Hyper-V's default name, then renames it: the
+    # connection broke in between.
+    default = checkpoint(2, "web01 - (11/25/2026 - 12:00:01)", created=ago(seconds=1))
+    renamed = dict(default, name="nightly")
+    runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread(default)],
+                        rename_checkpoint=[{"checkpoint": renamed}])
+    host, dummy, dummy2 = make_host(runner)
+    result = host.create_checkpoint(VM_ID, "nightly", known_ids=[], since=ago(minutes=1))
+    assert runner.names == ["create_checkpoint", "get_vms", "rename_checkpoint"]
+    assert runner.calls[2]["params"] == {"VMId": VM_ID, "Id": cp_id(2), "NewName": "nightly"}
+    assert result["checkpoint"] == renamed and result["recovered"] and result["name_repaired"]
+    assert result["renamed_from"] == "web01 - (11/25/2026 - 12:00:01)"
+
+
+def test_create_adopts_nothing_when_several_unnamed_checkpoints_appeared():
+    first = checkpoint(2, "web01 - (a)", created=ago(seconds=2))
+    second = checkpoint(3, "someone else's", created=ago(seconds=1))
+    runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread(first, second)])
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(HostOperationError) as caught:
+        host.create_checkpoint(VM_ID, "nightly", known_ids=[], since=ago(minutes=1))
+    assert caught.value.code == "ambiguous" and "cannot tell which one it made" in caught.value.message
+    assert [match["id"] for match in caught.value.details["matches"]] == [cp_id(2), cp_id(3)]
+    assert runner.names == ["create_checkpoint", "get_vms"]  # nothing else was created or renamed
+
+
+def reread_with(vm_changes, *checkpoints):
+    answer = reread(*checkpoints)
+    answer["vms"][0].update(vm_changes)
+    return answer
+
+
+@pytest.mark.parametrize("vm_changes, vm_type, put_back", [
+    # The host's marker names the type a killed create left switched.
+    ({"checkpoint_type": "ProductionOnly", "type_override": {"original_type": "Production", "live": False}},
+     "Production", "Production"),
+    # No marker (ProgramData not writable): the type read before the attempt.
+    ({"checkpoint_type": "Standard"}, "Production", "Production"),
+    # A create that still runs puts the type back itself.
+    ({"checkpoint_type": "ProductionOnly", "type_override": {"original_type": None, "live": True}}, "Production", None),
+    ({"checkpoint_type": "Production"}, "Production", None),
+])
+def test_create_puts_back_a_type_the_lost_attempt_left_switched(vm_changes, vm_type, put_back):
+    made = checkpoint(2, "nightly", created=ago(seconds=1))
+    runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread_with(vm_changes, made)],
+                        set_checkpoint_settings=[{"vms": [VM_RECORD]}])
+    host, dummy, dummy2 = make_host(runner)
+    result = host.create_checkpoint(VM_ID, "nightly", known_ids=[], since=ago(minutes=1), vm_type=vm_type)
+    assert result["type_override_repaired"] == put_back
+    if put_back:
+        assert runner.names == ["create_checkpoint", "get_vms", "set_checkpoint_settings"]
+        assert runner.calls[2]["params"]["Changes"] == [{"VMId": VM_ID, "CheckpointType": put_back,
+                                                         "AutomaticCheckpoints": None, "CheckpointLocation": None}]
+    else:
+        assert runner.names == ["create_checkpoint", "get_vms"]
 
 
 def test_create_gives_up_after_retries_and_does_not_recover_on_the_last_failure():
@@ -423,7 +493,7 @@ def test_a_vm_record_with_a_wrong_type_is_a_protocol_error():
 
 
 def test_params_that_break_the_protocol_are_never_sent():
-    runner = FakeRunner(remove_checkpoints=[{"removed": [], "vm": VM_RECORD}])
+    runner = FakeRunner(remove_checkpoints=[{"removed": [], "merge": "none", "vm": VM_RECORD}])
     host, dummy, dummy2 = make_host(runner)
     with pytest.raises(ValueError, match=r"remove_checkpoints params.Ids\[0\]: expected str, got int"):
         host.remove_checkpoints(VM_ID, [7])

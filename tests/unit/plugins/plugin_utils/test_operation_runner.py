@@ -96,7 +96,8 @@ def test_command_is_what_the_shell_plugin_encoded_without_its_deprecated_method(
     # strict_mode=False and preserve_rc=False: nothing is added around the stub
     assert "Set-StrictMode" not in decoded
     assert "LASTEXITCODE" not in decoded
-    assert decoded.splitlines()[0] == "$ErrorActionPreference = 'Stop'"
+    # The language mode is checked before anything a locked-down host would refuse runs.
+    assert decoded.splitlines()[0] == "if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {"
     assert decoded.splitlines()[-1] == "exit $rc"
     assert len(command) < 4096
 

@@ -29,13 +29,15 @@ CONTROLLER_KEYS = {
     "action", "actions", "removes", "all_with_name", "checkpoint_ids", "warnings", "recovered",
     # HyperVHost marks a result that arrived only after a lost connection and a retry
     "connection_lost",
-    # report rows computed on the controller
-    "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed",
+    # HyperVHost: the default name of a checkpoint a lost create made and the retry renamed
+    "renamed_from",
+    # report rows computed on the controller (and the host probe's comparison, host_assumptions.compare)
+    "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed", "status",
     # details of the host's "ambiguous" error
     "matches",
     # task variables
     "inventory_hostname", "ansible_delegated_vars", "hostvars", "groups", "all", "ansible_play_name",
-    "ansible_play_hosts_all", "safe_change_result", "awx_user_name", "tower_user_name",
+    "ansible_play_hosts_all", "ansible_play_batch", "safe_change_result", "awx_user_name", "tower_user_name",
     # the controller's environment
     "USER",
     # Ansible's own result keys that an action reads of another's result, and of a low-level command
@@ -114,6 +116,7 @@ def module_returns():
 def role_names():
     """The role's options (meta/argument_specs.yml) and the run state and record its steps declare."""
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import (
+        _safe_change_groups,
         _safe_change_plan,
         _safe_change_record,
         _safe_change_steps,
@@ -124,7 +127,10 @@ def role_names():
             | set(_safe_change_steps.CHECKPOINT_FIELDS) | set(_safe_change_steps.FAILURE_FIELDS)
             | set(_safe_change_steps.CAPTURED_FIELDS) | set(_safe_change_record.RECORD_FIELDS)
             | set(_safe_change_record.COUNT_FIELDS) | set(_safe_change_record.TASK_RESULT_FIELDS)
-            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS))
+            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS)
+            | set(_safe_change_record.GROUP_SUMMARY_FIELDS) | set(_safe_change_groups.GROUP_FIELDS)
+            | set(_safe_change_groups.PLAN_FIELDS) | set(_safe_change_groups.GATE_FIELDS)
+            | set(_safe_change_groups.REUSE_FIELDS))
 
 
 KNOWN = contract_fields() | module_options() | module_returns() | role_names() | CONTROLLER_KEYS

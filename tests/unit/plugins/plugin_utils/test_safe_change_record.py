@@ -122,3 +122,47 @@ def test_the_artifacts_cover_every_guest_and_never_add_booleans_up():
     assert data["hyperv_checkpoint_outcome"]["db01"]["checkpoint_name"] == CHECKPOINT["name"]
     assert data["safe_change_results"]["web01"]["outcome"] == "committed"
     assert record.artifacts({})["hyperv_checkpoint_ok"] is True
+
+
+def group_records():
+    db = record.result_record(finished("reverted", host="db01", group="shop", post_revert="passed",
+                                       failure={"phase": "change", "msg": "x"}), 0)
+    web = record.result_record(finished("reverted", host="web01", group="shop", group_order=1, post_revert="passed",
+                                        failure={"phase": "group", "msg": "db01 failed"}), 0)
+    app = record.result_record(finished("committed", host="app01", group="crm"), 0)
+    return record.with_group_outcomes({"db01": db, "web01": web, "app01": app})
+
+
+def test_a_group_is_reported_with_its_outcome_and_the_member_that_caused_it():
+    records = group_records()
+    assert (records["web01"]["group_outcome"], records["web01"]["group_cause"]) == ("reverted", "db01")
+    assert (records["app01"]["group_outcome"], records["app01"]["group_cause"]) == ("committed", "")
+    assert record.group_summaries(records) == {
+        "crm": {"members": ["app01"], "outcome": "committed", "cause": "", "failed": False, "needs_attention": False},
+        "shop": {"members": ["db01", "web01"], "outcome": "reverted", "cause": "db01", "failed": True,
+                 "needs_attention": False}}
+    lines = record.summary_table(list(records.values()))
+    assert lines[-2:] == ["group crm (app01): committed", "group shop (db01, web01): REVERTED because of db01"]
+    assert record.artifacts(records)["hyperv_checkpoint_groups"]["shop"]["cause"] == "db01"
+    assert "The group failed: db01 failed." in records["web01"]["msg"]
+
+
+def test_a_refused_group_names_the_member_refused():
+    refused = [record.result_record(state(host=host, outcome="skipped", proceed=False, group="g", group_cause="b",
+                                          reason="Pre-flight refused the change: the group g is refused. Nothing "
+                                                 "was changed."), 0) for host in ("a", "b")]
+    assert record.group_outcome(refused) == ("skipped", "b")
+
+
+def test_every_published_artifact_is_documented():
+    """docs/artifacts.md is what AWX workflows are written against: every key and field the role publishes is there."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).resolve().parents[4] / "docs" / "artifacts.md").read_text(encoding="utf-8")
+    documented = set()
+    for cell in re.findall(r"^\| ([^|]+) \|", text, re.M):
+        documented |= set(re.findall(r"`([a-z_]+)`", cell))
+    data = record.artifacts(group_records())
+    assert set(data) <= documented, set(data) - documented
+    assert set(data["hyperv_checkpoint_outcome"]["web01"]) <= documented

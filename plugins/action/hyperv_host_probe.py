@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of hyperv.checkpoint.hyperv_host_probe: what a real host does, against what the collection assumes.
+
+One read of the VM, then one operation per experiment (probe_host.ps1), then the comparison with
+host_assumptions (pure). The VM must have no checkpoints: the experiments take, restore and delete
+their own, and each puts the VM back as it found it.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_assumptions
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+
+
+class ActionModule(HyperVActionBase):
+
+    ARGUMENT_SPEC = dict(
+        vm=dict(type="str"),
+        vm_id=dict(type="str"),
+        experiments=dict(type="list", elements="str", choices=list(host_assumptions.EXPERIMENTS)),
+        operation_timeout=dict(type="int", default=600),
+    )
+    MUTUALLY_EXCLUSIVE = [("vm", "vm_id")]
+    REQUIRED_ONE_OF = [("vm", "vm_id")]
+    NAME_OPTIONS = ("vm", "vm_id")
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = self.validated_args()
+        label = args["vm"] or args["vm_id"]
+        if self._task.check_mode:
+            result.update(changed=False, skipped=True, msg="the probe changes the VM; it does not run in check mode")
+            return result
+        experiments = args["experiments"] or list(host_assumptions.EXPERIMENTS)
+        observations = {}
+        try:
+            host = self.hyperv_host(task_vars, args["operation_timeout"])
+            host_record, vm = host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
+            if vm.get("checkpoints"):
+                raise PlanError("vm_has_checkpoints",
+                                "VM '%s' has %d checkpoints; the probe takes, restores and deletes checkpoints and "
+                                "needs a disposable VM without any" % (vm["name"], len(vm["checkpoints"])))
+            for experiment in experiments:
+                observations[experiment] = host.probe(vm["id"], experiment)["observations"]
+        except (PlanError, HostOperationError) as error:
+            result["observations"] = observations
+            return self.failure(result, error, label)
+        rows = host_assumptions.compare(observations)
+        result.update(
+            changed=True,
+            host=host_record,
+            vm={"id": vm["id"], "name": vm["name"]},
+            observations=observations,
+            assumptions=rows,
+            differences=[row["id"] for row in rows if row["status"] == "differs"],
+        )
+        return result

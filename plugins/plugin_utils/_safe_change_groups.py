@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the hyperv.checkpoint collection: application groups of safe_change.
+
+Guests with the same ``safe_change_group`` in one play are changed as one: every member is
+checkpointed before any member's change starts, the changes run in ``safe_change_group_order``,
+and the group is committed only when every member passed; otherwise every member is reverted, in
+the reverse order. These are the group decisions, as pure functions over the members' run states:
+
+- ``plan``: after every guest's pre-flight, which groups may take their checkpoints (all members
+  in this batch and in the play, every member's pre-flight passed, their left-overs form one
+  earlier run), under one time stamp, so that the checkpoints of a group form a recognisable set;
+- ``gate``: after the checkpoints, the state each guest goes on with (a group whose member could
+  not be checkpointed withdraws the others' checkpoints);
+- ``group_check``: after the verification, whether a member's group failed, and because of whom;
+- the group lines of the summary and the artifacts.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
+
+GROUP_FIELDS = ("members", "orders", "problem", "outcome", "cause", "hyperv_hosts")
+# What plan and gate return, and what a member's pre-flight says of the left-over it would reuse.
+PLAN_FIELDS = ("groups", "states", "create", "timestamp")
+GATE_FIELDS = ("states", "groups", "levels", "revert_levels")
+REUSE_FIELDS = ("id", "name", "change_id", "time")
+
+
+def group_of(state):
+    return (state or {}).get("group") or ""
+
+
+def plan(batch, play_hosts, inventory_members, now, check_mode=False):
+    """The groups of a batch and what each member does next.
+
+    ``batch``: {guest: its state after pre-flight} for the guests of this batch, in batch order;
+    ``play_hosts``: the guests of the play (every batch); ``inventory_members``: {group: every
+    inventory host with that safe_change_group}. Returns {"groups": {name: {...}}, "states": {guest:
+    state}, "create": [guests whose checkpoint the group step takes], "timestamp": text}.
+    """
+    timestamp = names.format_time(now)
+    states = {host: copy.deepcopy(state) for host, state in batch.items()}
+    groups = {}
+    for host, state in batch.items():
+        name = group_of(state)
+        if name:
+            groups.setdefault(name, {"members": [], "orders": {}, "problem": None, "outcome": "", "cause": "",
+                                     "hyperv_hosts": {}})
+            groups[name]["members"].append(host)
+            groups[name]["orders"][host] = state.get("group_order") or 0
+            groups[name]["hyperv_hosts"][host] = state.get("hyperv_host")
+    create = []
+    for name, group in sorted(groups.items()):
+        members = group["members"]
+        refused = [host for host in members if not states[host].get("group_ready")]
+        group["cause"] = refused[0] if refused else ""
+        group["problem"] = composition_problem(name, members, play_hosts, inventory_members.get(name, members)) or \
+            refusal_problem(name, refused, states) or left_over_problem(name, members, states)
+        if group["problem"]:
+            for host in members:
+                refuse_member(states[host], group["problem"], group["cause"])
+            continue
+        for host in sorted(members, key=lambda member: (group["orders"][member], member)):
+            state = states[host]
+            state["checkpoint_name"] = names.build_name(state["prefix"], state["change_id"], state["requested_by"], now)
+            if check_mode:
+                state["would"] = ["as member %d of %d of the group %s (order %s):" % (
+                    members.index(host) + 1, len(members), name, group["orders"][host])] + state.get("would", [])
+            else:
+                create.append(host)
+    return {"groups": groups, "states": states, "create": create, "timestamp": timestamp}
+
+
+def composition_problem(name, members, play_hosts, inventory_members):
+    """Why the group cannot run as a whole in this batch: members in other batches, or not in the play."""
+    elsewhere = [host for host in inventory_members if host not in members]
+    if not elsewhere:
+        return None
+    in_other_batches = [host for host in elsewhere if host in play_hosts]
+    outside = [host for host in elsewhere if host not in play_hosts]
+    parts = []
+    if in_other_batches:
+        parts.append("%s in another batch of the play (serial: make the batches hold whole groups)"
+                     % ", ".join(in_other_batches))
+    if outside:
+        parts.append("%s not in the play (limited out, or not matched by the play's hosts)" % ", ".join(outside))
+    return "the group %s is split: its members %s are in this batch, %s; a group is changed as a whole or not " \
+           "at all" % (name, ", ".join(members), " and ".join(parts))
+
+
+def refusal_problem(name, refused, states):
+    """The first member the pre-flight refused (``refused``), as the reason to refuse the whole group."""
+    if not refused:
+        return None
+    host = refused[0]
+    reason = str(states[host].get("reason") or "its pre-flight did not pass").strip()
+    return "the group %s is refused because its member %s was: %s" % (name, host, reason)
+
+
+def left_over_problem(name, members, states):
+    """With policy reuse, the members' reused checkpoints must be one earlier run's, or none may be reused."""
+    reused = {host: states[host].get("reuse") for host in members}
+    taken = [host for host, reuse in reused.items() if reuse]
+    if not taken or len(taken) == len(members) and len(set((reuse["change_id"], reuse["time"])
+                                                           for reuse in reused.values())) == 1:
+        return None
+    described = "; ".join("%s: %s" % (host, "'%s'" % reused[host]["name"] if reused[host] else "none")
+                          for host in members)
+    return ("the group %s cannot reuse its left-over checkpoints: they are not one earlier run of the whole group "
+            "(%s). Remove them (safe_change_stale_policy=remove, or playbooks/cleanup.yml)" % (name, described))
+
+
+def refuse_member(state, problem, cause):
+    state.update(proceed=False, outcome="skipped", group_ready=False, would=[], group_cause=cause,
+                 reason="Pre-flight refused the change: %s. Nothing was changed." % problem.rstrip("."))
+
+
+def gate(planned, created):
+    """The state each guest of the batch goes on with, after the group step took the checkpoints.
+
+    ``created``: {guest: state} from the group step. A group one of whose members could not be
+    checkpointed is withdrawn: its other members' checkpoints are deleted by their own next step
+    (``withdraw``) and nothing is changed. Returns {"states", "groups", "levels"}: ``levels`` are the
+    distinct group orders of the batch, lowest first, when there is more than one (the role then runs
+    the changes level by level, and reverts in the reverse order).
+    """
+    states = dict(planned["states"])
+    states.update(created)
+    groups = copy.deepcopy(planned["groups"])
+    for name, group in groups.items():
+        failed = [host for host in group["members"]
+                  if not states[host].get("proceed") and not states[host].get("check_mode")]
+        if group["problem"] or not failed:
+            continue
+        cause = group["cause"] = failed[0]
+        group["problem"] = "the group %s is withdrawn: the checkpoint of its member %s could not be taken (%s)" % (
+            name, cause, str(states[cause].get("reason") or "").strip().rstrip("."))
+        for host in group["members"]:
+            if host in failed:
+                continue
+            state = dict(states[host])
+            taken = bool((state.get("checkpoint") or {}).get("id"))
+            state.update(proceed=False, outcome="skipped", withdraw=taken, group_cause=cause, reason="%s. %s" % (
+                group["problem"], "This member's checkpoint is deleted; nothing was changed." if taken
+                else "Nothing was changed."))
+            states[host] = state
+    levels = sorted(set(state.get("group_order") or 0 for state in states.values() if group_of(state)))
+    return {"states": states, "groups": groups, "levels": levels if len(levels) > 1 else []}
+
+
+def group_check(member, group, passed):
+    """After the verification: why ``member``'s group failed (naming the members that caused it), or None.
+
+    ``passed``: {guest: whether it passed its change and its verification} for every member.
+    """
+    causes = [host for host in group["members"] if not passed.get(host)]
+    if not causes:
+        return None
+    if member in causes:
+        return None  # the member's own failure is its own message
+    return "the group's member %s failed its change or its verification, so the whole group is reverted" % \
+        ", ".join(causes)
+
+
+def batch_size(size, host_count):
+    """The guests per batch from ``serial``-style ``size``: a count (``5``) or a percentage (``25%``)."""
+    text = str(size).strip()
+    if text.endswith("%"):
+        return max(1, int(host_count * float(text[:-1]) / 100))
+    count = int(text)
+    if count <= 0:
+        raise ValueError("the batch size must be more than 0, not %r" % (size,))
+    return count
+
+
+def batches(hosts, group_of_host, size):
+    """Hosts in batches that keep every application group whole: (the hosts in batch order, the batch sizes).
+
+    ``hosts`` in inventory order; ``group_of_host``: {host: group or ""}. A group goes where its first
+    member is and takes all its members along; a batch is closed when the next group or guest would
+    make it larger than ``size`` (a group larger than ``size`` makes a batch of its own).
+    """
+    per_batch = batch_size(size, len(hosts))
+    units, placed = [], {}
+    for host in hosts:
+        name = group_of_host.get(host) or ""
+        if not name:
+            units.append([host])
+        elif name in placed:
+            placed[name].append(host)
+        else:
+            placed[name] = [host]
+            units.append(placed[name])
+    ordered, sizes = [], []
+    for unit in units:
+        if sizes and sizes[-1] + len(unit) <= per_batch:
+            sizes[-1] += len(unit)
+        else:
+            sizes.append(len(unit))
+        ordered.extend(unit)
+    return ordered, sizes
