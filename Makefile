@@ -79,10 +79,11 @@ test: venvs collection browser
 
 test-versions: $(addprefix test-core-,$(CORE_VERSIONS))
 
-# pytest.ini's addopts name pytest-ansible, which only .venv has.
+# pytest.ini's addopts name pytest-ansible, which only .venv has; without its collection path injection,
+# test modules that import the collection find it through PYTHONPATH.
 test-core-%: .venv-%/.installed collection
-	PATH=$(CURDIR)/.venv-$*/bin:$$PATH .venv-$*/bin/python -m pytest tests/integration -m transports -q -n 2 \
-	  -o addopts="-p no:cacheprovider"
+	PATH=$(CURDIR)/.venv-$*/bin:$$PATH PYTHONPATH=$(COLLECTIONS) .venv-$*/bin/python -m pytest tests/integration \
+	  -m transports -q -n 2 -o addopts="-p no:cacheprovider"
 
 test-unit: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests -q

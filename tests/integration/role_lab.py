@@ -150,11 +150,13 @@ class RoleLab:
         path.write_text(json.dumps(inventory))
         return path
 
-    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None, limit=None):
-        """Run ansible-playbook in ``cwd`` (never raises on a failed play); ``playbook`` relative to the repository;
-        ``environment``: more environment variables."""
+    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None, limit=None,
+                 allowed_deprecations=()):
+        """Run ansible-playbook in ``cwd`` (never raises on a failed play, but on a deprecation warning other than
+        the ``allowed_deprecations``); ``playbook`` relative to the repository; ``environment``: more environment
+        variables."""
         return self.finish(self.start(playbook, extra_vars, check=check, cwd=cwd, environment=environment,
-                                      limit=limit), timeout=timeout)
+                                      limit=limit), timeout=timeout, allowed_deprecations=allowed_deprecations)
 
     def start(self, playbook, extra_vars=None, check=False, limit=None, cwd=REPO, environment=None):
         """Start ansible-playbook in its own process group (so a test can kill it with its workers);
@@ -179,7 +181,7 @@ class RoleLab:
         return process, results
 
     @staticmethod
-    def finish(handle, timeout=240):
+    def finish(handle, timeout=240, allowed_deprecations=()):
         """Wait for a started run; returns its RoleRun (the process group is killed on a timeout)."""
         process, results = handle
         try:
@@ -188,7 +190,7 @@ class RoleLab:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()
         completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        assert_no_deprecation(completed)
+        assert_no_deprecation(completed, allowed_deprecations)
         return RoleRun(completed, results)
 
 
