@@ -16,6 +16,7 @@ from fake_hosts import PASSWORD, USER
 from hyperv_sim import traffic
 from hyperv_sim.ssh_server import SSHEndpoint
 
+
 @pytest.fixture
 def endpoint(command_host, tmp_path):
     key = asyncssh.generate_private_key("ssh-ed25519")

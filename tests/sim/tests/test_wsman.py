@@ -25,7 +25,6 @@ from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError
 
 from fake_hosts import PASSWORD, USER
 from hyperv_sim import traffic, wsman
-from hyperv_sim.wsman import WSManServer
 
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 PSRP_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
