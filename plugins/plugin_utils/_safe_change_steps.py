@@ -22,6 +22,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
 
 # The run's state: what each step receives from the one before and passes on.
@@ -31,6 +32,7 @@ STATE_FIELDS = {
     "vm": "the VM's name on the Hyper-V host",
     "vm_id": "the VM's id, once read",
     "vm_state": "the VM's power state before the change",
+    "host_time": "the Hyper-V host's clock when pre-flight read the VM (for the recovery of a lost create)",
     "hyperv_host": "the Hyper-V host's inventory name (None when it is not in the inventory)",
     "change_id": "safe_change_id",
     "checkpoint_name": "the name of the checkpoint this run takes",
@@ -112,7 +114,9 @@ class HostSteps:
 
     ``client`` carries out one operation per method and raises HostOperationError:
     ``read(vm_name) -> (host record, VM record with its checkpoints)``, ``create(vm_id, name,
-    checkpoint_type, known_ids) -> reply`` (HyperVHost.create_checkpoint), ``delete(vm_id, checkpoint_id)
+    checkpoint_type, known_ids, min_free_gb, since, vm_type) -> reply`` (HyperVHost.create_checkpoint:
+    the host refuses below min_free_gb; ``since``, the host's time of the read, and ``vm_type`` serve its
+    recovery after a lost connection), ``delete(vm_id, checkpoint_id)
     -> seconds the merge took`` (it waits for the merge; code merge_timeout when it outlasts the timeout),
     ``restore(vm_id, checkpoint_id, power_state)``, ``rename(vm_id, checkpoint_id, new_name) -> checkpoint``
     and ``describe(error) -> text`` (the error as the modules report it). ``alert(text)`` shows ``text``
@@ -142,7 +146,11 @@ class HostSteps:
         options = state["options"]
         host_record, vm = self._client.read(state["vm"])
         now = self._now()
-        state.update(vm_id=vm["id"], vm_state=vm.get("state"))
+        state.update(vm_id=vm["id"], vm_state=vm.get("state"), host_time=(host_record or {}).get("time"))
+        unknown = free_space.unknown_free_space(vm)
+        if unknown and options["safe_change_min_free_gb"]:
+            state["notes"].append("the free space of %s is not known to the Hyper-V host, so "
+                                  "safe_change_min_free_gb could not be checked there" % ", ".join(unknown))
         checkpoints = plan.Checkpoints(vm, options["safe_change_name_prefix"], state["change_id"],
                                        options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
@@ -217,7 +225,8 @@ class HostSteps:
         try:
             reply = self._client.create(state["vm_id"], state["checkpoint_name"],
                                         planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in known])
+                                        [cp["id"] for cp in known], options["safe_change_min_free_gb"],
+                                        state.get("host_time"), vm.get("checkpoint_type"))
         except HostOperationError as error:
             reason = "The checkpoint could not be taken: %s The change was not applied." % self._client.describe(error)
             if error.code == "timeout":
@@ -300,7 +309,9 @@ class HostSteps:
         try:
             reply = self._client.create(state["vm_id"], state["checkpoint_name"],
                                         planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in vm.get("checkpoints", [])])
+                                        [cp["id"] for cp in vm.get("checkpoints", [])],
+                                        options["safe_change_min_free_gb"], state.get("host_time"),
+                                        vm.get("checkpoint_type"))
         except HostOperationError as error:
             return refuse(state, "The checkpoint could not be taken: %s" % self._client.describe(error))
         taken = reply["checkpoint"]
