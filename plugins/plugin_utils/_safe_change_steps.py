@@ -14,7 +14,6 @@ record pre-flight read, so that a run costs no more round trips than it needs.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import time
 
@@ -77,6 +76,18 @@ TIMEOUT_NOTE = (" The host may still have taken checkpoint '%s' after the timeou
                 "of a run for safe_change_lock_minutes, then as a left-over (safe_change_stale_policy).")
 FELL_BACK_NOTE = "the guest could not be quiesced: Hyper-V took a standard checkpoint (with memory) instead"
 MERGING_NOTE = "the checkpoint is deleted; its disk merge was still running after %s s and goes on in the background"
+
+
+def working_copy(state):
+    """A copy of the run's state that a step may change: its lists and dicts copied one level down (their
+    own items are plain values, and the options are only read)."""
+    copied = dict(state)
+    for key, value in state.items():
+        if isinstance(value, dict):
+            copied[key] = dict(value)
+        elif isinstance(value, list):
+            copied[key] = list(value)
+    return copied
 
 
 def refuse(state, reason, **changes):
@@ -161,7 +172,7 @@ class HostSteps:
         ``group_preflight``: a member of an application group only runs its pre-flight here; the group's
         checkpoints are taken together once every member passed (_safe_change_groups).
         """
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         options = state["options"]
         try:
             host_record, vm, checkpoints, now = self._survey(state)
@@ -281,7 +292,7 @@ class HostSteps:
         that failed, and what Hyper-V refuses (disabled, the limit, a merge) are refused as in pre-flight;
         left-overs of earlier changes are not this checkpoint's business (a warning says so).
         """
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         options = state["options"]
         try:
             host_record, vm, checkpoints, dummy = self._survey(state)
@@ -326,7 +337,7 @@ class HostSteps:
 
     def commit(self, state):
         """The change and its verification passed: delete the checkpoint, or keep it renamed."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         state["marks"]["commit"] = self._clock()
         options, checkpoint = state["options"], state["checkpoint"]
         if options["safe_change_keep_hours"] == 0:
@@ -353,7 +364,7 @@ class HostSteps:
 
     def withdraw(self, state):
         """The member's group was withdrawn before any change: delete the member's checkpoint."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         checkpoint = state["checkpoint"]
         deleted, dummy, error, dummy = self._delete(state, checkpoint["id"])
         checkpoint["state"] = "deleted" if deleted else "kept"
@@ -364,7 +375,7 @@ class HostSteps:
 
     def revert(self, state):
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         state["marks"]["revert"] = self._clock()
         checkpoint = state["checkpoint"]
         try:
@@ -388,7 +399,7 @@ class HostSteps:
 
     def after_revert(self, state, verification_problem):
         """The verification after the revert: passed, the checkpoint is deleted; failed, it is kept for a human."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         checkpoint = state["checkpoint"]
         if verification_problem:
             state.update(post_revert="failed", post_revert_reason=verification_problem)
