@@ -30,6 +30,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_guest import (
     CheckFailed,
@@ -560,8 +561,10 @@ class HostClient:
     def read(self, vm_name):
         return self.host.get_vm_with_checkpoints(name=vm_name)
 
-    def create(self, vm_id, name, checkpoint_type, known_ids):
-        return self.host.create_checkpoint(vm_id, name, checkpoint_type, known_ids=known_ids)
+    def create(self, vm_id, name, checkpoint_type, known_ids, min_free_gb, since, vm_type):
+        return self.host.create_checkpoint(vm_id, name, checkpoint_type, known_ids=known_ids,
+                                           min_free_bytes=free_space.min_free_bytes(min_free_gb), since=since,
+                                           vm_type=vm_type)
 
     def delete(self, vm_id, checkpoint_id):
         started = time.monotonic()

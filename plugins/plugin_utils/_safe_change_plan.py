@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")
@@ -53,6 +54,9 @@ def option_problems(options, hyperv_host_known):
         value = options.get(option)
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             problems.append("%s must be %s, not %r" % (option, meaning, value))
+    min_free = options.get("safe_change_min_free_gb")
+    if not isinstance(min_free, (int, float)) or isinstance(min_free, bool) or min_free < 0:
+        problems.append("safe_change_min_free_gb must be 0 (no check) or more GB, not %r" % (min_free,))
     for option, allowed in (("safe_change_stale_policy", STALE_POLICIES),
                             ("safe_change_checkpoint_type", CHECKPOINT_TYPES),
                             ("safe_change_guest_family", GUEST_FAMILIES)):
@@ -170,6 +174,9 @@ def preflight_problems(vm, checkpoints, options, host_computer_name, reuse, to_r
             problems.append(error.message)
     if vm.get("merging"):
         problems.append("a disk merge is running on it; run the change when the merge has finished")
+    low = free_space.low_free_space(vm, options["safe_change_min_free_gb"])
+    if low:
+        problems.append("%s (safe_change_min_free_gb)" % low)
     if vm.get("state") != "Running":
         problems.append("it is %s, not Running: the change needs a running guest" % vm.get("state"))
     if checkpoints.locks:

@@ -14,7 +14,6 @@ record pre-flight read, so that a run costs no more round trips than it needs.
 
 from __future__ import annotations
 
-import copy
 import datetime
 import time
 
@@ -22,6 +21,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
 
 # The run's state: what each step receives from the one before and passes on.
@@ -31,6 +31,7 @@ STATE_FIELDS = {
     "vm": "the VM's name on the Hyper-V host",
     "vm_id": "the VM's id, once read",
     "vm_state": "the VM's power state before the change",
+    "host_time": "the Hyper-V host's clock when pre-flight read the VM (for the recovery of a lost create)",
     "hyperv_host": "the Hyper-V host's inventory name (None when it is not in the inventory)",
     "change_id": "safe_change_id",
     "checkpoint_name": "the name of the checkpoint this run takes",
@@ -77,6 +78,18 @@ FELL_BACK_NOTE = "the guest could not be quiesced: Hyper-V took a standard check
 MERGING_NOTE = "the checkpoint is deleted; its disk merge was still running after %s s and goes on in the background"
 
 
+def working_copy(state):
+    """A copy of the run's state that a step may change: its lists and dicts copied one level down (their
+    own items are plain values, and the options are only read)."""
+    copied = dict(state)
+    for key, value in state.items():
+        if isinstance(value, dict):
+            copied[key] = dict(value)
+        elif isinstance(value, list):
+            copied[key] = list(value)
+    return copied
+
+
 def refuse(state, reason, **changes):
     """The run stops here: ``reason`` says why and what was (not) changed."""
     state.update(changes, proceed=False, outcome="skipped", reason=reason)
@@ -112,7 +125,9 @@ class HostSteps:
 
     ``client`` carries out one operation per method and raises HostOperationError:
     ``read(vm_name) -> (host record, VM record with its checkpoints)``, ``create(vm_id, name,
-    checkpoint_type, known_ids) -> reply`` (HyperVHost.create_checkpoint), ``delete(vm_id, checkpoint_id)
+    checkpoint_type, known_ids, min_free_gb, since, vm_type) -> reply`` (HyperVHost.create_checkpoint:
+    the host refuses below min_free_gb; ``since``, the host's time of the read, and ``vm_type`` serve its
+    recovery after a lost connection), ``delete(vm_id, checkpoint_id)
     -> seconds the merge took`` (it waits for the merge; code merge_timeout when it outlasts the timeout),
     ``restore(vm_id, checkpoint_id, power_state)``, ``rename(vm_id, checkpoint_id, new_name) -> checkpoint``
     and ``describe(error) -> text`` (the error as the modules report it). ``alert(text)`` shows ``text``
@@ -142,7 +157,11 @@ class HostSteps:
         options = state["options"]
         host_record, vm = self._client.read(state["vm"])
         now = self._now()
-        state.update(vm_id=vm["id"], vm_state=vm.get("state"))
+        state.update(vm_id=vm["id"], vm_state=vm.get("state"), host_time=(host_record or {}).get("time"))
+        unknown = free_space.unknown_free_space(vm)
+        if unknown and options["safe_change_min_free_gb"]:
+            state["notes"].append("the free space of %s is not known to the Hyper-V host, so "
+                                  "safe_change_min_free_gb could not be checked there" % ", ".join(unknown))
         checkpoints = plan.Checkpoints(vm, options["safe_change_name_prefix"], state["change_id"],
                                        options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
@@ -153,7 +172,7 @@ class HostSteps:
         ``group_preflight``: a member of an application group only runs its pre-flight here; the group's
         checkpoints are taken together once every member passed (_safe_change_groups).
         """
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         options = state["options"]
         try:
             host_record, vm, checkpoints, now = self._survey(state)
@@ -217,7 +236,8 @@ class HostSteps:
         try:
             reply = self._client.create(state["vm_id"], state["checkpoint_name"],
                                         planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in known])
+                                        [cp["id"] for cp in known], options["safe_change_min_free_gb"],
+                                        state.get("host_time"), vm.get("checkpoint_type"))
         except HostOperationError as error:
             reason = "The checkpoint could not be taken: %s The change was not applied." % self._client.describe(error)
             if error.code == "timeout":
@@ -272,7 +292,7 @@ class HostSteps:
         that failed, and what Hyper-V refuses (disabled, the limit, a merge) are refused as in pre-flight;
         left-overs of earlier changes are not this checkpoint's business (a warning says so).
         """
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         options = state["options"]
         try:
             host_record, vm, checkpoints, dummy = self._survey(state)
@@ -300,7 +320,9 @@ class HostSteps:
         try:
             reply = self._client.create(state["vm_id"], state["checkpoint_name"],
                                         planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in vm.get("checkpoints", [])])
+                                        [cp["id"] for cp in vm.get("checkpoints", [])],
+                                        options["safe_change_min_free_gb"], state.get("host_time"),
+                                        vm.get("checkpoint_type"))
         except HostOperationError as error:
             return refuse(state, "The checkpoint could not be taken: %s" % self._client.describe(error))
         taken = reply["checkpoint"]
@@ -315,7 +337,7 @@ class HostSteps:
 
     def commit(self, state):
         """The change and its verification passed: delete the checkpoint, or keep it renamed."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         state["marks"]["commit"] = self._clock()
         options, checkpoint = state["options"], state["checkpoint"]
         if options["safe_change_keep_hours"] == 0:
@@ -342,7 +364,7 @@ class HostSteps:
 
     def withdraw(self, state):
         """The member's group was withdrawn before any change: delete the member's checkpoint."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         checkpoint = state["checkpoint"]
         deleted, dummy, error, dummy = self._delete(state, checkpoint["id"])
         checkpoint["state"] = "deleted" if deleted else "kept"
@@ -353,7 +375,7 @@ class HostSteps:
 
     def revert(self, state):
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         state["marks"]["revert"] = self._clock()
         checkpoint = state["checkpoint"]
         try:
@@ -377,7 +399,7 @@ class HostSteps:
 
     def after_revert(self, state, verification_problem):
         """The verification after the revert: passed, the checkpoint is deleted; failed, it is kept for a human."""
-        state = copy.deepcopy(state)
+        state = working_copy(state)
         checkpoint = state["checkpoint"]
         if verification_problem:
             state.update(post_revert="failed", post_revert_reason=verification_problem)

@@ -158,6 +158,9 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     for number in range(50):
         host.add_checkpoint("lim01", "nightly %02d" % number, age_seconds=90000 - number)
     role_lab.add_guest("lim01", files=APP_FILES, safe_change_tasks=change)
+    # A host whose volume has 8 GB free, below the default safe_change_min_free_gb of 10.
+    role_lab.add_hyperv("hv02", vms=["low01"]).set_free_space(8)
+    role_lab.add_guest("low01", "hv02", files=APP_FILES, safe_change_tasks=change)
     before = {name: role_lab.digest(name) for name in role_lab.guests}
     checkpoints_before = {name: role_lab.checkpoint_names(name) for name in role_lab.guests}
 
@@ -194,13 +197,14 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     assert "a disk merge is running" in run.result("mrg01")["msg"]
     assert "owned by another node (HV99)" in run.result("own01")["msg"], run.result("own01")
     assert "already has 50 checkpoints, Hyper-V's limit is 50" in run.result("lim01")["msg"]
-    for name in ("stf01", "sto01", "dis01", "off01", "mrg01", "own01", "lim01"):
+    assert "has 8.0 GB free, less than min_free_gb 10 GB" in run.result("low01")["msg"], run.result("low01")
+    for name in ("stf01", "sto01", "dis01", "off01", "mrg01", "own01", "lim01", "low01"):
         assert run.result(name)["outcome"] == "skipped", name
         assert "Nothing was changed" in run.result(name)["msg"]
         assert role_lab.checkpoint_names(name) == checkpoints_before[name], name
         assert role_lab.digest(name) == before[name], name
     counts = run.custom["hyperv_checkpoint_counts"]
-    assert (counts["revert_failed"], counts["skipped"], counts["needs_attention"]) == (1, 7, 1), run.custom
+    assert (counts["revert_failed"], counts["skipped"], counts["needs_attention"]) == (1, 8, 1), run.custom
     assert run.custom["hyperv_checkpoint_needs_attention"] is True and run.custom["hyperv_checkpoint_ok"] is False
     assert run.custom["hyperv_checkpoint_outcome"]["rvf01"]["needs_attention"] is True
     assert run.custom["hyperv_checkpoint_outcome"]["rvf01"]["checkpoint_name"].endswith(" revert-failed")

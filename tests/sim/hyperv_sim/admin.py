@@ -193,10 +193,15 @@ class SimHost:
         vm = find_vm(self.state_file.read(), name_or_id)
         return sorted(vm["checkpoints"].values(), key=lambda checkpoint: checkpoint["creation_time"])
 
-    def disk_path(self, name_or_id: str) -> pathlib.Path:
-        """The VM's running disk directory: write there to change the guest; restores revert it."""
-        with self._host() as host:
-            return host.disk_path(find_vm(host.state, name_or_id))
+    def disk_path(self, name_or_id: str, state: dict | None = None) -> pathlib.Path:
+        """The VM's running disk directory: write there to change the guest; restores revert it.
+        ``state``: a state already read (SimHost.state()), to spare a second read."""
+        state = self.state_file.read() if state is None else state
+        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock).disk_path(find_vm(state, name_or_id))
+
+    def state(self) -> dict:
+        """The whole state as stored, read once (for callers that need several things from one read)."""
+        return self.state_file.read()
 
     def add_checkpoint(self, name_or_id: str, name: str, age_seconds: float = 0, snapshot_type: str = "Standard",
                        is_automatic: bool = False) -> str:

@@ -72,14 +72,15 @@ if str(SIM_DIR) not in sys.path:
 
 def guest_status(state_path, vm_name):
     """(reachable, reason, disk path) of the guest ``vm_name`` on the simulated host."""
-    from hyperv_sim.admin import SimHost  # imported late: only the tests and the demo have it
+    from hyperv_sim.admin import SimHost, find_vm  # imported late: only the tests and the demo have it
 
     host = SimHost(state_path)
     try:
-        vm = host.vm(vm_name)
+        state = host.state()
+        vm = find_vm(state, vm_name)
     except Exception as error:  # unknown VM, unreadable state: the guest cannot be reached
         return False, "no such VM on the simulated host (%s)" % error, None
-    disk = pathlib.Path(host.disk_path(vm_name))
+    disk = pathlib.Path(host.disk_path(vm_name, state=state))
     state = vm.get("state")
     if state != "Running":
         return False, "VM state %s" % state, disk

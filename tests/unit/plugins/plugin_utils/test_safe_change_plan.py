@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 
-from hyperv_records import NOW, ago, checkpoint, cp_id, vm
+from hyperv_records import NOW, ago, checkpoint, cp_id, vm, volume
 from safe_change_fixtures import options, state
 
 OURS = "safe_change CHG-OLD by someone 2026-01-01T00:00:00Z"
@@ -205,3 +205,13 @@ def test_only_reachability_is_noticed():
 @pytest.mark.parametrize("before, after", [("Running", "running"), ("Off", "off"), ("Saved", "previous")])
 def test_the_power_state_to_restore(before, after):
     assert plan.restore_power_state(before) == after
+
+
+def test_a_volume_low_on_space_is_refused_and_the_check_can_be_turned_off():
+    low = vm(volumes=[volume(free_gb=3.0)])
+    [problem] = problems_of(low)
+    assert "has 3.0 GB free, less than min_free_gb 10 GB" in problem and problem.endswith("(safe_change_min_free_gb)")
+    assert problems_of(low, safe_change_min_free_gb=0) == []
+    assert problems_of(vm(volumes=[volume(free_gb=None)])) == []  # unknown is not low
+    assert "safe_change_min_free_gb must be 0 (no check) or more GB" in \
+        plan.option_problems(options(safe_change_min_free_gb=-1), True)[0]

@@ -35,7 +35,7 @@ class Client:
         record = self.vms.pop(0) if len(self.vms) > 1 else self.vms[0]
         return {"computer_name": "HV01"}, record
 
-    def create(self, vm_id, name, checkpoint_type, known_ids):
+    def create(self, vm_id, name, checkpoint_type, known_ids, min_free_gb, since, vm_type):
         self.calls.append(("create", name, checkpoint_type))
         self._maybe_fail("create")
         made = checkpoint(NEW_ID, name, created=ago(seconds=0))
