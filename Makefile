@@ -4,6 +4,16 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The other supported ansible-core releases, each in its own virtualenv (.venv-2.20, .venv-2.21) from
+# requirements-ansible-<version>.txt, on the Python it needs (3.12+; 2.21 on 3.13, so both are covered).
+CORE_VERSIONS := 2.20 2.21
+PYTHON_2.20 ?= $(call find_python,3.12)
+PYTHON_2.21 ?= $(call find_python,3.13)
+# The first interpreter of that version that really runs: on PATH (a pyenv shim of a version that is not
+# selected exits 127), in pyenv's versions, or the system's.
+find_python = $(firstword $(foreach candidate,$(shell command -v python$(1) 2>/dev/null) \
+  $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/$(1).*/bin/python$(1))) \
+  $(wildcard /usr/local/bin/python$(1) /usr/bin/python$(1)),$(if $(shell $(candidate) -c 'print(1)' 2>/dev/null),$(candidate))))
 # The collection must sit at .../ansible_collections/hyperv/checkpoint for Ansible to load it;
 # build/ holds a symlinked tree for pytest/ansible-playbook runs.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -12,7 +22,9 @@ export ANSIBLE_HOME := $(CURDIR)/.ansible
 export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: venv collection browser demo bench bench-quick sanity pscheck test test-unit test-integration lint changelog-lint build ee-context clean
+# test-core-<version> and sanity-<version> are pattern rules, which make skips for .PHONY targets.
+.PHONY: venv venvs collection browser demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
+  test-versions lint changelog-lint build ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +33,15 @@ $(STAMP): requirements.txt requirements-test.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+.venv-%/.installed: requirements-ansible-%.txt requirements-connections.txt requirements-sim.txt
+	@test -n "$(PYTHON_$*)" || { echo "ansible-core $* needs Python $(if $(filter 2.20,$*),3.12,3.13): none found (set PYTHON_$*=/path/to/python)"; exit 1; }
+	test -x .venv-$*/bin/python || $(PYTHON_$*) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r requirements-ansible-$*.txt
+	touch $@
+
+venvs: venv $(foreach version,$(CORE_VERSIONS),.venv-$(version)/.installed)
 
 collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/hyperv
@@ -48,10 +69,21 @@ bench: venv collection
 bench-quick: venv collection
 	cd tests/sim && $(CURDIR)/$(BIN)/python -m bench --quick --out $(CURDIR)/build/bench/results-quick.json $(BENCH_ARGS)
 
-test: venv collection browser
+# Everything on ansible-core 2.19 (the whole suite, every transport), then on 2.20 and 2.21 the integration
+# tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
+# ansible-test sanity of each version. See tests/integration/README.md.
+test: venvs collection browser
 	$(BIN)/python tests/unit/powershell/pscheck.py plugins
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
-	$(MAKE) --no-print-directory lint changelog-lint sanity
+	$(MAKE) --no-print-directory test-versions lint changelog-lint sanity-all
+
+test-versions: $(addprefix test-core-,$(CORE_VERSIONS))
+
+# pytest.ini's addopts name pytest-ansible, which only .venv has; without its collection path injection,
+# test modules that import the collection find it through PYTHONPATH.
+test-core-%: .venv-%/.installed collection
+	PATH=$(CURDIR)/.venv-$*/bin:$$PATH PYTHONPATH=$(COLLECTIONS) .venv-$*/bin/python -m pytest tests/integration \
+	  -m transports -q -n 2 -o addopts="-p no:cacheprovider"
 
 test-unit: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests -q
@@ -69,12 +101,22 @@ changelog-lint: venv
 # outside this checkout (inside it, git would hide the copy's files as ignored).
 SANITY_BASE := $(or $(TMPDIR),/tmp)/hyperv-checkpoint-sanity
 SANITY_ROOT := $(SANITY_BASE)/ansible_collections/hyperv/checkpoint
-sanity: venv
+sanity: venv sanity-copy
+	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --skip-test pslint
+
+# ansible-test of 2.20 and 2.21 with the Python of their virtualenv (first on PATH, so --python finds it).
+sanity-%: .venv-%/.installed sanity-copy
+	cd $(SANITY_ROOT) && PATH=$(CURDIR)/.venv-$*/bin:$$PATH $(CURDIR)/.venv-$*/bin/ansible-test sanity --venv \
+	  --python $$($(CURDIR)/.venv-$*/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --skip-test pslint
+
+sanity-all: sanity $(addprefix sanity-,$(CORE_VERSIONS))
+
+.PHONY: sanity-copy
+sanity-copy:
 	mkdir -p $(HOME)/.ansible/test/cache
-	cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
+	for version in 24_2 25_2; do cp tests/sanity/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_$$version.py; done
 	rm -rf $(SANITY_BASE) && mkdir -p $(SANITY_ROOT)
 	git ls-files --cached --others --exclude-standard -z | tar -c --null -T - --ignore-failed-read -f - | tar -x -C $(SANITY_ROOT)
-	cd $(SANITY_ROOT) && $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --skip-test pslint
 
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
@@ -88,4 +130,4 @@ ee-context: venv
 	$(BIN)/ansible-builder create --file execution-environment.yml --context build/ee/context --output-filename Containerfile
 
 clean:
-	rm -rf build .ansible tests/output
+	rm -rf build .ansible tests/output .venv-*

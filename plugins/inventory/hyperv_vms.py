@@ -10,7 +10,8 @@ short_description: Hyper-V VMs as inventory hosts, from Hyper-V hosts and failov
 version_added: 0.2.0
 description:
   - Connects to Hyper-V hosts over WinRM (Ansible's own C(winrm) connection plugin, so pywinrm with NTLM,
-    Kerberos, CredSSP or basic authentication), lists their VMs and adds one inventory host per VM.
+    Kerberos, CredSSP or basic authentication), or over PowerShell remoting (the C(psrp) connection plugin and
+    pypsrp, O(connection=psrp)), lists their VMs and adds one inventory host per VM.
   - For each failover cluster in O(clusters) it first asks the cluster for its nodes and then lists the VMs
     of every node that is C(Up) or C(Paused); a clustered VM shows up on the node that owns it at the time of
     the run.
@@ -23,7 +24,8 @@ description:
   - The inventory host name of a VM is its name. When several VMs (on one host or on different hosts) share a
     name, each of them is named C(<name>_<vm id>) instead, so no VM hides another.
   - The Hyper-V hosts themselves are added to the group O(hosts_group) with the connection variables the plugin
-    used (C(ansible_connection=winrm), C(ansible_host), C(ansible_port), C(ansible_winrm_*)) but no credentials;
+    used (C(ansible_connection), C(ansible_host), C(ansible_port), C(ansible_winrm_*) or C(ansible_psrp_*)) but no
+    credentials;
     give those to the playbook run (an AWX Machine credential, or vault).
   - The listing fails when a host or cluster cannot be reached or answers with an error, naming it, rather than
     leaving its VMs out silently. A cluster node that is C(Down) is skipped with a warning.
@@ -32,7 +34,7 @@ author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 requirements:
   - pywinrm (with the C(kerberos) or C(credssp) extra for those transports) on the controller or in the execution
-    environment.
+    environment; pypsrp for O(connection=psrp).
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -86,8 +88,21 @@ options:
   port:
     description: The WinRM port of entries without their own port. Default 5986 with O(scheme=https), 5985 with O(scheme=http).
     type: int
+  connection:
+    description:
+      - The connection plugin the plugin lists the VMs over, and that the Hyper-V hosts it adds get as
+        C(ansible_connection).
+      - C(ssh) is not offered, because an inventory source has no place for the SSH client's per-host settings
+        (keys, known hosts, jump hosts) that an inventory's host variables give; list the VMs over WinRM or PSRP
+        and run the tasks over any of the three.
+    type: str
+    choices: [winrm, psrp]
+    default: winrm
+    version_added: 0.2.0
   transport:
-    description: The WinRM authentication, as the C(winrm) connection's C(ansible_winrm_transport).
+    description:
+      - The authentication, as the C(winrm) connection's C(ansible_winrm_transport) or the C(psrp) connection's
+        C(ansible_psrp_auth).
     type: str
     choices: [ntlm, kerberos, credssp, basic]
     default: ntlm
@@ -100,14 +115,14 @@ options:
     description: A PEM file with the CA certificates to trust for the hosts' HTTPS certificates.
     type: path
   message_encryption:
-    description: WinRM message encryption, as C(ansible_winrm_message_encryption). C(auto) encrypts over HTTP with NTLM,
-      Kerberos and CredSSP.
+    description: Message encryption, as C(ansible_winrm_message_encryption) or C(ansible_psrp_message_encryption).
+      C(auto) encrypts over HTTP with NTLM, Kerberos and CredSSP.
     type: str
     choices: [auto, always, never]
     default: auto
   connection_timeout:
-    description: WinRM operation and read timeout in seconds (the C(winrm) connection's C(connection_timeout)).
-      Default is pywinrm's.
+    description: Operation and read timeout in seconds (the C(winrm) or C(psrp) connection's C(connection_timeout)).
+      Default is pywinrm's (pypsrp's).
     type: int
   timeout:
     description: Seconds one host (or cluster) may take to answer before the listing fails.
@@ -158,6 +173,14 @@ cache_connection: /var/tmp/hyperv_vms_cache
 cache_timeout: 3600
 
 ---
+# PowerShell remoting (psrp) instead of WinRS: the hosts are added with ansible_connection=psrp too.
+plugin: hyperv.checkpoint.hyperv_vms
+hosts:
+  - hv01.example.com
+connection: psrp
+ca_path: /etc/pki/ca-trust/source/anchors/example-ca.pem
+
+---
 # A host reached through another address and port (e.g. a jump NAT) under its own name.
 plugin: hyperv.checkpoint.hyperv_vms
 hosts:
@@ -180,7 +203,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors impo
     OperationTimeoutError,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.winrm_connection import open_winrm_connection
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.remote_connection import open_connection
 
 display = Display()
 
@@ -218,7 +241,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _connection_variables(self, endpoint):
         return vm_inventory.connection_variables(
             endpoint, self.get_option("scheme"), self.get_option("transport"), self.get_option("validate_certs"),
-            self.get_option("ca_path"), self.get_option("message_encryption"), self.get_option("connection_timeout"))
+            self.get_option("ca_path"), self.get_option("message_encryption"), self.get_option("connection_timeout"),
+            self.get_option("connection"))
 
     def _ask(self, endpoint, operation, question):
         """``question(HyperVHost)`` on one endpoint over a fresh winrm connection; errors name the endpoint.
@@ -233,7 +257,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         display.vvv("hyperv_vms: %s on %s (%s:%s)" % (operation, endpoint.name, endpoint.address, endpoint.port))
         connection = None
         try:
-            connection = open_winrm_connection(variables)
+            connection = open_connection(variables)
             return question(HyperVHost(connection, endpoint.name, timeout=self.get_option("timeout"), log=display.vvv))
         except OperationTimeoutError as error:
             # The abandoned command still holds the connection; closing it could hang as well.

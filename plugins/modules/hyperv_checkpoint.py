@@ -873,6 +873,8 @@ error_code:
       C(hyperv_timeout), C(access_denied), C(hyperv_module_missing), C(constrained_language), C(timeout),
       C(connection_lost), C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's
       message). docs/host-protocol.md maps the host's error ids to them.
+    - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
+      C(ansible_connection=local) without C(delegate_to)); nothing is sent then.
   returned: failure, except for option errors found by the argument spec
   type: str
   sample: ambiguous

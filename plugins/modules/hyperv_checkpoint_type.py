@@ -263,6 +263,8 @@ error_code:
     - A stable code for the failure, for example C(vm_not_found), C(ambiguous), C(unsupported_on_host),
       C(checkpoint_location_in_use), C(invalid_option), C(timeout) or C(host_error) (an access denied
       on the host is a C(host_error) with the host's message).
+    - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
+      C(ansible_connection=local) without C(delegate_to)); nothing is sent then.
   returned: failure
   type: str
   sample: unsupported_on_host

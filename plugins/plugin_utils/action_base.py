@@ -17,6 +17,10 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.connection_rules import (
+    UNSUPPORTED_CONNECTION,
+    connection_problem,
+)
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import OptionError, normalize_name_options
@@ -48,9 +52,9 @@ HINTS = {
     "busy": "another operation is running on the VM; try again later",
     "timeout": "the operation may still be running on the host; check the VM before running the task again, "
                "or raise operation_timeout",
-    "connection_lost": "the connection to the host broke; check WinRM on the host",
+    "connection_lost": "the connection to the host broke; check the host's WinRM or OpenSSH service",
     "host_unreachable": "check the Hyper-V host's connection variables (docs/host-setup.md): its address, port, "
-                        "transport, user and password",
+                        "transport, user and password (or SSH key)",
     "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
                       "the powershell shell and Windows PowerShell 5.1",
 }
@@ -100,7 +104,13 @@ class HyperVActionBase(ActionBase):
         if operation_timeout <= 0:
             raise PlanError("invalid_option", "operation_timeout must be a positive number of seconds")
         host = self.host_label(task_vars)
-        # Connect first: a wrong password or an unreachable host fails here. It is an ordinary task
+        # Before connecting: a guest's POSIX shell, or the controller itself, cannot run the operations.
+        problem = connection_problem(getattr(self._connection, "_load_name", None) or self._connection.transport,
+                                     getattr(self._connection._shell, "SHELL_FAMILY", None), host)
+        if problem:
+            raise PlanError(UNSUPPORTED_CONNECTION, problem)
+        # Connect first: a wrong password or an unreachable host fails here (over ssh, which logs on
+        # with the first command, operation_runner does the same). It is an ordinary task
         # failure, not UNREACHABLE: a delegated task's UNREACHABLE is pinned on the guest, which then
         # leaves the play without its rescue running.
         try:

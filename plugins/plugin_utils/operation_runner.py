@@ -44,9 +44,28 @@ def _read_script(filename):
     return _script_cache[path]
 
 
-def build_command(shell):
-    """The command line that starts the runner stub, built by the connection's shell plugin."""
-    return shell._encode_script(_read_script(RUNNER_SCRIPT), strict_mode=False, preserve_rc=False)
+# PowerShell's own arguments as ansible-core's powershell shell plugin and ansible.windows' _reboot.py write
+# them. The words matter: ansible-core 2.19's psrp connection runs a command in its runspace (no new process)
+# only when it starts with exactly these and -EncodedCommand; the winrm connection sends a command that has
+# " -EncodedCommand " as it is; over ssh the host's PowerShell starts it.
+POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted")
+
+
+def encode_command(script):
+    """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
+
+    Built here, as ansible.windows' _reboot.py builds its commands, rather than with the shell plugin's private
+    ``_encode_script``, which ansible-core 2.21 deprecates (removal in 2.24): the same command line on every
+    supported version, and no deprecation warning.
+    """
+    text = "\n".join(line.strip() for line in script.splitlines() if line.strip())
+    encoded = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    return " ".join(POWERSHELL_ARGUMENTS + ("-EncodedCommand", encoded))
+
+
+def build_command():
+    """The command line that starts the runner stub (the same for every operation)."""
+    return encode_command(_read_script(RUNNER_SCRIPT))
 
 
 def request_document(name, params):
@@ -180,7 +199,7 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     code, ConnectionLostError when the connection broke (transient), and
     OperationTimeoutError when there was no answer within ``timeout`` seconds.
     """
-    command = build_command(connection._shell)
+    command = build_command()
     if len(command) > COMMAND_LINE_LIMIT:  # guards the runner stub itself
         raise ProtocolError(name, host, "runner command line is %d characters, over the limit" % len(command))
     request = build_request(name, params)
@@ -191,6 +210,11 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     except HostOperationError:
         raise
     except Exception as exc:  # the connection plugins raise many types for a broken link
+        if _is_authentication_failure(exc):
+            # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
+            # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
+            raise HostOperationError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
+                                     operation=name, host=host)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could
@@ -198,6 +222,18 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
         raise ProtocolError(name, host, "the connection plugin could not read the host's answer: %s: %s"
                             % (type(exc).__name__, exc))
     return parse_reply(name, rc, stdout, stderr, host=host)
+
+
+# What the OpenSSH client prints when the host refused every authentication method it tried (its own text, in
+# English whatever the host's language); ansible-core's ssh connection raises it as AnsibleConnectionFailure.
+OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
+
+
+def _is_authentication_failure(exc):
+    from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
+
+    return isinstance(exc, AnsibleAuthenticationFailure) or (
+        isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
 
 
 def _is_connection_failure(exc):

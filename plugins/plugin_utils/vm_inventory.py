@@ -131,24 +131,33 @@ def vm_groups(hyperv_host, vm):
     return groups
 
 
+# The connection plugins' variable for each setting of the inventory plugin.
+CONNECTION_VARIABLES = {
+    "winrm": {"scheme": "ansible_winrm_scheme", "transport": "ansible_winrm_transport",
+              "message_encryption": "ansible_winrm_message_encryption",
+              "validate_certs": "ansible_winrm_server_cert_validation",
+              "connection_timeout": "ansible_winrm_connection_timeout", "ca_path": "ansible_winrm_ca_trust_path"},
+    "psrp": {"scheme": "ansible_psrp_protocol", "transport": "ansible_psrp_auth",
+             "message_encryption": "ansible_psrp_message_encryption",
+             "validate_certs": "ansible_psrp_cert_validation",
+             "connection_timeout": "ansible_psrp_connection_timeout", "ca_path": "ansible_psrp_ca_cert"},
+}
+
+
 def connection_variables(endpoint, scheme, transport, validate_certs, ca_path, message_encryption,
-                         connection_timeout):
-    """Variables of Ansible's winrm connection that reach ``endpoint`` (no credentials).
+                         connection_timeout, connection="winrm"):
+    """Variables of Ansible's winrm (or psrp) connection that reach ``endpoint`` (no credentials).
 
     The plugin connects with them (plus user and password) and gives them to the Hyper-V
     hosts it adds to the inventory, so that playbooks reach the hosts the same way.
     """
-    variables = {
-        "ansible_connection": "winrm",
-        "ansible_host": endpoint.address,
-        "ansible_port": endpoint.port,
-        "ansible_winrm_scheme": scheme,
-        "ansible_winrm_transport": transport,
-        "ansible_winrm_message_encryption": message_encryption,
-        "ansible_winrm_server_cert_validation": "validate" if validate_certs else "ignore",
-    }
+    names = CONNECTION_VARIABLES[connection]
+    variables = {"ansible_connection": connection, "ansible_host": endpoint.address, "ansible_port": endpoint.port,
+                 names["scheme"]: scheme, names["transport"]: transport,
+                 names["message_encryption"]: message_encryption,
+                 names["validate_certs"]: "validate" if validate_certs else "ignore"}
     if connection_timeout:
-        variables["ansible_winrm_connection_timeout"] = connection_timeout
+        variables[names["connection_timeout"]] = connection_timeout
     if ca_path:
-        variables["ansible_winrm_ca_trust_path"] = ca_path
+        variables[names["ca_path"]] = ca_path
     return variables

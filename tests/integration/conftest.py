@@ -23,6 +23,7 @@ sys.path.insert(0, str(SIM_DIR))
 
 from hyperv_sim.admin import SimHost  # noqa: E402
 from hyperv_sim.harness import inventory_vars, running_simulator  # noqa: E402
+from deprecations import SHOW, assert_no_deprecation  # noqa: E402
 
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
@@ -43,15 +44,17 @@ class PlaybookRun:
 class Lab:
     """A simulated Hyper-V host plus what a test needs to run playbooks against it."""
 
-    def __init__(self, tmp_path, sim):
+    def __init__(self, tmp_path, sim, connection="winrm", ssh_auth="key"):
         self.tmp_path = tmp_path
         self.sim = sim
         self.host = SimHost(sim.state_path)
         self.inventory = tmp_path / "inventory.json"
         self.extra_hosts = {}
+        self.connection = connection  # how the play reaches hv01: winrm, psrp or ssh (by key or password)
+        self.ssh_auth = ssh_auth
 
     def write_inventory(self):
-        hyperv = {"hv01": inventory_vars(self.sim)}
+        hyperv = {"hv01": inventory_vars(self.sim, self.connection, self.ssh_auth)}
         inventory = {
             "all": {
                 "children": {
@@ -64,8 +67,10 @@ class Lab:
         self.inventory.write_text(json.dumps(inventory))
         return self.inventory
 
-    def playbook(self, playbook, extra_vars=None, check=False, diff=False, verbosity=0, env=None, timeout=240):
-        """Run ansible-playbook; returns PlaybookRun (never raises on a failed play)."""
+    def playbook(self, playbook, extra_vars=None, check=False, diff=False, verbosity=0, env=None, timeout=240,
+                 allowed_deprecations=()):
+        """Run ansible-playbook; returns PlaybookRun (never raises on a failed play, but on a deprecation warning
+        other than the ``allowed_deprecations`` the test caused itself)."""
         self.write_inventory()
         command = [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook)]
         if extra_vars:
@@ -77,11 +82,13 @@ class Lab:
         if verbosity:
             command.append("-" + "v" * verbosity)
         run_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="False",
-                       ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_DEPRECATION_WARNINGS="False",
+                       ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                        ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         run_env.update(env or {})
+        run_env.update(SHOW)
         completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_env, timeout=timeout,
                                    cwd=str(REPO))
+        assert_no_deprecation(completed, allowed_deprecations)
         return PlaybookRun(completed)
 
     def target(self, target, tasks="main.yml", extra_vars=None, **kwargs):
@@ -107,10 +114,11 @@ def lab(tmp_path):
 
 @pytest.fixture
 def start_lab(tmp_path):
-    """Start a simulated host with other options (transport, tls, vms); stopped at the end of the test."""
+    """Start a simulated host with other options (transport, tls, vms), reached over ``connection`` (winrm, psrp
+    or ssh, by ``ssh_auth`` key or password); stopped at the end of the test."""
     with contextlib.ExitStack() as stack:
-        def start(vms=("web01",), **options):
+        def start(vms=("web01",), connection="winrm", ssh_auth="key", **options):
             sim = stack.enter_context(running_simulator(tmp_path / "hyperv-state.json", vms=list(vms), **options))
-            return Lab(tmp_path, sim)
+            return Lab(tmp_path, sim, connection, ssh_auth)
 
         yield start

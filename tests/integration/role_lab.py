@@ -35,6 +35,7 @@ for _path in (SIM_DIR, SIM_DIR / "demo"):
 from guests import GuestWeb, ansible_environment, disk_digest, guest_vars, write_files  # noqa: E402
 from hyperv_sim.admin import SimHost  # noqa: E402
 from hyperv_sim.harness import inventory_vars, running_simulator  # noqa: E402
+from deprecations import SHOW, assert_no_deprecation  # noqa: E402
 
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
@@ -79,6 +80,7 @@ class RoleLab:
         self.tmp_path = tmp_path
         self._stack = stack
         self.sims = {}
+        self.connections = {}
         self.hosts = {}
         self.guests = {}
         self._vm_host = {}
@@ -89,11 +91,15 @@ class RoleLab:
         hyperv = self._vm_host.get(vm)
         return self.sims[hyperv].state_path if hyperv else None
 
-    def add_hyperv(self, name, vms=(), host_name=None):
-        """Start a simulated Hyper-V host with ``vms`` (all Running); returns its SimHost."""
+    def add_hyperv(self, name, vms=(), host_name=None, connection="winrm", ssh_auth="key", **transport):
+        """Start a simulated Hyper-V host with ``vms`` (all Running), reached over ``connection`` (winrm with NTLM
+        and message encryption by default; psrp; or ssh by ``ssh_auth`` key or password; ``transport`` and
+        ``tls`` as for running_simulator); returns its SimHost."""
         state = self.tmp_path / ("%s-state.json" % name)
-        sim = self._stack.enter_context(running_simulator(state, vms=list(vms), host_name=host_name or name.upper()))
+        sim = self._stack.enter_context(running_simulator(state, vms=list(vms), host_name=host_name or name.upper(),
+                                                          **transport))
         self.sims[name] = sim
+        self.connections[name] = (connection, ssh_auth)
         self.hosts[name] = SimHost(sim.state_path)
         self.hosts[name].set_host(merge_seconds=0)
         for vm in vms:
@@ -133,7 +139,8 @@ class RoleLab:
         inventory = {
             "all": {
                 "children": {
-                    "hyperv": {"hosts": {name: inventory_vars(sim) for name, sim in self.sims.items()}},
+                    "hyperv": {"hosts": {name: inventory_vars(sim, *self.connections[name])
+                                         for name, sim in self.sims.items()}},
                     "guests": {"hosts": self.guests},
                 },
                 "vars": {"ansible_python_interpreter": sys.executable},
@@ -143,11 +150,13 @@ class RoleLab:
         path.write_text(json.dumps(inventory))
         return path
 
-    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None, limit=None):
-        """Run ansible-playbook in ``cwd`` (never raises on a failed play); ``playbook`` relative to the repository;
-        ``environment``: more environment variables."""
+    def playbook(self, playbook, extra_vars=None, check=False, timeout=240, cwd=REPO, environment=None, limit=None,
+                 allowed_deprecations=()):
+        """Run ansible-playbook in ``cwd`` (never raises on a failed play, but on a deprecation warning other than
+        the ``allowed_deprecations``); ``playbook`` relative to the repository; ``environment``: more environment
+        variables."""
         return self.finish(self.start(playbook, extra_vars, check=check, cwd=cwd, environment=environment,
-                                      limit=limit), timeout=timeout)
+                                      limit=limit), timeout=timeout, allowed_deprecations=allowed_deprecations)
 
     def start(self, playbook, extra_vars=None, check=False, limit=None, cwd=REPO, environment=None):
         """Start ansible-playbook in its own process group (so a test can kill it with its workers);
@@ -166,12 +175,13 @@ class RoleLab:
                                ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
         run_environment.update(ansible_environment(results))
         run_environment.update(environment or {})
+        run_environment.update(SHOW)
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env=run_environment, cwd=str(cwd), start_new_session=True)
         return process, results
 
     @staticmethod
-    def finish(handle, timeout=240):
+    def finish(handle, timeout=240, allowed_deprecations=()):
         """Wait for a started run; returns its RoleRun (the process group is killed on a timeout)."""
         process, results = handle
         try:
@@ -179,7 +189,9 @@ class RoleLab:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()
-        return RoleRun(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), results)
+        completed = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        assert_no_deprecation(completed, allowed_deprecations)
+        return RoleRun(completed, results)
 
 
 @pytest.fixture

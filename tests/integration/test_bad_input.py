@@ -46,3 +46,46 @@ def test_bad_options_are_refused_before_anything_reaches_the_host(lab):
     assert lab.host.requests() == []
     assert json.loads(open(lab.sim.state_path, encoding="ascii").read()) == state_before
     assert "Traceback" not in run.stdout + run.stderr
+
+
+@pytest.mark.transports
+def test_a_task_without_a_powershell_connection_is_refused_before_anything_is_sent(lab):
+    """Forgetting delegate_to: a module task on a Linux guest (ssh, POSIX shell) and on the controller itself
+    (ansible_connection=local) fails with error_code unsupported_connection, saying what to set."""
+    lab.extra_hosts = {
+        "linux01": {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 9},
+        "localhost": {"ansible_connection": "local"},
+    }
+    play = lab.tmp_path / "no_delegate_to.yml"
+    play.write_text(
+        "- hosts: guests\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Checkpoint without delegate_to\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm: web01, name: forgot-delegate-to}\n"
+        "      register: refused\n"
+        "      ignore_errors: true\n"
+        "    - name: Info without delegate_to\n"
+        "      hyperv.checkpoint.hyperv_checkpoint_info: {vm: web01}\n"
+        "      register: info_refused\n"
+        "      ignore_errors: true\n"
+        "    - name: Type without delegate_to\n"
+        "      hyperv.checkpoint.hyperv_checkpoint_type: {vm: web01, checkpoint_type: standard}\n"
+        "      register: type_refused\n"
+        "      ignore_errors: true\n"
+        "    - name: Each was refused with the stable code and what to set\n"
+        "      ansible.builtin.assert:\n"
+        "        that:\n"
+        "          - item is failed\n"
+        "          - item.error_code == 'unsupported_connection'\n"
+        "          - \"'delegate_to' in item.msg and 'ansible_shell_type=powershell' in item.msg\"\n"
+        "          - \"'Nothing was sent to the host' in item.msg\"\n"
+        "      loop: [\"{{ refused }}\", \"{{ info_refused }}\", \"{{ type_refused }}\"]\n"
+        "      loop_control: {label: \"{{ item.error_code | default('') }}\"}\n")
+    run = lab.playbook(play)
+    assert run.rc == 0 and "failed=0" in run.stdout, run
+    assert "'linux01' is 'ssh' with the 'sh' shell" in run.stdout, run
+    assert "ansible_connection=local for 'localhost'" in run.stdout, run
+    assert "AttributeError" not in run.stdout + run.stderr and "Traceback" not in run.stdout + run.stderr
+    assert lab.host.requests() == []
+    assert lab.host.checkpoints("web01") == []

@@ -19,6 +19,7 @@ import pytest
 # tests/sim is on sys.path (conftest.py of this directory).
 from hyperv_sim.admin import SimHost
 from hyperv_sim.harness import running_simulator
+from deprecations import SHOW, assert_no_deprecation
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
@@ -46,7 +47,7 @@ class InventoryLab:
         self.hosts = {name: SimHost(sim.state_path) for name, sim in self.sims.items()}
         self.env = dict(os.environ, HYPERV_INVENTORY_USER=hv01.user, HYPERV_INVENTORY_PASSWORD=hv01.password,
                         ANSIBLE_INVENTORY_ENABLED=PLUGIN, ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
-                        ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="False",
+                        ANSIBLE_NOCOLOR="1", **SHOW,
                         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
 
     def endpoint(self, name, inventory_name=None):
@@ -62,12 +63,25 @@ class InventoryLab:
     def inventory(self, source, *arguments):
         completed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(source), "--list", *arguments],
                                    capture_output=True, text=True, env=self.env, timeout=120, cwd=str(REPO), check=False)
+        assert_no_deprecation(completed)
         assert completed.returncode == 0, completed.stderr
         return _plain(json.loads(completed.stdout))
+
+    def playbook(self, source, play):
+        """ansible-playbook with the plugin's inventory; the credentials come as an AWX Machine credential would."""
+        sim = self.sims["hv01"]
+        completed = subprocess.run(
+            [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(source), str(play), "-e",
+             json.dumps({"ansible_user": sim.user, "ansible_password": sim.password})],
+            capture_output=True, text=True, env=self.env, timeout=240, cwd=str(REPO), check=False)
+        assert_no_deprecation(completed)
+        assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+        return completed
 
     def failed_inventory(self, source):
         completed = subprocess.run([str(ANSIBLE_BIN / "ansible-inventory"), "-i", str(source), "--list"],
                                    capture_output=True, text=True, env=self.env, timeout=120, cwd=str(REPO), check=False)
+        assert_no_deprecation(completed)
         assert completed.returncode != 0, completed.stdout
         return " ".join(completed.stderr.split())
 
@@ -126,7 +140,7 @@ def test_vms_of_two_hosts_follow_a_migration_once_the_cache_is_flushed(inventory
     assert hostvars["hv02"]["ansible_winrm_server_cert_validation"] == "validate"
     assert not any("password" in name or name == "ansible_user" for name in hostvars["hv02"])
 
-    # A playbook delegates to hyperv_host; the credentials come as an AWX Machine credential would.
+    # A playbook delegates to hyperv_host.
     play = lab.tmp_path / "info.yml"
     play.write_text(
         "- hosts: guests\n"
@@ -140,11 +154,7 @@ def test_vms_of_two_hosts_follow_a_migration_once_the_cache_is_flushed(inventory
         "    - name: It is the VM the inventory named\n"
         "      ansible.builtin.assert:\n"
         "        that: found.vms[0].name == hyperv_vm_name and found.host.computer_name == hyperv_computer_name\n")
-    completed = subprocess.run(
-        [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(source), str(play), "-e",
-         json.dumps({"ansible_user": lab.sims["hv01"].user, "ansible_password": lab.sims["hv01"].password})],
-        capture_output=True, text=True, env=lab.env, timeout=240, cwd=str(REPO), check=False)
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    completed = lab.playbook(source, play)
     assert "ok=2" in completed.stdout and "failed=0" in completed.stdout
 
     # The cluster moves app01 to HV02. The cached inventory still has it on HV01; the next

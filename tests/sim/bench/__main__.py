@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     time_scale = float(os.environ.get("BENCH_TIME_SCALE", "0" if args.mode == "smoke" else "0.1"))
     only = set(args.only or (() if args.profile else ("per_task", "large_host", "patch_window")))
     collections = None
-    implementations = ["collection"]
+    implementations = list(per_task.COLLECTION_OVER)
     if config["baseline"]:
         from bench import baseline
 

@@ -39,6 +39,7 @@ class BenchLab(contextlib.ExitStack):
         self.guests: dict[str, dict] = {}
         self.environment: dict[str, str] = {}  # for ansible-playbook, on top of the sim's
         self.callbacks: list[tuple[pathlib.Path, str]] = []  # (directory, name) of extra callbacks
+        self.connection = "winrm"  # how the playbooks reach the Hyper-V hosts: winrm, psrp or ssh (by key)
         self._runs = 0
 
     def add_hyperv(self, name: str, vms=(), **host_settings) -> SimHost:
@@ -69,7 +70,7 @@ class BenchLab(contextlib.ExitStack):
 
     def _inventory(self) -> pathlib.Path:
         inventory = {"all": {"children": {
-            "hyperv": {"hosts": {name: inventory_vars(sim) for name, sim in self.sims.items()}},
+            "hyperv": {"hosts": {name: inventory_vars(sim, self.connection) for name, sim in self.sims.items()}},
             "guests": {"hosts": self.guests},
         }, "vars": {"ansible_python_interpreter": sys.executable}}}
         path = self.tmp / "inventory.json"

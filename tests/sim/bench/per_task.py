@@ -1,10 +1,12 @@
-"""Figure 1: one task's cost, hyperv.checkpoint against ansible.windows.win_powershell running the cmdlets.
+"""Figure 1: one task's cost, hyperv.checkpoint over winrm, psrp and ssh, and ansible.windows.win_powershell
+running the cmdlets over winrm.
 
-Each run is a playbook of ``tasks`` identical tasks against one simulated host (NTLM with
-message encryption over http, as Ansible's winrm defaults); per task = (run - the same
-playbook with no task) / tasks for CPU and wall, traffic / tasks for round trips and bytes.
-Every repetition runs create, no-op create, delete, info in that order: the deletes remove what
-the creates made, so every repetition starts from the same host. The no-op create therefore reads
+Each run is a playbook of ``tasks`` identical tasks against one simulated host (winrm and psrp: NTLM with
+message encryption over http, as Ansible's defaults; ssh: Windows OpenSSH with PowerShell as the shell, key
+authentication, OpenSSH's ControlPersist as Ansible sets it); per task = (run - the same playbook with no
+task) / tasks for CPU and wall, traffic / tasks for round trips and bytes.
+Every repetition runs, per implementation, create, no-op create, delete, info in that order: the
+deletes remove what the creates made, so every implementation and repetition starts from the same host. The no-op create therefore reads
 the VM with the 20 checkpoints just made besides its own (each checkpoint adds about 0.45 KiB to a
 read's reply); info reads it with one.
 """
@@ -16,6 +18,9 @@ from bench.stats import ratio, spread
 VM = "web01"
 EXISTING = "bench-existing"
 OPERATIONS = ("create", "noop_create", "delete", "info")
+# The implementations: the collection over each connection, and the hand-written baseline over winrm.
+CONNECTION_OF = {"collection": "winrm", "collection_psrp": "psrp", "collection_ssh": "ssh", "win_powershell": "winrm"}
+COLLECTION_OVER = ("collection", "collection_psrp", "collection_ssh")
 
 COLLECTION_TASKS = {
     "create": "hyperv.checkpoint.hyperv_checkpoint: {vm: %s, name: 'bench-{{ item }}'}" % VM,
@@ -37,7 +42,7 @@ BASELINE_SCRIPTS = {
 
 
 def task_line(implementation: str, operation: str) -> str:
-    if implementation == "collection":
+    if implementation in COLLECTION_OVER:
         return COLLECTION_TASKS[operation]
     return "ansible.windows.win_powershell: {script: %s}" % _yaml_quote(BASELINE_SCRIPTS[operation])
 
@@ -64,11 +69,15 @@ def measure(lab, implementations, operations, tasks: int, runs: int) -> dict:
     base = startup(lab, runs)
     samples = {(impl, op): [] for impl in implementations for op in operations}
     for repetition in range(runs):
-        for op in operations:
-            for impl in implementations:
+        # One implementation's four operations at a time: its deletes remove what its creates made, so the
+        # 50-checkpoint limit is never near and every implementation starts from the same host.
+        for impl in implementations:
+            for op in operations:
                 items = ["%s-%d-%d" % (impl, repetition, index) for index in range(tasks)]
                 lines = [task_line(impl, op).replace("{{ item }}", item) for item in items]
+                lab.connection = CONNECTION_OF[impl]
                 samples[(impl, op)].append(lab.run(playbook(lines)))
+    lab.connection = "winrm"
     results = {"tasks_per_run": tasks, "runs": runs, "startup": base, "operations": {}}
     for op in operations:
         per_op = {}

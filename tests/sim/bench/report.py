@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 LABELS = {"create": "create", "noop_create": "no-op create", "delete": "delete", "info": "info (1 VM)"}
+IMPLEMENTATIONS = {"collection": "collection winrm", "collection_psrp": "collection psrp",
+                   "collection_ssh": "collection ssh", "win_powershell": "win_powershell*"}
 
 
 def _fmt(figure, unit="", digits=2) -> str:
@@ -23,27 +25,31 @@ def per_task_table(section: dict) -> list[str]:
     lines = ["1. Per task (median [min..max] of %d runs of %d tasks; start-up of %.2f s wall / %.2f s CPU subtracted)"
              % (section["runs"], section["tasks_per_run"], section["startup"]["wall"]["median"],
                 section["startup"]["cpu"]["median"]),
-             "   %-13s %-15s %-11s %-26s %-24s %-24s" % (
+             "   %-13s %-17s %-11s %-26s %-24s %-24s" % (
                  "operation", "implementation", "round trips", "wire KiB (sent+received)", "controller CPU s",
                  "wall s")]
     ordered = [op for op in LABELS if op in section["operations"]]
     for op in ordered:
         per_op = section["operations"][op]
-        for impl in ("collection", "win_powershell"):
+        for impl in IMPLEMENTATIONS:
             if impl not in per_op:
                 continue
             figures = per_op[impl]
-            lines.append("   %-13s %-15s %-11s %-26s %-24s %-24s" % (
-                LABELS[op], "hyperv_checkpoint" if impl == "collection" else "win_powershell*",
+            lines.append("   %-13s %-17s %-11s %-26s %-24s %-24s" % (
+                LABELS[op], IMPLEMENTATIONS[impl],
                 _fmt(figures["round_trips"], digits=1), _fmt(_kb(figures["wire_bytes"]), digits=1),
                 _fmt(figures["cpu"]), _fmt(figures["wall"])))
         if "ratio" in per_op:
             ratio = per_op["ratio"]
-            lines.append("   %-13s %-15s %-11s %-26s %-24s %-24s" % (
-                "", "ratio", "%.2f" % ratio["round_trips"], "%.3f" % ratio["wire_bytes"],
+            lines.append("   %-13s %-17s %-11s %-26s %-24s %-24s" % (
+                "", "ratio (winrm)", "%.2f" % ratio["round_trips"], "%.3f" % ratio["wire_bytes"],
                 "%.2f" % ratio["cpu"] if ratio["cpu"] is not None else "-",
                 "%.2f" % ratio["wall"] if ratio["wall"] is not None else "-"))
-    lines.append("   * win_powershell: transport only - the simulator answers Ansible's exec wrapper with a "
+    lines.append("   winrm, psrp: NTLM with message encryption over http, bytes are HTTP bodies as encrypted on the "
+                 "wire; ssh: the whole TCP stream (encrypted, key exchange when a new")
+    lines.append("   connection is made); controller CPU of ssh leaves out OpenSSH's ControlPersist master, which runs "
+                 "detached from ansible-playbook.")
+    lines.append("   * win_powershell (over winrm): transport only - the simulator answers Ansible's exec wrapper with a "
                  "success and does not simulate its host-side work")
     lines.append("     (compiling Ansible.Basic, starting the module). microsoft.hyperv's hv_checkpoint is a "
                  ".ps1 module with the same exec wrapper: same transport.")
@@ -110,8 +116,8 @@ def profile_table(section: dict) -> list[str]:
 
 
 def table(results: dict) -> str:
-    lines = ["hyperv.checkpoint bench: WinRM over http, NTLM with message encryption; bytes are HTTP bodies as "
-             "encrypted on the wire (headers not counted)", ""]
+    lines = ["hyperv.checkpoint bench: WinRM over http, NTLM with message encryption, unless a row names psrp or "
+             "ssh; bytes are HTTP bodies as encrypted on the wire (headers not counted)", ""]
     if "per_task" in results:
         lines += per_task_table(results["per_task"]) + [""]
     if "large_host" in results:

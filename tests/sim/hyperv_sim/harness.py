@@ -1,7 +1,9 @@
 """Start the simulated Hyper-V host as a subprocess for tests and ``make demo``.
 
     with running_simulator(tmp_path / "state.json", vms=["web01"]) as sim:
-        inventory = {"hv01": inventory_vars(sim)}
+        inventory = {"hv01": inventory_vars(sim)}                 # winrm
+        inventory = {"hv01": inventory_vars(sim, "psrp")}         # PowerShell remoting, same port
+        inventory = {"hv01": inventory_vars(sim, "ssh", "key")}   # OpenSSH, PowerShell shell
 
 The process is always stopped when the ``with`` block ends, also when it raises.
 """
@@ -21,7 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 SIMULATOR = pathlib.Path(__file__).resolve().parent.parent / "hyperv-sim"
-READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+)$")
+READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+) ssh 127\.0\.0\.1:(\d+)$")
+CONNECTIONS = ("winrm", "psrp", "ssh")
+SSH_AUTHS = ("key", "password")
 STOP_GRACE_SECONDS = 5
 
 
@@ -38,6 +42,9 @@ class SimulatorProcess:
     host_name: str | None
     pid: int
     ca_cert: str | None = None  # with TLS: the server's certificate, to validate it against
+    ssh_port: int = 0
+    ssh_key: str | None = None  # the user's private key, authorized on the SSH endpoint
+    ssh_known_hosts: str | None = None  # the SSH endpoint's host key, to validate it against
 
     @property
     def scheme(self) -> str:
@@ -49,36 +56,69 @@ class SimulatorProcess:
         return "%s://127.0.0.1:%d/wsman" % (self.scheme, self.port)
 
 
-def inventory_vars(sim: SimulatorProcess) -> dict:
-    """Ansible host variables for reaching ``sim`` with the ``winrm`` connection.
+def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: str = "key") -> dict:
+    """Ansible host variables for reaching ``sim`` with the ``winrm``, ``psrp`` or ``ssh`` connection.
+
+    winrm and psrp use the simulator's WS-Management endpoint with its authentication (``sim.transport``)
+    and scheme; ssh its OpenSSH endpoint with the PowerShell shell, by the user's key (``ssh_auth="key"``) or
+    password. Certificates and host keys are validated, as in every example.
 
     The timeouts are short so that a hanging command surfaces within seconds: the
     simulator answers a waiting Receive after the operation timeout, and the read
-    timeout must exceed it (pywinrm insists).
+    timeout must exceed it (pywinrm and pypsrp insist).
     """
+    if connection not in CONNECTIONS:
+        raise ValueError("connection must be one of %s, not %r" % (", ".join(CONNECTIONS), connection))
     variables = {
-        "ansible_connection": "winrm",
+        "ansible_connection": connection,
         "ansible_host": "127.0.0.1",
         "ansible_port": sim.port,
-        "ansible_winrm_scheme": sim.scheme,
-        "ansible_winrm_transport": sim.transport,
         "ansible_user": sim.user,
         "ansible_password": sim.password,
-        "ansible_winrm_message_encryption": "auto",
-        "ansible_winrm_operation_timeout_sec": 5,
-        "ansible_winrm_read_timeout_sec": 10,
     }
-    if sim.tls:
-        # Validation stays on, as in every example: the client trusts the simulator's own certificate.
-        variables["ansible_winrm_ca_trust_path"] = sim.ca_cert
+    if connection == "winrm":
+        variables.update({
+            "ansible_winrm_scheme": sim.scheme,
+            "ansible_winrm_transport": sim.transport,
+            "ansible_winrm_message_encryption": "auto",
+            "ansible_winrm_operation_timeout_sec": 5,
+            "ansible_winrm_read_timeout_sec": 10,
+        })
+        if sim.tls:
+            # Validation stays on, as in every example: the client trusts the simulator's own certificate.
+            variables["ansible_winrm_ca_trust_path"] = sim.ca_cert
+    elif connection == "psrp":
+        variables.update({
+            "ansible_psrp_protocol": sim.scheme,
+            "ansible_psrp_auth": sim.transport,
+            "ansible_psrp_message_encryption": "auto",
+            "ansible_psrp_operation_timeout": 5,
+            "ansible_psrp_read_timeout": 10,
+        })
+        if sim.tls:
+            variables["ansible_psrp_ca_cert"] = sim.ca_cert
+    else:
+        if ssh_auth not in SSH_AUTHS:
+            raise ValueError("ssh_auth must be one of %s, not %r" % (", ".join(SSH_AUTHS), ssh_auth))
+        variables.update({
+            "ansible_port": sim.ssh_port,
+            "ansible_shell_type": "powershell",
+            # The host key is checked against the simulator's own; only the chosen authentication is tried.
+            "ansible_ssh_common_args": "-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes "
+                                       "-o PreferredAuthentications=%s -o ConnectTimeout=10"
+                                       % (sim.ssh_known_hosts, "publickey" if ssh_auth == "key" else "password"),
+        })
+        if ssh_auth == "key":
+            del variables["ansible_password"]
+            variables["ansible_ssh_private_key_file"] = sim.ssh_key
     return variables
 
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30, port=0, free_gb=None):
+                      startup_timeout=30, port=0, ssh_port=0, free_gb=None):
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
-    a restart listens where it did) as a subprocess (``sys.executable``),
+    a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
     (SIGTERM, then SIGKILL after 5 s), also when the body raises.
 
@@ -88,7 +128,9 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     user = user or "ansible-sim"
     password = password or secrets.token_urlsafe(18)
     command = [sys.executable, str(SIMULATOR), "serve", "--port", str(port), "--state", str(state_path),
-               "--transport", transport]
+               "--transport", transport, "--ssh-port", str(ssh_port)]
+    ssh_key, known_hosts = _ssh_client_files(pathlib.Path(state_path))
+    command += ["--ssh-authorized-keys", ssh_key + ".pub", "--ssh-known-hosts-out", known_hosts]
     for vm in vms:
         command += ["--vm", vm]
     ca_cert = None
@@ -107,14 +149,30 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
                                    env=environment)
         try:
-            port = _wait_for_ready_line(process, stderr, startup_timeout)
+            port, ssh_port = _wait_for_ready_line(process, stderr, startup_timeout)
             yield SimulatorProcess(port=port, user=user, password=password, transport=transport, tls=tls,
-                                   state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert)
+                                   state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert,
+                                   ssh_port=ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts)
         finally:
             _stop(process)
 
 
-def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float) -> int:
+def _ssh_client_files(state_path: pathlib.Path) -> tuple[str, str]:
+    """The SSH user's key pair (made once per state file, so a restarted host still knows it) and the
+    known_hosts file the simulator writes its host key to."""
+    key = state_path.with_name(state_path.name + ".ssh_user_key")
+    if not key.exists():
+        # Imported here: only the simulator's own dependencies need asyncssh.
+        import asyncssh
+
+        private = asyncssh.generate_private_key("ssh-ed25519")
+        private.write_private_key(str(key))
+        private.write_public_key(str(key) + ".pub")
+        os.chmod(key, 0o600)
+    return str(key), str(state_path.with_name(state_path.name + ".known_hosts"))
+
+
+def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float) -> tuple[int, int]:
     """Read stdout until the ready line, without blocking past ``timeout``."""
     deadline = time.monotonic() + timeout
     received = b""
@@ -136,7 +194,7 @@ def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float) -> i
     match = READY_LINE.match(line)
     if not match:
         raise RuntimeError("unexpected first line from hyperv-sim: %r; stderr:\n%s" % (line, _read_all(stderr)))
-    return int(match.group(1))
+    return int(match.group(1)), int(match.group(2))
 
 
 def _read_all(stderr) -> str:

@@ -1,7 +1,10 @@
 """Command line of the simulated Hyper-V host: ``hyperv-sim serve ...``.
 
-Prints exactly one line, ``hyperv-sim listening on 127.0.0.1:PORT``, once the endpoint
-accepts connections (harness.running_simulator waits for it), and exits 0 on SIGTERM/SIGINT.
+One host, two listeners, as a Windows host with WinRM and OpenSSH has: the WS-Management endpoint
+(WinRS for ``winrm``, PowerShell remoting for ``psrp``) and an OpenSSH endpoint with PowerShell as the
+default shell (``ssh``). Prints exactly one line, ``hyperv-sim listening on 127.0.0.1:PORT ssh
+127.0.0.1:SSH_PORT``, once both accept connections (harness.running_simulator waits for it), and exits 0
+on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 import signal
 import sys
 
+from hyperv_sim.ssh_server import SSHEndpoint
 from hyperv_sim.traffic import traffic_path
 from hyperv_sim.wsman import WSManServer
 
@@ -20,7 +24,8 @@ BIND_ADDRESS = "127.0.0.1"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hyperv-sim", description="Simulated Hyper-V host reachable over WinRM.")
+    parser = argparse.ArgumentParser(prog="hyperv-sim", description="Simulated Hyper-V host reachable over WinRM, PSRP "
+                                     "and SSH.")
     commands = parser.add_subparsers(dest="subcommand", required=True)
     serve = commands.add_parser("serve", help="serve the WS-Management endpoint on 127.0.0.1")
     serve.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
@@ -37,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert-out", metavar="PATH",
                        help="with --tls: write the certificate (PEM) there, for clients that validate it")
     serve.add_argument("--host-name", help="computer name the simulated host reports")
+    serve.add_argument("--ssh-port", type=int, default=0, help="TCP port of the OpenSSH endpoint; 0 picks a free one")
+    serve.add_argument("--ssh-authorized-keys", metavar="PATH",
+                       help="authorized_keys file of the user, for SSH public-key authentication")
+    serve.add_argument("--ssh-known-hosts-out", metavar="PATH",
+                       help="write a known_hosts line for the SSH host key there, for clients that validate it")
     serve.add_argument("--free-gb", type=float,
                        help="free space of the host's volumes in GB (default 500; change it later with "
                             "'hyperv-sim admin --state FILE set-free-gb N')")
@@ -62,13 +72,23 @@ def serve(args: argparse.Namespace) -> int:
         SimHost(args.state).set_free_space(args.free_gb)
     server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
                          tls=args.tls, host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state))
+    # The host key stays with the state file: a restarted host keeps its identity, as a real one does.
+    ssh = SSHEndpoint(command_host, user=args.user, password=args.password, host_key_path=args.state + ".ssh_host_key",
+                      authorized_keys=args.ssh_authorized_keys, host=BIND_ADDRESS, port=args.ssh_port,
+                      traffic_path=traffic_path(args.state))
     server.start()
-    if args.tls_cert_out and server.certificate_path:
-        shutil.copyfile(server.certificate_path, args.tls_cert_out)
     try:
-        print("hyperv-sim listening on %s:%d" % (BIND_ADDRESS, server.port), flush=True)
+        ssh.start()
+        if args.tls_cert_out and server.certificate_path:
+            shutil.copyfile(server.certificate_path, args.tls_cert_out)
+        if args.ssh_known_hosts_out:
+            with open(args.ssh_known_hosts_out, "w", encoding="ascii") as handle:
+                handle.write(ssh.known_hosts_line())
+        print("hyperv-sim listening on %s:%d ssh %s:%d" % (BIND_ADDRESS, server.port, BIND_ADDRESS, ssh.port),
+              flush=True)
         signal.sigwait(stop_signals)
     finally:
+        ssh.stop()
         server.stop()
     return 0
 

@@ -12,8 +12,13 @@ it before a task and read it after, while the simulator keeps serving:
 ``wire_*`` are the HTTP body bytes as they crossed the socket: with NTLM message encryption
 that is the multipart/encrypted body (encryption overhead included); ``soap_*`` are the
 plaintext SOAP envelopes. HTTP headers (including the NTLM tokens of the authentication
-handshake) are not counted. A *round trip* is one WinRS Command: one program started on the
-host, with its Send/Receive requests; ``http_requests`` counts every POST.
+handshake) are not counted. A *round trip* is one WinRS Command (or one PSRP pipeline, or one
+SSH exec request): one program started on the host, with its Send/Receive requests;
+``http_requests`` counts every POST.
+
+The SSH endpoint (hyperv_sim.ssh_server) writes ``{"kind": "tcp", "connection": "ssh-1",
+"wire_in": n}`` (or ``wire_out``) as bytes cross its TCP connections: the whole encrypted SSH
+stream, key exchange and authentication included, since SSH has no plaintext envelope to count.
 """
 
 from __future__ import annotations
@@ -77,7 +82,8 @@ def _add(totals: dict, record: dict) -> None:
     if record["kind"] == "command":
         totals["round_trips"] += 1
         return
-    totals["http_requests"] += 1
+    if record["kind"] == "http":
+        totals["http_requests"] += 1
     for key in ("wire_in", "wire_out", "soap_in", "soap_out"):
         totals[key] += record.get(key, 0)
 

@@ -1,10 +1,12 @@
 """A WS-Management (WinRM) endpoint that pywinrm and Ansible's ``winrm`` connection use unmodified.
 
-Only the WinRS part of WS-Management is implemented, because that is all the ``winrm``
-connection uses: a ``cmd`` shell (``transfer/Create`` / ``transfer/Delete``) in which commands
-run (``Command``, ``Send`` for stdin, ``Receive`` for output, ``Signal`` to end them). What a
-command does is decided by a command host (``hyperv_sim.commands.CommandHost``), called
-exactly once per command with its command line and complete stdin.
+Two shells of WS-Management are implemented, as a Windows listener offers them on one /wsman
+endpoint: WinRS, what the ``winrm`` connection uses: a ``cmd`` shell (``transfer/Create`` /
+``transfer/Delete``) in which commands run (``Command``, ``Send`` for stdin, ``Receive`` for
+output, ``Signal`` to end them); and PowerShell remoting, what the ``psrp`` connection uses
+(hyperv_sim.wsman_psrp, on the same actions). What a command does is decided by a command host
+(``hyperv_sim.commands.CommandHost``), called exactly once per command with its command line
+and complete stdin.
 
 Layers, top down:
 
@@ -65,6 +67,7 @@ NS = {
 }
 
 SHELL_RESOURCE_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
+POWERSHELL_RESOURCE_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 ACTION_CREATE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create"
 ACTION_DELETE = "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete"
 ACTION_COMMAND = NS["rsp"] + "/Command"
@@ -193,6 +196,20 @@ def envelope(action: str, relates_to: str | None, body_xml: str) -> bytes:
              **NS).encode("utf-8")
 
 
+def shell_created(request: WSManRequest, resource_uri: str, shell_id: str, input_streams: str,
+                  output_streams: str) -> str:
+    """The body of a Create response: the new shell's reference and its streams."""
+    return (
+        "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
+        "<w:ResourceURI>{uri}</w:ResourceURI>"
+        '<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>'
+        "</a:ReferenceParameters></x:ResourceCreated>"
+        "<rsp:Shell><rsp:ShellId>{id}</rsp:ShellId><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
+        "<rsp:InputStreams>{input}</rsp:InputStreams><rsp:OutputStreams>{output}</rsp:OutputStreams>"
+        "</rsp:Shell>"
+    ).format(to=escape(request.to), uri=resource_uri, id=shell_id, input=input_streams, output=output_streams)
+
+
 def fault_envelope(fault: WSManFault, relates_to: str | None, machine: str) -> bytes:
     body = (
         "<s:Fault>"
@@ -223,6 +240,14 @@ class _Outcome:
             raise ValueError("unknown simulated fault %r" % (result.fault,))
         return cls(bytes(result.stdout), bytes(result.stderr), int(result.exit_code), result.fault,
                    float(result.hang_seconds), str(getattr(result, "label", "") or ""))
+
+
+def ready_at(outcome: _Outcome, finished: float) -> float:
+    """The monotonic time from which a command's output may be delivered: at once, or after a simulated hang
+    (math.inf: a hang without end)."""
+    if outcome.fault != "hang":
+        return finished
+    return finished + outcome.hang_seconds if outcome.hang_seconds > 0 else math.inf
 
 
 class _Command:
@@ -291,12 +316,17 @@ class WinRSService:
             ACTION_RECEIVE: self._receive,
             ACTION_SIGNAL: self._signal,
         }
+        # PowerShell remoting on the same endpoint; imported here because it uses this module's pieces.
+        from hyperv_sim.wsman_psrp import PSRPService
+
+        self.psrp = PSRPService(sys.modules[__name__], self.run_outcome, stats)
 
     def shutdown(self) -> None:
         """Make waiting and future Receives return at once (server stop)."""
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
+        self.psrp.shutdown()
 
     def handle(self, data: bytes, note: dict | None = None) -> tuple[int, bytes]:
         """Answer one SOAP request: (HTTP status, SOAP response). May raise DropConnection.
@@ -311,14 +341,19 @@ class WinRSService:
             relates_to = request.message_id
             note["action"] = request.action.rsplit("/", 1)[-1]
             note["shell"] = (request.shell_id or "").upper() or None
+            note["protocol"] = "psrp" if request.resource_uri == POWERSHELL_RESOURCE_URI else "winrs"
             log.debug("%s resource=%s shell=%s", request.action.rsplit("/", 1)[-1], request.resource_uri,
                       request.shell_id)
+            if request.resource_uri == POWERSHELL_RESOURCE_URI:
+                action, body = self.psrp.handle(request, note)
+                return 200, envelope(action, request.message_id, body)
             if request.resource_uri != SHELL_RESOURCE_URI:
                 raise WSManFault(
                     FAULT_INVALID_RESOURCE_URI, "w:InvalidResourceURI",
-                    "The resource URI %s is not supported by the simulated Hyper-V host: it implements only the "
-                    "WinRS cmd shell (%s) that Ansible's winrm connection uses, not PowerShell remoting (PSRP) "
-                    "or WMI resources." % (request.resource_uri, SHELL_RESOURCE_URI))
+                    "The resource URI %s is not supported by the simulated Hyper-V host: it implements the "
+                    "WinRS cmd shell (%s) that Ansible's winrm connection uses and PowerShell remoting (%s) that "
+                    "the psrp connection uses, not WMI resources."
+                    % (request.resource_uri, SHELL_RESOURCE_URI, POWERSHELL_RESOURCE_URI))
             handler = self._handlers.get(request.action)
             if handler is None:
                 raise WSManFault(FAULT_ACTION_NOT_SUPPORTED, "a:ActionNotSupported",
@@ -337,16 +372,7 @@ class WinRSService:
         with self._changed:
             self._shells[shell.id] = shell
         note["shell"] = shell.id
-        body = (
-            "<x:ResourceCreated><a:Address>{to}</a:Address><a:ReferenceParameters>"
-            "<w:ResourceURI>{uri}</w:ResourceURI>"
-            '<w:SelectorSet><w:Selector Name="ShellId">{id}</w:Selector></w:SelectorSet>'
-            "</a:ReferenceParameters></x:ResourceCreated>"
-            "<rsp:Shell><rsp:ShellId>{id}</rsp:ShellId><rsp:ResourceUri>{uri}</rsp:ResourceUri>"
-            "<rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>"
-            "</rsp:Shell>"
-        ).format(to=escape(request.to), uri=SHELL_RESOURCE_URI, id=shell.id)
-        return ACTION_CREATE + "Response", body
+        return ACTION_CREATE + "Response", shell_created(request, SHELL_RESOURCE_URI, shell.id, "stdin", "stdout stderr")
 
     def _delete(self, request: WSManRequest, note: dict) -> tuple[str, str]:
         with self._changed:
@@ -441,25 +467,29 @@ class WinRSService:
         return command
 
     def _run(self, command: _Command, note: dict) -> None:
-        """Call the command host once; a failing host becomes exit code 1 so the client never hangs."""
+        """Run a WinRS command and make its output available to Receives."""
+        outcome, finished = self.run_outcome(command.command, list(command.arguments), bytes(command.stdin), note,
+                                             command.shell_id)
+        with self._changed:
+            command.outcome = outcome
+            command.ready_at = ready_at(outcome, finished)
+            self._changed.notify_all()
+
+    def run_outcome(self, command: str, arguments: list[str], stdin: bytes, note: dict,
+                    shell_id: str) -> tuple[_Outcome, float]:
+        """Call the command host once (a failing host becomes exit code 1, so the client never hangs) and log
+        the command in the traffic log; returns the outcome and the monotonic time it finished."""
         try:
-            outcome = _Outcome.from_result(
-                self._command_host.run(command.command, list(command.arguments), bytes(command.stdin)))
+            outcome = _Outcome.from_result(self._command_host.run(command, arguments, stdin))
         except Exception as error:  # the simulator must answer whatever the command host does
-            log.exception("command host failed on command %s", command.id)
+            log.exception("command host failed on a command of shell %s", shell_id)
             outcome = _Outcome(b"", ("hyperv-sim: the command host failed: %s: %s\n"
                                      % (type(error).__name__, error)).encode("utf-8"), 1)
         finished = time.monotonic()
-        self._traffic.write({"kind": "command", "connection": note.get("connection"), "shell": command.shell_id,
-                             "label": outcome.label, "stdin": len(command.stdin), "stdout": len(outcome.stdout),
+        self._traffic.write({"kind": "command", "connection": note.get("connection"), "shell": shell_id,
+                             "label": outcome.label, "stdin": len(stdin), "stdout": len(outcome.stdout),
                              "stderr": len(outcome.stderr)})
-        with self._changed:
-            command.outcome = outcome
-            if outcome.fault == "hang":
-                command.ready_at = finished + outcome.hang_seconds if outcome.hang_seconds > 0 else math.inf
-            else:
-                command.ready_at = finished
-            self._changed.notify_all()
+        return outcome, finished
 
     def _next_output(self, command: _Command) -> str:
         outcome = command.outcome

@@ -16,10 +16,14 @@ def test_the_bench_runs_every_figure_in_smoke_mode(tmp_path):
                                capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads(out.read_text())
-    noop = results["per_task"]["operations"]["noop_create"]["collection"]
-    assert noop["round_trips"]["median"] == 1  # what the simulator counted, not a timing
+    noop = results["per_task"]["operations"]["noop_create"]
+    # What the simulator counted, not a timing: one round trip over each of winrm, psrp and ssh.
+    assert [noop[impl]["round_trips"]["median"] for impl in ("collection", "collection_psrp", "collection_ssh")] \
+        == [1, 1, 1]
+    assert noop["collection_ssh"]["http_requests"]["median"] == 0 and noop["collection_ssh"]["wire_bytes"]["median"] > 0
     assert results["large_host"]["round_trips"]["median"] == 1
     assert results["large_host"]["vms"] == 5
     critical = results["patch_window"]["critical_path"]
     assert critical["round_trips"]["median"] >= 3  # info, create, delete of the one guest
     assert "per task" in completed.stdout.lower() and "patch window" in completed.stdout.lower()
+    assert "collection psrp" in completed.stdout and "collection ssh" in completed.stdout

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 
 import pytest
 import requests
@@ -25,79 +23,12 @@ import winrm
 import xmltodict
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
+from fake_hosts import PASSWORD, USER
 from hyperv_sim import traffic, wsman
-from hyperv_sim.wsman import WSManServer
 
-USER = "ansible-sim"
-PASSWORD = secrets.token_urlsafe(18)
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 PSRP_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 SIMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hyperv-sim")
-
-
-@dataclass
-class FakeResult:
-    """Same fields as hyperv_sim.commands.CommandResult."""
-
-    stdout: bytes
-    stderr: bytes
-    exit_code: int
-    fault: str | None = None
-    hang_seconds: float = 0.0
-    label: str = ""
-
-
-class FakeCommandHost:
-    """Stands in for hyperv_sim.commands.CommandHost; the command text picks the behaviour.
-
-    ``echo``: stdin back on stdout. ``exit:N``: exit code N with a stderr line.
-    ``hang:S``: output only S seconds after the run (0: never). ``drop``: the connection is
-    reset at the first Receive. ``big:N``: N bytes of stdout. ``boom``: the host raises.
-    Every call is recorded, to check that ``run`` happens exactly once with the full stdin.
-    """
-
-    def __init__(self):
-        self.calls: list[tuple[str, list[str], bytes]] = []
-        self._lock = threading.Lock()
-
-    def run(self, command: str, arguments: list[str], stdin: bytes) -> FakeResult:
-        with self._lock:
-            self.calls.append((command, arguments, stdin))
-        name, _, value = command.partition(":")
-        if name == "echo":
-            return FakeResult(stdin, b"", 0, label="echo")
-        if name == "exit":
-            return FakeResult(b"", b"failed\n", int(value))
-        if name == "hang":
-            return FakeResult(b"late output", b"", 0, fault="hang", hang_seconds=float(value))
-        if name == "drop":
-            return FakeResult(b"changed", b"", 0, fault="drop")
-        if name == "big":
-            return FakeResult(bytes(range(256)) * (int(value) // 256), b"", 0)
-        if name == "boom":
-            raise RuntimeError("state file is corrupt")
-        raise AssertionError("unexpected command %r" % command)
-
-
-@pytest.fixture
-def command_host():
-    return FakeCommandHost()
-
-
-@pytest.fixture
-def make_server(command_host):
-    """Start in-process servers (stopped after the test) around the test's fake command host."""
-    servers = []
-
-    def start(transport="ntlm", tls=False, traffic_path=None):
-        server = WSManServer(command_host, USER, PASSWORD, transport=transport, tls=tls,
-                             traffic_path=traffic_path).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def connect(server, password=PASSWORD, encryption="auto", operation_timeout=1, read_timeout=3) -> winrm.Protocol:
@@ -219,16 +150,28 @@ def test_request_without_credentials_gets_a_challenge(make_server, transport, ch
     assert response.headers["WWW-Authenticate"] == ", ".join(challenges)
 
 
-def test_psrp_resource_uri_is_a_clear_fault(make_server):
+def test_a_wmi_resource_uri_is_a_clear_fault(make_server):
+    server = make_server()
+    protocol = connect(server)
+    wmi_uri = "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service"
+
+    with pytest.raises(WSManFaultError) as raised:
+        raw_request(protocol, wsman.ACTION_CREATE, resource_uri=wmi_uri, body={"rsp:Shell": {}})
+
+    assert raised.value.code == 500
+    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_RESOURCE_URI
+    assert wmi_uri in raised.value.reason and "not WMI resources" in raised.value.reason
+
+
+def test_a_powershell_shell_without_its_first_fragments_is_a_clear_fault(make_server):
     server = make_server()
     protocol = connect(server)
 
     with pytest.raises(WSManFaultError) as raised:
         raw_request(protocol, wsman.ACTION_CREATE, resource_uri=PSRP_URI, body={"rsp:Shell": {}})
 
-    assert raised.value.code == 500
-    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_RESOURCE_URI
-    assert PSRP_URI in raised.value.reason and "PSRP" in raised.value.reason
+    assert raised.value.wsman_fault_code == wsman.FAULT_INVALID_SOAP_BODY
+    assert "creationXml" in raised.value.reason
 
 
 def test_unknown_action_is_a_fault(make_server):

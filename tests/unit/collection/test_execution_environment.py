@@ -22,12 +22,14 @@ DEFINITION = REPO / "execution-environment.yml"
 
 
 def pins(path):
-    """name -> version of the ``name==version`` lines of a requirements file."""
+    """name -> version of the ``name==version`` lines of a requirements file and the files it includes (-r)."""
     found = {}
     for line in path.read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", line.strip())
         if match:
             found[match.group(1).lower()] = match.group(2)
+        elif line.startswith("-r "):
+            found.update(pins(path.parent / line[3:].strip()))
     return found
 
 

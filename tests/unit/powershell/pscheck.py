@@ -219,7 +219,7 @@ def read(path):
 
 
 def encoded_command_line(stub_text):
-    """What connection._shell._encode_script(stub, strict_mode=False, preserve_rc=False) builds."""
+    """What operation_runner.build_command builds (as _encode_script(stub, strict_mode=False, preserve_rc=False) did)."""
     stripped = "\n".join(line.strip() for line in stub_text.splitlines() if line.strip())
     return COMMAND_LINE_PREFIX + base64.b64encode(stripped.encode("utf-16-le")).decode("ascii")
 

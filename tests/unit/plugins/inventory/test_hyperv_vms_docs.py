@@ -58,7 +58,7 @@ def test_the_code_reads_only_documented_options(rendered):
 def test_examples_use_only_documented_options_and_keep_certificate_validation(rendered):
     options = set(rendered["doc"]["options"])
     examples = [example for example in yaml.load_all(hyperv_vms.EXAMPLES, Loader=VaultLoader) if example]
-    assert len(examples) == 3
+    assert len(examples) == 4
     for example in examples:
         assert example["plugin"] == FQCN
         assert set(example) <= options, set(example) - options

@@ -47,7 +47,7 @@ class RecordingConnection:
         return 0, b'{"ok":true,"result":{}}\r\n', b""
 
 
-FIXED_COMMAND = operation_runner.build_command(shell_loader.get("powershell"))
+FIXED_COMMAND = operation_runner.build_command()
 
 
 @given(name=NAMES, vm_name=NAMES)

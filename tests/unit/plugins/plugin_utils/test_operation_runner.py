@@ -11,8 +11,9 @@ import threading
 
 import pytest
 import requests
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.loader import shell_loader
+from ansible.release import __version__ as ansible_release
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import operation_runner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
@@ -24,6 +25,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors impo
 
 REAL_SCRIPT_DIR = operation_runner.SCRIPT_DIR
 REAL_RUNNER = os.path.join(REAL_SCRIPT_DIR, "runner.ps1")
+ansible_version = tuple(int(part) for part in ansible_release.split(".")[:2])
 COMMON_ARGS = ["PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand"]
 
 COMMON_TEXT = (
@@ -77,14 +79,18 @@ def script_dir(tmp_path, monkeypatch, fresh_cache):
 # The command line ------------------------------------------------------------------------------
 
 
-def test_command_is_the_shell_plugins_encoding_of_the_real_runner_stub(fresh_cache):
-    shell = real_shell()
+def test_command_is_what_the_shell_plugin_encoded_without_its_deprecated_method(fresh_cache):
+    """The same command line _encode_script(stub, strict_mode=False, preserve_rc=False) built, without calling it
+    (ansible-core 2.21 deprecates it), so the psrp connection still runs it in its runspace."""
     with open(REAL_RUNNER, "r", encoding="utf-8") as handle:
         stub = handle.read()
 
-    command = operation_runner.build_command(shell)
+    command = operation_runner.build_command()
 
-    assert command == shell._encode_script(stub, strict_mode=False, preserve_rc=False)
+    shell = real_shell()
+    if hasattr(shell, "_encode_script") and ansible_version < (2, 21):  # deprecated from 2.21 on: not called there
+        assert command == shell._encode_script(stub, strict_mode=False, preserve_rc=False)
+    assert command.startswith("PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand ")
     decoded = decode_command(command)
     assert decoded == stripped(stub)
     # strict_mode=False and preserve_rc=False: nothing is added around the stub
@@ -96,16 +102,24 @@ def test_command_is_the_shell_plugins_encoding_of_the_real_runner_stub(fresh_cac
     assert len(command) < 4096
 
 
+def test_building_the_command_prints_no_deprecation(fresh_cache, monkeypatch):
+    from ansible.utils.display import Display
+
+    warnings = []
+    monkeypatch.setattr(Display, "deprecated", lambda self, *args, **kwargs: warnings.append((args, kwargs)))
+    operation_runner.build_command()
+    assert warnings == []
+
+
 def test_command_line_does_not_depend_on_script_size_or_params(script_dir):
-    shell = real_shell()
-    small = operation_runner.build_command(shell)
+    small = operation_runner.build_command()
     small_request = operation_runner.build_request("get_vm", {"Name": "web01"})
 
     (script_dir / "get_vm.ps1").write_text(GET_VM_TEXT + ("# padding ü\n" * 20000), encoding="utf-8")
     operation_runner._script_cache.clear()
     params = {"Name": "Prüfung ✓ 雪 \"quoted\" 'single' $(Get-Date) `tick", "Names": ["é"] * 200}
     big_request = operation_runner.build_request("get_vm", params)
-    big = operation_runner.build_command(shell)
+    big = operation_runner.build_command()
 
     assert len(operation_runner.decode_request(big_request)["script"]) > 200 * 1024 > len(small_request)
     assert big == small
@@ -368,6 +382,20 @@ def test_broken_connection_becomes_transient_connection_lost(script_dir, failure
     assert error.operation == "get_vm"
     assert error.host == "hv01"
     assert error.details == {"cause": str(failure)}
+
+
+@pytest.mark.parametrize("failure", [
+    AnsibleAuthenticationFailure("Failed to authenticate"),
+    AnsibleConnectionFailure('Data could not be sent to remote host "hv01". Make sure this host can be reached over '
+                             'ssh: svc@hv01: Permission denied (publickey,password).'),
+], ids=["AnsibleAuthenticationFailure", "OpenSSH refused"])
+def test_refused_credentials_are_host_unreachable_and_not_retried(script_dir, failure):
+    """As when winrm or psrp fail to log on (action_base): ssh logs on with the first command."""
+    connection = FakeConnection(error=failure)
+    with pytest.raises(HostOperationError) as caught:
+        operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=30, host="hv01")
+    assert (caught.value.code, caught.value.transient) == ("host_unreachable", False)
+    assert caught.value.message == "the Hyper-V host hv01 did not answer: %s" % failure
 
 
 @pytest.mark.parametrize("timeout", [None, 30])

@@ -50,6 +50,8 @@ CONTROLLER_KEYS = {
     "type", "default",
     # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads
     "address", "port", "winrm",
+    # the inventory-style variable that names the connection plugin remote_connection loads
+    "ansible_connection",
 }
 
 

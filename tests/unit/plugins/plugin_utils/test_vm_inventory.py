@@ -92,3 +92,13 @@ def test_connection_variables_validate_certificates_unless_told_and_carry_no_cre
     assert lab["ansible_winrm_server_cert_validation"] == "ignore"
     assert lab["ansible_winrm_ca_trust_path"] == "/etc/ca.pem"
     assert lab["ansible_winrm_connection_timeout"] == 30
+
+
+def test_psrp_connection_variables_validate_certificates_and_carry_no_credentials():
+    endpoint = Endpoint("hv01", "hv01.example.com", 5986)
+    variables = inv.connection_variables(endpoint, "https", "ntlm", True, "/etc/ca.pem", "auto", 30, connection="psrp")
+    assert variables == {
+        "ansible_connection": "psrp", "ansible_host": "hv01.example.com", "ansible_port": 5986,
+        "ansible_psrp_protocol": "https", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "auto",
+        "ansible_psrp_cert_validation": "validate", "ansible_psrp_ca_cert": "/etc/ca.pem",
+        "ansible_psrp_connection_timeout": 30}
