@@ -69,8 +69,9 @@ options:
     description: V(gate) - what V(plan) returned (RV(planned)).
     type: raw
   created:
-    description: V(gate) - the registered result of the loop of V(group_checkpoint).
-    type: raw
+    description: V(gate) - the C(results) of the registered loop of V(group_checkpoint).
+    type: list
+    elements: dict
   gate:
     description: V(group_check) - what V(gate) returned.
     type: raw
