@@ -72,10 +72,13 @@ bench-quick: venv collection
 # Everything on ansible-core 2.19 (the whole suite, every transport), then on 2.20 and 2.21 the integration
 # tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
 # ansible-test sanity of each version. See tests/integration/README.md.
-test: venvs collection browser
-	$(BIN)/python tests/unit/powershell/pscheck.py plugins
+test: venvs collection browser pscheck
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
 	$(MAKE) --no-print-directory test-versions lint changelog-lint sanity-all
+
+# The static checks of the PowerShell scripts (tools/pscheck: parse, cmdlet catalog, host protocol).
+pscheck: venv
+	$(BIN)/python tools/pscheck/pscheck.py plugins
 
 test-versions: $(addprefix test-core-,$(CORE_VERSIONS))
 

@@ -13,11 +13,11 @@ import time
 
 from ansible.utils.display import Display
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
 
 display = Display()
 

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_report
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as checkpoint_report
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 
 class ActionModule(HyperVActionBase):

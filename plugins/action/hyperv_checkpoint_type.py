@@ -9,11 +9,11 @@ changes) one write for all of them: two round trips whatever the number of VMs.
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import type_planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_report import unique_vms
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_report import unique_vms
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 
 class ActionModule(HyperVActionBase):

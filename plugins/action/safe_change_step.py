@@ -29,16 +29,16 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_guest import (
     CheckFailed,
     GuestChecks,
     guest_family,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 display = Display()
 

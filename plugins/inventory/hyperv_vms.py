@@ -197,13 +197,13 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import vm_inventory
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _vm_inventory as vm_inventory
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
     HostOperationError,
     OperationTimeoutError,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.remote_connection import open_connection
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._remote_connection import open_connection
 
 display = Display()
 

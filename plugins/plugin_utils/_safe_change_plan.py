@@ -13,8 +13,8 @@ from checkpoint_planner, as for the module hyperv_checkpoint. Pure functions, no
 from __future__ import annotations
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")

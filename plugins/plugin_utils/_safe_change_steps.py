@@ -20,9 +20,9 @@ import time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 # The run's state: what each step receives from the one before and passes on.
 STATE_FIELDS = {

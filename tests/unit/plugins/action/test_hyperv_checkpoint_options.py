@@ -9,8 +9,8 @@ import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_checkpoint as action
 from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import check_options, wait_for_merge
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 from hyperv_records import VM_ID, vm
 

@@ -17,7 +17,7 @@ import yaml
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_host_probe as action
 from ansible_collections.hyperv.checkpoint.plugins.modules import hyperv_host_probe as module_doc
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_assumptions
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_assumptions as host_assumptions
 
 import hyperv_records as records
 

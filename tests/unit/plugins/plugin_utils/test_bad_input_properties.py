@@ -18,9 +18,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_checkpoint as action
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import operation_runner, type_planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import (
     OptionError,
     control_character,
     normalize_name_options,

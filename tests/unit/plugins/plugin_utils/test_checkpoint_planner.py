@@ -9,8 +9,8 @@ import datetime
 import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import ActionModule
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
 
 from hyperv_records import NOW, VM_ID, ago, chain, checkpoint, cp_id, vm, volume
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_report as report
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import render_tree
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as report
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import render_tree
 
 from hyperv_records import NOW, ago, checkpoint, cp_id, host_record, vm
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_contract import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import (
     params_problems,
     result_problems,
     value_problems,
@@ -98,7 +98,7 @@ def test_the_known_error_codes_are_the_documented_ones():
     import pathlib
     import re
 
-    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import KNOWN_CODES
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import KNOWN_CODES
 
     text = (pathlib.Path(__file__).resolve().parents[4] / "docs" / "host-protocol.md").read_text(encoding="utf-8")
     table = text.split("## Error codes", 1)[1]

@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import hyperv_host
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _hyperv_host as hyperv_host
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
     ConnectionLostError,
     HostOperationError,
     OperationTimeoutError,
     ProtocolError,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost, backoff_delay
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost, backoff_delay
 
 from hyperv_records import VM_ID, ago, checkpoint, cp_id, host_record, vm
 

@@ -15,8 +15,8 @@ from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailur
 from ansible.plugins.loader import shell_loader
 from ansible.release import __version__ as ansible_release
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import operation_runner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
     ConnectionLostError,
     HostOperationError,
     OperationTimeoutError,

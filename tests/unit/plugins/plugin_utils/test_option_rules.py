@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import (
     OptionError,
     normalize_name_options,
 )

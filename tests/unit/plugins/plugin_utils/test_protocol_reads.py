@@ -15,7 +15,7 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 SOURCES = sorted(path for folder in ("plugins/action", "plugins/plugin_utils")

@@ -11,9 +11,10 @@ import json
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract, operation_runner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError, ProtocolError
 
 from hyperv_records import checkpoint, host_record, vm
 from test_hyperv_host import FakeRunner, make_host

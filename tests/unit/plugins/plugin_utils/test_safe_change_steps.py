@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
 
 from hyperv_records import NOW, VM_ID, ago, checkpoint, cp_id, vm
 from safe_change_fixtures import state

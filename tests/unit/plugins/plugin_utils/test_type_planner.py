@@ -9,8 +9,8 @@ import copy
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import type_planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
 
 from hyperv_records import chain, checkpoint, host_record, vm
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import vm_inventory as inv
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.vm_inventory import Endpoint
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _vm_inventory as inv
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._vm_inventory import Endpoint
 
 import hyperv_records as records
 

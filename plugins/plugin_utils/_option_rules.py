@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Rules for the options that name things on the host, stricter than Ansible's argument spec.
+"""PRIVATE to the hyperv.checkpoint collection: rules for the options that name things on the host, stricter than Ansible's argument spec.
 
 Ansible's argument spec turns a list or a dict given for a ``str`` option into its Python
 text (``['a', 'b']``), and splits a string given for a ``list`` option at its commas. For a

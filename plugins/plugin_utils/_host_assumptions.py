@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the collection and its simulated host assume about Hyper-V, as data the host probe checks.
+"""PRIVATE to the hyperv.checkpoint collection: what the collection and its simulated host assume about Hyper-V, as data the host probe checks.
 
 The simulator (tests/sim) models each behaviour below and the operation scripts rely on it; none
 of it could be run here. hyperv.checkpoint.hyperv_host_probe runs each experiment on a disposable

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run one PowerShell operation script on a Windows host over the task's connection.
+"""PRIVATE to the hyperv.checkpoint collection: run one PowerShell operation script on a Windows host over the task's connection.
 
 The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
 the operation script and its parameters travel as one line of JSON on stdin (gzip, base64). That keeps
@@ -19,7 +19,7 @@ import json
 import os
 import threading
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
     KNOWN_CODES,
     ConnectionLostError,
     HostOperationError,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure pieces of the inventory plugin hyperv_vms: endpoints, names, variables, groups.
+"""PRIVATE to the hyperv.checkpoint collection: pure pieces of the inventory plugin hyperv_vms: endpoints, names, variables, groups.
 
 No I/O here: the plugin (plugins/inventory/hyperv_vms.py) asks the hosts and hands the
 answers to these functions, which the unit tests call directly.

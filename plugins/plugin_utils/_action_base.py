@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every hyperv.checkpoint action plugin does the same way.
+"""PRIVATE to the hyperv.checkpoint collection: what every hyperv.checkpoint action plugin does the same way.
 
 Validate the task's options against the argument spec, open the connection (bad
 credentials and a host that does not answer are a task failure with error code
@@ -16,14 +16,14 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.connection_rules import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._connection_rules import (
     UNSUPPORTED_CONNECTION,
     connection_problem,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import OptionError, normalize_name_options
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import OptionError, normalize_name_options
 
 display = Display()
 

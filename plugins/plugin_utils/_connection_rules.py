@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Which task connections the collection can run its PowerShell operations over.
+"""PRIVATE to the hyperv.checkpoint collection: which task connections the collection can run its PowerShell operations over.
 
 The operations run Windows PowerShell on the Hyper-V host through the task's connection
 plugin: ``winrm``, ``psrp``, or ``ssh`` to Windows OpenSSH. The command line the collection

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shape the host's VM and checkpoint records into hyperv_checkpoint_info's report (pure)."""
+"""PRIVATE to the hyperv.checkpoint collection: shape the host's VM and checkpoint records into hyperv_checkpoint_info's report (pure)."""
 
 from __future__ import annotations
 
 import fnmatch
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import (
     age_seconds,
     render_tree,
 )

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Ansible's own winrm or psrp connection plugin, opened outside a play (for the inventory plugin).
+"""PRIVATE to the hyperv.checkpoint collection: Ansible's own winrm or psrp connection plugin, opened outside a play (for the inventory plugin).
 
 Inventory plugins run before any task, so there is no task connection to borrow. Loading
 the connection plugin by name gives the same transport (pywinrm, or pypsrp), authentication

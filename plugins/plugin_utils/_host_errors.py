@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Typed errors raised when a Hyper-V host operation fails.
+"""PRIVATE to the hyperv.checkpoint collection: typed errors raised when a Hyper-V host operation fails.
 
 Every error carries the host's stable error code (see docs/host-protocol.md), the
 host's own message, the operation and the host name, so that an action plugin can

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The host protocol (docs/host-protocol.md) as data: what each operation takes and returns.
+"""PRIVATE to the hyperv.checkpoint collection: the host protocol (docs/host-protocol.md) as data: what each operation takes and returns.
 
 Three parties speak the protocol: this Python side, the operation scripts on a real host and the
 simulated host in tests/sim. Each is checked against this one declaration (tests/unit/contract), so

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Free space on the volumes of a VM, the first cause of checkpoint outages (pure functions).
+"""PRIVATE to the hyperv.checkpoint collection: free space on the volumes of a VM, the first cause of checkpoint outages (pure functions).
 
 A checkpoint's differencing disk (.avhdx) takes every write the guest makes after it; when its
 volume fills, Hyper-V pauses the VM (reference: "paused-critical"), and a later delete needs room

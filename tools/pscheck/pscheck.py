@@ -3,12 +3,12 @@
 
 No PowerShell can run on these machines, so the scripts are parsed with tree-sitter-pwsh and
 checked against the Hyper-V cmdlet catalog (hyperv-cmdlets.json, see SOURCES.md) and the host
-protocol (plugins/plugin_utils/host_contract.py, docs/host-protocol.md). Every check is a small
-function taking script text and returning problems as "line N: ..."; test_pscheck_rules.py feeds
-each one tiny bad scripts, so a check that silently stopped finding anything would fail.
+protocol (plugins/plugin_utils/_host_contract.py, docs/host-protocol.md). Every check is a small
+function taking script text and returning problems as "line N: ..."; tests/unit/powershell/test_pscheck_rules.py
+feeds each one tiny bad scripts, so a check that silently stopped finding anything would fail.
 
 Run by `make test` over every .ps1 in the collection:
-    python tests/unit/powershell/pscheck.py plugins
+    python tools/pscheck/pscheck.py plugins
 exits 1 and prints "file:line: problem" when a script breaks a rule.
 """
 
@@ -25,7 +25,7 @@ import tree_sitter
 import tree_sitter_pwsh
 
 HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+REPO = HERE.parents[1]
 SCRIPT_DIR = REPO / "plugins" / "plugin_utils" / "powershell"
 COMMON = SCRIPT_DIR / "_common.ps1"
 RUNNER = SCRIPT_DIR / "runner.ps1"
@@ -36,7 +36,7 @@ PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 def _load_host_contract():
     # By path: the checker runs without the collection being importable as ansible_collections.*.
     spec = importlib.util.spec_from_file_location(
-        "hyperv_host_contract", REPO / "plugins" / "plugin_utils" / "host_contract.py")
+        "hyperv_host_contract", REPO / "plugins" / "plugin_utils" / "_host_contract.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decide what hyperv_checkpoint_type changes on each VM: pure functions, no I/O.
+"""PRIVATE to the hyperv.checkpoint collection: decide what hyperv_checkpoint_type changes on each VM: pure functions, no I/O.
 
 ``plan_settings(host, vms, desired)`` compares each VM's checkpoint settings with
 the desired ones and returns one entry per VM; settings the host's Windows version
@@ -10,7 +10,7 @@ lacks are refused for all VMs before anything is changed.
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
 
 CHECKPOINT_TYPES = {
     "standard": "Standard",

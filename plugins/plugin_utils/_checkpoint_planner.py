@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Decide what hyperv_checkpoint has to do: pure functions, no I/O.
+"""PRIVATE to the hyperv.checkpoint collection: decide what hyperv_checkpoint has to do: pure functions, no I/O.
 
 ``plan(request, vm, now)`` takes the task's options, the VM record with its
 checkpoints (docs/host-protocol.md) and the current UTC time, and returns a Plan:
@@ -16,7 +16,7 @@ import datetime
 import fnmatch
 import re
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.free_space import low_free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import low_free_space
 
 MAX_NAME_LENGTH = 100
 MAX_CHECKPOINTS = 50

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Hyper-V host as the action plugins see it: one method per operation.
+"""PRIVATE to the hyperv.checkpoint collection: the Hyper-V host as the action plugins see it: one method per operation.
 
 Each method runs one operation script through operation_runner and returns plain
 dicts (records as documented in docs/host-protocol.md). Transient failures (a busy
@@ -19,10 +19,10 @@ from __future__ import annotations
 import random
 import time
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import parse_time
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
 
 DEFAULT_RETRIES = 3
 # How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns
