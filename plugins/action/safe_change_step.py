@@ -38,7 +38,12 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_gue
     guest_family,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
+    HostError,
+    OptionError,
+    error_result,
+    error_text,
+)
 
 display = Display()
 
@@ -81,7 +86,11 @@ class ActionModule(HyperVActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        args = self.validated_args()
+        try:
+            args = self.validated_args()
+        except OptionError as error:
+            result.update(error_result(error))
+            return result
         task_vars = task_vars or {}
         handler = getattr(self, "_step_" + args["step"])
         started = time.time()
@@ -229,7 +238,7 @@ class ActionModule(HyperVActionBase):
         """The Hyper-V side of the run, over this task's connection (delegated to the Hyper-V host)."""
         client = HostClient(lambda: self.hyperv_host(task_vars, state["options"]["safe_change_operation_timeout"]),
                             state["options"]["safe_change_merge_timeout"],
-                            describe=lambda error: self.failure({}, error, state["vm"])["msg"])
+                            describe=lambda error: error_text(error, state["vm"]))
         return steps.HostSteps(client, alert=lambda text: display.display(text, color=C.COLOR_ERROR)), []
 
     def _step_checkpoint(self, args, task_vars):
@@ -237,7 +246,7 @@ class ActionModule(HyperVActionBase):
         hyperv, warnings = self._host_steps(state, task_vars)
         try:
             state = hyperv.checkpoint(state, bool(self._task.check_mode), group_preflight=bool(state.get("group")))
-        except HostOperationError as error:
+        except HostError as error:
             state = steps.read_refusal(dict(state), error)
         if state["proceed"]:
             state["marks"]["change"] = time.time()
@@ -427,7 +436,7 @@ class ActionModule(HyperVActionBase):
         hyperv, warnings = self._host_steps(state, task_vars)
         try:
             state = hyperv.checkpoint(state, False)
-        except HostOperationError as error:
+        except HostError as error:
             state = steps.read_refusal(dict(state), error)
         if state["proceed"]:
             state["marks"]["change"] = time.time()

@@ -198,8 +198,8 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _vm_inventory as vm_inventory
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
-    HostOperationError,
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
+    HostError,
     OperationTimeoutError,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
@@ -263,7 +263,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # The abandoned command still holds the connection; closing it could hang as well.
             connection = None
             raise AnsibleParserError("hyperv_vms: %s" % error.describe())
-        except HostOperationError as error:
+        except HostError as error:
             raise AnsibleParserError("hyperv_vms: %s" % error.describe())
         except Exception as error:  # connection plugins raise many types for an unreachable host
             raise AnsibleParserError("hyperv_vms: cannot list the VMs of %s (%s:%s): %s"

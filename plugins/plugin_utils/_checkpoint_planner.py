@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to the hyperv.checkpoint collection: decide what hyperv_checkpoint has to do: pure functions, no I/O.
 
-``plan(request, vm, now)`` takes the task's options, the VM record with its
-checkpoints (docs/host-protocol.md) and the current UTC time, and returns a Plan:
-the actions to take, the checkpoint the task is about, and warnings. Every refusal
-(ambiguous names, checkpoints disabled, the 50-checkpoint limit, low free space, a stale checkpoint)
-is a PlanError raised here, before anything is sent that changes the host.
+``plan(request, vm, now)`` takes the task's validated options (hyperv_checkpoint's check_options: durations
+in ``max_age_seconds`` and ``older_than_seconds``), the VM record with its checkpoints (docs/host-protocol.md)
+and the current UTC time, and returns a Plan: the actions to take, the checkpoint the task is about, and
+warnings. Every refusal that depends on the VM (ambiguous names, checkpoints disabled, the 50-checkpoint limit,
+low free space, a stale checkpoint) is a PlanError raised here, before anything is sent that changes the host.
+Checkpoint names match as Hyper-V matches them (_names): case-insensitively, literally.
 """
 
 from __future__ import annotations
@@ -16,25 +17,14 @@ import datetime
 import fnmatch
 import re
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import low_free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import did_you_mean, named
 
-MAX_NAME_LENGTH = 100
 MAX_CHECKPOINTS = 50
 USER_SNAPSHOT_TYPE = "Standard"
-CHECKPOINT_TYPES = {"standard": "Standard", "production": "Production", "production_only": "ProductionOnly"}
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class PlanError(Exception):
-    """The task cannot be carried out as asked; nothing has been changed."""
-
-    def __init__(self, code, message, details=None):
-        self.code = code
-        self.message = message
-        self.details = details or {}
-        super().__init__(message)
 
 
 class Plan:
@@ -57,25 +47,6 @@ class Plan:
 
 
 # Small helpers ---------------------------------------------------------------
-
-def parse_duration(value, option):
-    """Seconds from ``90``, ``"90"``, ``"30m"``, ``"48h"``, ``"7d"`` or ``"2w"``."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise PlanError("invalid_option", "%s must be a duration like 48h or 7d, not %r" % (option, value))
-    if isinstance(value, int):
-        seconds = value
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise PlanError("invalid_option",
-                            "%s must be a duration like 3600, 90m, 48h, 7d or 2w, not %r" % (option, value))
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds <= 0:
-        raise PlanError("invalid_option", "%s must be greater than zero, not %r" % (option, value))
-    return seconds
-
 
 def parse_time(text):
     """UTC datetime from the host's ISO 8601 text (7 fractional digits, trailing Z)."""
@@ -101,24 +72,9 @@ def age_seconds(checkpoint, now):
     return (now - parse_time(checkpoint["creation_time"])).total_seconds()
 
 
-def validate_name(name, option="name"):
-    if name is None:
-        return
-    if not name.strip():
-        raise PlanError("invalid_option", "%s must not be empty or blank" % option)
-    if len(name) > MAX_NAME_LENGTH:
-        raise PlanError("invalid_option", "%s is %d characters long; Hyper-V allows at most %d: %r"
-                        % (option, len(name), MAX_NAME_LENGTH, name[:40] + "..."))
-
-
 def user_checkpoints(vm):
     """Checkpoints this module may touch: never backup (Recovery) or Replica ones."""
     return [cp for cp in vm.get("checkpoints", []) if cp.get("snapshot_type", USER_SNAPSHOT_TYPE) == USER_SNAPSHOT_TYPE]
-
-
-def by_name(checkpoints, name):
-    """Literal, case-sensitive match: ``*``, ``?`` and ``[`` are ordinary characters in a name."""
-    return [cp for cp in checkpoints if cp["name"] == name]
 
 
 def by_id(checkpoints, checkpoint_id):
@@ -131,16 +87,25 @@ def describe_matches(checkpoints):
 
 
 def ambiguous(vm, name, matches, hint):
+    names = sorted(set(cp["name"] for cp in matches))
+    spelled = "named '%s'" % name if names == [name] else "named '%s' as Hyper-V compares names (%s)" % (
+        name, ", ".join("'%s'" % other for other in names))
     return PlanError(
         "ambiguous",
-        "VM '%s' has %d checkpoints named '%s' (ids %s); %s"
-        % (vm["name"], len(matches), name, ", ".join(cp["id"] for cp in matches), hint),
+        "VM '%s' has %d checkpoints %s (ids %s); %s"
+        % (vm["name"], len(matches), spelled, ", ".join(cp["id"] for cp in matches), hint),
         {"matches": describe_matches(matches)},
     )
 
 
-def checkpoint_view(checkpoint, vm):
-    """The checkpoint as the task returns it."""
+def kind_of(checkpoint):
+    """What the collection knows of a checkpoint's kind: ``standard`` when it holds the VM's memory state, else
+    ``unknown`` (a production checkpoint, or a standard one of a VM that was off: Hyper-V records no kind)."""
+    return "standard" if checkpoint.get("has_memory_state") else "unknown"
+
+
+def checkpoint_view(checkpoint, vm, taken_type=None):
+    """The checkpoint as the task returns it; ``taken_type``: the kind the task just took."""
     if checkpoint is None:
         return None
     return {
@@ -149,10 +114,20 @@ def checkpoint_view(checkpoint, vm):
         "vm_name": vm["name"],
         "vm_id": vm["id"],
         "snapshot_type": checkpoint.get("snapshot_type"),
+        "kind": taken_type or kind_of(checkpoint),
         "creation_time": checkpoint.get("creation_time"),
         "parent_id": checkpoint.get("parent_id"),
         "is_current": bool(checkpoint.get("id")) and checkpoint.get("id") == vm.get("current_checkpoint_id"),
     }
+
+
+def not_found(vm, request, purpose):
+    """checkpoint_not_found for ``purpose`` (``to restore``), with the closest names when the name is wrong."""
+    hint = ""
+    if not request.get("checkpoint_id"):
+        hint = did_you_mean(request["name"], [cp["name"] for cp in user_checkpoints(vm)])
+    return PlanError("checkpoint_not_found", "VM '%s' has no checkpoint %s %s%s"
+                     % (vm["name"], _label(request), purpose, hint))
 
 
 # Selecting one checkpoint -----------------------------------------------------
@@ -167,7 +142,7 @@ def find_one(vm, request, hint):
                             "checkpoint %s of VM '%s' was made by backup or replication software; "
                             "this module only manages standard user checkpoints" % (request["checkpoint_id"], vm["name"]))
         return found[0] if found else None
-    found = by_name(checkpoints, request["name"])
+    found = named(checkpoints, request["name"])
     if len(found) > 1:
         raise ambiguous(vm, request["name"], found, hint)
     return found[0] if found else None
@@ -203,12 +178,11 @@ def ensure_can_create(vm, checkpoint_type, min_free_gb=None):
 
 def plan_present(vm, request, now):
     name = request.get("name")
-    new_name = request.get("new_name")
-    if new_name is not None:
+    if request.get("new_name") is not None:
         return plan_rename(vm, request)
     existing = find_one(vm, request, "give checkpoint_id to pick one, or delete the duplicates")
     if existing is not None:
-        max_age = parse_duration(request.get("max_age"), "max_age")
+        max_age = request.get("max_age_seconds")
         if max_age is not None:
             age = age_seconds(existing, now)
             if age > max_age:
@@ -223,7 +197,9 @@ def plan_present(vm, request, now):
         raise PlanError("checkpoint_not_found", "VM '%s' has no checkpoint with id %s; state=present creates a "
                         "checkpoint only by name" % (vm["name"], request["checkpoint_id"]))
     ensure_can_create(vm, request.get("checkpoint_type"), request.get("min_free_gb"))
-    action = {"action": "create", "name": name, "checkpoint_type": CHECKPOINT_TYPES.get(request.get("checkpoint_type"))}
+    action = {"action": "create", "name": name,
+              "checkpoint_type": checkpoint_types.host_value(request.get("checkpoint_type")),
+              "checkpoint_type_option": request.get("checkpoint_type")}
     predicted = {"id": None, "name": name, "snapshot_type": USER_SNAPSHOT_TYPE, "creation_time": None,
                  "parent_id": vm.get("current_checkpoint_id")}
     return Plan(actions=[action], checkpoint=predicted)
@@ -231,21 +207,21 @@ def plan_present(vm, request, now):
 
 def plan_rename(vm, request):
     new_name = request["new_name"]
-    validate_name(new_name, "new_name")
     existing = find_one(vm, request, "give checkpoint_id to pick the one to rename")
     if existing is None:
         if request.get("checkpoint_id") is None:
-            renamed = by_name(user_checkpoints(vm), new_name)
-            if len(renamed) == 1:
+            renamed = named(user_checkpoints(vm), new_name)
+            if len(renamed) == 1 and renamed[0]["name"] == new_name:
                 return Plan(checkpoint=renamed[0])  # renamed by an earlier run
-        raise PlanError("checkpoint_not_found", "VM '%s' has no checkpoint %s to rename"
-                        % (vm["name"], _label(request)))
+        raise not_found(vm, request, "to rename")
     if existing["name"] == new_name:
         return Plan(checkpoint=existing)
-    taken = by_name(user_checkpoints(vm), new_name)
+    # A name equal but for case is the same name to Hyper-V: renaming onto it would make two of them, while
+    # changing only the case of the checkpoint's own name is a rename.
+    taken = [cp for cp in named(user_checkpoints(vm), new_name) if cp["id"] != existing["id"]]
     if taken:
         raise PlanError("name_in_use", "VM '%s' already has a checkpoint named '%s' (%s); renaming would make the "
-                        "name ambiguous" % (vm["name"], new_name, ", ".join(cp["id"] for cp in taken)))
+                        "name ambiguous" % (vm["name"], taken[0]["name"], ", ".join(cp["id"] for cp in taken)))
     action = {"action": "rename", "checkpoint_id": existing["id"], "name": existing["name"], "new_name": new_name}
     return Plan(actions=[action], checkpoint=dict(existing, name=new_name))
 
@@ -253,12 +229,11 @@ def plan_rename(vm, request):
 def plan_absent(vm, request, now):
     if request.get("name") is None and request.get("checkpoint_id") is None:
         return plan_cleanup(vm, request, now)
-    checkpoints = user_checkpoints(vm)
     if request.get("checkpoint_id"):
         found = find_one(vm, request, "")
         targets = [found] if found else []
     else:
-        targets = by_name(checkpoints, request["name"])
+        targets = named(user_checkpoints(vm), request["name"])
         if len(targets) > 1 and not request.get("all_with_name"):
             raise ambiguous(vm, request["name"], targets,
                             "give checkpoint_id to pick one, or all_with_name=true to delete them all")
@@ -269,30 +244,19 @@ def plan_absent(vm, request, now):
 
 def plan_cleanup(vm, request, now):
     """Delete the checkpoints selected by name_prefix/name_pattern, older_than and keep_newest."""
-    prefix, pattern = request.get("name_prefix"), request.get("name_pattern")
-    if prefix is None and pattern is None:
-        raise PlanError("invalid_option", "state=absent needs name or checkpoint_id, or name_prefix/name_pattern "
-                        "to select checkpoints to clean up")
-    for option, value in (("name_prefix", prefix), ("name_pattern", pattern)):
-        # An empty prefix would select every checkpoint: an empty variable must never do that.
-        if value is not None and not value.strip():
-            raise PlanError("invalid_option", "%s must not be empty or blank" % option)
-    older_than = parse_duration(request.get("older_than"), "older_than")
-    keep_newest = request.get("keep_newest")
-    if keep_newest is not None and keep_newest < 0:
-        raise PlanError("invalid_option", "keep_newest must be 0 or more, not %d" % keep_newest)
-    if keep_newest is not None and request.get("include_children"):
-        # In a chain every newer checkpoint is a child of an older one: the subtrees
-        # would take the checkpoints keep_newest is meant to keep.
-        raise PlanError("invalid_option", "keep_newest cannot be combined with include_children")
-    selected = select_for_cleanup(user_checkpoints(vm), now, prefix, pattern, older_than, keep_newest)
+    selected = select_for_cleanup(user_checkpoints(vm), now, request.get("name_prefix"), request.get("name_pattern"),
+                                  request.get("older_than_seconds"), request.get("keep_newest"))
     if not selected:
         return Plan()
     return Plan(actions=[removal(vm, selected, request.get("include_children"))])
 
 
 def select_for_cleanup(checkpoints, now, prefix=None, pattern=None, older_than=None, keep_newest=None):
-    """Oldest first: matching name, older than ``older_than`` seconds, beyond the newest ``keep_newest``."""
+    """Oldest first: matching name, older than ``older_than`` seconds, beyond the newest ``keep_newest``.
+
+    The prefix and the pattern are case-sensitive: they select what to delete, and the narrower selection is the
+    safe one.
+    """
     matching = [cp for cp in checkpoints
                 if (prefix is None or cp["name"].startswith(prefix))
                 and (pattern is None or fnmatch.fnmatchcase(cp["name"], pattern))]
@@ -307,7 +271,7 @@ def select_for_cleanup(checkpoints, now, prefix=None, pattern=None, older_than=N
 def removal(vm, targets, include_children):
     doomed = set(cp["id"] for cp in targets)
     if include_children:
-        subtree = descendants(vm.get("checkpoints", []), doomed)
+        subtree = CheckpointTree(vm.get("checkpoints", [])).descendants(doomed)
         foreign = [cp for cp in subtree if cp.get("snapshot_type", USER_SNAPSHOT_TYPE) != USER_SNAPSHOT_TYPE]
         if foreign:
             raise PlanError("not_a_user_checkpoint",
@@ -324,22 +288,10 @@ def removal(vm, targets, include_children):
     }
 
 
-def descendants(checkpoints, roots):
-    children = {}
-    for cp in checkpoints:
-        children.setdefault(cp.get("parent_id"), []).append(cp)
-    found, stack = [], list(roots)
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child["id"])
-    return found
-
-
 def plan_restored(vm, request, now):
     target = find_one(vm, request, "give checkpoint_id to pick the one to restore")
     if target is None:
-        raise PlanError("checkpoint_not_found", "VM '%s' has no checkpoint %s to restore" % (vm["name"], _label(request)))
+        raise not_found(vm, request, "to restore")
     # Always restore: the VM can have drifted from its checkpoint without Hyper-V
     # knowing, so "already restored" cannot be detected.
     action = {"action": "restore", "checkpoint_id": target["id"], "name": target["name"],
@@ -351,14 +303,11 @@ PLANNERS = {"present": plan_present, "absent": plan_absent, "restored": plan_res
 
 
 def plan(request, vm, now):
-    """The Plan for ``request`` (the task's options) against ``vm`` (with checkpoints) at ``now``."""
-    validate_name(request.get("name"))
-    if request.get("state", "present") == "present" and not request.get("name") and not request.get("checkpoint_id"):
-        raise PlanError("invalid_option", "state=present needs name (or checkpoint_id with new_name)")
+    """The Plan for ``request`` (the task's validated options) against ``vm`` (with checkpoints) at ``now``."""
     return PLANNERS[request.get("state", "present")](vm, request, now)
 
 
-# Predicting and rendering for check and diff mode --------------------------------------
+# Predicting for check and diff mode --------------------------------------
 
 def predict_checkpoints(vm, actions):
     """The VM's checkpoint list after ``actions``, as far as it can be known in advance."""
@@ -371,53 +320,13 @@ def predict_checkpoints(vm, actions):
                                 "creation_time": "(now)", "snapshot_type": USER_SNAPSHOT_TYPE})
             current = new_id
         elif action["action"] == "remove":
-            checkpoints, current = _remove_from(checkpoints, current, action["removes"])
+            checkpoints, current = CheckpointTree(checkpoints).without(action["removes"], current)
         elif action["action"] == "rename":
-            for cp in checkpoints:
-                if cp["id"] == action["checkpoint_id"]:
-                    cp["name"] = action["new_name"]
+            checkpoints = [dict(cp, name=action["new_name"]) if cp["id"] == action["checkpoint_id"] else cp
+                           for cp in checkpoints]
         elif action["action"] == "restore":
             current = action["checkpoint_id"]
     return checkpoints, current
-
-
-def _remove_from(checkpoints, current, removed_ids):
-    removed = set(removed_ids)
-    parents = {cp["id"]: cp.get("parent_id") for cp in checkpoints}
-
-    def surviving_parent(checkpoint_id):
-        while checkpoint_id in removed:
-            checkpoint_id = parents.get(checkpoint_id)
-        return checkpoint_id
-
-    kept = []
-    for cp in checkpoints:
-        if cp["id"] in removed:
-            continue
-        cp["parent_id"] = surviving_parent(cp.get("parent_id"))
-        kept.append(cp)
-    return kept, surviving_parent(current)
-
-
-def render_tree(checkpoints, current_id):
-    """The checkpoint tree as text, one line per checkpoint, '<- Now' at the VM's position."""
-    children = {}
-    ids = set(cp["id"] for cp in checkpoints)
-    for cp in checkpoints:
-        parent = cp.get("parent_id") if cp.get("parent_id") in ids else None
-        children.setdefault(parent, []).append(cp)
-    lines = []
-
-    def walk(parent, depth):
-        for cp in children.get(parent, []):
-            marker = "  <- Now" if cp["id"] == current_id else ""
-            lines.append("%s%s [%s] %s%s" % ("  " * depth, cp["name"], cp["id"], cp.get("creation_time") or "", marker))
-            walk(cp["id"], depth + 1)
-
-    walk(None, 0)
-    if current_id is None:
-        lines.append("(Now: no checkpoint above the running state)")
-    return "\n".join(lines) + "\n"
 
 
 def _label(request):

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import fnmatch
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import (
-    age_seconds,
-    render_tree,
-)
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import age_seconds, kind_of
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
 
 
 def checkpoint_entry(checkpoint, vm, now, depths):
@@ -18,19 +17,8 @@ def checkpoint_entry(checkpoint, vm, now, depths):
     entry["age_seconds"] = int(age_seconds(checkpoint, now))
     entry["is_current"] = checkpoint["id"] == vm.get("current_checkpoint_id")
     entry["depth"] = depths.get(checkpoint["id"], 0)
+    entry["kind"] = kind_of(checkpoint)
     return entry
-
-
-def tree_depths(checkpoints):
-    """Depth of each checkpoint in its VM's tree (a root is 0)."""
-    parents = {cp["id"]: cp.get("parent_id") for cp in checkpoints}
-    depths = {}
-    for checkpoint_id in parents:
-        depth, parent = 0, parents[checkpoint_id]
-        while parent in parents:
-            depth, parent = depth + 1, parents[parent]
-        depths[checkpoint_id] = depth
-    return depths
 
 
 def matches(entry, name_pattern, older_than):
@@ -43,11 +31,12 @@ def matches(entry, name_pattern, older_than):
 
 def vm_report(vm, now, name_pattern=None, older_than=None):
     checkpoints = vm.get("checkpoints", [])
-    depths = tree_depths(checkpoints)
+    tree = CheckpointTree(checkpoints)
+    depths = tree.depths()
     entries = [checkpoint_entry(cp, vm, now, depths) for cp in checkpoints]
     selected = [entry for entry in entries if matches(entry, name_pattern, older_than)]
     sizes = [entry["size_bytes"] for entry in entries if entry.get("size_bytes") is not None]
-    report = {key: value for key, value in vm.items() if key != "checkpoints"}
+    report = checkpoint_types.with_option({key: value for key, value in vm.items() if key != "checkpoints"})
     report.update(
         checkpoints=selected,
         checkpoint_total=len(entries),
@@ -55,7 +44,7 @@ def vm_report(vm, now, name_pattern=None, older_than=None):
         oldest_age_seconds=max((entry["age_seconds"] for entry in entries), default=None),
         newest_age_seconds=min((entry["age_seconds"] for entry in entries), default=None),
         total_size_bytes=sum(sizes) if sizes else None,
-        tree=render_tree(checkpoints, vm.get("current_checkpoint_id")),
+        tree=tree.render(vm.get("current_checkpoint_id")),
     )
     return report
 

@@ -81,6 +81,9 @@ RECORDS = {
         "time": "time",
     }),
     "ClusterNode": _record({"name": "str", "state": "str?"}),
+    # A VM that get_vms was asked for and that is not on the host (ReportMissing): its name or id, the error
+    # code (vm_not_found, owned_by_other_node), message and details that the operation would have failed with.
+    "MissingVM": _record({"vm": "str", "code": "str", "message": "str", "details": "any"}),
     "SettingsChange": _record({
         "VMId": "str",
         "CheckpointType": "str?",
@@ -94,8 +97,9 @@ OPERATIONS = {
         params={"Name": "str", "Id": "str"}, optional_params=frozenset(["Name", "Id"]),
         result={"vm": "VM"}),
     "get_vms": Operation(
-        params={"Names": "[str]", "Ids": "[str]", "All": "bool", "IncludeCheckpoints": "bool", "IncludeSizes": "bool"},
-        optional_params=frozenset(), result={"host": "Host", "vms": "[ListedVM]"}),
+        params={"Names": "[str]", "Ids": "[str]", "All": "bool", "IncludeCheckpoints": "bool", "IncludeSizes": "bool",
+                "ReportMissing": "bool"},
+        optional_params=frozenset(), result={"host": "Host", "vms": "[ListedVM]", "missing": "[MissingVM]"}),
     "get_cluster_nodes": Operation(
         params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}),
     "create_checkpoint": Operation(

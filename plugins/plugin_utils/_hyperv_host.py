@@ -21,7 +21,8 @@ import time
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import HostOperationError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
 
 DEFAULT_RETRIES = 3
@@ -74,9 +75,9 @@ class HyperVHost:
                 result = self._checked_result(name, self._runner(self._connection, name, params,
                                                                  timeout=self.timeout, host=self.host_name))
                 return dict(result, connection_lost=True) if lost else result
-            except HostOperationError as error:
+            except HostError as error:
                 if not error.transient or attempt > self.retries:
-                    raise
+                    raise with_suggestions(error)
                 delay = backoff_delay(attempt, self.retry_delay)
                 self._log("hyperv %s: %s failed transiently (%s); retrying in %.1fs"
                           % (self.host_name, name, error.message, delay))
@@ -114,15 +115,30 @@ class HyperVHost:
         return self._call("get_vm", params)["vm"]
 
     def get_vms(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False):
-        """Returns (host record, list of VM records with their checkpoints)."""
+        """Returns (host record, list of VM records with their checkpoints); a VM not on the host fails it."""
+        host, vms, dummy = self.get_vms_and_missing(names, ids, all_vms, include_checkpoints, include_sizes,
+                                                    report_missing=False)
+        return host, vms
+
+    def get_vms_and_missing(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False,
+                            report_missing=True):
+        """Returns (host record, VM records, the VMs asked for that are not on the host). Each missing VM is
+        ``{"vm", "error_code", "msg", "error_details"}``, as the task would have failed for it."""
         result = self._call("get_vms", {
             "Names": list(names),
             "Ids": list(ids),
             "All": bool(all_vms),
             "IncludeCheckpoints": bool(include_checkpoints),
             "IncludeSizes": bool(include_sizes),
+            "ReportMissing": bool(report_missing),
         })
-        return result["host"], result["vms"]
+        missing = []
+        for entry in result["missing"]:
+            error = with_suggestions(HostError(entry["code"], entry["message"], operation="get_vms",
+                                               host=self.host_name, details=entry["details"]))
+            missing.append({"vm": entry["vm"], "error_code": error.code, "msg": error.message,
+                            "error_details": error.details})
+        return result["host"], result["vms"], missing
 
     def get_vm_with_checkpoints(self, name=None, vm_id=None, include_sizes=False):
         host, vms = self.get_vms(names=[name] if not vm_id else [], ids=[vm_id] if vm_id else [],
@@ -167,7 +183,7 @@ class HyperVHost:
                 renamed_from = made[0]["name"]
                 adopted = self.rename_checkpoint(vm_id, made[0]["id"], name)
             elif made:
-                raise HostOperationError(
+                raise HostError(
                     "ambiguous", "the connection was lost while creating checkpoint '%s', and VM '%s' now has %d new "
                     "checkpoints, none of that name (%s): the task cannot tell which one it made and created no other"
                     % (name, vm["name"], len(made), ", ".join("%s [%s]" % (cp["name"], cp["id"]) for cp in made)),
@@ -246,6 +262,20 @@ class HyperVHost:
     def set_checkpoint_settings(self, changes):
         """``changes``: list of dicts with VMId and the settings to change (None = leave)."""
         return self._call("set_checkpoint_settings", {"Changes": list(changes)})["vms"]
+
+
+def with_suggestions(error):
+    """``error``, when it is a VM name not found, with the host's closest VM names as "did you mean" (the host
+    sends all its names; the error keeps only the closest, in ``details.suggestions``)."""
+    details = error.details if isinstance(error.details, dict) else {}
+    names = details.get("names")
+    if error.code != "vm_not_found" or not isinstance(names, list) or not isinstance(details.get("vm"), str):
+        return error
+    names = [name for name in names if isinstance(name, str)]
+    kept = dict((key, value) for key, value in details.items() if key != "names")
+    kept["suggestions"] = closest_names(details["vm"], names)
+    return HostError(error.code, error.message.rstrip(".") + did_you_mean(details["vm"], names),
+                     operation=error.operation, host=error.host, details=kept, computer_name=error.computer_name)
 
 
 def _without_checkpoints(vm):

@@ -19,10 +19,10 @@ import json
 import os
 import threading
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     KNOWN_CODES,
     ConnectionLostError,
-    HostOperationError,
+    HostError,
     OperationTimeoutError,
     ProtocolError,
 )
@@ -124,7 +124,7 @@ def _readable_stderr(stderr):
 
 
 def parse_reply(name, rc, stdout, stderr, host=None):
-    """Turn the runner's JSON document into the result dict, or raise HostOperationError."""
+    """Turn the runner's JSON document into the result dict, or raise HostError."""
     out = _to_text(stdout).strip()
     err = _readable_stderr(_to_text(stderr).strip())
     # A JSON document is the last non-empty line; anything before it is noise a
@@ -162,7 +162,9 @@ def parse_reply(name, rc, stdout, stderr, host=None):
     elif code not in KNOWN_CODES:
         # Kept as the host sent it (a newer script may know more codes), but said so.
         message = "%s (error code '%s' is not one this version of the collection knows)" % (message.rstrip(), code)
-    raise HostOperationError(code, message, operation=name, host=host, details=details)
+    computer_name = error.get("computer_name")
+    raise HostError(code, message, operation=name, host=host, details=details,
+                    computer_name=computer_name if isinstance(computer_name, str) and computer_name else None)
 
 
 def _exec_with_deadline(connection, command, in_data, timeout):
@@ -195,7 +197,7 @@ def _exec_with_deadline(connection, command, in_data, timeout):
 def run_operation(connection, name, params=None, timeout=None, host=None):
     """Run operation ``name`` with ``params`` on the host behind ``connection``.
 
-    Returns the operation's result dict. Raises HostOperationError with the host's
+    Returns the operation's result dict. Raises HostError with the host's
     code, ConnectionLostError when the connection broke (transient), and
     OperationTimeoutError when there was no answer within ``timeout`` seconds.
     """
@@ -207,13 +209,13 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
         rc, stdout, stderr = _exec_with_deadline(connection, command, request, timeout)
     except TimeoutError:
         raise OperationTimeoutError(name, host, timeout)
-    except HostOperationError:
+    except HostError:
         raise
     except Exception as exc:  # the connection plugins raise many types for a broken link
         if _is_authentication_failure(exc):
             # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
             # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
-            raise HostOperationError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
+            raise HostError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
                                      operation=name, host=host)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)

@@ -10,14 +10,9 @@ lacks are refused for all VMs before anything is changed.
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 
-CHECKPOINT_TYPES = {
-    "standard": "Standard",
-    "production": "Production",
-    "production_only": "ProductionOnly",
-    "disabled": "Disabled",
-}
 # VM record key, the host protocol's change key, and the host feature it needs.
 SETTINGS = (
     ("checkpoint_type", "checkpoint_type", "CheckpointType", "supports_checkpoint_type", "Windows Server 2016"),
@@ -28,18 +23,12 @@ SETTINGS = (
 
 
 def desired_settings(args):
-    """The task's options as VM record values (None = leave as it is)."""
-    wanted = {
-        "checkpoint_type": CHECKPOINT_TYPES[args["checkpoint_type"]] if args.get("checkpoint_type") else None,
+    """The task's validated options as VM record values (None = leave as it is)."""
+    return {
+        "checkpoint_type": checkpoint_types.host_value(args.get("checkpoint_type")),
         "automatic_checkpoints": args.get("automatic_checkpoints"),
         "checkpoint_location": args.get("checkpoint_location"),
     }
-    if all(value is None for value in wanted.values()):
-        raise PlanError("invalid_option", "give at least one of checkpoint_type, automatic_checkpoints or "
-                        "checkpoint_location")
-    if wanted["checkpoint_location"] is not None and not wanted["checkpoint_location"].strip():
-        raise PlanError("invalid_option", "checkpoint_location must not be empty")
-    return wanted
 
 
 def ensure_supported(host, wanted):
@@ -53,7 +42,8 @@ def ensure_supported(host, wanted):
 
 
 def settings_of(vm):
-    return {option: vm.get(key) for option, key, dummy, dummy2, dummy3 in SETTINGS}
+    """The VM's checkpoint settings, its type in both spellings (``checkpoint_type_option``)."""
+    return checkpoint_types.with_option({option: vm.get(key) for option, key, dummy, dummy2, dummy3 in SETTINGS})
 
 
 def same_location(left, right):
@@ -76,6 +66,7 @@ def plan_vm(vm, wanted):
         if not equal:
             after[option] = value
             change[host_key] = value
+    after = checkpoint_types.with_option(after)
     changed = after != before
     if changed and after["checkpoint_location"] != before["checkpoint_location"] and vm.get("checkpoints"):
         raise PlanError(
@@ -97,3 +88,25 @@ def plan_settings(host, vms, wanted):
         if change:
             changes.append(change)
     return entries, changes
+
+
+def type_result(entries, changes, after_vms, diff):
+    """The task's result: ``entries`` of plan_settings, with ``after`` as the host reported it for the VMs it
+    changed (``after_vms``; none in check mode), and the diff of the changed VMs."""
+    reported = {vm["id"]: settings_of(vm) for vm in after_vms}
+    entries = [dict(entry, after=reported.get(entry["id"], entry["after"])) for entry in entries]
+    result = {"changed": bool(changes), "vms": entries}
+    if diff and changes:
+        changed = [entry for entry in entries if entry["changed"]]
+        result["diff"] = {
+            "before": {diff_key(entry, entries): entry["before"] for entry in changed},
+            "after": {diff_key(entry, entries): entry["after"] for entry in changed},
+        }
+    return result
+
+
+def diff_key(entry, entries):
+    """The VM's name, with its id when another VM has the same name (Hyper-V allows that)."""
+    if sum(1 for other in entries if other["name"] == entry["name"]) > 1:
+        return "%s (%s)" % (entry["name"], entry["id"])
+    return entry["name"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+
 # One WinRM endpoint: ``name`` is the inventory name (and hyperv_host of its VMs),
 # ``address`` what the controller connects to.
 Endpoint = namedtuple("Endpoint", ["name", "address", "port"])
@@ -115,6 +117,7 @@ def vm_variables(hyperv_host, vm):
         "hyperv_vm_id": vm["id"],
         "hyperv_vm_state": vm["state"],
         "hyperv_checkpoint_type": vm["checkpoint_type"],
+        "hyperv_checkpoint_type_option": checkpoint_types.option_of(vm["checkpoint_type"]),
         "hyperv_checkpoint_count": vm["checkpoint_count"],
         "hyperv_automatic_checkpoints": vm["automatic_checkpoints"],
         "hyperv_is_clustered": vm["is_clustered"],

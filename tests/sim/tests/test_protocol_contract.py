@@ -12,7 +12,7 @@ import pytest
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_errors import ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
 
 from hyperv_sim import engine
