@@ -38,12 +38,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_gue
     guest_family,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
-    HostError,
-    OptionError,
-    error_result,
-    error_text,
-)
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, error_text
 
 display = Display()
 
@@ -83,15 +78,7 @@ class ActionModule(HyperVActionBase):
         batch_size=dict(type="str", default="1"),
     )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        try:
-            args = self.validated_args()
-        except OptionError as error:
-            result.update(error_result(error))
-            return result
-        task_vars = task_vars or {}
+    def run_checked(self, args, task_vars):
         handler = getattr(self, "_step_" + args["step"])
         started = time.time()
         if isinstance(args.get("state"), dict):
@@ -99,7 +86,7 @@ class ActionModule(HyperVActionBase):
             # travels through the controller's main process with every result, which is the bottleneck
             # of a large window, and the workers that template them run in parallel.
             args["state"] = dict(args["state"], options=self._options(role_options(), task_vars)[0])
-        result.update(handler(args, task_vars))
+        result = handler(args, task_vars)
         if isinstance(result.get("state"), dict):
             result["state"] = {key: value for key, value in result["state"].items() if key != "options"}
         result.setdefault("changed", False)

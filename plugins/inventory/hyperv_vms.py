@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: hyperv_vms
 short_description: Hyper-V VMs as inventory hosts, from Hyper-V hosts and failover clusters
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Connects to Hyper-V hosts over WinRM (Ansible's own C(winrm) connection plugin, so pywinrm with NTLM,
     Kerberos, CredSSP or basic authentication), or over PowerShell remoting (the C(psrp) connection plugin and
@@ -17,7 +17,9 @@ description:
     the run.
   - Each VM host gets the variables C(hyperv_host) (the inventory name of the Hyper-V host that runs the VM
     now, for C(delegate_to)), C(hyperv_computer_name), C(hyperv_vm_name), C(hyperv_vm_id),
-    C(hyperv_vm_state), C(hyperv_checkpoint_type), C(hyperv_checkpoint_count) (user checkpoints),
+    C(hyperv_vm_state), C(hyperv_checkpoint_type) (as Hyper-V spells it, C(ProductionOnly)),
+    C(hyperv_checkpoint_type_option) (as the modules' options spell it, C(production_only); added in 0.2.0),
+    C(hyperv_checkpoint_count) (user checkpoints),
     C(hyperv_automatic_checkpoints), C(hyperv_is_clustered) and C(hyperv_merging).
   - Each VM is in the group O(vms_group) and in the groups C(hyperv_host_<host>), C(hyperv_state_<state>) and
     C(hyperv_checkpoint_type_<type>) (lower case); O(keyed_groups), O(groups) and O(compose) add more.

@@ -351,7 +351,7 @@ def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
 
     assert runner.names == ["create_checkpoint", "get_vms"]  # no second create
     assert runner.calls[1]["params"] == {"Names": [], "Ids": [VM_ID], "All": False, "IncludeCheckpoints": True,
-                                         "IncludeSizes": False}
+                                         "IncludeSizes": False, "ReportMissing": False}
     assert result["checkpoint"] == made
     assert result["recovered"] is True
     assert result["taken_type"] is None and result["fell_back"] is None
