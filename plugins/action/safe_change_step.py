@@ -65,6 +65,7 @@ class ActionModule(HyperVActionBase):
         reachable_only=dict(type="bool", default=False),
         summary=dict(type="bool", default=True),
         set_stats=dict(type="bool", default=True),
+        results_file=dict(type="str", default=""),
         # hold (playbooks/checkpoint.yml)
         vm=dict(type="str"),
         change_id=dict(type="str"),
@@ -503,8 +504,13 @@ class ActionModule(HyperVActionBase):
                   "msg": "%d guest(s) in this play, %d in the run" % (len(shown), len(records))}
         if args["summary"]:
             display.display("\n".join(record.summary_table(shown)))
+        artifacts = record.artifacts(records)
         if args["set_stats"]:
-            result["ansible_stats"] = {"data": record.artifacts(records), "per_host": False, "aggregate": False}
+            result["ansible_stats"] = {"data": artifacts, "per_host": False, "aggregate": False}
+        if args["results_file"]:
+            problem = write_results(args["results_file"], artifacts)
+            if problem:
+                result["warnings"] = [problem]
         return result
 
 
@@ -613,6 +619,24 @@ def unknown_variable_warnings(task_vars, spec):
         warnings.append("safe_change does not know the variable %s, which is ignored%s" % (
             name, "; did you mean %s?" % close[0] if close else " (roles/safe_change/README.md lists the variables)"))
     return warnings
+
+
+def write_results(path, artifacts):
+    """Write the run's artifacts as JSON to ``path`` on the controller (relative to the working directory), through a
+    file beside it, so that a reader never sees half a file; returns the problem as text, or None."""
+    import json
+
+    path = os.path.abspath(os.path.expanduser(path))
+    partial = path + ".partial"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(artifacts, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(partial, path)
+    except OSError as error:
+        return "safe_change could not write its results to %s: %s" % (path, error)
+    return None
 
 
 def open_url_status(url, validate_certs, timeout):

@@ -147,9 +147,9 @@ class ProtocolError(HostError):
 
 
 def host_name(inventory_name, computer_name):
-    """``hv01 (computer HV01)``: the Hyper-V host as the inventory names it and as it names itself."""
-    if computer_name and inventory_name and computer_name.lower() != inventory_name.lower():
-        return "%s (computer %s)" % (inventory_name, computer_name)
+    """``hv01 (computer name HV01)``: the Hyper-V host as the inventory names it and as it names itself."""
+    if computer_name and inventory_name and computer_name != inventory_name:
+        return "%s (computer name %s)" % (inventory_name, computer_name)
     return inventory_name or computer_name
 
 
@@ -164,9 +164,11 @@ def error_text(error, vm_label=None):
     if vm_label and vm_label not in text:
         text = "VM '%s': %s" % (vm_label, text)
     context = []
-    host = getattr(error, "host", None)
-    if (host and host not in text) or (not host and getattr(error, "computer_name", None)):
-        context.append("Hyper-V host %s" % host_name(host, getattr(error, "computer_name", None)))
+    host, computer_name = getattr(error, "host", None), getattr(error, "computer_name", None)
+    if host and host not in text:
+        context.append("Hyper-V host %s" % host)
+    if computer_name and computer_name != host:
+        context.append("computer name %s" % computer_name)
     if getattr(error, "operation", None):
         context.append("operation %s" % error.operation)
     if context:
