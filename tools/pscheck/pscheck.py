@@ -335,7 +335,7 @@ def check_no_name_lookups(text):
         dummy, switches = catalog_parameters(CMDLETS[name])
         for parameter, dummy, node in arguments(command, switches):
             if parameter in ("name", "vmname"):
-                problems.append("line %d: %s -%s is a wildcard pattern; filter with -ceq or use ids"
+                problems.append("line %d: %s -%s is a wildcard pattern; filter with Test-SameName or use ids"
                                 % (line(node), written, parameter))
             elif parameter is None:
                 problems.append("line %d: %s with a positional argument binds it to a name (wildcard pattern)"
