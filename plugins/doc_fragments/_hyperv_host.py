@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The option, notes and attributes of every module that runs PowerShell operations on a Hyper-V host.
+    # The option, notes, attributes (check_mode and diff_mode differ per module) and the Microsoft page every module
+    # that runs PowerShell operations on a Hyper-V host shares.
     DOCUMENTATION = r"""
 options:
   operation_timeout:
@@ -50,11 +51,6 @@ notes:
     answer that is not the collection's JSON document (output of a profile, a cut-off answer, a PowerShell error
     record) fails with RV(error_code=protocol_error) and the host's own words; an error code this version of the
     collection does not know is passed on as the host sent it.
-"""
-
-    # Attributes every such module has alike; check_mode and diff_mode differ per module.
-    ATTRIBUTES = r"""
-options: {}
 attributes:
   action:
     description: Runs on the Ansible controller as an action plugin and talks to the Hyper-V host over the task's
@@ -67,4 +63,9 @@ attributes:
     description: The target is a Windows Hyper-V host.
     support: full
     platforms: windows
+seealso:
+  - name: Using checkpoints to revert virtual machines to a previous state
+    description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
+    link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 """
+

@@ -36,9 +36,7 @@ description:
   - Options that only apply to some states (O(max_age), O(checkpoint_type) and O(min_free_gb) to V(present),
     O(include_children), O(all_with_name) and O(wait) to V(absent), O(power_state) to V(restored)) are ignored with a
     warning under the other states. Options that contradict the state fail with RV(error_code=invalid_option).
-extends_documentation_fragment:
-  - hyperv.checkpoint._hyperv_host
-  - hyperv.checkpoint._hyperv_host.attributes
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:
@@ -252,9 +250,6 @@ seealso:
     description: List the checkpoints of one, several or all VMs of a host, with ages, sizes and the checkpoint tree.
   - module: hyperv.checkpoint.hyperv_checkpoint_type
     description: Set a VM's checkpoint type (standard, production, production only, disabled) and related settings.
-  - name: Using checkpoints to revert virtual machines to a previous state
-    description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
-    link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """
@@ -463,58 +458,27 @@ checkpoint:
       sample: true
 vm:
   description:
-    - A summary of the VM.
-    - After a create, delete or restore (not in check mode), these are the values the host reported after that
-      operation (after a delete with O(wait=true), after the merge). Otherwise, for example in check mode, after a
-      rename or when nothing changed, they are the values read before the task, except C(current_checkpoint_id),
+    - A summary of the VM, with the keys of the VM entries of M(hyperv.checkpoint.hyperv_checkpoint_info) (its
+      C(vms[]), documented there once) C(id), C(name), C(state), C(checkpoint_type), C(checkpoint_type_option),
+      C(current_checkpoint_id), C(merging) and C(volumes).
+    - After a create, delete or restore (not in check mode), the values the host reported after that operation; after
+      a delete with O(wait=true), after the merge, so C(merging) is V(false). Otherwise, for example in check mode,
+      after a rename or when nothing changed, the values read before the task, except C(current_checkpoint_id),
       which is the VM's position after the task (predicted in check mode).
   returned: success
   type: dict
-  contains:
-    id:
-      description: Id (GUID, lower case) of the VM.
-      type: str
-      sample: 3f2a8c1e-9d4b-4e7a-b5c6-0a1b2c3d4e5f
-    name:
-      description: Name of the VM.
-      type: str
-      sample: app01
-    state:
-      description: The VM's state, for example C(Running), C(Off), C(Saved) or C(Paused).
-      type: str
-      sample: Running
-    checkpoint_type:
-      description: The VM's checkpoint type setting as Hyper-V spells it (C(Standard), C(Production), C(ProductionOnly),
-        C(Disabled)), not changed by O(checkpoint_type); V(null) on hosts without checkpoint types.
-      type: str
-      sample: Production
-    checkpoint_type_option:
-      description: The same setting as the options spell it (C(standard), C(production), C(production_only),
-        C(disabled)); V(null) on hosts without checkpoint types.
-      type: str
-      sample: production
-      version_added: 0.2.0
-    current_checkpoint_id:
-      description: Id of the checkpoint the VM's current state derives from; V(null) when there is none.
-      type: str
-      sample: 5b1c7e2a-0f3d-4c8e-9a6b-2d4e6f8a0b1c
-    merging:
-      description:
-        - Whether Hyper-V was merging disks of the VM. After a delete with O(wait=true) it is V(false), read when the
-          merge had ended; after a delete with O(wait=false), whether the merge showed right after the delete;
-          otherwise as described for RV(vm).
-      type: bool
-      sample: false
+  sample:
+    id: 3f2a8c1e-9d4b-4e7a-b5c6-0a1b2c3d4e5f
+    name: app01
+    state: Running
+    checkpoint_type: Production
+    checkpoint_type_option: production
+    current_checkpoint_id: 5b1c7e2a-0f3d-4c8e-9a6b-2d4e6f8a0b1c
+    merging: false
     volumes:
-      description: The volumes that hold the VM's disks and checkpoint files with their free space (C(path),
-        C(free_bytes), C(size_bytes)), as M(hyperv.checkpoint.hyperv_checkpoint_info) describes them.
-      type: list
-      elements: dict
-      version_added: 0.2.0
-      sample:
-        - path: 'D:\'
-          free_bytes: 214748364800
-          size_bytes: 1099511627776
+      - path: 'D:\'
+        free_bytes: 214748364800
+        size_bytes: 1099511627776
 actions:
   description:
     - The operations the task carried out, or in check mode planned, in order. Empty when nothing changed.

@@ -26,9 +26,7 @@ description:
   - Unlike M(hyperv.checkpoint.hyperv_checkpoint), it lists checkpoints of every snapshot type. This includes
     C(Recovery) checkpoints left by backup software and C(Replica) checkpoints of Hyper-V Replica, besides the user
     checkpoints (C(Standard)). RV(vms[].checkpoints[].snapshot_type) tells them apart.
-extends_documentation_fragment:
-  - hyperv.checkpoint._hyperv_host
-  - hyperv.checkpoint._hyperv_host.attributes
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:
@@ -108,9 +106,6 @@ seealso:
     description: Create, restore, rename and delete checkpoints, and clean up old ones.
   - module: hyperv.checkpoint.hyperv_checkpoint_type
     description: Set a VM's checkpoint type (standard, production, production only, disabled) and related settings.
-  - name: Using checkpoints to revert virtual machines to a previous state
-    description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
-    link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """

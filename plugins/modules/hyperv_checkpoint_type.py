@@ -27,9 +27,7 @@ description:
     memory state, production checkpoints without it). Hyper-V leaves a VM Off after restoring a production
     checkpoint, as if it had been shut down, because a production checkpoint has no memory state
     (M(hyperv.checkpoint.hyperv_checkpoint) with C(state=restored) starts it again by default when it was running).
-extends_documentation_fragment:
-  - hyperv.checkpoint._hyperv_host
-  - hyperv.checkpoint._hyperv_host.attributes
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:

@@ -29,9 +29,7 @@ description:
     same VM and writes a JSON report.
   - The module runs on the Ansible controller, as an action plugin, like M(hyperv.checkpoint.hyperv_checkpoint); point
     the task at the Hyper-V host.
-extends_documentation_fragment:
-  - hyperv.checkpoint._hyperv_host
-  - hyperv.checkpoint._hyperv_host.attributes
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:

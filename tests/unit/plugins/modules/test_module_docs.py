@@ -498,7 +498,6 @@ def record_at(name, path):
 # The same record, documented where each module returns it.
 SHARED_RECORDS = {
     "checkpoint": [("hyperv_checkpoint", ("checkpoint",)), ("hyperv_checkpoint_info", ("vms", "checkpoints"))],
-    "VM": [("hyperv_checkpoint", ("vm",)), ("hyperv_checkpoint_info", ("vms",))],
     "settings": [("hyperv_checkpoint_type", ("vms", "before")), ("hyperv_checkpoint_info", ("vms",))],
 }
 
