@@ -500,3 +500,30 @@ def test_params_that_break_the_protocol_are_never_sent():
     with pytest.raises(ValueError, match=r"remove_checkpoints params.Ids\[0\]: expected str, got int"):
         host.remove_checkpoints(VM_ID, [7])
     assert runner.calls == []
+
+
+# VMs not found: the host's names become the closest few -----------------------------------------------------
+
+NOT_FOUND = HostError("vm_not_found", "No VM 'web1' on host HV01", operation="get_vms", host="hv01",
+                      computer_name="HV01",
+                      details={"vm": "web1", "computer_name": "HV01", "names": ["web01", "db01", "mail01"]})
+
+
+def test_a_vm_name_not_found_suggests_the_closest_names_and_drops_the_list():
+    host, dummy, dummy2 = make_host(FakeRunner(get_vms=[NOT_FOUND]))
+    with pytest.raises(HostError) as caught:
+        host.get_vms(names=["web1"])
+    assert caught.value.message == "No VM 'web1' on host HV01; did you mean 'web01'?"
+    assert caught.value.details == {"vm": "web1", "computer_name": "HV01", "suggestions": ["web01"]}
+    assert caught.value.computer_name == "HV01" and caught.value.host == "hv01"
+
+
+def test_missing_vms_are_reported_as_the_failures_they_would_have_been():
+    missing = [dict(vm="web1", code="vm_not_found", message="No VM 'web1' on host HV01", details=NOT_FOUND.details)]
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": [], "missing": missing}])
+    host, dummy, dummy2 = make_host(runner)
+    dummy3, vms, reported = host.get_vms_and_missing(names=["web1"])
+    assert vms == [] and runner.calls[0]["params"]["ReportMissing"] is True
+    assert reported == [{"vm": "web1", "error_code": "vm_not_found",
+                         "msg": "No VM 'web1' on host HV01; did you mean 'web01'?",
+                         "error_details": {"vm": "web1", "computer_name": "HV01", "suggestions": ["web01"]}}]
