@@ -38,7 +38,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_gue
     guest_family,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, error_text
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, error_message
 
 display = Display()
 
@@ -226,7 +226,7 @@ class ActionModule(HyperVActionBase):
         """The Hyper-V side of the run, over this task's connection (delegated to the Hyper-V host)."""
         client = HostClient(lambda: self.hyperv_host(task_vars, state["options"]["safe_change_operation_timeout"]),
                             state["options"]["safe_change_merge_timeout"],
-                            describe=lambda error: error_text(error, state["vm"]))
+                            describe=lambda error: error_message(error, state["vm"]))
         return steps.HostSteps(client, alert=lambda text: display.display(text, color=C.COLOR_ERROR)), []
 
     def _step_checkpoint(self, args, task_vars):

@@ -68,4 +68,3 @@ seealso:
     description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
     link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 """
-

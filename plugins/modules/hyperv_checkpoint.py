@@ -182,7 +182,8 @@ options:
   wait:
     description:
       - With O(state=absent), wait until Hyper-V has merged the deleted checkpoints' differencing disks (C(.avhdx))
-        into their neighbours, which needs free space and can take from seconds to hours; progress shows at C(-v). Hyper-V shows a merge a moment after the delete, so the host
+        into their neighbours, which needs free space and can take from seconds to hours; progress shows at C(-v).
+        Hyper-V shows a merge a moment after the delete, so the host
         first waits up to 10 seconds for the merge or a shorter disk chain to show (the task warns when neither did).
       - With V(false), the task returns right after the delete and the merge goes on in the background; a later task
         that changes the VM's checkpoints meets it as O(on_merge) says.

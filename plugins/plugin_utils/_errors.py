@@ -153,7 +153,7 @@ def host_name(inventory_name, computer_name):
     return inventory_name or computer_name
 
 
-def error_text(error, vm_label=None):
+def error_message(error, vm_label=None):
     """The message of a failed task: what happened to which VM, where, and what to do."""
     code = getattr(error, "code", "error")
     text = getattr(error, "message", str(error))
@@ -181,5 +181,5 @@ def error_text(error, vm_label=None):
 
 def error_result(error, vm_label=None):
     """The fields of a failed task for ``error``: msg, error_code and error_details."""
-    return {"failed": True, "msg": error_text(error, vm_label), "error_code": getattr(error, "code", "error"),
+    return {"failed": True, "msg": error_message(error, vm_label), "error_code": getattr(error, "code", "error"),
             "error_details": getattr(error, "details", None) or {}}

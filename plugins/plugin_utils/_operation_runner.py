@@ -216,7 +216,7 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
             # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
             # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
             raise HostError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
-                                     operation=name, host=host)
+                            operation=name, host=host)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could

@@ -4,8 +4,6 @@ round-trip, a failed create that changed nothing, and a listing that reports mis
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.integration

@@ -510,8 +510,7 @@ def test_copies_of_a_return_record_agree(record):
     shared = set(fields[0]).intersection(*fields[1:])
     assert shared, record
     for key in sorted(shared):
-        shapes = {tuple((attribute, str(field[key].get(attribute))) for attribute in ("type", "elements",
-                                                                                        "version_added"))
+        shapes = {tuple((attribute, str(field[key].get(attribute))) for attribute in ("type", "elements", "version_added"))
                   for field in fields}
         assert len(shapes) == 1, (record, key, shapes)
 
@@ -523,9 +522,9 @@ def test_copies_of_a_return_record_agree(record):
 def ansible_doc_json():
     env = dict(os.environ, ANSIBLE_NOCOLOR="1")
     assert env.get("ANSIBLE_COLLECTIONS_PATH"), "the root conftest.py sets ANSIBLE_COLLECTIONS_PATH"
-    completed = subprocess.run([str(ANSIBLE_DOC), "-t", "module", "--json"] + ["%s.%s" % (COLLECTION, name)
-                                                                                  for name in MODULES],
-                               env=env, capture_output=True, text=True, timeout=300, check=False)
+    fqcns = ["%s.%s" % (COLLECTION, name) for name in MODULES]
+    completed = subprocess.run([str(ANSIBLE_DOC), "-t", "module", "--json"] + fqcns, env=env, capture_output=True,
+                               text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stderr
     assert "[WARNING]" not in completed.stderr and "[DEPRECATION" not in completed.stderr, completed.stderr
     return json.loads(completed.stdout)

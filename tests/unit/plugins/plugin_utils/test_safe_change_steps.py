@@ -26,8 +26,7 @@ class Client:
 
     def _maybe_fail(self, operation):
         if operation in self.fail:
-            raise HostError(self.fail[operation][0], self.fail[operation][1], operation=operation,
-                                     host="HV01")
+            raise HostError(self.fail[operation][0], self.fail[operation][1], operation=operation, host="HV01")
 
     def read(self, name):
         self.calls.append(("read", name))
