@@ -72,18 +72,20 @@ if str(SIM_DIR) not in sys.path:
 
 def guest_status(state_path, vm_name):
     """(reachable, reason, disk path) of the guest ``vm_name`` on the simulated host."""
-    from hyperv_sim.admin import SimHost, find_vm  # imported late: only the tests and the demo have it
+    # Imported late (only the tests and the demo have the simulator), and only the state file's reader:
+    # every guest command of every worker reads it, and the engine or the admin API would cost an import (a
+    # compile, without byte code) each time.
+    from hyperv_sim.state import StateFile, find_vm, running_disk
 
-    host = SimHost(state_path)
+    state_file = StateFile(state_path)
     try:
-        state = host.state()
-        vm = find_vm(state, vm_name)
+        vm = find_vm(state_file.read(), vm_name)
     except Exception as error:  # unknown VM, unreadable state: the guest cannot be reached
         return False, "no such VM on the simulated host (%s)" % error, None
-    disk = pathlib.Path(host.disk_path(vm_name, state=state))
-    state = vm.get("state")
-    if state != "Running":
-        return False, "VM state %s" % state, disk
+    disk = running_disk(state_file.disks_dir, vm)
+    power_state = vm.get("state")
+    if power_state != "Running":
+        return False, "VM state %s" % power_state, disk
     if not vm.get("guest_reachable", True):
         return False, "the guest does not answer on the network (guest_reachable is false)", disk
     if (disk / NETWORK_DOWN_MARKER).exists():
