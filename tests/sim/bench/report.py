@@ -94,6 +94,13 @@ def patch_window_table(section: dict) -> list[str]:
                                       entry["makespan_over_ideal_full_scale"])))
     lines.append("   CPU/core: controller CPU seconds / cores, the least time the run can take on this controller; "
                  "CPU/g, RT/g (round trips), KiB/g (on the wire): per guest.")
+    split = [(size, entry) for size, entry in sorted(section["sizes"].items(), key=lambda item: int(item[0]))
+             if entry.get("guest_cpu_per_guest") is not None]
+    if split:
+        lines.append("   CPU/g includes the simulated guests' own processes (the change's module runs on the controller "
+                     "here); without them: " + ", ".join("%s guests %.2f s (guests' own %.2f s)" % (
+                         size, entry["controller_only_cpu_per_guest"], entry["guest_cpu_per_guest"])
+                         for size, entry in split))
     lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller "
                  "overhead carried over (docs/performance.md).")
     return lines

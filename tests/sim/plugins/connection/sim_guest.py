@@ -22,6 +22,8 @@ DOCUMENTATION = """
           C(services/NAME) files on the guest's disk) in front of C(PATH).
         - Change tasks write files under the VM's disk directory, so restoring a checkpoint on the simulated host
           truly reverts what the change did.
+        - With the environment variable C(SIM_GUEST_CPU_LOG) set, the CPU seconds of each command's processes are
+          appended to that file (the bench tells the guests' own work apart from the controller's).
     author: hyperv.checkpoint maintainers
     options:
         sim_state:
@@ -57,6 +59,7 @@ DOCUMENTATION = """
 import contextlib
 import os
 import pathlib
+import resource
 import sys
 
 from ansible.errors import AnsibleConnectionFailure
@@ -91,6 +94,21 @@ def guest_status(state_path, vm_name):
     if (disk / NETWORK_DOWN_MARKER).exists():
         return False, "the guest's network is down (%s on its disk)" % NETWORK_DOWN_MARKER, disk
     return True, "", disk
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _account_guest_cpu(seconds):
+    """The bench's split of the controller's CPU: what the simulated guests' own processes used (the change's
+    module, a verification command), which on a real guest is the guest's, goes to SIM_GUEST_CPU_LOG."""
+    path = os.environ.get("SIM_GUEST_CPU_LOG")
+    if path:
+        # One short line per command, appended: atomic between the workers that write at once.
+        with open(path, "a", encoding="ascii") as log:
+            log.write("%.6f\n" % seconds)
 
 
 class Connection(LocalConnection):
@@ -128,8 +146,12 @@ class Connection(LocalConnection):
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         disk = self._require_reachable()
-        with self._guest_environment(disk):
-            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        before = _children_cpu()
+        try:
+            with self._guest_environment(disk):
+                return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        finally:
+            _account_guest_cpu(_children_cpu() - before)
 
     def put_file(self, in_path, out_path):
         self._require_reachable()
