@@ -256,15 +256,19 @@ class HostSteps:
         if reply.get("fell_back"):
             state["notes"].append(FELL_BACK_NOTE)
         if options["safe_change_lock_minutes"] > 0:
-            return self._lock(state)
+            return self._lock(state, reply.get("checkpoints"))
         state["proceed"] = True
         return state
 
-    def _lock(self, state):
-        """The checkpoint just taken is this run's lock: the run whose lock came first goes on."""
+    def _lock(self, state, listed=None):
+        """The checkpoint just taken is this run's lock: the run whose lock came first goes on.
+
+        ``listed``: the VM's checkpoints as the create listed them right after taking this one; without
+        them (a client that does not list), the VM is read again.
+        """
         options, checkpoint = state["options"], state["checkpoint"]
         try:
-            dummy, vm = self._client.read(state["vm"])
+            vm = {"checkpoints": listed} if listed is not None else self._client.read(state["vm"])[1]
         except HostError as error:
             return refuse(state, "Checking for other runs on the VM failed: %s The change was not applied. This run's "
                           "checkpoint '%s' (id %s) is kept: later runs see it as a lock for safe_change_lock_minutes, "

@@ -104,6 +104,9 @@ $takenType = 'standard'
 if (-not $hasMemory -and ($inEffect -eq 'Production' -or $inEffect -eq 'ProductionOnly')) { $takenType = 'production' }
 if ($hasMemory -and $inEffect -eq 'Production' -and $before.state -ne 'Off') { $fellBack = $true }
 $vm = Get-TargetVM -Id $VMId
+# The VM's checkpoints as they are right after this one was taken: the caller's lock check needs no
+# second read.
+$snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
 [ordered]@{
     checkpoint = (ConvertTo-CheckpointRecord -Snapshot $snapshot)
     taken_type = $takenType
@@ -111,5 +114,6 @@ $vm = Get-TargetVM -Id $VMId
     type_restore_error = $typeRestoreError
     name_repaired = $made.name_repaired
     type_override_repaired = $repaired
-    vm = (ConvertTo-VMRecord -VM $vm)
+    vm = (ConvertTo-VMRecord -VM $vm -Snapshots $snapshots)
+    checkpoints = @(foreach ($snapshot in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $snapshot })
 }

@@ -75,6 +75,7 @@ def run_window(lab, forks: int, runs: int) -> dict:
         "startup_wall": startup["wall"],
         "wall": spread(run["wall"] - startup["wall"] for run in measured),
         "cpu": spread(run["cpu"] - startup["cpu"] for run in measured),
+        "guest_cpu": spread(run["guest_cpu"] for run in measured),
         "round_trips": spread(run["traffic"]["round_trips"] for run in measured),
         "hyperv_tasks": spread(run["traffic"]["shells"] for run in measured),
         "wire_bytes": spread(run["traffic"]["wire_in"] + run["traffic"]["wire_out"] for run in measured),
@@ -117,6 +118,10 @@ def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for
             makespan_over_ideal=makespan / ideal if ideal else None,
             overhead_beyond_ideal=overhead,
             cpu_per_guest=window["cpu"]["median"] / size,
+            # Of it, the simulated guests' own processes (the change's module...): a real guest's, not the
+            # controller's. cpu_per_guest keeps them, as it always has, so that figures compare across versions.
+            guest_cpu_per_guest=window["guest_cpu"]["median"] / size,
+            controller_only_cpu_per_guest=(window["cpu"]["median"] - window["guest_cpu"]["median"]) / size,
             round_trips_per_guest=window["round_trips"]["median"] / size,
             hyperv_tasks_per_guest=window["hyperv_tasks"]["median"] / size,
             # The controller cannot finish sooner than its CPU work spread over every core.

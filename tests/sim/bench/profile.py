@@ -37,9 +37,12 @@ def measure(make_lab, guests: int, hosts: int, forks: int, time_scale: float) ->
         tasks = json.loads(profile_file.read_text())
     by_kind = {}
     for task in tasks:
-        entry = by_kind.setdefault(kind(task), {"tasks": 0, "seconds": 0.0})
+        entry = by_kind.setdefault(kind(task), {"tasks": 0, "seconds": 0.0, "cpu": 0.0})
         entry["tasks"] += 1
         entry["seconds"] += task["seconds"]
+        entry["cpu"] += task["cpu"]
     top = sorted(tasks, key=lambda task: task["seconds"], reverse=True)[:12]
+    by_cpu = sorted(tasks, key=lambda task: task["cpu"], reverse=True)[:12]
     return {"guests": guests, "time_scale": time_scale, "wall": run["wall"], "cpu": run["cpu"],
-            "by_kind": by_kind, "top_tasks": [dict(task, kind=kind(task)) for task in top], "task_runs": len(tasks)}
+            "by_kind": by_kind, "top_tasks": [dict(task, kind=kind(task)) for task in top],
+            "top_tasks_by_cpu": [dict(task, kind=kind(task)) for task in by_cpu], "task_runs": len(tasks)}

@@ -94,6 +94,13 @@ def patch_window_table(section: dict) -> list[str]:
                                       entry["makespan_over_ideal_full_scale"])))
     lines.append("   CPU/core: controller CPU seconds / cores, the least time the run can take on this controller; "
                  "CPU/g, RT/g (round trips), KiB/g (on the wire): per guest.")
+    split = [(size, entry) for size, entry in sorted(section["sizes"].items(), key=lambda item: int(item[0]))
+             if entry.get("guest_cpu_per_guest") is not None]
+    if split:
+        lines.append("   CPU/g includes the simulated guests' own processes (the change's module runs on the controller "
+                     "here); without them: " + ", ".join("%s guests %.2f s (guests' own %.2f s)" % (
+                         size, entry["controller_only_cpu_per_guest"], entry["guest_cpu_per_guest"])
+                         for size, entry in split))
     lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller "
                  "overhead carried over (docs/performance.md).")
     return lines
@@ -108,10 +115,14 @@ def profile_table(section: dict) -> list[str]:
     lines = ["Profile: one patch window of %d guests, time scale %g: %.1f s wall, %.1f s controller CPU; the time of "
              "each task over all guests" % (section["guests"], section["time_scale"], section["wall"], section["cpu"])]
     for name, entry in sorted(section["by_kind"].items(), key=lambda item: -item[1]["seconds"]):
-        lines.append("   %-11s %3d tasks %7.1f s  %3.0f%%" % (
-            name, entry["tasks"], entry["seconds"], 100.0 * entry["seconds"] / total))
+        lines.append("   %-11s %3d tasks %7.1f s  %3.0f%%  %6.1f s CPU" % (
+            name, entry["tasks"], entry["seconds"], 100.0 * entry["seconds"] / total, entry.get("cpu", 0.0)))
     for task in section["top_tasks"]:
         lines.append("   %7.2f s  %-10s %s" % (task["seconds"], task["kind"], task["name"]))
+    if section.get("top_tasks_by_cpu"):
+        lines.append("   The tasks that took the most controller CPU (all guests):")
+        for task in section["top_tasks_by_cpu"]:
+            lines.append("   %7.2f s CPU  %4d results  %-10s %s" % (task["cpu"], task["results"], task["kind"], task["name"]))
     return lines
 
 

@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 from hyperv_sim import corrupt_replies, engine, request_log, traffic
 from hyperv_sim.commands import FAULT_ACTIONS
-from hyperv_sim.state import StateFile, StateFileError
+from hyperv_sim.state import StateFile, StateFileError, find_vm
 
 # set_vm(**attrs): attributes stored as given, with the type they must have.
 VM_ATTRIBUTES = {
@@ -76,20 +76,6 @@ def _check_type(attribute: str, value, expected) -> None:
 def _check_choice(attribute: str, value, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError("%s must be one of %s, not %r" % (attribute, ", ".join(choices), value))
-
-
-def find_vm(state: dict, name_or_id: str) -> dict:
-    """Any VM of the state file (also one owned by another node): a unique exact name, else an id."""
-    named = [vm for vm in state["vms"].values() if vm["name"] == name_or_id]
-    if len(named) > 1:
-        raise LookupError("%d VMs are named %r: use an id (%s)" % (len(named), name_or_id,
-                                                                   ", ".join(vm["id"] for vm in named)))
-    if named:
-        return named[0]
-    for vm in state["vms"].values():
-        if vm["id"] == name_or_id.lower():
-            return vm
-    raise LookupError("no VM named or with id %r on the simulated host" % name_or_id)
 
 
 class SimHost:

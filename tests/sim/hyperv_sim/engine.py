@@ -37,7 +37,7 @@ import shutil
 import uuid
 from typing import Callable
 
-from hyperv_sim.state import STATE_VERSION
+from hyperv_sim.state import STATE_VERSION, running_disk
 
 MAX_CHECKPOINTS = 50
 MAX_CHECKPOINT_NAME_LENGTH = 100
@@ -423,7 +423,7 @@ class HyperVHost:
 
     def disk_path(self, vm: dict) -> pathlib.Path:
         """The VM's running disk: the directory the guest reads and writes."""
-        return self.disks_dir / vm["id"] / "current"
+        return running_disk(self.disks_dir, vm)
 
     def checkpoint_disk_path(self, vm: dict, checkpoint_id: str) -> pathlib.Path:
         return self.disks_dir / vm["id"] / "checkpoints" / checkpoint_id
@@ -1092,6 +1092,7 @@ class HyperVHost:
             "name_repaired": name_repaired,
             "type_override_repaired": repaired,
             "vm": self.vm_record(vm),
+            "checkpoints": [self.checkpoint_record(vm, checkpoint) for checkpoint in self._checkpoints_by_time(vm)],
         }
 
     def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:

@@ -45,6 +45,25 @@ def _decode(text: str, path: pathlib.Path) -> dict:
     return state
 
 
+def running_disk(disks_dir: str | os.PathLike, vm: dict) -> pathlib.Path:
+    """The VM's running disk: the directory the guest reads and writes."""
+    return pathlib.Path(disks_dir) / vm["id"] / "current"
+
+
+def find_vm(state: dict, name_or_id: str) -> dict:
+    """Any VM of the state file (also one owned by another node): a unique exact name, else an id."""
+    named = [vm for vm in state["vms"].values() if vm["name"] == name_or_id]
+    if len(named) > 1:
+        raise LookupError("%d VMs are named %r: use an id (%s)" % (len(named), name_or_id,
+                                                                   ", ".join(vm["id"] for vm in named)))
+    if named:
+        return named[0]
+    for vm in state["vms"].values():
+        if vm["id"] == name_or_id.lower():
+            return vm
+    raise LookupError("no VM named or with id %r on the simulated host" % name_or_id)
+
+
 class StateFile:
     """Locked, atomic access to one state file (see the module docstring)."""
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 DOCUMENTATION = """
     name: bench_profile
     type: aggregate
-    short_description: BENCH ONLY - the wall time of every task (all hosts) and its action, to a JSON file
+    short_description: BENCH ONLY - the wall time and CPU of every task (all hosts) and its action, to a JSON file
     description:
         - For make bench (tests/sim/bench/profile.py). A task's time runs from its start to the next task's start,
           over all hosts, as ansible.posix.profile_tasks measures it; the file named by the environment variable
           C(BENCH_PROFILE_FILE) gets one entry per task run, with the action and the number of host results.
+        - A task's CPU is the controller's (ansible-playbook and the workers it reaped) over the same span; a worker
+          is reaped when its result is read, so a few milliseconds may fall to the next task.
 """
 
 import json
 import os
+import resource
 import time
 
 from ansible.plugins.callback import CallbackBase
@@ -33,16 +36,22 @@ class CallbackModule(CallbackBase):
         self._tasks = []
         self._current = None
 
+    @staticmethod
+    def _cpu():
+        return sum(usage.ru_utime + usage.ru_stime
+                   for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
     def _close(self):
         if self._current is not None:
             self._current["seconds"] = time.monotonic() - self._current.pop("started")
+            self._current["cpu"] = self._cpu() - self._current.pop("cpu_started")
             self._tasks.append(self._current)
             self._current = None
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._close()
         self._current = {"name": task.get_name(), "action": task.action, "delegated": bool(task.delegate_to),
-                         "results": 0, "skipped": 0, "started": time.monotonic()}
+                         "results": 0, "skipped": 0, "started": time.monotonic(), "cpu_started": self._cpu()}
 
     v2_playbook_on_handler_task_start = v2_playbook_on_task_start
 

@@ -22,6 +22,8 @@ DOCUMENTATION = """
           C(services/NAME) files on the guest's disk) in front of C(PATH).
         - Change tasks write files under the VM's disk directory, so restoring a checkpoint on the simulated host
           truly reverts what the change did.
+        - With the environment variable C(SIM_GUEST_CPU_LOG) set, the CPU seconds of each command's processes are
+          appended to that file (the bench tells the guests' own work apart from the controller's).
     author: hyperv.checkpoint maintainers
     options:
         sim_state:
@@ -57,6 +59,7 @@ DOCUMENTATION = """
 import contextlib
 import os
 import pathlib
+import resource
 import sys
 
 from ansible.errors import AnsibleConnectionFailure
@@ -72,23 +75,40 @@ if str(SIM_DIR) not in sys.path:
 
 def guest_status(state_path, vm_name):
     """(reachable, reason, disk path) of the guest ``vm_name`` on the simulated host."""
-    from hyperv_sim.admin import SimHost, find_vm  # imported late: only the tests and the demo have it
+    # Imported late (only the tests and the demo have the simulator), and only the state file's reader:
+    # every guest command of every worker reads it, and the engine or the admin API would cost an import (a
+    # compile, without byte code) each time.
+    from hyperv_sim.state import StateFile, find_vm, running_disk
 
-    host = SimHost(state_path)
+    state_file = StateFile(state_path)
     try:
-        state = host.state()
-        vm = find_vm(state, vm_name)
+        vm = find_vm(state_file.read(), vm_name)
     except Exception as error:  # unknown VM, unreadable state: the guest cannot be reached
         return False, "no such VM on the simulated host (%s)" % error, None
-    disk = pathlib.Path(host.disk_path(vm_name, state=state))
-    state = vm.get("state")
-    if state != "Running":
-        return False, "VM state %s" % state, disk
+    disk = running_disk(state_file.disks_dir, vm)
+    power_state = vm.get("state")
+    if power_state != "Running":
+        return False, "VM state %s" % power_state, disk
     if not vm.get("guest_reachable", True):
         return False, "the guest does not answer on the network (guest_reachable is false)", disk
     if (disk / NETWORK_DOWN_MARKER).exists():
         return False, "the guest's network is down (%s on its disk)" % NETWORK_DOWN_MARKER, disk
     return True, "", disk
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _account_guest_cpu(seconds):
+    """The bench's split of the controller's CPU: what the simulated guests' own processes used (the change's
+    module, a verification command), which on a real guest is the guest's, goes to SIM_GUEST_CPU_LOG."""
+    path = os.environ.get("SIM_GUEST_CPU_LOG")
+    if path:
+        # One short line per command, appended: atomic between the workers that write at once.
+        with open(path, "a", encoding="ascii") as log:
+            log.write("%.6f\n" % seconds)
 
 
 class Connection(LocalConnection):
@@ -126,8 +146,12 @@ class Connection(LocalConnection):
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
         disk = self._require_reachable()
-        with self._guest_environment(disk):
-            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        before = _children_cpu()
+        try:
+            with self._guest_environment(disk):
+                return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        finally:
+            _account_guest_cpu(_children_cpu() - before)
 
     def put_file(self, in_path, out_path):
         self._require_reachable()

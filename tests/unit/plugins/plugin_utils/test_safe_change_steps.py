@@ -18,11 +18,12 @@ NEW_ID = "0000beef-0000-4000-8000-000000000001"
 class Client:
     """A host client: reads answer ``vms`` in turn (the last one repeats); every call is logged."""
 
-    def __init__(self, *vms, fail=None, other_first=False):
+    def __init__(self, *vms, fail=None, other_first=False, create_lists=True):
         self.vms = list(vms) or [vm()]
         self.calls = []
         self.fail = fail or {}
         self.other_first = other_first
+        self.create_lists = create_lists
 
     def _maybe_fail(self, operation):
         if operation in self.fail:
@@ -42,7 +43,10 @@ class Client:
         if self.other_first:
             mine.insert(0, checkpoint(2, "safe_change CHG-RACE by b 2026-11-25T11:59:59Z", created=ago(seconds=1)))
         self.vms = [vm(checkpoints=mine, current=NEW_ID)]
-        return {"checkpoint": made, "taken_type": "Production", "fell_back": False, "vm": vm()}
+        reply = {"checkpoint": made, "taken_type": "Production", "fell_back": False, "vm": vm()}
+        if self.create_lists:
+            reply["checkpoints"] = mine
+        return reply
 
     def delete(self, vm_id, checkpoint_id):
         self.calls.append(("delete", checkpoint_id))
@@ -75,8 +79,17 @@ def test_a_clean_vm_gets_its_checkpoint_and_the_lock_is_checked():
     assert after["proceed"] and after["checkpoint"] == {
         "id": NEW_ID, "name": after["checkpoint_name"], "reused": False, "taken_type": "Production",
         "fell_back": False, "state": "present"}
-    assert [call[0] for call in client.calls] == ["read", "create", "read"]
+    assert [call[0] for call in client.calls] == ["read", "create"]
     assert after["vm_id"] == VM_ID and after["vm_state"] == "Running"
+
+
+@pytest.mark.parametrize("create_lists, calls", [(True, ["read", "create", "delete"]),
+                                                 (False, ["read", "create", "read", "delete"])])
+def test_the_lock_is_checked_on_the_list_the_create_returned_else_on_a_second_read(create_lists, calls):
+    client = Client(other_first=True, create_lists=create_lists)
+    after, dummy, dummy = run(client)
+    assert not after["proceed"] and after["checkpoint"]["state"] == "deleted"
+    assert [call[0] for call in client.calls] == calls
 
 
 def test_pre_flight_refusals_change_nothing():
@@ -115,7 +128,7 @@ def test_left_overs_are_removed_then_a_new_checkpoint_is_taken():
     left = vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3))], current=1)
     client = Client(left, vm())
     after, dummy, dummy = run(client, options={"safe_change_stale_policy": "remove"})
-    assert [call[0] for call in client.calls] == ["read", "delete", "create", "read"]
+    assert [call[0] for call in client.calls] == ["read", "delete", "create"]
     assert after["notes"] == ["removed left-over checkpoints: %s" % OURS] and after["proceed"]
 
 
