@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # test-core-<version> and sanity-<version> are pattern rules, which make skips for .PHONY targets.
 .PHONY: venv venvs collection browser demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
-  test-versions lint changelog-lint build ee-context clean
+  test-versions lint changelog-lint build galaxy-importer ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,10 +72,13 @@ bench-quick: venv collection
 # Everything on ansible-core 2.19 (the whole suite, every transport), then on 2.20 and 2.21 the integration
 # tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
 # ansible-test sanity of each version. See tests/integration/README.md.
-test: venvs collection browser
-	$(BIN)/python tests/unit/powershell/pscheck.py plugins
+test: venvs collection browser pscheck
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
-	$(MAKE) --no-print-directory test-versions lint changelog-lint sanity-all
+	$(MAKE) --no-print-directory test-versions lint changelog-lint galaxy-importer sanity-all
+
+# The static checks of the PowerShell scripts (tools/pscheck: parse, cmdlet catalog, host protocol).
+pscheck: venv
+	$(BIN)/python tools/pscheck/pscheck.py plugins
 
 test-versions: $(addprefix test-core-,$(CORE_VERSIONS))
 
@@ -118,8 +121,18 @@ sanity-copy:
 	rm -rf $(SANITY_BASE) && mkdir -p $(SANITY_ROOT)
 	git ls-files --cached --others --exclude-standard -z | tar -c --null -T - --ignore-failed-read -f - | tar -x -C $(SANITY_ROOT)
 
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 build: venv
 	$(BIN)/ansible-galaxy collection build --force --output-path build/
+
+# galaxy-importer (what Galaxy and Automation Hub run on upload) on the built collection, in a directory of its own
+# (it writes importer_result.json where it runs): any WARNING or ERROR line fails.
+IMPORTER_DIR := $(or $(TMPDIR),/tmp)/hyperv-checkpoint-importer
+galaxy-importer: build collection
+	rm -rf $(IMPORTER_DIR) && mkdir -p $(IMPORTER_DIR)
+	cd $(IMPORTER_DIR) && GALAXY_IMPORTER_CONFIG=$(CURDIR)/tools/galaxy-importer.cfg $(CURDIR)/$(BIN)/python -m \
+	  galaxy_importer.main $(CURDIR)/build/hyperv-checkpoint-$(VERSION).tar.gz > importer.log 2>&1; \
+	  rc=$$?; cat importer.log; test $$rc -eq 0 && ! grep -E '^(WARNING|ERROR)' importer.log
 
 # The build context of the execution environment (execution-environment.yml); build the image
 # with `podman build -t hyperv-checkpoint-ee build/ee/context`.

@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_report
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as checkpoint_report
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
 
 
 class ActionModule(HyperVActionBase):
@@ -19,27 +19,30 @@ class ActionModule(HyperVActionBase):
         name_pattern=dict(type="str"),
         older_than=dict(type="str"),
         include_sizes=dict(type="bool", default=True),
+        on_missing=dict(type="str", default="fail", choices=["fail", "report"]),
         operation_timeout=dict(type="int", default=600),
     )
     NAME_OPTIONS = ("vm", "vm_id", "name_pattern")
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self.validated_args()
-        result["changed"] = False
-        try:
-            older_than = planner.parse_duration(args["older_than"], "older_than")
-            for option in ("vm", "vm_id"):
-                if any(not (item or "").strip() for item in args[option] or []):
-                    raise planner.PlanError("invalid_option", "%s must not contain empty entries" % option)
-            host = self.hyperv_host(task_vars, args["operation_timeout"])
-            all_vms = not args["vm"] and not args["vm_id"]
-            host_record, vms = host.get_vms(names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=all_vms,
-                                            include_checkpoints=True, include_sizes=args["include_sizes"])
-        except (planner.PlanError, HostOperationError) as error:
-            return self.failure(result, error, ", ".join(args["vm"] or args["vm_id"] or []) or None)
-        report = checkpoint_report.build_report(host_record, vms, planner.utc_now(),
-                                                name_pattern=args["name_pattern"], older_than=older_than)
-        result.update(report)
-        return result
+    @staticmethod
+    def check_options(args):
+        return check_options(args)
+
+    def run_checked(self, args, task_vars):
+        host = self.hyperv_host(task_vars, args["operation_timeout"])
+        host_record, vms, missing = host.get_vms_and_missing(
+            names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=not args["vm"] and not args["vm_id"],
+            include_checkpoints=True, include_sizes=args["include_sizes"],
+            report_missing=args["on_missing"] == "report")
+        report = checkpoint_report.build_report(host_record, vms, planner.utc_now(), name_pattern=args["name_pattern"],
+                                                older_than=args["older_than_seconds"])
+        if args["on_missing"] == "report":
+            report["missing_vms"] = missing
+        return dict(report, changed=False)
+
+
+def check_options(args):
+    """hyperv_checkpoint_info's rules beyond the argument spec; ``older_than_seconds`` added."""
+    rules.check_not_blank(args, ("vm", "vm_id"))
+    rules.check_positive(args, ("operation_timeout",))
+    return dict(args, older_than_seconds=rules.parse_duration(args["older_than"], "older_than"))

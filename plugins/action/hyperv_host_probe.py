@@ -10,10 +10,10 @@ their own, and each puts the VM back as it found it.
 
 from __future__ import annotations
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_assumptions
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_assumptions as host_assumptions
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HypervError, PlanError, error_result
 
 
 class ActionModule(HyperVActionBase):
@@ -28,14 +28,15 @@ class ActionModule(HyperVActionBase):
     REQUIRED_ONE_OF = [("vm", "vm_id")]
     NAME_OPTIONS = ("vm", "vm_id")
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self.validated_args()
-        label = args["vm"] or args["vm_id"]
+    @staticmethod
+    def check_options(args):
+        rules.check_not_blank(args, ("vm", "vm_id"))
+        rules.check_positive(args, ("operation_timeout",))
+        return args
+
+    def run_checked(self, args, task_vars):
         if self._task.check_mode:
-            result.update(changed=False, skipped=True, msg="the probe changes the VM; it does not run in check mode")
-            return result
+            return dict(changed=False, skipped=True, msg="the probe changes the VM; it does not run in check mode")
         experiments = args["experiments"] or list(host_assumptions.EXPERIMENTS)
         observations = {}
         try:
@@ -47,11 +48,10 @@ class ActionModule(HyperVActionBase):
                                 "needs a disposable VM without any" % (vm["name"], len(vm["checkpoints"])))
             for experiment in experiments:
                 observations[experiment] = host.probe(vm["id"], experiment)["observations"]
-        except (PlanError, HostOperationError) as error:
-            result["observations"] = observations
-            return self.failure(result, error, label)
+        except HypervError as error:
+            return dict(error_result(error, self.vm_label(args)), observations=observations)
         rows = host_assumptions.compare(observations)
-        result.update(
+        return dict(
             changed=True,
             host=host_record,
             vm={"id": vm["id"], "name": vm["name"]},
@@ -59,4 +59,3 @@ class ActionModule(HyperVActionBase):
             assumptions=rows,
             differences=[row["id"] for row in rows if row["status"] == "differs"],
         )
-        return result

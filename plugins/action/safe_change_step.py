@@ -29,16 +29,16 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_guest import (
     CheckFailed,
     GuestChecks,
     guest_family,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, error_message
 
 display = Display()
 
@@ -65,6 +65,7 @@ class ActionModule(HyperVActionBase):
         reachable_only=dict(type="bool", default=False),
         summary=dict(type="bool", default=True),
         set_stats=dict(type="bool", default=True),
+        results_file=dict(type="str", default=""),
         # hold (playbooks/checkpoint.yml)
         vm=dict(type="str"),
         change_id=dict(type="str"),
@@ -78,11 +79,7 @@ class ActionModule(HyperVActionBase):
         batch_size=dict(type="str", default="1"),
     )
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp
-        args = self.validated_args()
-        task_vars = task_vars or {}
+    def run_checked(self, args, task_vars):
         handler = getattr(self, "_step_" + args["step"])
         started = time.time()
         if isinstance(args.get("state"), dict):
@@ -90,7 +87,7 @@ class ActionModule(HyperVActionBase):
             # travels through the controller's main process with every result, which is the bottleneck
             # of a large window, and the workers that template them run in parallel.
             args["state"] = dict(args["state"], options=self._options(role_options(), task_vars)[0])
-        result.update(handler(args, task_vars))
+        result = handler(args, task_vars)
         if isinstance(result.get("state"), dict):
             result["state"] = {key: value for key, value in result["state"].items() if key != "options"}
         result.setdefault("changed", False)
@@ -229,7 +226,7 @@ class ActionModule(HyperVActionBase):
         """The Hyper-V side of the run, over this task's connection (delegated to the Hyper-V host)."""
         client = HostClient(lambda: self.hyperv_host(task_vars, state["options"]["safe_change_operation_timeout"]),
                             state["options"]["safe_change_merge_timeout"],
-                            describe=lambda error: self.failure({}, error, state["vm"])["msg"])
+                            describe=lambda error: error_message(error, state["vm"]))
         return steps.HostSteps(client, alert=lambda text: display.display(text, color=C.COLOR_ERROR)), []
 
     def _step_checkpoint(self, args, task_vars):
@@ -237,7 +234,7 @@ class ActionModule(HyperVActionBase):
         hyperv, warnings = self._host_steps(state, task_vars)
         try:
             state = hyperv.checkpoint(state, bool(self._task.check_mode), group_preflight=bool(state.get("group")))
-        except HostOperationError as error:
+        except HostError as error:
             state = steps.read_refusal(dict(state), error)
         if state["proceed"]:
             state["marks"]["change"] = time.time()
@@ -427,7 +424,7 @@ class ActionModule(HyperVActionBase):
         hyperv, warnings = self._host_steps(state, task_vars)
         try:
             state = hyperv.checkpoint(state, False)
-        except HostOperationError as error:
+        except HostError as error:
             state = steps.read_refusal(dict(state), error)
         if state["proceed"]:
             state["marks"]["change"] = time.time()
@@ -507,8 +504,13 @@ class ActionModule(HyperVActionBase):
                   "msg": "%d guest(s) in this play, %d in the run" % (len(shown), len(records))}
         if args["summary"]:
             display.display("\n".join(record.summary_table(shown)))
+        artifacts = record.artifacts(records)
         if args["set_stats"]:
-            result["ansible_stats"] = {"data": record.artifacts(records), "per_host": False, "aggregate": False}
+            result["ansible_stats"] = {"data": artifacts, "per_host": False, "aggregate": False}
+        if args["results_file"]:
+            problem = write_results(args["results_file"], artifacts)
+            if problem:
+                result["warnings"] = [problem]
         return result
 
 
@@ -617,6 +619,24 @@ def unknown_variable_warnings(task_vars, spec):
         warnings.append("safe_change does not know the variable %s, which is ignored%s" % (
             name, "; did you mean %s?" % close[0] if close else " (roles/safe_change/README.md lists the variables)"))
     return warnings
+
+
+def write_results(path, artifacts):
+    """Write the run's artifacts as JSON to ``path`` on the controller (relative to the working directory), through a
+    file beside it, so that a reader never sees half a file; returns the problem as text, or None."""
+    import json
+
+    path = os.path.abspath(os.path.expanduser(path))
+    partial = path + ".partial"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(artifacts, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(partial, path)
+    except OSError as error:
+        return "safe_change could not write its results to %s: %s" % (path, error)
+    return None
 
 
 def open_url_status(url, validate_certs, timeout):

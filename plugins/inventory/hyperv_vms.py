@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: hyperv_vms
 short_description: Hyper-V VMs as inventory hosts, from Hyper-V hosts and failover clusters
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Connects to Hyper-V hosts over WinRM (Ansible's own C(winrm) connection plugin, so pywinrm with NTLM,
     Kerberos, CredSSP or basic authentication), or over PowerShell remoting (the C(psrp) connection plugin and
@@ -17,7 +17,9 @@ description:
     the run.
   - Each VM host gets the variables C(hyperv_host) (the inventory name of the Hyper-V host that runs the VM
     now, for C(delegate_to)), C(hyperv_computer_name), C(hyperv_vm_name), C(hyperv_vm_id),
-    C(hyperv_vm_state), C(hyperv_checkpoint_type), C(hyperv_checkpoint_count) (user checkpoints),
+    C(hyperv_vm_state), C(hyperv_checkpoint_type) (as Hyper-V spells it, C(ProductionOnly)),
+    C(hyperv_checkpoint_type_option) (as the modules' options spell it, C(production_only); added in 0.2.0),
+    C(hyperv_checkpoint_count) (user checkpoints),
     C(hyperv_automatic_checkpoints), C(hyperv_is_clustered) and C(hyperv_merging).
   - Each VM is in the group O(vms_group) and in the groups C(hyperv_host_<host>), C(hyperv_state_<state>) and
     C(hyperv_checkpoint_type_<type>) (lower case); O(keyed_groups), O(groups) and O(compose) add more.
@@ -197,13 +199,13 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import vm_inventory
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
-    HostOperationError,
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _vm_inventory as vm_inventory
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
+    HostError,
     OperationTimeoutError,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.remote_connection import open_connection
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._remote_connection import open_connection
 
 display = Display()
 
@@ -263,7 +265,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # The abandoned command still holds the connection; closing it could hang as well.
             connection = None
             raise AnsibleParserError("hyperv_vms: %s" % error.describe())
-        except HostOperationError as error:
+        except HostError as error:
             raise AnsibleParserError("hyperv_vms: %s" % error.describe())
         except Exception as error:  # connection plugins raise many types for an unreachable host
             raise AnsibleParserError("hyperv_vms: cannot list the VMs of %s (%s:%s): %s"

@@ -20,30 +20,38 @@ description:
   - O(name_pattern) and O(older_than) filter the checkpoints listed per VM. They can find, for example, checkpoints
     left over from earlier patch windows.
   - The module only reads. It never changes the host and always reports C(changed=false).
+  - O(on_missing=report) lists VMs that are not on the host in RV(missing_vms) instead of failing the whole listing.
   - The module runs on the Ansible controller, as an action plugin. It reads everything with one PowerShell run on
     the Hyper-V host, over the task's connection. Point the task at the Hyper-V host, usually with C(delegate_to).
   - Unlike M(hyperv.checkpoint.hyperv_checkpoint), it lists checkpoints of every snapshot type. This includes
     C(Recovery) checkpoints left by backup software and C(Replica) checkpoints of Hyper-V Replica, besides the user
     checkpoints (C(Standard)). RV(vms[].checkpoints[].snapshot_type) tells them apart.
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:
-      - Names of the virtual machines to report on. The names are compared literally and case-sensitively with the
-        names of the host's VMs. They are not wildcard patterns.
-      - Every VM named must exist. An unknown name fails the whole task with RV(error_code=vm_not_found). A name shared
-        by several VMs fails it with RV(error_code=ambiguous); use O(vm_id) then. An empty name fails with
-        RV(error_code=invalid_option).
-      - Can be combined with O(vm_id). When neither O(vm) nor O(vm_id) is set, the task reports on all VMs of the
-        host, ordered by name.
+      - Names of the virtual machines to report on. Can be combined with O(vm_id). When neither O(vm) nor O(vm_id) is
+        set, the task reports on all VMs of the host, ordered by name.
+      - A name that is not on the host fails the whole task with RV(error_code=vm_not_found), unless
+        O(on_missing=report). An empty name fails with RV(error_code=invalid_option).
     type: list
     elements: str
   vm_id:
     description:
-      - Ids (GUIDs) of the virtual machines to report on. The comparison is not case-sensitive.
-      - Every id must exist. Otherwise the task fails with RV(error_code=vm_not_found).
-      - Can be combined with O(vm). When neither O(vm) nor O(vm_id) is set, the task reports on all VMs of the host.
+      - Ids (GUIDs) of the virtual machines to report on, compared case-insensitively. Can be combined with O(vm).
+      - An id that is not on the host fails the task with RV(error_code=vm_not_found), unless O(on_missing=report).
     type: list
     elements: str
+  on_missing:
+    description:
+      - What to do with a VM of O(vm) or O(vm_id) that is not on the host (or is owned by another cluster node).
+      - V(fail) fails the whole task with its RV(error_code) (C(vm_not_found), C(owned_by_other_node)).
+      - V(report) reports the others and lists each missing one in RV(missing_vms), with the error it would have
+        failed with.
+    type: str
+    choices: [fail, report]
+    default: fail
+    version_added: 0.2.0
   name_pattern:
     description:
       - List only the checkpoints whose names match this shell-style pattern in RV(vms[].checkpoints).
@@ -77,28 +85,8 @@ options:
         costs on a 500-VM host). With V(false), the sizes are V(null).
     type: bool
     default: true
-  operation_timeout:
-    description:
-      - Maximum number of seconds for the read on the host. When it runs out, the task fails with
-        RV(error_code=timeout).
-      - Unlike in M(hyperv.checkpoint.hyperv_checkpoint), the value is not checked. V(0) means no limit at all, and a
-        negative value fails the task with RV(error_code=timeout) at once.
-    type: int
-    default: 600
 notes:
-  - O(vm), O(vm_id) and O(name_pattern) must be strings without control characters (NUL, tab, newline, ...). A single string given for O(vm) or
-    O(vm_id) is one entry, even when it contains commas. Other input fails before the host is contacted, with a
-    message that names the option.
-  - The module is an action plugin that runs on the Ansible controller. It sends a Windows PowerShell script to the
-    Hyper-V host over the task's connection (C(winrm), C(psrp), or C(ssh) with the C(powershell) shell). Nothing is
-    installed on the host and no Python is needed there.
-  - Run the task against the Hyper-V host, not the guest. Usually it uses C(delegate_to) with the Hyper-V host, as in
-    the examples. O(vm) holds the VMs' names in Hyper-V, which may differ from the guests' inventory names.
-  - The Hyper-V host needs Windows Server 2016 or later, the Hyper-V role with the Hyper-V PowerShell module
-    (C(Install-WindowsFeature Hyper-V-PowerShell)), a WinRM listener (or OpenSSH) and Windows PowerShell 5.1.
-  - The connecting user must be a member of the local group C(Hyper-V Administrators) on the host, and of
-    C(Remote Management Users) to use WinRM without being an administrator. C(become) is not applied to the script
-    this module runs.
+  - A single string given for O(vm) or O(vm_id) is one entry, even when it contains commas.
   - Hyper-V cmdlets only see the VMs of the host they run on. For a cluster, run the task on each node, or on the node
     that owns the VM.
   - Checkpoints are not backups. They depend on the VM's virtual disks and slow the VM's disk I/O as they grow, so use
@@ -106,37 +94,18 @@ notes:
   - Ages (RV(vms[].checkpoints[].age_seconds), O(older_than)) are measured with the controller's clock against the
     creation times the host reports in UTC. Clock skew between the controller and the host shifts them; an age can even
     be negative when the host's clock runs ahead.
-  - O(operation_timeout) limits the read. WinRM's own timeouts (C(ansible_winrm_operation_timeout_sec),
-    C(ansible_winrm_read_timeout_sec)) can stay at their defaults. When the host is busy or the connection drops, the
-    read is retried up to 3 times.
-  - Failures carry RV(error_code) and RV(error_details), and the message names the VM and the host and says what to
-    do.
 attributes:
-  action:
-    description: Runs on the Ansible controller as an action plugin and talks to the Hyper-V host over the task's
-      connection.
-    support: full
-  async:
-    description: The task cannot run asynchronously (C(async)/C(poll)).
-    support: none
   check_mode:
     description: The module only reads, and it runs and returns the same information in check mode.
     support: full
   diff_mode:
     description: The module changes nothing, so it has no diff.
     support: none
-  platform:
-    description: The target is a Windows Hyper-V host.
-    support: full
-    platforms: windows
 seealso:
   - module: hyperv.checkpoint.hyperv_checkpoint
     description: Create, restore, rename and delete checkpoints, and clean up old ones.
   - module: hyperv.checkpoint.hyperv_checkpoint_type
     description: Set a VM's checkpoint type (standard, production, production only, disabled) and related settings.
-  - name: Using checkpoints to revert virtual machines to a previous state
-    description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
-    link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """
@@ -167,6 +136,20 @@ EXAMPLES = r"""
     include_sizes: false
   delegate_to: "{{ hyperv_host }}"
   register: several
+
+- name: Read several VMs, listing those that are not on this host instead of failing
+  hyperv.checkpoint.hyperv_checkpoint_info:
+    vm: "{{ groups['guests'] | map('extract', hostvars, 'hyperv_vm_name') | list }}"
+    on_missing: report
+  delegate_to: hv01.example.com
+  run_once: true
+  register: listing
+
+- name: Say which VMs hv01 does not have
+  ansible.builtin.debug:
+    msg: "{{ listing.missing_vms | map(attribute='msg') | list }}"
+  run_once: true
+  when: listing.missing_vms | length > 0
 
 - name: Read VMs by id (names need not be unique)
   hyperv.checkpoint.hyperv_checkpoint_info:
@@ -280,8 +263,7 @@ vms:
   description:
     - One entry per VM. The VMs named in O(vm) come first, in the order given, then those in O(vm_id). When all VMs
       are reported, they are ordered by name.
-    - A VM given twice, for example by name and by id, is reported twice and counted twice in RV(vm_count),
-      RV(checkpoint_count) and RV(matching_count).
+    - A VM given twice, for example by name and by id, is reported once, where it was first given, and counted once.
   returned: success
   type: list
   elements: dict
@@ -299,10 +281,16 @@ vms:
       type: str
       sample: Running
     checkpoint_type:
-      description: The VM's checkpoint type setting, either C(Standard), C(Production), C(ProductionOnly) or
-        C(Disabled). V(null) on hosts without checkpoint types.
+      description: The VM's checkpoint type setting as Hyper-V spells it, either C(Standard), C(Production),
+        C(ProductionOnly) or C(Disabled). V(null) on hosts without checkpoint types.
       type: str
       sample: Production
+    checkpoint_type_option:
+      description: The same setting as the options spell it (C(standard), C(production), C(production_only),
+        C(disabled)); V(null) on hosts without checkpoint types.
+      type: str
+      sample: production
+      version_added: 0.2.0
     automatic_checkpoints:
       description: Whether Hyper-V takes a checkpoint automatically when the VM starts. V(null) where the host does not
         support it (before Windows Server 2019).
@@ -458,6 +446,13 @@ vms:
           type: bool
           sample: false
           version_added: 0.2.0
+        kind:
+          description: What the collection knows of the checkpoint's kind - C(standard) when it holds the VM's memory
+            state, else C(unknown) (Hyper-V does not record whether a checkpoint without memory state is a production
+            one or a standard one of a VM that was off).
+          type: str
+          sample: unknown
+          version_added: 0.2.0
         size_bytes:
           description:
             - The size of the checkpoint's own differencing disks (C(.avhdx)), the changes written after it was taken,
@@ -544,6 +539,30 @@ merging_vms:
   type: list
   elements: str
   sample: []
+missing_vms:
+  description: With O(on_missing=report), the VMs asked for that are not on the host, each with the failure it would
+    have caused.
+  returned: success, with O(on_missing=report)
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    vm:
+      description: The name or id as given in O(vm) or O(vm_id).
+      type: str
+      sample: app99
+    error_code:
+      description: C(vm_not_found), or C(owned_by_other_node) for a clustered VM on another node.
+      type: str
+      sample: vm_not_found
+    msg:
+      description: The host's message, with the closest VM names of the host for a name not found.
+      type: str
+      sample: "No VM 'app99' on host HV01; did you mean 'app01'?"
+    error_details:
+      description: As RV(error_details) for that code.
+      type: dict
+      sample: {"vm": "app99", "computer_name": "HV01", "suggestions": ["app01"]}
 error_code:
   description:
     - A stable code for the failure, for example C(invalid_option), C(vm_not_found), C(ambiguous),
@@ -551,17 +570,19 @@ error_code:
       C(invalid_request) or C(host_error) (any other error, with the host's message).
     - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
       C(ansible_connection=local) without C(delegate_to)); nothing is sent then.
-  returned: failure, except for option errors found by the argument spec
+  returned: failure
   type: str
   sample: vm_not_found
 error_details:
   description:
-    - Details of the failure, depending on RV(error_code). For example, C(vm) and C(computer_name) for
-      C(vm_not_found), C(vm) and C(matches) for C(ambiguous), and C(exception_type), C(fully_qualified_error_id) and
-      C(category) for C(host_error). An empty dict when there are no details.
-  returned: failure, except for option errors found by the argument spec
+    - Details of the failure, depending on RV(error_code). For example, C(vm), C(computer_name) and C(suggestions)
+      (the host's closest VM names) for C(vm_not_found), C(vm) and C(matches) for C(ambiguous), and
+      C(exception_type), C(fully_qualified_error_id) and C(category) for C(host_error). An empty dict when there are
+      no details.
+  returned: failure
   type: dict
   sample:
     vm: app99
     computer_name: HV01
+    suggestions: [app01]
 """

@@ -27,12 +27,11 @@ description:
     memory state, production checkpoints without it). Hyper-V leaves a VM Off after restoring a production
     checkpoint, as if it had been shut down, because a production checkpoint has no memory state
     (M(hyperv.checkpoint.hyperv_checkpoint) with C(state=restored) starts it again by default when it was running).
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:
       - Names of the VMs to change.
-      - Names are compared exactly (case-sensitive, no wildcards).
-      - When a name matches several VMs, the task fails with C(ambiguous); address such VMs with O(vm_id).
       - Cannot be combined with O(all_vms=true). One of O(vm), O(vm_id) or O(all_vms=true) is required.
     type: list
     elements: str
@@ -50,7 +49,9 @@ options:
     default: false
   checkpoint_type:
     description:
-      - The kind of checkpoint Hyper-V takes for the VM from now on.
+      - The kind of checkpoint Hyper-V takes for the VM from now on. The host's spelling (V(ProductionOnly),
+        V(Production), V(Standard), V(Disabled), in any case) is accepted too, so a value read from a result or from the
+        inventory variable C(hyperv_checkpoint_type) can be given back.
       - V(standard) takes standard checkpoints, which include the memory state of a running VM.
       - V(production) takes production checkpoints (VSS in Windows guests, a file-system freeze in Linux guests)
         and falls back to a standard checkpoint when the guest cannot take one.
@@ -76,12 +77,6 @@ options:
         C(checkpoint_location_in_use) and changes nothing.
       - Must not be empty. Leave it out to keep the VM's location.
     type: str
-  operation_timeout:
-    description:
-      - Seconds to wait for each operation on the Hyper-V host.
-      - When it expires the task fails with C(timeout); the operation may still be running on the host.
-    type: int
-    default: 600
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -94,21 +89,11 @@ attributes:
     details:
       - The diff has the settings of each changed VM, keyed by the VM's name (with its id added when
         several VMs share the name), before and after the task.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: windows
 notes:
-  - O(vm), O(vm_id) and O(checkpoint_location) must be strings without control characters (NUL, tab, newline, ...). A single string given for O(vm) or
-    O(vm_id) is one entry, even when it contains commas. Other input fails before the host is contacted, with a
-    message that names the option.
-  - This module runs on the Ansible controller (it is an action plugin) and sends small Windows PowerShell
-    scripts to the Hyper-V host over the task's connection (C(winrm), C(psrp), or C(ssh) with the PowerShell
-    shell). Nothing is installed on the host.
-  - Run the task against the Hyper-V host, for example with C(delegate_to) pointing at the Hyper-V host when
-    the play targets the guests.
-  - The Hyper-V host needs the Hyper-V PowerShell module (C(Install-WindowsFeature Hyper-V-PowerShell)),
-    a WinRM listener (or OpenSSH), and a connecting user in the local group C(Hyper-V Administrators).
+  - A single string given for O(vm) or O(vm_id) is one entry, even when it contains commas.
+  - One of O(checkpoint_type), O(automatic_checkpoints) and O(checkpoint_location) is required.
+  - When the play targets the guests, give the task C(run_once) next to C(delegate_to), as in the examples, so that
+    it runs once for all the VMs it names.
   - The checkpoint location can only change while the VM has no checkpoints (of any kind, including
     recovery and replica checkpoints).
   - Checkpoint locations are compared case-insensitively, as Windows paths are.
@@ -133,6 +118,7 @@ EXAMPLES = r"""
       - db02
     checkpoint_type: production_only
   delegate_to: hv01.example.com
+  run_once: true
 
 - name: Test VMs take standard checkpoints
   hyperv.checkpoint.hyperv_checkpoint_type:
@@ -146,12 +132,14 @@ EXAMPLES = r"""
     all_vms: true
     automatic_checkpoints: false
   delegate_to: hv01.example.com
+  run_once: true
 
 - name: Every VM of the host takes production checkpoints with fallback to standard
   hyperv.checkpoint.hyperv_checkpoint_type:
     all_vms: true
     checkpoint_type: production
   delegate_to: hv01.example.com
+  run_once: true
 
 - name: Show what would change, without changing anything
   hyperv.checkpoint.hyperv_checkpoint_type:
@@ -161,11 +149,13 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
   delegate_to: hv01.example.com
+  run_once: true
   register: planned
 
 - name: List the VMs that would change
   ansible.builtin.debug:
     msg: "{{ planned.vms | selectattr('changed') | map(attribute='name') | list }}"
+  run_once: true
 
 - name: Address a VM by its id (for example when two VMs share a name)
   hyperv.checkpoint.hyperv_checkpoint_type:
@@ -173,18 +163,21 @@ EXAMPLES = r"""
       - 6f2a1c1e-7d3b-4c2a-9a51-0d3c8e4b1f27
     checkpoint_type: production
   delegate_to: hv01.example.com
+  run_once: true
 
 - name: Keep the checkpoint files of a new VM on a separate volume (the VM must not have checkpoints yet)
   hyperv.checkpoint.hyperv_checkpoint_type:
     vm: app03
     checkpoint_location: 'D:\Hyper-V\Checkpoints'
   delegate_to: hv01.example.com
+  run_once: true
 
 - name: Block checkpoints of a VM during a migration
   hyperv.checkpoint.hyperv_checkpoint_type:
     vm: legacy01
     checkpoint_type: disabled
   delegate_to: hv01.example.com
+  run_once: true
 """
 
 RETURN = r"""
@@ -197,7 +190,8 @@ vms:
   description:
     - One entry per addressed VM, in the order given (with O(all_vms=true), ordered by name).
     - The checkpoint types are the host's values C(Standard), C(Production), C(ProductionOnly) and C(Disabled),
-      as hyperv.checkpoint.hyperv_checkpoint_info returns them.
+      as hyperv.checkpoint.hyperv_checkpoint_info returns them, and beside each the options' spelling
+      (C(checkpoint_type_option)).
   returned: success
   type: list
   elements: dict
@@ -231,6 +225,12 @@ vms:
           description: C(Standard), C(Production), C(ProductionOnly) or C(Disabled); null on hosts without checkpoint types.
           type: str
           sample: Production
+        checkpoint_type_option:
+          description: The same type as the options spell it (C(standard), C(production), C(production_only),
+            C(disabled)); null on hosts without checkpoint types.
+          type: str
+          sample: production
+          version_added: 0.2.0
         automatic_checkpoints:
           description: Whether automatic checkpoints are on; null on hosts without automatic checkpoints.
           type: bool
@@ -241,23 +241,15 @@ vms:
           sample: C:\ProgramData\Microsoft\Windows\Hyper-V
     after:
       description:
-        - The VM's checkpoint settings after the task, as the host reports them after the change.
-        - In check mode, the settings the task would set.
+        - The VM's checkpoint settings after the task, with the keys of RV(vms[].before), as the host reports them
+          after the change. In check mode, the settings the task would set.
       type: dict
       returned: always
-      contains:
-        checkpoint_type:
-          description: C(Standard), C(Production), C(ProductionOnly) or C(Disabled); null on hosts without checkpoint types.
-          type: str
-          sample: ProductionOnly
-        automatic_checkpoints:
-          description: Whether automatic checkpoints are on; null on hosts without automatic checkpoints.
-          type: bool
-          sample: false
-        checkpoint_location:
-          description: The folder of the VM's checkpoint files.
-          type: str
-          sample: C:\ProgramData\Microsoft\Windows\Hyper-V
+      sample:
+        checkpoint_type: ProductionOnly
+        checkpoint_type_option: production_only
+        automatic_checkpoints: false
+        checkpoint_location: C:\ProgramData\Microsoft\Windows\Hyper-V
 error_code:
   description:
     - A stable code for the failure, for example C(vm_not_found), C(ambiguous), C(unsupported_on_host),

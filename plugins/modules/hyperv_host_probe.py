@@ -29,10 +29,11 @@ description:
     same VM and writes a JSON report.
   - The module runs on the Ansible controller, as an action plugin, like M(hyperv.checkpoint.hyperv_checkpoint); point
     the task at the Hyper-V host.
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
     description:
-      - Name of the disposable virtual machine, compared literally and case-sensitively.
+      - Name of the disposable virtual machine.
       - Exactly one of O(vm) and O(vm_id) is required. Mutually exclusive with O(vm_id).
     type: str
   vm_id:
@@ -58,33 +59,17 @@ options:
     choices: [restore_running_standard, restore_running_production, restore_off_standard, remove_saved_state,
               turn_off_automatic, checkpoint_default_name, production_fallback, merge_visibility, busy_error,
               checkpoint_disks, volumes, deleted_checkpoint_properties, cluster_owner]
-  operation_timeout:
-    description:
-      - Maximum number of seconds for each experiment on the host. It must be greater than zero.
-    type: int
-    default: 600
 notes:
   - The assumptions, their sources and what each experiment does are listed in docs/host-fidelity.md.
   - An assumption marked C(safe_either_way) is one the collection does not depend on; its scripts are written to be
     right under both behaviours, and the probe only settles which one the host has.
 attributes:
-  action:
-    description: Runs on the Ansible controller as an action plugin and talks to the Hyper-V host over the task's
-      connection.
-    support: full
-  async:
-    description: The task cannot run asynchronously (C(async)/C(poll)).
-    support: none
   check_mode:
     description: In check mode the task is skipped; the experiments only make sense on the host.
     support: none
   diff_mode:
     description: No diff.
     support: none
-  platform:
-    description: The target is a Windows Hyper-V host.
-    support: full
-    platforms: windows
 seealso:
   - module: hyperv.checkpoint.hyperv_checkpoint
     description: The checkpoint operations whose assumptions this module checks.

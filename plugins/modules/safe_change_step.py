@@ -95,6 +95,10 @@ options:
     description: V(summary) publishes the artifacts with C(set_stats).
     type: bool
     default: true
+  results_file:
+    description: V(summary) also writes the artifacts as JSON to this file on the controller (empty - no file).
+    type: str
+    default: ""
   vm:
     description: V(hold) - the VM's name on the Hyper-V host. The inventory name when not set.
     type: str

@@ -13,8 +13,10 @@ from checkpoint_planner, as for the module hyperv_checkpoint. Pure functions, no
 from __future__ import annotations
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")
@@ -169,8 +171,8 @@ def preflight_problems(vm, checkpoints, options, host_computer_name, reuse, to_r
     after = dict(vm, checkpoints=[cp for cp in vm.get("checkpoints", []) if cp["id"] not in removed])
     if reuse is None:
         try:
-            planner.ensure_can_create(after, planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]))
-        except planner.PlanError as error:
+            planner.ensure_can_create(after, checkpoint_types.host_value(options["safe_change_checkpoint_type"]))
+        except PlanError as error:
             problems.append(error.message)
     if vm.get("merging"):
         problems.append("a disk merge is running on it; run the change when the merge has finished")

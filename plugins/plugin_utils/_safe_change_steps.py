@@ -20,9 +20,10 @@ import time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import free_space
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
 
 # The run's state: what each step receives from the one before and passes on.
 STATE_FIELDS = {
@@ -123,7 +124,7 @@ def read_refusal(state, error):
 class HostSteps:
     """The Hyper-V side of a run, over one connection to the guest's Hyper-V host.
 
-    ``client`` carries out one operation per method and raises HostOperationError:
+    ``client`` carries out one operation per method and raises HostError:
     ``read(vm_name) -> (host record, VM record with its checkpoints)``, ``create(vm_id, name,
     checkpoint_type, known_ids, min_free_gb, since, vm_type) -> reply`` (HyperVHost.create_checkpoint:
     the host refuses below min_free_gb; ``since``, the host's time of the read, and ``vm_type`` serve its
@@ -144,7 +145,7 @@ class HostSteps:
         """Delete a checkpoint and wait for the merge: (deleted, merge_seconds, error text, merge still running)."""
         try:
             return True, self._client.delete(state["vm_id"], checkpoint_id), None, False
-        except HostOperationError as error:
+        except HostError as error:
             # A merge that outlasts the timeout means the checkpoint is deleted: Hyper-V merges in the background.
             if error.code == "merge_timeout":
                 return True, None, None, True
@@ -176,7 +177,7 @@ class HostSteps:
         options = state["options"]
         try:
             host_record, vm, checkpoints, now = self._survey(state)
-        except HostOperationError as error:
+        except HostError as error:
             return read_refusal(state, error)
         reuse, to_remove = plan.choose_left_overs(checkpoints, options["safe_change_stale_policy"],
                                                   options["safe_change_stale_max_age_hours"])
@@ -220,7 +221,7 @@ class HostSteps:
             # second run of the same change must not adopt while this one goes on.
             try:
                 name = self._client.rename(state["vm_id"], reuse["id"], names.adopted_name(name))["name"]
-            except HostOperationError as error:
+            except HostError as error:
                 return refuse(state, "Adopting the checkpoint '%s' failed: %s The change was not applied."
                               % (name, self._client.describe(error)))
         state["checkpoint"] = {"id": reuse["id"], "name": name, "reused": True, "taken_type": None,
@@ -229,16 +230,21 @@ class HostSteps:
         state["proceed"] = True
         return state
 
+    def _create(self, state, vm, known):
+        """Take the run's checkpoint; ``known``: the VM's checkpoints before (for the recovery of a lost create)."""
+        options = state["options"]
+        return self._client.create(state["vm_id"], state["checkpoint_name"],
+                                   checkpoint_types.host_value(options["safe_change_checkpoint_type"]),
+                                   [cp["id"] for cp in known], options["safe_change_min_free_gb"],
+                                   state.get("host_time"), vm.get("checkpoint_type"))
+
     def _take(self, state, vm, removed):
         options = state["options"]
         gone = set(cp["id"] for cp in removed)
         known = [cp for cp in vm.get("checkpoints", []) if cp["id"] not in gone]
         try:
-            reply = self._client.create(state["vm_id"], state["checkpoint_name"],
-                                        planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in known], options["safe_change_min_free_gb"],
-                                        state.get("host_time"), vm.get("checkpoint_type"))
-        except HostOperationError as error:
+            reply = self._create(state, vm, known)
+        except HostError as error:
             reason = "The checkpoint could not be taken: %s The change was not applied." % self._client.describe(error)
             if error.code == "timeout":
                 reason += TIMEOUT_NOTE % state["checkpoint_name"]
@@ -263,7 +269,7 @@ class HostSteps:
         options, checkpoint = state["options"], state["checkpoint"]
         try:
             vm = {"checkpoints": listed} if listed is not None else self._client.read(state["vm"])[1]
-        except HostOperationError as error:
+        except HostError as error:
             return refuse(state, "Checking for other runs on the VM failed: %s The change was not applied. This run's "
                           "checkpoint '%s' (id %s) is kept: later runs see it as a lock for safe_change_lock_minutes, "
                           "then as a left-over (safe_change_stale_policy)." % (
@@ -300,7 +306,7 @@ class HostSteps:
         options = state["options"]
         try:
             host_record, vm, checkpoints, dummy = self._survey(state)
-        except HostOperationError as error:
+        except HostError as error:
             return read_refusal(state, error)
         mine = plan.taken_for_change(checkpoints, state["change_id"])
         if mine is not None:
@@ -322,12 +328,8 @@ class HostSteps:
             state.update(checkpoint={"id": None, "name": state["checkpoint_name"], "state": "none"}, outcome="held")
             return state
         try:
-            reply = self._client.create(state["vm_id"], state["checkpoint_name"],
-                                        planner.CHECKPOINT_TYPES.get(options["safe_change_checkpoint_type"]),
-                                        [cp["id"] for cp in vm.get("checkpoints", [])],
-                                        options["safe_change_min_free_gb"], state.get("host_time"),
-                                        vm.get("checkpoint_type"))
-        except HostOperationError as error:
+            reply = self._create(state, vm, vm.get("checkpoints", []))
+        except HostError as error:
             return refuse(state, "The checkpoint could not be taken: %s" % self._client.describe(error))
         taken = reply["checkpoint"]
         state.update(outcome="held", checkpoint=dict(taken, state="present", reused=False,
@@ -360,7 +362,7 @@ class HostSteps:
             try:
                 renamed = self._client.rename(state["vm_id"], checkpoint["id"], names.kept_name(checkpoint["name"], until))
                 checkpoint.update(name=renamed["name"], kept_until=names.format_time(until))
-            except HostOperationError as error:
+            except HostError as error:
                 state["notes"].append("the change is done, but marking the checkpoint as kept failed (%s)"
                                       % self._client.describe(error))
         state["outcome"] = "committed"
@@ -384,7 +386,7 @@ class HostSteps:
         checkpoint = state["checkpoint"]
         try:
             self._client.restore(state["vm_id"], checkpoint["id"], plan.restore_power_state(state.get("vm_state")))
-        except HostOperationError as error:
+        except HostError as error:
             state["outcome"] = "revert_failed"
             state["revert_error"] = self._client.describe(error)
             checkpoint.update(restored=False, state="kept")
@@ -393,7 +395,7 @@ class HostSteps:
                 renamed = self._client.rename(state["vm_id"], checkpoint["id"],
                                               names.revert_failed_name(checkpoint["name"]))
                 checkpoint["name"] = renamed["name"]
-            except HostOperationError:
+            except HostError:
                 pass
             self._alert(revert_failed_banner(state))
             return state

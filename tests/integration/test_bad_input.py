@@ -73,6 +73,10 @@ def test_a_task_without_a_powershell_connection_is_refused_before_anything_is_se
         "      hyperv.checkpoint.hyperv_checkpoint_type: {vm: web01, checkpoint_type: standard}\n"
         "      register: type_refused\n"
         "      ignore_errors: true\n"
+        "    - name: Probe without delegate_to\n"
+        "      hyperv.checkpoint.hyperv_host_probe: {vm: web01}\n"
+        "      register: probe_refused\n"
+        "      ignore_errors: true\n"
         "    - name: Each was refused with the stable code and what to set\n"
         "      ansible.builtin.assert:\n"
         "        that:\n"
@@ -80,7 +84,7 @@ def test_a_task_without_a_powershell_connection_is_refused_before_anything_is_se
         "          - item.error_code == 'unsupported_connection'\n"
         "          - \"'delegate_to' in item.msg and 'ansible_shell_type=powershell' in item.msg\"\n"
         "          - \"'Nothing was sent to the host' in item.msg\"\n"
-        "      loop: [\"{{ refused }}\", \"{{ info_refused }}\", \"{{ type_refused }}\"]\n"
+        "      loop: [\"{{ refused }}\", \"{{ info_refused }}\", \"{{ type_refused }}\", \"{{ probe_refused }}\"]\n"
         "      loop_control: {label: \"{{ item.error_code | default('') }}\"}\n")
     run = lab.playbook(play)
     assert run.rc == 0 and "failed=0" in run.stdout, run

@@ -1,5 +1,5 @@
 """playbooks/probe_host.yml against the simulated host: every assumption the collection and the simulator make
-holds there (host_assumptions.py), the collection's own operations behave as documented, and the VM is left as
+holds there (_host_assumptions.py), the collection's own operations behave as documented, and the VM is left as
 it was found. On a real host the same playbook reports what differs (docs/host-fidelity.md)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_assumptions
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_assumptions as host_assumptions
 
 from test_hyperv_checkpoint import assert_ok
 

@@ -270,7 +270,10 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(ro
     hv02.add_checkpoint(HOSTILE_VM, HOSTILE_CHECKPOINT, age_seconds=50 * 3600 + 600)
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
-    run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={
+    # The results file (patch_window_results_file) in its default place, relative to where ansible-playbook runs.
+    workdir = role_lab.tmp_path / "workdir"
+    workdir.mkdir()
+    run = role_lab.playbook("playbooks/patch_window.yml", cwd=workdir, extra_vars={
         "change_id": "CHG-PATCH", "patch_window_serial": 2, "patch_window_max_fail_percentage": 50,
         "patch_window_change_tasks": patch})
 
@@ -292,6 +295,10 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(ro
     assert run.custom["hyperv_checkpoint_counts"]["total"] == 4, run.custom
     assert run.custom["hyperv_checkpoint_ok"] is False
     assert set(run.custom["hyperv_checkpoint_outcome"]) == {"p1", "p2", "p3", "p4"}
+    # The same results in the file on the controller, over both batches, for report.yml outside AWX.
+    written = json.loads((workdir / "patch-window-results.json").read_text())
+    assert written == {key: run.custom[key] for key in written}, written
+    assert set(written["hyperv_checkpoint_outcome"]) == {"p1", "p2", "p3", "p4"}
 
     output = role_lab.tmp_path / "report"
     report = role_lab.playbook("playbooks/report.yml", extra_vars={
@@ -302,6 +309,11 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(ro
     assert report.custom["hyperv_checkpoint_stale"] == 2, report.custom
     check_report_json(json.loads((output / "report.json").read_text()))
     check_report_html(output / "report.html", role_lab.tmp_path / "report.png")
+    # Outside AWX: report.yml reads the results file instead of the artifact pasted as an extra var.
+    from_file = role_lab.playbook("playbooks/report.yml", cwd=workdir, extra_vars={
+        "report_output_dir": "report", "report_results_file": "patch-window-results.json"})
+    assert from_file.rc == 0, from_file
+    check_report_json(json.loads((workdir / "report" / "report.json").read_text()))
 
 
 HOSTILE_VM = "<script>alert(1)</script>"
@@ -325,6 +337,8 @@ def check_report_json(data):
     assert data["totals"] == dict(data["totals"], hosts=2, vms=7, vms_with_checkpoints=3, checkpoints=3, ours=1,
                                   stale=2, size_unknown=0), data["totals"]
     assert data["outcomes_not_found"] == []
+    # The Type column: what the collection knows of each checkpoint's kind, not Hyper-V's snapshot type.
+    assert {cp["kind"] for vm in vms.values() for cp in vm["checkpoints"]} <= {"standard", "unknown"}
 
 
 def shown_outcome(row):
@@ -339,6 +353,7 @@ def check_report_html(page, png):
     assert dom.find_all("script") == [], "a name was not escaped"
     assert [bold.text for bold in dom.find_all("b") if "nightly" in bold.text] == [], "a name was not escaped"
     assert HOSTILE_CHECKPOINT in dom.find("table", id="checkpoints").text
+    assert {cell.text for cell in dom.find("table", id="checkpoints").find_all("td", "type")} <= {"standard", "unknown"}
     rows = {(row.find("td", "host").text, row.find("td", "name").text): row
             for row in dom.find("table", id="vms").find_all("tr", "vm")}
     assert {key: shown_outcome(row) for key, row in rows.items()} == {

@@ -103,7 +103,8 @@ def test_patch_window_without_ansible_windows_is_refused_naming_the_module(role_
     """The default change of patch_window.yml needs ansible.windows, which this controller lacks."""
     host = role_lab.add_hyperv("hv01", vms=["win01"])
     role_lab.add_guest("win01", files=APP_FILES)
-    run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={"change_id": "CHG-PW"})
+    run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={
+        "change_id": "CHG-PW", "patch_window_results_file": str(role_lab.tmp_path / "results.json")})
     result = run.result("win01")
     assert result["outcome"] == "skipped" and "couldn't resolve module/action 'ansible.windows.win_updates'" in \
         result["msg"] and "windows_updates.yml (safe_change_tasks)" in result["msg"], result

@@ -139,7 +139,8 @@ def test_patch_window_keeps_application_groups_in_one_batch(role_lab, tmp_path):
                            safe_change_verify_services=["app"], **({"safe_change_group": "pos"}
                                                                    if guest in ("p1", "p3") else {}))
     run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={
-        "change_id": "CHG-PW", "patch_window_serial": 1, "patch_window_change_tasks": GROUP_CHANGE})
+        "change_id": "CHG-PW", "patch_window_serial": 1, "patch_window_change_tasks": GROUP_CHANGE,
+        "patch_window_results_file": str(tmp_path / "results.json")})
     assert run.rc == 0, run
     assert run.stdout.count("PLAY [Patch window]") == 3, run  # [p1, p3], [p2], [p4]
     assert {guest: run.result(guest)["outcome"] for guest in role_lab.guests} == {

@@ -113,7 +113,7 @@ function Get-ClusterRoleOwner {
     if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterGroup' -ErrorAction SilentlyContinue)) { return $null }
     try {
         $group = FailoverClusters\Get-ClusterGroup -ErrorAction Stop |
-            Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and $_.Name -ceq $Name } | Select-Object -First 1
+            Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and (Test-SameName $_.Name $Name) } | Select-Object -First 1
         if ($null -ne $group) { return [string]$group.OwnerNode.Name }
     } catch {
         return $null
@@ -121,12 +121,20 @@ function Get-ClusterRoleOwner {
     $null
 }
 
+function Test-SameName {
+    # Names compare as Hyper-V compares them (Get-VM -Name is a case-insensitive wildcard pattern), but
+    # literally: no wildcard characters, and the same comparison whatever the host's culture.
+    param([string]$Left, [string]$Right)
+    [string]::Equals($Left, $Right, [System.StringComparison]::OrdinalIgnoreCase)
+}
+
 function Get-TargetVM {
-    # Names match literally and case-sensitively (Get-VM -Name is a wildcard pattern). $From lets
-    # a caller resolve many names against one listing.
+    # Names match literally and case-insensitively, as Hyper-V compares them; names equal but for case
+    # are ambiguous. $From lets a caller resolve many names against one listing.
     param([string]$Name, [string]$Id, [object[]]$From)
     $owner = $null
     $matchedBy = 'vm_id'
+    $names = $null
     if ($Id) {
         $label = $Id
         $guid = [guid]::Empty
@@ -142,13 +150,15 @@ function Get-TargetVM {
     } else {
         $label = $Name
         if ($null -eq $From) { $From = @(Hyper-V\Get-VM) }
-        $found = @($From | Where-Object { $_.Name -ceq $Name })
+        $found = @($From | Where-Object { Test-SameName $_.Name $Name })
         if ($found.Count -eq 1) { return $found[0] }
         if ($found.Count -gt 1) {
             $candidates = @(foreach ($vm in $found) { [ordered]@{ id = (ConvertTo-Text $vm.Id); name = [string]$vm.Name } })
-            $message = "{0} VMs are named '{1}'; use the VM id" -f $found.Count, $Name
+            $message = "{0} VMs are named '{1}' as Hyper-V compares names (case aside); use the VM id" -f $found.Count, $Name
             Stop-Operation -Code 'ambiguous' -Message $message -Details ([ordered]@{ vm = $Name; matches = $candidates })
         }
+        # For the controller's "did you mean": the names there are.
+        $names = @(foreach ($vm in $From) { [string]$vm.Name })
         $owner = Get-ClusterRoleOwner -Name $Name
         $matchedBy = 'cluster_role_name'
     }
@@ -162,7 +172,26 @@ function Get-TargetVM {
             vm = $label; owner_node = $owner; matched_by = $matchedBy })
     }
     $message = "No VM '{0}' on host {1}" -f $label, $env:COMPUTERNAME
-    Stop-Operation -Code 'vm_not_found' -Message $message -Details ([ordered]@{ vm = $label; computer_name = $env:COMPUTERNAME })
+    $details = [ordered]@{ vm = $label; computer_name = $env:COMPUTERNAME }
+    if ($null -ne $names) { $details['names'] = $names }
+    Stop-Operation -Code 'vm_not_found' -Message $message -Details $details
+}
+
+function Get-ListedVM {
+    # Get-TargetVM for a listing; with $Missing (a list), a VM that is not on this host is added to it
+    # instead of failing the operation.
+    param([string]$Name, [string]$Id, [object[]]$From, [System.Collections.ArrayList]$Missing)
+    if ($null -eq $Missing) { return (Get-TargetVM -Name $Name -Id $Id -From $From) }
+    try {
+        Get-TargetVM -Name $Name -Id $Id -From $From
+    } catch {
+        $code = [string]$_.Exception.Data['hyperv_code']
+        if ($code -ne 'vm_not_found' -and $code -ne 'owned_by_other_node') { throw }
+        $label = $Name
+        if ($Id) { $label = $Id }
+        [void]$Missing.Add([ordered]@{ vm = $label; code = $code; message = $_.Exception.Message
+            details = $_.Exception.Data['hyperv_details'] })
+    }
 }
 
 function Find-Checkpoint {

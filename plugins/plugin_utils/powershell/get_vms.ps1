@@ -1,14 +1,19 @@
-param([string[]]$Names, [string[]]$Ids, [bool]$All, [bool]$IncludeCheckpoints, [bool]$IncludeSizes)
+param([string[]]$Names, [string[]]$Ids, [bool]$All, [bool]$IncludeCheckpoints, [bool]$IncludeSizes,
+    [bool]$ReportMissing)
 
-# Every VM is resolved before any record is built, so the first unknown name or id fails early.
+# Every VM is resolved before any record is built, so the first unknown name or id fails early
+# (or, with $ReportMissing, is reported in "missing" and the others are listed).
+$missing = New-Object System.Collections.ArrayList
+$collect = $null
+if ($ReportMissing) { $collect = $missing }
 if ($All) {
     $vms = @(Hyper-V\Get-VM | Sort-Object -Property Name)
 } else {
     # One listing serves all names; each name still matches literally.
     $listing = $null
     if ($Names) { $listing = @(Hyper-V\Get-VM) }
-    $vms = @(foreach ($vmName in $Names) { Get-TargetVM -Name $vmName -From $listing }) +
-        @(foreach ($vmId in $Ids) { Get-TargetVM -Id $vmId })
+    $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect }) +
+        @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
 }
 
 $records = @(foreach ($vm in $vms) {
@@ -24,4 +29,4 @@ $records = @(foreach ($vm in $vms) {
     }
     $record
 })
-[ordered]@{ host = (Get-HostRecord); vms = $records }
+[ordered]@{ host = (Get-HostRecord); vms = $records; missing = @($missing) }

@@ -1,7 +1,7 @@
 param([string]$VMId, [string]$Experiment)
 
 # One experiment of the host probe (hyperv_host_probe, playbooks/probe_host.yml) on a disposable VM:
-# the raw cmdlets whose behaviour the collection and its simulator assume (host_assumptions.py), and
+# the raw cmdlets whose behaviour the collection and its simulator assume (_host_assumptions.py), and
 # what the host did. The VM is put back as it was found: power state, checkpoint type, automatic
 # checkpoints, and no checkpoint left.
 

@@ -19,7 +19,7 @@ try {
     $rc = 1
     $failure = [ordered]@{ code = 'invalid_request'; details = $null }
     if (${function:Get-ErrorCode}) { $failure = Get-ErrorCode $_ }
-    $reply = [ordered]@{ ok = $false; error = [ordered]@{ code = $failure.code; message = $_.Exception.Message; details = $failure.details } }
+    $reply = [ordered]@{ ok = $false; error = [ordered]@{ code = $failure.code; message = $_.Exception.Message; details = $failure.details; computer_name = $env:COMPUTERNAME } }
 }
 $json = ConvertTo-Json -InputObject $reply -Depth 12 -Compress
 [regex]::Replace($json, '[^\x00-\x7F]', { param($m) '\u{0:x4}' -f [int][char]$m.Value })

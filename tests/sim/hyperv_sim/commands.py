@@ -77,8 +77,9 @@ def success_reply(result: dict, **fault) -> CommandResult:
     return _reply({"ok": True, "result": result}, 0, **fault)
 
 
-def error_reply(error: engine.HostError, **fault) -> CommandResult:
-    return _reply({"ok": False, "error": error.to_error()}, 1, **fault)
+def error_reply(error: engine.HostError, computer_name: str, **fault) -> CommandResult:
+    """The runner's failure reply: the error and the host's own name ($env:COMPUTERNAME)."""
+    return _reply({"ok": False, "error": dict(error.to_error(), computer_name=computer_name)}, 1, **fault)
 
 
 def take_fault(state: dict, operation: str, params: dict | None = None) -> dict | None:
@@ -161,7 +162,8 @@ class CommandHost:
             name, params = self._parse_request(stdin)
         except RequestError as error:
             request_log.record(self.state_file.path, refused=str(error))
-            return error_reply(engine.HostError("invalid_request", str(error)))
+            return error_reply(engine.HostError("invalid_request", str(error)),
+                               self.state_file.read()["host"]["computer_name"])
         request_log.record(self.state_file.path, operation=name, params=params)
         reply = self._run_operation(name, params)
         reply.label = "runner:" + name
@@ -254,15 +256,15 @@ class CommandHost:
         # drop_before: the connection breaks before the request reaches the host, nothing runs
         # (the client never sees the error reply).
         if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
-            return host, error_reply(engine.HostError(fault["code"], fault["message"]))
+            return host, error_reply(engine.HostError(fault["code"], fault["message"]), host.computer_name)
         try:
             return host, success_reply(host.run(name, params))
         except engine.HostError as error:
-            return host, error_reply(error)
+            return host, error_reply(error, host.computer_name)
         except engine.ProcessKilled:
             # What ran stays; the dead process holds no file open any more.
             host.killed = True
             for vm in state["vms"].values():
                 if vm.get("type_override"):
                     vm["type_override"]["live"] = False
-            return host, error_reply(engine.HostError("host_error", "killed"))
+            return host, error_reply(engine.HostError("host_error", "killed"), host.computer_name)

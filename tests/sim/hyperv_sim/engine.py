@@ -92,7 +92,8 @@ CMDLET_TYPES = "Microsoft.HyperV.PowerShell.Commands."
 OPERATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "get_vm": {"Name": ("name", "string"), "Id": ("vm_id", "string")},
     "get_vms": {"Names": ("names", "string[]"), "Ids": ("ids", "string[]"), "All": ("all_vms", "bool"),
-                "IncludeCheckpoints": ("include_checkpoints", "bool"), "IncludeSizes": ("include_sizes", "bool")},
+                "IncludeCheckpoints": ("include_checkpoints", "bool"), "IncludeSizes": ("include_sizes", "bool"),
+                "ReportMissing": ("report_missing", "bool")},
     "get_cluster_nodes": {},
     "create_checkpoint": {"VMId": ("vm_id", "string"), "Name": ("name", "string"),
                           "CheckpointType": ("checkpoint_type", "string"),
@@ -117,6 +118,15 @@ ERROR_CATEGORIES = {"OperationFailed": "NotSpecified", "AccessDenied": "Permissi
 # Where a kill fault (SimHost.inject_fault(op, "kill", at=...)) can stop a create: the process dies
 # right after the VM-wide type was switched, or between Checkpoint-VM's two steps.
 KILL_POINTS = ("type_switched", "checkpoint_taken")
+
+
+def same_name(left: str, right: str) -> bool:
+    """``Test-SameName``: [string]::Equals(left, right, 'OrdinalIgnoreCase'), each character upper-cased on its
+    own as .NET's simple case mapping does (a character whose upper case is longer, such as ß, stays)."""
+    def key(text: str) -> str:
+        return "".join(upper if len(upper) == 1 else character
+                       for character, upper in ((character, character.upper()) for character in text))
+    return key(left) == key(right)
 
 
 class HostError(Exception):
@@ -538,7 +548,8 @@ class HyperVHost:
         return None
 
     def find_vm(self, name: str = "", vm_id: str = "") -> dict:
-        """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match with -ceq.
+        """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match as Test-SameName does
+        (OrdinalIgnoreCase: case aside, literally); a name that matches several VMs is ambiguous.
 
         A VM on another node is found by its id through the cluster's "Virtual Machine" resource
         (Get-ClusterResource -VMId), by name only through a cluster role of that name.
@@ -554,21 +565,24 @@ class HyperVHost:
                 owner = self._foreign_owner(lambda vm: vm["id"] == guid)
         else:
             label, matched_by = name, "cluster_role_name"
-            found = [vm for vm in self.local_vms() if vm["name"] == name]
+            found = [vm for vm in self.local_vms() if same_name(vm["name"], name)]
             if len(found) == 1:
                 return found[0]
             if found:
-                raise HostError("ambiguous", "%d VMs are named '%s'; use the VM id" % (len(found), name), {
-                    "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
-            owner = self._foreign_owner(lambda vm: (vm.get("cluster_role_name") or vm["name"]) == name)
+                raise HostError("ambiguous", "%d VMs are named '%s' as Hyper-V compares names (case aside); use the "
+                                "VM id" % (len(found), name), {
+                                    "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
+            owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
             if matched_by == "cluster_role_name":
                 message = ("VM '%s' is not on this host; the cluster role named '%s' is owned by node %s: run the task "
                            "against that node (address the VM by vm_id to find it by its id)" % (label, label, owner))
             raise HostError("owned_by_other_node", message, {"vm": label, "owner_node": owner, "matched_by": matched_by})
-        raise HostError("vm_not_found", "No VM '%s' on host %s" % (label, self.computer_name),
-                        {"vm": label, "computer_name": self.computer_name})
+        details = {"vm": label, "computer_name": self.computer_name}
+        if not vm_id:
+            details["names"] = [vm["name"] for vm in self.local_vms()]
+        raise HostError("vm_not_found", "No VM '%s' on host %s" % (label, self.computer_name), details)
 
     def _is_merging(self, vm: dict) -> bool:
         now = self.now()
@@ -922,11 +936,25 @@ class HyperVHost:
         return {"vm": self.vm_record(self.find_vm(name=name, vm_id=vm_id))}
 
     def get_vms(self, names: list[str] = (), ids: list[str] = (), all_vms: bool = False,
-                include_checkpoints: bool = False, include_sizes: bool = False) -> dict:
+                include_checkpoints: bool = False, include_sizes: bool = False, report_missing: bool = False) -> dict:
+        missing: list[dict] = []
+
+        def listed(**wanted):
+            """``Get-ListedVM``: with report_missing, a VM not on this host goes to ``missing``."""
+            try:
+                return [self.find_vm(**wanted)]
+            except HostError as error:
+                if not report_missing or error.code not in ("vm_not_found", "owned_by_other_node"):
+                    raise
+                missing.append({"vm": wanted.get("name") or wanted.get("vm_id"), "code": error.code,
+                                "message": error.message, "details": error.details})
+                return []
+
         if all_vms:
             vms = sorted(self.local_vms(), key=lambda vm: (vm["name"].lower(), vm["name"]))
         else:
-            vms = [self.find_vm(name=name) for name in names] + [self.find_vm(vm_id=vm_id) for vm_id in ids]
+            vms = [vm for name in names for vm in listed(name=name)] + \
+                [vm for vm_id in ids for vm in listed(vm_id=vm_id)]
         records = []
         for vm in vms:
             sizes = self.disk_sizes(vm) if include_sizes else None
@@ -935,7 +963,7 @@ class HyperVHost:
                 record["checkpoints"] = [self.checkpoint_record(vm, checkpoint, sizes)
                                          for checkpoint in self._checkpoints_by_time(vm)]
             records.append(record)
-        return {"host": self.host_record(), "vms": records}
+        return {"host": self.host_record(), "vms": records, "missing": missing}
 
     def get_cluster_nodes(self) -> dict:
         """The nodes of the cluster this host is in (``host["cluster_nodes"]``), all Up."""

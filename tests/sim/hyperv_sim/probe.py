@@ -2,7 +2,7 @@
 
 Each experiment runs the cmdlet sequence of plugins/plugin_utils/powershell/probe_host.ps1 through
 hyperv_sim.engine's cmdlets, so that what the probe observes on the simulator is what the simulator
-assumes; plugins/plugin_utils/host_assumptions.py writes those assumptions down with their sources,
+assumes; plugins/plugin_utils/_host_assumptions.py writes those assumptions down with their sources,
 and tests/integration/test_probe.py holds the two together.
 """
 
@@ -20,7 +20,7 @@ EXPERIMENTS = ("restore_running_standard", "restore_running_production", "restor
 
 class ProbeExperiments:
     """probe_host.ps1 on the simulated host: the same cmdlet sequences against the model, so that the
-    probe's observations on the simulator are what the simulator assumes (host_assumptions.py)."""
+    probe's observations on the simulator are what the simulator assumes (_host_assumptions.py)."""
 
     def __init__(self, host: HyperVHost, vm: dict):
         self.host = host

@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyperv-sim", description="Simulated Hyper-V host reachable over WinRM, PSRP "
                                      "and SSH.")
     commands = parser.add_subparsers(dest="subcommand", required=True)
+    # Listed for --help only: main() hands "admin ..." to hyperv_sim.admin before this parser sees it.
+    commands.add_parser("admin", add_help=False,
+                        help="set up or inspect a simulated host's state file without a server "
+                             "(hyperv-sim admin --help lists its commands)")
     serve = commands.add_parser("serve", help="serve the WS-Management endpoint on 127.0.0.1")
     serve.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
     serve.add_argument("--state", required=True, help="state file of the simulated host (created if missing)")

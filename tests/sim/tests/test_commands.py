@@ -105,7 +105,9 @@ def test_the_runner_answers_with_one_json_document(command_host, sim):
     result, document = call(command_host, "get_vm", Name="nope")
     assert result.exit_code == 1
     assert document == {"ok": False, "error": {"code": "vm_not_found", "message": "No VM 'nope' on host HV01",
-                                               "details": {"vm": "nope", "computer_name": "HV01"}}}
+                                               "details": {"vm": "nope", "computer_name": "HV01",
+                                                           "names": ["web01", "db01"]},
+                                               "computer_name": "HV01"}}
 
 
 def test_the_reply_is_ascii_with_escapes(command_host, sim):
@@ -336,7 +338,7 @@ def test_a_fail_fault_answers_its_error_without_running_the_operation(command_ho
     for _ in range(2):
         result, document = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")
         assert (result.exit_code, result.fault) == (1, None)
-        assert document["error"] == {"code": "busy", "message": "try later", "details": None}
+        assert document["error"] == {"code": "busy", "message": "try later", "details": None, "computer_name": "HV01"}
     assert sim.checkpoints("web01") == []
     assert sim.summary()["faults"] == []
     result, _ = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")

@@ -109,15 +109,35 @@ def test_get_vm_by_name_and_by_id_in_any_guid_format(host):
         assert run(host, "get_vm", Id=spelling)["vm"] == by_name
 
 
-def test_names_match_literally_and_case_sensitively(host):
-    host.add_vm("web01")
+def test_names_match_literally_and_case_aside(host):
+    web01 = host.add_vm("web01")
     pattern_named = host.add_vm("web[0]*?")
-    for name in ("WEB01", "web*", "web0?", "web01 "):
+    for name in ("web*", "web0?", "web01 "):
         error = fails(host, "get_vm", Name=name)
         assert error.code == "vm_not_found"
-        assert error.details == {"vm": name, "computer_name": "HV01"}
+        assert error.details == {"vm": name, "computer_name": "HV01", "names": ["web01", "web[0]*?"]}
         assert error.message == "No VM '%s' on host HV01" % name
     assert run(host, "get_vm", Name="web[0]*?")["vm"]["id"] == pattern_named
+    assert run(host, "get_vm", Name="WEB01")["vm"]["id"] == web01
+    assert run(host, "get_vm", Name="WEB[0]*?")["vm"]["id"] == pattern_named
+
+
+def test_names_equal_but_for_case_are_ambiguous(host):
+    ids = [host.add_vm("web01"), host.add_vm("WEB01")]
+    error = fails(host, "get_vm", Name="web01")
+    assert error.code == "ambiguous"
+    assert [match["id"] for match in error.details["matches"]] == ids
+
+
+def test_get_vms_reports_missing_vms_when_asked(host):
+    host.add_vm("web01")
+    listed = run(host, "get_vms", Names=["WEB01", "nope"], Ids=["6f2a1c1e-0000-4000-8000-0000000000ff"], All=False,
+                 IncludeCheckpoints=False, IncludeSizes=False, ReportMissing=True)
+    assert [vm["name"] for vm in listed["vms"]] == ["web01"]
+    assert [(entry["vm"], entry["code"]) for entry in listed["missing"]] == [
+        ("nope", "vm_not_found"), ("6f2a1c1e-0000-4000-8000-0000000000ff", "vm_not_found")]
+    assert fails(host, "get_vms", Names=["nope"], Ids=[], All=False, IncludeCheckpoints=False, IncludeSizes=False,
+                 ReportMissing=False).code == "vm_not_found"
 
 
 def test_unknown_or_malformed_id_is_not_found(host):

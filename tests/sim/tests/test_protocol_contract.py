@@ -1,6 +1,6 @@
 """The simulated host and the controller's client speak the protocol of host_contract.
 
-The operation scripts are held to the same declaration statically (tests/unit/powershell); here the
+The operation scripts are held to the same declaration statically (tools/pscheck, tests/unit/powershell); here the
 real client (HyperVHost + operation_runner, with the shell plugin's own encoding) drives the
 simulator's command host in process, so a field renamed in the simulator, or a parameter the client
 stops sending, fails here instead of passing against a simulator that drifted along with it.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from ansible.plugins.loader import shell_loader
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import ProtocolError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
 
 from hyperv_sim import engine
 from hyperv_sim.admin import SimHost
@@ -44,7 +44,7 @@ class RecordingRunner:
         self.results = []
 
     def __call__(self, connection, name, params, timeout=None, host=None):
-        from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.operation_runner import run_operation
+        from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
 
         result = run_operation(connection, name, params, timeout=timeout, host=host)
         self.results.append((name, result))

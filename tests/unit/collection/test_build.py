@@ -48,7 +48,7 @@ def test_artifact_ships_every_operation_script(artifact_names):
 def test_artifact_ships_plugins_role_playbooks_and_ee_requirements(artifact_names):
     for path in ("plugins/action/hyperv_checkpoint.py", "plugins/modules/hyperv_checkpoint.py",
                  "plugins/modules/hyperv_checkpoint_type.py", "plugins/modules/hyperv_checkpoint_info.py",
-                 "plugins/plugin_utils/host_contract.py", "roles/safe_change/meta/argument_specs.yml",
+                 "plugins/plugin_utils/_host_contract.py", "roles/safe_change/meta/argument_specs.yml",
                  "playbooks/patch_window.yml", "plugins/inventory/hyperv_vms.py", "meta/runtime.yml",
                  "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
                  "requirements.txt", "docs/host-setup.md", "README.md"):

@@ -9,8 +9,8 @@ import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_checkpoint as action
 from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import check_options, wait_for_merge
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
 
 from hyperv_records import VM_ID, vm
 
@@ -48,7 +48,8 @@ def refused(**options):
     {"name": "nightly", "timeout": 1, "operation_timeout": 1},
 ])
 def test_valid_options_pass(options):
-    assert check_options(args(**options)) is None
+    checked = check_options(args(**options))
+    assert {key: checked[key] for key in options} == options
 
 
 @pytest.mark.parametrize("state", ["absent", "restored"])
@@ -192,7 +193,7 @@ def test_seconds_count_from_started(clock):
 def test_merge_timeout(clock):
     host = MergingHost(10 ** 6)
 
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         wait_for_merge(host, merging_vm(), 10, "before changing it")
 
     error = caught.value
@@ -209,7 +210,7 @@ def test_merge_timeout(clock):
 
 def test_merge_timeout_counts_time_spent_before(clock):
     host = MergingHost(10 ** 6)
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         wait_for_merge(host, merging_vm(), 30, "after deleting checkpoints", started=clock.now - 31)
     assert caught.value.code == "merge_timeout"
     assert clock.sleeps == []

@@ -13,14 +13,18 @@ from __future__ import annotations
 import base64
 import gzip
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.loader import shell_loader
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_checkpoint as action
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import operation_runner, type_planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import render_tree
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import (
     OptionError,
     control_character,
     normalize_name_options,
@@ -75,7 +79,7 @@ def test_a_name_is_refused_exactly_when_it_holds_a_control_character(name):
     except OptionError as error:
         index, character = control_character(name)
         assert "U+%04X" % ord(character) in str(error) and "position %d" % (index + 1) in str(error)
-        assert str(error).startswith("name ")
+        assert error.message.startswith("name ")
     else:
         assert control_character(name) is None
         assert normalized == {"name": name, "vm": [name]}  # literally, and a lone string is one VM
@@ -141,19 +145,30 @@ def options(draw, a_vm):
     return values
 
 
+def spec_errors(args):
+    """The argument spec's rules (required_if, mutually exclusive) on the drawn options, as the action applies them."""
+    spec = action.ActionModule
+    validator = ArgumentSpecValidator(spec.ARGUMENT_SPEC, mutually_exclusive=spec.MUTUALLY_EXCLUSIVE,
+                                      required_one_of=spec.REQUIRED_ONE_OF, required_if=spec.REQUIRED_IF)
+    return validator.validate({key: value for key, value in args.items() if value is not None}).error_messages
+
+
 @settings(max_examples=2 * settings.default.max_examples)  # the widest input space
 @given(data=st.data())
 def test_the_checkpoint_planner_plans_or_names_the_problem(data):
     a_vm = data.draw(vms())
     args = data.draw(options(a_vm))
+    if spec_errors(args):
+        event("refused by the argument spec's rules")
+        return
     try:
         # the action's path: option checks, plan, then what check and diff mode render
-        action.check_options(args)
+        args = action.check_options(args)
         plan = planner.plan(args, a_vm, NOW)
         checkpoints, current = planner.predict_checkpoints(a_vm, plan.actions)
-        planner.render_tree(checkpoints, current)
+        render_tree(checkpoints, current)
         planner.checkpoint_view(plan.checkpoint, a_vm)
-    except planner.PlanError as error:
+    except PlanError as error:
         event("refused: %s" % error.code)
         assert error.code and error.message.strip()
         if error.code == "invalid_option":
@@ -175,7 +190,7 @@ def test_the_type_planner_plans_or_names_the_problem(checkpoint_type, automatic,
     try:
         wanted = type_planner.desired_settings(args)
         entries, changes = type_planner.plan_settings(host_record(), [a_vm], wanted)
-    except planner.PlanError as error:
+    except PlanError as error:
         assert error.code and error.message.strip()
         return
     assert len(entries) == 1 and len(changes) <= 1

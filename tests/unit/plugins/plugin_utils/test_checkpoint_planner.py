@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""checkpoint_planner: every state, option and refusal; prediction, tree, durations, times."""
+"""checkpoint_planner: every state, option and refusal; prediction, tree, times."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import copy
 import datetime
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import ActionModule
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_planner as planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import ActionModule, check_options
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import render_tree
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 
 from hyperv_records import NOW, VM_ID, ago, chain, checkpoint, cp_id, vm, volume
 
@@ -18,11 +20,11 @@ UTC = datetime.timezone.utc
 
 
 def req(**options):
-    """The task's options as the action plugin passes them: every option, defaults filled in."""
+    """The task's options as the action plugin passes them: every option, defaults filled in, checked."""
     args = {name: spec.get("default") for name, spec in ActionModule.ARGUMENT_SPEC.items()}
     args["vm"] = "web01"
     args.update(options)
-    return args
+    return check_options(args)
 
 
 def plan(vm_record, **options):
@@ -50,7 +52,8 @@ def two_level():
 def test_present_creates_when_missing():
     result = plan(two_level(), name="new")
     assert result.changed is True
-    assert result.actions == [{"action": "create", "name": "new", "checkpoint_type": None}]
+    assert result.actions == [{"action": "create", "name": "new", "checkpoint_type": None,
+                               "checkpoint_type_option": None}]
     assert result.checkpoint == {"id": None, "name": "new", "snapshot_type": "Standard", "creation_time": None,
                                  "parent_id": cp_id(3)}
     assert result.needs_quiet_vm is True
@@ -58,7 +61,8 @@ def test_present_creates_when_missing():
 
 def test_present_creates_on_a_vm_without_checkpoints():
     result = plan(vm(), name="first")
-    assert result.actions == [{"action": "create", "name": "first", "checkpoint_type": None}]
+    assert result.actions == [{"action": "create", "name": "first", "checkpoint_type": None,
+                               "checkpoint_type_option": None}]
     assert result.checkpoint["parent_id"] is None
 
 
@@ -92,8 +96,17 @@ def test_present_checkpoint_id_not_found_is_refused():
     assert cp_id(99) in error.message
 
 
+def spec_errors(**options):
+    """What hyperv_checkpoint's argument spec and its rules (required_if, mutually exclusive) say of ``options``."""
+    validator = ArgumentSpecValidator(ActionModule.ARGUMENT_SPEC, mutually_exclusive=ActionModule.MUTUALLY_EXCLUSIVE,
+                                      required_one_of=ActionModule.REQUIRED_ONE_OF,
+                                      required_if=ActionModule.REQUIRED_IF)
+    return validator.validate(dict(options, vm="web01")).error_messages
+
+
 def test_present_without_name_or_id_is_refused():
-    assert refusal(two_level()).code == "invalid_option"
+    assert spec_errors(state="present") == [
+        "state is present but any of the following are missing: name, checkpoint_id"]
 
 
 def test_present_max_age_stale_is_refused():
@@ -131,7 +144,8 @@ def test_present_bad_max_age_is_refused():
                                                ("production_only", "ProductionOnly")])
 def test_present_checkpoint_type_mapping(option, host_type):
     result = plan(vm(checkpoint_type="Production"), name="new", checkpoint_type=option)
-    assert result.actions == [{"action": "create", "name": "new", "checkpoint_type": host_type}]
+    assert result.actions == [{"action": "create", "name": "new", "checkpoint_type": host_type,
+                               "checkpoint_type_option": option}]
 
 
 @pytest.mark.parametrize("option", [None, "standard", "production", "production_only"])
@@ -200,7 +214,7 @@ def test_present_checkpoint_type_on_host_without_types_is_unsupported():
 
 def test_present_host_without_types_creates_without_a_type():
     assert plan(vm(checkpoint_type=None), name="new").actions == [
-        {"action": "create", "name": "new", "checkpoint_type": None}]
+        {"action": "create", "name": "new", "checkpoint_type": None, "checkpoint_type_option": None}]
 
 
 SPECIAL_NAMES = ["a*", "a?", "[ab]", "it's", 'say "hi"', "Prüfung ✓ 雪", "50% [done] *?'\""]
@@ -212,7 +226,7 @@ def test_special_names_match_literally(name):
                   checkpoint(4, "it", parent=3), checkpoint(5, "Prufung", parent=4)]
     # not there: a wildcard must not match the look-alikes
     result = plan(vm(checkpoints=lookalikes, current=5), name=name)
-    assert result.actions == [{"action": "create", "name": name, "checkpoint_type": None}]
+    assert result.actions == [{"action": "create", "name": name, "checkpoint_type": None, "checkpoint_type_option": None}]
     # there: found by its exact name
     present = lookalikes + [checkpoint(6, name, parent=5)]
     assert plan(vm(checkpoints=present, current=6), name=name).checkpoint["id"] == cp_id(6)
@@ -225,9 +239,35 @@ def test_star_name_does_not_match_ab_when_deleting():
     assert result.actions == []
 
 
-def test_names_are_case_sensitive():
+def test_names_match_as_hyperv_compares_them_case_aside():
     record = vm(checkpoints=[checkpoint(1, "Nightly")], current=1)
-    assert plan(record, name="nightly").actions[0]["action"] == "create"
+    assert plan(record, name="NIGHTLY").checkpoint["id"] == cp_id(1)
+    assert plan(record, name="nightly", state="absent").actions[0]["checkpoint_ids"] == ids(1)
+    assert plan(record, name="nightLY", state="restored").actions[0]["checkpoint_id"] == cp_id(1)
+
+
+def test_names_equal_but_for_case_are_ambiguous_even_with_an_exact_match():
+    record = vm(checkpoints=[checkpoint(1, "Nightly"), checkpoint(2, "nightly", parent=1)], current=2)
+    error = refusal(record, name="nightly")
+    assert error.code == "ambiguous"
+    assert [match["id"] for match in error.details["matches"]] == ids(1, 2)
+    assert plan(record, name="NIGHTLY", state="absent", all_with_name=True).actions[0]["checkpoint_ids"] == ids(1, 2)
+
+
+def test_a_missing_checkpoint_names_the_closest_ones():
+    record = vm(checkpoints=[checkpoint(1, "before patching"), checkpoint(2, "nightly", parent=1)], current=2)
+    error = refusal(record, name="before patchng", state="restored")
+    assert error.code == "checkpoint_not_found"
+    assert error.message.endswith("did you mean 'before patching'?")
+    assert "did you mean" not in refusal(record, name="zzz", state="restored").message
+
+
+def test_renaming_only_the_case_is_a_rename_and_a_case_variant_of_another_name_is_in_use():
+    record = vm(checkpoints=[checkpoint(1, "nightly"), checkpoint(2, "weekly", parent=1)], current=2)
+    assert plan(record, name="nightly", new_name="Nightly").actions[0]["new_name"] == "Nightly"
+    assert refusal(record, name="nightly", new_name="WEEKLY").code == "name_in_use"
+    renamed = vm(checkpoints=[checkpoint(1, "Nightly")], current=1)
+    assert plan(renamed, name="nightly", new_name="Nightly").actions == []
 
 
 def test_name_of_100_characters_is_fine():
@@ -487,9 +527,8 @@ def test_rename_onto_a_name_in_use_is_refused():
 
 
 def test_cleanup_without_selector_is_refused():
-    error = refusal(cleanup_vm(), state="absent")
-    assert error.code == "invalid_option"
-    assert "name_prefix" in error.message
+    assert spec_errors(state="absent") == [
+        "state is absent but any of the following are missing: name, checkpoint_id, name_prefix, name_pattern"]
 
 
 def test_cleanup_with_only_older_than_is_refused():
@@ -600,7 +639,7 @@ def test_render_tree_after_create():
     record = vm(checkpoints=chain("a", "b"), current=2)
     after, current = planner.predict_checkpoints(record, plan(record, name="new").actions)
     first, second = record["checkpoints"]
-    assert planner.render_tree(after, current) == (
+    assert render_tree(after, current) == (
         "a [%s] %s\n"
         "  b [%s] %s\n"
         "    new [(new)] (now)  <- Now\n"
@@ -612,8 +651,8 @@ def test_predict_removing_the_current_checkpoint_makes_its_parent_current():
     after, current = planner.predict_checkpoints(record, plan(record, name="c", state="absent").actions)
     assert [cp["id"] for cp in after] == ids(1, 2, 4)
     assert current == cp_id(2)
-    assert "b [%s]" % cp_id(2) in planner.render_tree(after, current).splitlines()[1]
-    assert planner.render_tree(after, current).splitlines()[1].endswith("<- Now")
+    assert "b [%s]" % cp_id(2) in render_tree(after, current).splitlines()[1]
+    assert render_tree(after, current).splitlines()[1].endswith("<- Now")
 
 
 def test_predict_removing_a_middle_checkpoint_reparents_its_children():
@@ -628,7 +667,7 @@ def test_predict_removing_every_checkpoint_leaves_no_current():
     after, current = planner.predict_checkpoints(record, plan(record, name="a", state="absent",
                                                               include_children=True).actions)
     assert (after, current) == ([], None)
-    assert planner.render_tree(after, current) == "(Now: no checkpoint above the running state)\n"
+    assert render_tree(after, current) == "(Now: no checkpoint above the running state)\n"
 
 
 def test_predict_rename():
@@ -638,7 +677,7 @@ def test_predict_rename():
     assert [cp["name"] for cp in after] == ["a", "b", "c", "delta"]
     assert current == cp_id(3)
     assert record == before  # the VM record is not changed
-    assert "  delta [%s]" % cp_id(4) in planner.render_tree(after, current)
+    assert "  delta [%s]" % cp_id(4) in render_tree(after, current)
 
 
 def test_predict_restore_moves_now():
@@ -646,47 +685,26 @@ def test_predict_restore_moves_now():
     after, current = planner.predict_checkpoints(record, plan(record, name="d", state="restored").actions)
     assert current == cp_id(4)
     assert [cp["id"] for cp in after] == ids(1, 2, 3, 4)
-    lines = planner.render_tree(after, current).splitlines()
+    lines = render_tree(after, current).splitlines()
     marked = [line for line in lines if line.endswith("<- Now")]
     assert len(marked) == 1 and marked[0].startswith("  d [%s]" % cp_id(4))
 
 
 def test_render_tree_shape():
     record = two_level()
-    lines = planner.render_tree(record["checkpoints"], cp_id(3)).splitlines()
+    lines = render_tree(record["checkpoints"], cp_id(3)).splitlines()
     assert [line.split(" [")[0] for line in lines] == ["a", "  b", "    c", "  d"]
     assert lines[2].endswith("  <- Now")
     assert sum(line.endswith("<- Now") for line in lines) == 1
 
 
 def test_render_tree_without_current():
-    text = planner.render_tree(chain("a"), None)
+    text = render_tree(chain("a"), None)
     assert text.splitlines() == ["a [%s] %s" % (cp_id(1), chain("a")[0]["creation_time"]),
                                  "(Now: no checkpoint above the running state)"]
 
 
-# parse_duration / parse_time --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value, seconds", [
-    (90, 90), ("90", 90), ("45s", 45), ("30m", 1800), ("48h", 172800), ("7d", 604800), ("2w", 1209600),
-    ("7D", 604800), ("30M", 1800), (" 5 m ", 300), ("1s", 1),
-])
-def test_parse_duration_units(value, seconds):
-    assert planner.parse_duration(value, "older_than") == seconds
-
-
-def test_parse_duration_none_is_none():
-    assert planner.parse_duration(None, "max_age") is None
-
-
-@pytest.mark.parametrize("value", ["", " ", "abc", "1.5h", "-5", "-5m", "5y", "h", "5 m s", "5mm", "0", "0h", 0, -1,
-                                   True, False, 1.5, "1e3"])
-def test_parse_duration_bad_values(value):
-    with pytest.raises(PlanError) as caught:
-        planner.parse_duration(value, "max_age")
-    assert caught.value.code == "invalid_option"
-    assert "max_age" in caught.value.message
+# parse_time --------------------------------------------------------------------------
 
 
 def test_parse_time_seven_fractional_digits_and_z():
@@ -729,7 +747,7 @@ def test_checkpoint_view():
     record = two_level()
     view = planner.checkpoint_view(record["checkpoints"][2], record)
     assert view == {"id": cp_id(3), "name": "c", "vm_name": "web01", "vm_id": VM_ID, "snapshot_type": "Standard",
-                    "creation_time": record["checkpoints"][2]["creation_time"], "parent_id": cp_id(2),
+                    "kind": "unknown", "creation_time": record["checkpoints"][2]["creation_time"], "parent_id": cp_id(2),
                     "is_current": True}
     assert planner.checkpoint_view(record["checkpoints"][0], record)["is_current"] is False
     assert planner.checkpoint_view(None, record) is None

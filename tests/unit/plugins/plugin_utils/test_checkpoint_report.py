@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import checkpoint_report as report
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import render_tree
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as report
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree, render_tree
 
 from hyperv_records import NOW, ago, checkpoint, cp_id, host_record, vm
 
@@ -114,7 +114,7 @@ def test_sizes_unknown_or_zero():
 
 def test_tree_depths_with_orphan_parent():
     checkpoints = [checkpoint(1, "a", parent="gone"), checkpoint(2, "b", parent=1), checkpoint(3, "c", parent=2)]
-    assert report.tree_depths(checkpoints) == {cp_id(1): 0, cp_id(2): 1, cp_id(3): 2}
+    assert CheckpointTree(checkpoints).depths() == {cp_id(1): 0, cp_id(2): 1, cp_id(3): 2}
 
 
 def test_build_report_merges_vms():

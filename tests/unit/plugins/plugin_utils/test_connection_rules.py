@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.connection_rules import connection_problem, short_name
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._connection_rules import connection_problem, short_name
 
 
 @pytest.mark.parametrize("connection", ["winrm", "psrp", "ssh", "ansible.builtin.psrp"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.free_space import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import (
     DEFAULT_MIN_FREE_GB,
     human_bytes,
     low_free_space,

@@ -9,7 +9,7 @@ import re
 import yaml
 
 from ansible_collections.hyperv.checkpoint.plugins.modules import hyperv_host_probe
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_assumptions
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_assumptions as host_assumptions
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_contract import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import (
     params_problems,
     result_problems,
     value_problems,
@@ -58,8 +58,8 @@ def test_listed_vms_may_carry_their_checkpoints():
 
 
 def test_operation_results_are_checked_deeply():
-    assert result_problems("get_vms", {"host": host_record(), "vms": [vm()]}) == []
-    assert result_problems("get_vms", {"host": host_record(), "vms": [dict(vm(), state=None)]}) == [
+    assert result_problems("get_vms", {"host": host_record(), "vms": [vm()], "missing": []}) == []
+    assert result_problems("get_vms", {"host": host_record(), "vms": [dict(vm(), state=None)], "missing": []}) == [
         "get_vms result.vms[0].state: expected str, got null"]
 
 
@@ -94,11 +94,11 @@ def test_every_type_the_contract_uses_is_known():
 
 
 def test_the_known_error_codes_are_the_documented_ones():
-    """host_errors.KNOWN_CODES decides which host codes are flagged unknown: it must follow the docs."""
+    """_errors.KNOWN_CODES decides which host codes are flagged unknown: it must follow the docs."""
     import pathlib
     import re
 
-    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import KNOWN_CODES
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import KNOWN_CODES
 
     text = (pathlib.Path(__file__).resolve().parents[4] / "docs" / "host-protocol.md").read_text(encoding="utf-8")
     table = text.split("## Error codes", 1)[1]

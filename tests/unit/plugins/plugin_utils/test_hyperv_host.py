@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import hyperv_host
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _hyperv_host as hyperv_host
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     ConnectionLostError,
-    HostOperationError,
+    HostError,
     OperationTimeoutError,
     ProtocolError,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.hyperv_host import HyperVHost, backoff_delay
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost, backoff_delay
 
 from hyperv_records import VM_ID, ago, checkpoint, cp_id, host_record, vm
 
@@ -93,7 +93,7 @@ class FakeConnection:
 
 
 def busy():
-    return HostOperationError("busy", "the VM is busy", operation="x", host="hv01")
+    return HostError("busy", "the VM is busy", operation="x", host="hv01")
 
 
 def lost():
@@ -114,7 +114,7 @@ def test_transient_error_is_retried_up_to_retries_then_raised():
     runner = FakeRunner(get_vm=[busy()])
     host, sleeps, dummy = make_host(runner, retries=3)
 
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         host.get_vm(name="web01")
 
     assert caught.value.code == "busy"
@@ -140,15 +140,15 @@ def test_transient_error_then_success_returns_the_result():
 def test_zero_retries_raises_the_first_transient_error():
     runner = FakeRunner(get_vm=[busy(), {"vm": VM_RECORD}])
     host, sleeps, dummy = make_host(runner, retries=0)
-    with pytest.raises(HostOperationError):
+    with pytest.raises(HostError):
         host.get_vm(name="web01")
     assert runner.names == ["get_vm"]
     assert sleeps == []
 
 
 @pytest.mark.parametrize("error", [
-    HostOperationError("vm_not_found", "no such VM"),
-    HostOperationError("limit_reached", "50"),
+    HostError("vm_not_found", "no such VM"),
+    HostError("limit_reached", "50"),
     OperationTimeoutError("get_vm", "hv01", 600),
     ProtocolError("get_vm", "hv01", "garbage", rc=1),
 ], ids=["vm_not_found", "limit_reached", "timeout", "protocol_error"])
@@ -157,7 +157,7 @@ def test_non_transient_error_is_raised_at_once(error):
     connection = FakeConnection()
     host, sleeps, dummy = make_host(runner, connection)
 
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         host.get_vm(name="web01")
 
     assert caught.value is error
@@ -220,21 +220,23 @@ def test_get_vm_params():
 
 def test_get_vms_params_and_result():
     vms = [vm(checkpoints=[checkpoint(1, "a")])]
-    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": vms}])
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": vms, "missing": []}])
     host, dummy, dummy2 = make_host(runner)
 
     assert host.get_vms(names=("web01", "db01"), include_sizes=True) == (host_record(), vms)
     host.get_vms(all_vms=1, include_checkpoints=False)
 
     assert runner.calls[0]["params"] == {"Names": ["web01", "db01"], "Ids": [], "All": False,
-                                         "IncludeCheckpoints": True, "IncludeSizes": True}
+                                         "IncludeCheckpoints": True, "IncludeSizes": True,
+                                         "ReportMissing": False}
     assert runner.calls[1]["params"] == {"Names": [], "Ids": [], "All": True,
-                                         "IncludeCheckpoints": False, "IncludeSizes": False}
+                                         "IncludeCheckpoints": False, "IncludeSizes": False,
+                                         "ReportMissing": False}
 
 
 def test_get_vm_with_checkpoints_by_name_and_by_id():
     record = vm(checkpoints=[checkpoint(1, "a")])
-    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": [record]}])
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": [record], "missing": []}])
     host, dummy, dummy2 = make_host(runner)
 
     assert host.get_vm_with_checkpoints(name="web01") == (host_record(), record)
@@ -335,7 +337,7 @@ def test_a_restore_repeated_after_a_lost_connection_says_so():
 
 def reread(*checkpoints):
     current = checkpoints[-1]["id"] if checkpoints else None
-    return {"host": host_record(), "vms": [vm(checkpoints=list(checkpoints), current=current)]}
+    return {"host": host_record(), "vms": [vm(checkpoints=list(checkpoints), current=current)], "missing": []}
 
 
 def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
@@ -349,7 +351,7 @@ def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
 
     assert runner.names == ["create_checkpoint", "get_vms"]  # no second create
     assert runner.calls[1]["params"] == {"Names": [], "Ids": [VM_ID], "All": False, "IncludeCheckpoints": True,
-                                         "IncludeSizes": False}
+                                         "IncludeSizes": False, "ReportMissing": False}
     assert result["checkpoint"] == made
     assert result["recovered"] is True
     assert result["taken_type"] is None and result["fell_back"] is None
@@ -414,7 +416,7 @@ def test_create_adopts_nothing_when_several_unnamed_checkpoints_appeared():
     second = checkpoint(3, "someone else's", created=ago(seconds=1))
     runner = FakeRunner(create_checkpoint=[lost()], get_vms=[reread(first, second)])
     host, dummy, dummy2 = make_host(runner)
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         host.create_checkpoint(VM_ID, "nightly", known_ids=[], since=ago(minutes=1))
     assert caught.value.code == "ambiguous" and "cannot tell which one it made" in caught.value.message
     assert [match["id"] for match in caught.value.details["matches"]] == [cp_id(2), cp_id(3)]
@@ -462,10 +464,10 @@ def test_create_gives_up_after_retries_and_does_not_recover_on_the_last_failure(
 
 
 def test_create_non_transient_failure_is_not_recovered():
-    runner = FakeRunner(create_checkpoint=[HostOperationError("checkpoints_disabled", "disabled")],
+    runner = FakeRunner(create_checkpoint=[HostError("checkpoints_disabled", "disabled")],
                         get_vms=[reread(checkpoint(2, "nightly"))])
     host, dummy, dummy2 = make_host(runner)
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         host.create_checkpoint(VM_ID, "nightly", known_ids=[])
     assert caught.value.code == "checkpoints_disabled"
     assert runner.names == ["create_checkpoint"]
@@ -499,3 +501,30 @@ def test_params_that_break_the_protocol_are_never_sent():
     with pytest.raises(ValueError, match=r"remove_checkpoints params.Ids\[0\]: expected str, got int"):
         host.remove_checkpoints(VM_ID, [7])
     assert runner.calls == []
+
+
+# VMs not found: the host's names become the closest few -----------------------------------------------------
+
+NOT_FOUND = HostError("vm_not_found", "No VM 'web1' on host HV01", operation="get_vms", host="hv01",
+                      computer_name="HV01",
+                      details={"vm": "web1", "computer_name": "HV01", "names": ["web01", "db01", "mail01"]})
+
+
+def test_a_vm_name_not_found_suggests_the_closest_names_and_drops_the_list():
+    host, dummy, dummy2 = make_host(FakeRunner(get_vms=[NOT_FOUND]))
+    with pytest.raises(HostError) as caught:
+        host.get_vms(names=["web1"])
+    assert caught.value.message == "No VM 'web1' on host HV01; did you mean 'web01'?"
+    assert caught.value.details == {"vm": "web1", "computer_name": "HV01", "suggestions": ["web01"]}
+    assert caught.value.computer_name == "HV01" and caught.value.host == "hv01"
+
+
+def test_missing_vms_are_reported_as_the_failures_they_would_have_been():
+    missing = [dict(vm="web1", code="vm_not_found", message="No VM 'web1' on host HV01", details=NOT_FOUND.details)]
+    runner = FakeRunner(get_vms=[{"host": host_record(), "vms": [], "missing": missing}])
+    host, dummy, dummy2 = make_host(runner)
+    dummy3, vms, reported = host.get_vms_and_missing(names=["web1"])
+    assert vms == [] and runner.calls[0]["params"]["ReportMissing"] is True
+    assert reported == [{"vm": "web1", "error_code": "vm_not_found",
+                         "msg": "No VM 'web1' on host HV01; did you mean 'web01'?",
+                         "error_details": {"vm": "web1", "computer_name": "HV01", "suggestions": ["web01"]}}]

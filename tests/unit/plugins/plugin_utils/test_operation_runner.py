@@ -15,10 +15,10 @@ from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailur
 from ansible.plugins.loader import shell_loader
 from ansible.release import __version__ as ansible_release
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import operation_runner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import (
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     ConnectionLostError,
-    HostOperationError,
+    HostError,
     OperationTimeoutError,
     ProtocolError,
 )
@@ -230,7 +230,7 @@ def test_parse_reply_accepts_text_as_well_as_bytes():
 def test_parse_reply_error_carries_code_message_and_details():
     stdout = json.dumps({"ok": False, "error": {"code": "vm_not_found", "message": "no VM named web01",
                                                 "details": {"vm": "web01", "computer_name": "HV01"}}})
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.parse_reply("get_vm", 1, stdout.encode(), b"", host="hv01")
 
     error = caught.value
@@ -246,7 +246,7 @@ def test_parse_reply_error_carries_code_message_and_details():
 
 def test_parse_reply_busy_error_is_transient_and_details_default_to_empty():
     stdout = b'{"ok":false,"error":{"code":"busy","message":"merge in progress"}}'
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.parse_reply("remove_checkpoints", 1, stdout, b"")
     assert caught.value.code == "busy"
     assert caught.value.transient is True
@@ -254,7 +254,7 @@ def test_parse_reply_busy_error_is_transient_and_details_default_to_empty():
 
 
 def test_parse_reply_error_without_code_is_host_error():
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.parse_reply("get_vm", 1, b'{"ok":false,"error":{}}', b"")
     assert (caught.value.code, caught.value.message) == ("host_error", "unknown error")
 
@@ -357,7 +357,7 @@ def test_run_operation_passes_the_request_as_in_data_not_sudoable(script_dir, tr
 def test_run_operation_raises_the_hosts_error(script_dir, timeout):
     reply = (1, b'{"ok":false,"error":{"code":"checkpoints_disabled","message":"disabled"}}', b"")
     connection = FakeConnection(reply=reply)
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.run_operation(connection, "create_checkpoint", {"VMId": "v"}, timeout=timeout, host="hv01")
     assert (caught.value.code, caught.value.operation, caught.value.host) == ("checkpoints_disabled",
                                                                               "create_checkpoint", "hv01")
@@ -392,7 +392,7 @@ def test_broken_connection_becomes_transient_connection_lost(script_dir, failure
 def test_refused_credentials_are_host_unreachable_and_not_retried(script_dir, failure):
     """As when winrm or psrp fail to log on (action_base): ssh logs on with the first command."""
     connection = FakeConnection(error=failure)
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=30, host="hv01")
     assert (caught.value.code, caught.value.transient) == ("host_unreachable", False)
     assert caught.value.message == "the Hyper-V host hv01 did not answer: %s" % failure

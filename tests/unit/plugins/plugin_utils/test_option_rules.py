@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
-"""option_rules: name options take strings (a lone string is one list entry), without control characters."""
+"""option_rules: name options take strings (a lone string is one list entry), without control characters; durations."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.option_rules import (
-    OptionError,
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import OptionError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import (
     normalize_name_options,
+    parse_duration,
 )
 
 SPEC = {"name": {"type": "str"}, "vm": {"type": "list", "elements": "str"}, "wait": {"type": "bool"}}
@@ -17,7 +18,7 @@ NAMES = ("name", "vm")
 def refused(**task_args):
     with pytest.raises(OptionError) as caught:
         normalize_name_options(SPEC, NAMES, task_args, {"vm": "; address such a VM by vm_id"})
-    return str(caught.value)
+    return caught.value.message
 
 
 @pytest.mark.parametrize("value, kind", [(["a", "b"], "a list"), ({"a": 1}, "a dictionary"), (True, "a boolean"),
@@ -55,3 +56,27 @@ def test_other_text_passes_unchanged(text):
 
 def test_options_that_do_not_name_things_are_left_to_the_argument_spec():
     assert normalize_name_options(SPEC, NAMES, {"wait": "maybe", "name": None}) == {"wait": "maybe", "name": None}
+
+
+# parse_duration ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, seconds", [
+    (90, 90), ("90", 90), ("45s", 45), ("30m", 1800), ("48h", 172800), ("7d", 604800), ("2w", 1209600),
+    ("7D", 604800), ("30M", 1800), (" 5 m ", 300), ("1s", 1),
+])
+def test_parse_duration_units(value, seconds):
+    assert parse_duration(value, "older_than") == seconds
+
+
+def test_parse_duration_none_is_none():
+    assert parse_duration(None, "max_age") is None
+
+
+@pytest.mark.parametrize("value", ["", " ", "abc", "1.5h", "-5", "-5m", "5y", "h", "5 m s", "5mm", "0", "0h", 0, -1,
+                                   True, False, 1.5, "1e3"])
+def test_parse_duration_bad_values(value):
+    with pytest.raises(OptionError) as caught:
+        parse_duration(value, "max_age")
+    assert caught.value.code == "invalid_option"
+    assert "max_age" in caught.value.message

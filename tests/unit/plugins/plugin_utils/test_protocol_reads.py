@@ -15,7 +15,7 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 
 REPO = pathlib.Path(__file__).resolve().parents[4]
 SOURCES = sorted(path for folder in ("plugins/action", "plugins/plugin_utils")
@@ -46,6 +46,8 @@ CONTROLLER_KEYS = {
     "argument_specs", "main", "options", "dependencies", "role", "name", "_raw_params", "file", "tasks_from",
     # host_vars of delegated tasks and option dicts
     "value", "timeout",
+    # durations in seconds that the modules' check_options add to their options
+    "max_age_seconds", "older_than_seconds",
     # argument specs (option_rules reads an option's declared type, safe_change_step a role option's default)
     "type", "default",
     # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads

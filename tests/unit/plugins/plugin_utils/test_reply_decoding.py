@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Malformed host answers: every one is a HostOperationError whose message holds the host's words.
+"""Malformed host answers: every one is a HostError whose message holds the host's words.
 
 The replies are the ones the simulator's corrupt_replies sends, decoded here without a
 connection; the integration test runs them through ansible-playbook.
@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import host_contract, operation_runner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner as operation_runner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError, error_result
 
 from hyperv_records import checkpoint, host_record, vm
 from test_hyperv_host import FakeRunner, make_host
@@ -24,7 +24,7 @@ CLIXML = ('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.
 
 
 def parse(rc, stdout, stderr=b"", name="get_vms"):
-    with pytest.raises(HostOperationError) as caught:
+    with pytest.raises(HostError) as caught:
         operation_runner.parse_reply(name, rc, stdout, stderr, host="hv01")
     return caught.value
 
@@ -67,19 +67,18 @@ def test_an_unknown_error_code_is_kept_with_the_hosts_message_and_flagged():
 def test_odd_error_objects_give_a_usable_error(error_object, code):
     error = parse(1, json.dumps({"ok": False, "error": error_object}).encode())
     assert error.code == code and isinstance(error.message, str) and isinstance(error.details, dict)
-    result = HyperVActionBase.failure({}, error, "web01")  # must not raise
+    result = error_result(error, "web01")  # must not raise
     assert result["failed"] is True and result["error_code"] == code
 
 
 def test_a_failure_for_an_unknown_code_has_the_hosts_words_and_no_hint():
-    result = HyperVActionBase.failure({}, parse(1, b'{"ok":false,"error":{"code":"x_y","message":"Host said no."}}'),
-                                      "web01")
+    result = error_result(parse(1, b'{"ok":false,"error":{"code":"x_y","message":"Host said no."}}'), "web01")
     assert result["msg"].startswith("VM 'web01': Host said no.") and "What to do" not in result["msg"]
 
 
 # Well-formed JSON, wrong shape: refused by HyperVHost before a planner indexes it -------------
 
-GOOD_VMS = {"host": host_record(), "vms": [vm(checkpoints=[checkpoint(1, "a")])]}
+GOOD_VMS = {"host": host_record(), "vms": [vm(checkpoints=[checkpoint(1, "a")])], "missing": []}
 
 
 def test_a_well_shaped_answer_passes():
@@ -90,7 +89,7 @@ def test_a_well_shaped_answer_passes():
     ({"vm_list": []}, "get_vms result: missing key 'host'"),
     ({"host": host_record(), "vms": {}}, "get_vms result.vms: expected a list, got dict"),
     ({"host": host_record(), "vms": [{"name": "web01"}]}, "get_vms result.vms[0]: missing key 'id'"),
-    ({"host": host_record(), "vms": [vm(checkpoints=[dict(checkpoint(1, "a"), creation_time="yesterday")])]},
+    ({"host": host_record(), "vms": [vm(checkpoints=[dict(checkpoint(1, "a"), creation_time="yesterday")])], "missing": []},
      "get_vms result.vms[0].checkpoints[0].creation_time: expected an ISO 8601 time, got 'yesterday'"),
     ({"host": [], "vms": []}, "get_vms result.host: expected an object, got list"),
 ])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.host_errors import HostOperationError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
 
 from hyperv_records import NOW, VM_ID, ago, checkpoint, cp_id, vm
 from safe_change_fixtures import state
@@ -27,8 +27,7 @@ class Client:
 
     def _maybe_fail(self, operation):
         if operation in self.fail:
-            raise HostOperationError(self.fail[operation][0], self.fail[operation][1], operation=operation,
-                                     host="HV01")
+            raise HostError(self.fail[operation][0], self.fail[operation][1], operation=operation, host="HV01")
 
     def read(self, name):
         self.calls.append(("read", name))

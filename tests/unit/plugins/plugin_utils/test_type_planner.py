@@ -9,8 +9,11 @@ import copy
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import type_planner
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.checkpoint_planner import PlanError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint_type import ActionModule, check_options
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import OptionError, PlanError
 
 from hyperv_records import chain, checkpoint, host_record, vm
 
@@ -78,32 +81,25 @@ def test_desired_location_and_all_options():
 
 
 def test_no_option_at_all_is_invalid_option():
-    with pytest.raises(PlanError) as raised:
-        wanted()
-    assert raised.value.code == "invalid_option"
-    for option in ("checkpoint_type", "automatic_checkpoints", "checkpoint_location"):
-        assert option in raised.value.message
+    validator = ArgumentSpecValidator(ActionModule.ARGUMENT_SPEC, required_one_of=ActionModule.REQUIRED_ONE_OF)
+    assert validator.validate({"vm": ["web01"]}).error_messages == [
+        "one of the following is required: checkpoint_type, automatic_checkpoints, checkpoint_location"]
 
 
 @pytest.mark.parametrize("location", ["", "   ", "\t"])
 def test_empty_location_is_invalid_option(location):
-    with pytest.raises(PlanError) as raised:
-        wanted(checkpoint_location=location)
+    with pytest.raises(OptionError) as raised:
+        check_options(args(vm=["web01"], checkpoint_type="standard", checkpoint_location=location))
     assert raised.value.code == "invalid_option"
     assert "checkpoint_location must not be empty" in raised.value.message
-
-
-def test_empty_location_is_refused_with_other_options_too():
-    with pytest.raises(PlanError) as raised:
-        wanted(checkpoint_type="standard", checkpoint_location="")
-    assert raised.value.code == "invalid_option"
 
 
 # settings_of / same_location ------------------------------------------------------------------------------
 
 def test_settings_of_takes_the_three_settings():
     assert type_planner.settings_of(db(automatic_checkpoints=True)) == {
-        "checkpoint_type": "Production", "automatic_checkpoints": True, "checkpoint_location": LOCATION}
+        "checkpoint_type": "Production", "checkpoint_type_option": "production", "automatic_checkpoints": True,
+        "checkpoint_location": LOCATION}
 
 
 @pytest.mark.parametrize("left, right, equal", [
@@ -133,8 +129,10 @@ def test_each_checkpoint_type_changes_a_standard_vm(option, host_value):
     assert changes == [dict(no_change(WEB_ID), CheckpointType=host_value)]
     assert entries == [{
         "name": "web01", "id": WEB_ID, "state": "Running", "changed": True,
-        "before": {"checkpoint_type": "Standard", "automatic_checkpoints": False, "checkpoint_location": LOCATION},
-        "after": {"checkpoint_type": host_value, "automatic_checkpoints": False, "checkpoint_location": LOCATION},
+        "before": {"checkpoint_type": "Standard", "checkpoint_type_option": "standard", "automatic_checkpoints": False,
+                   "checkpoint_location": LOCATION},
+        "after": {"checkpoint_type": host_value, "checkpoint_type_option": option, "automatic_checkpoints": False,
+                  "checkpoint_location": LOCATION},
     }]
 
 
@@ -160,8 +158,8 @@ def test_automatic_checkpoints_change(current, value):
 def test_checkpoint_location_change_on_vm_without_checkpoints():
     entries, changes = type_planner.plan_settings(host_record(), [web()], wanted(checkpoint_location="D:\\Cp"))
     assert changes == [dict(no_change(WEB_ID), CheckpointLocation="D:\\Cp")]
-    assert entries[0]["after"] == {"checkpoint_type": "Standard", "automatic_checkpoints": False,
-                                   "checkpoint_location": "D:\\Cp"}
+    assert entries[0]["after"] == {"checkpoint_type": "Standard", "checkpoint_type_option": "standard",
+                                   "automatic_checkpoints": False, "checkpoint_location": "D:\\Cp"}
 
 
 def test_only_the_settings_that_differ_are_sent():
@@ -178,8 +176,8 @@ def test_all_three_settings_in_one_change():
         wanted(checkpoint_type="production_only", automatic_checkpoints=True, checkpoint_location="E:\\Cp"))
     assert changes == [{"VMId": WEB_ID, "CheckpointType": "ProductionOnly", "AutomaticCheckpoints": True,
                         "CheckpointLocation": "E:\\Cp"}]
-    assert entries[0]["after"] == {"checkpoint_type": "ProductionOnly", "automatic_checkpoints": True,
-                                   "checkpoint_location": "E:\\Cp"}
+    assert entries[0]["after"] == {"checkpoint_type": "ProductionOnly", "checkpoint_type_option": "production_only",
+                                   "automatic_checkpoints": True, "checkpoint_location": "E:\\Cp"}
 
 
 def test_a_running_vm_can_change_its_type():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import vm_inventory as inv
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils.vm_inventory import Endpoint
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _vm_inventory as inv
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._vm_inventory import Endpoint
 
 import hyperv_records as records
 
@@ -73,6 +73,7 @@ def test_vm_variables_and_groups():
     assert inv.vm_variables("hv01.example.com", vm) == {
         "hyperv_host": "hv01.example.com", "hyperv_computer_name": "HV01", "hyperv_vm_name": "app01",
         "hyperv_vm_id": "id-app", "hyperv_vm_state": "Off", "hyperv_checkpoint_type": "ProductionOnly",
+        "hyperv_checkpoint_type_option": "production_only",
         "hyperv_checkpoint_count": 2, "hyperv_automatic_checkpoints": False, "hyperv_is_clustered": False,
         "hyperv_merging": False}
     assert inv.vm_groups("HV01", vm) == ["hyperv_host_hv01", "hyperv_state_off",

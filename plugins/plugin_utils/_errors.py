@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the hyperv.checkpoint collection: the errors of the collection, and the task failure each one becomes.
+
+One hierarchy: HypervError carries a stable code (docs/host-protocol.md, the modules' RETURN error_code), a
+message and details. Under it, PlanError: the task cannot be done as asked and nothing was changed (OptionError
+when an option is wrong, found before any connection); HostError: an operation on the Hyper-V host failed, with
+the operation, the host's inventory name and its computer name; and under HostError the failures of the exchange
+itself (ProtocolError, OperationTimeoutError, ConnectionLostError). ``error_result`` is the one place that turns any
+of them into the fields of a failed task.
+"""
+
+from __future__ import annotations
+
+# Codes worth another attempt: the host was busy, or the connection broke before
+# the answer arrived. Everything else is a decision the user has to make.
+TRANSIENT_CODES = frozenset(("busy", "connection_lost"))
+# The host's codes (docs/host-protocol.md, "Error codes") and the controller's own.
+KNOWN_CODES = frozenset((
+    "vm_not_found", "ambiguous", "owned_by_other_node", "checkpoint_not_found", "checkpoints_disabled",
+    "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
+    "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered", "low_disk_space",
+    "access_denied", "hyperv_timeout", "constrained_language",
+    "timeout", "connection_lost", "protocol_error", "merge_timeout", "host_unreachable",
+))
+INVALID_OPTION = "invalid_option"
+
+# What the user can do about each code.
+HINTS = {
+    "vm_not_found": "check the VM name or id (hyperv.checkpoint.hyperv_checkpoint_info lists the VMs of a host), "
+                    "and that the task runs against the Hyper-V host that holds the VM (delegate_to)",
+    "ambiguous": "several VMs share this name: address the VM by vm_id",
+    "owned_by_other_node": "the VM is clustered and runs on another node: delegate the task to the owner node",
+    "checkpoint_not_found": "list the VM's checkpoints with hyperv.checkpoint.hyperv_checkpoint_info",
+    "checkpoints_disabled": "enable checkpoints with hyperv.checkpoint.hyperv_checkpoint_type",
+    "production_checkpoint_failed": "the guest could not be quiesced (VSS or the Linux freeze daemon): check the "
+                                    "guest's backup integration service, or use checkpoint_type=production to allow a "
+                                    "standard checkpoint instead",
+    "limit_reached": "delete old checkpoints first; Hyper-V allows 50 per VM",
+    "unsupported_on_host": "this setting needs a newer Windows Server version on the Hyper-V host",
+    "hyperv_module_missing": "install the Hyper-V PowerShell module on the host: "
+                             "Install-WindowsFeature Hyper-V-PowerShell",
+    "low_disk_space": "free space on the volume (delete old checkpoints, move the VM's disks or checkpoint files), "
+                      "or lower min_free_gb if the change writes little",
+    "access_denied": "add the connecting user to the host's local group Hyper-V Administrators",
+    "hyperv_timeout": "Hyper-V gave up on the operation; check the VM (a guest that does not answer VSS makes "
+                      "production checkpoints time out) and try again",
+    "constrained_language": "an AppLocker or WDAC policy locks PowerShell down on the host; the collection's scripts "
+                            "need FullLanguage mode for the connecting user (docs/host-fidelity.md, locked-down hosts)",
+    "busy": "another operation is running on the VM; try again later",
+    "timeout": "the operation may still be running on the host; check the VM before running the task again, "
+               "or raise operation_timeout",
+    "connection_lost": "the connection to the host broke; check the host's WinRM or OpenSSH service",
+    "host_unreachable": "check the Hyper-V host's connection variables (docs/host-setup.md): its address, port, "
+                        "transport, user and password (or SSH key)",
+    "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
+                      "the powershell shell and Windows PowerShell 5.1",
+}
+
+
+class HypervError(Exception):
+    """Any failure the collection reports: a stable ``code``, a ``message`` and ``details`` (a dict)."""
+
+    def __init__(self, code, message, details=None):
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        super().__init__(self.describe())
+
+    def describe(self):
+        return "%s: %s" % (self.code, self.message)
+
+
+class PlanError(HypervError):
+    """The task cannot be carried out as asked; nothing has been changed."""
+
+
+class OptionError(PlanError):
+    """A task option is wrong (found before any connection); the message names the option."""
+
+    def __init__(self, message, details=None):
+        super().__init__(INVALID_OPTION, message, details)
+
+
+class HostError(HypervError):
+    """An operation on the Hyper-V host failed: ``operation``, ``host`` (the inventory name the task connected to)
+    and ``computer_name`` (the host's own name, when it answered)."""
+
+    def __init__(self, code, message, operation=None, host=None, details=None, computer_name=None):
+        self.operation = operation
+        self.host = host
+        self.computer_name = computer_name
+        super().__init__(code, message, details)
+
+    @property
+    def transient(self):
+        return self.code in TRANSIENT_CODES
+
+    def describe(self):
+        where = " on %s" % host_name(self.host, self.computer_name) if self.host or self.computer_name else ""
+        what = " (operation %s%s)" % (self.operation, where) if self.operation else where
+        return "%s: %s%s" % (self.code, self.message, what)
+
+
+class OperationTimeoutError(HostError):
+    """The host did not answer within the operation timeout.
+
+    Not transient: the operation may still be running on the host, so repeating
+    it blindly could do it twice.
+    """
+
+    def __init__(self, operation, host, timeout):
+        super().__init__(
+            "timeout",
+            "the host did not answer within %s seconds; the operation may still be running there" % timeout,
+            operation=operation,
+            host=host,
+            details={"timeout": timeout},
+        )
+
+
+class ConnectionLostError(HostError):
+    """The connection broke before the host's answer arrived (transient)."""
+
+    def __init__(self, operation, host, cause):
+        super().__init__(
+            "connection_lost",
+            "the connection to the host was lost: %s" % cause,
+            operation=operation,
+            host=host,
+            details={"cause": str(cause)},
+        )
+
+
+class ProtocolError(HostError):
+    """The host answered something that is not the runner's JSON document."""
+
+    def __init__(self, operation, host, message, rc=None, stdout="", stderr=""):
+        super().__init__(
+            "protocol_error",
+            message,
+            operation=operation,
+            host=host,
+            details={"rc": rc, "stdout": stdout[-2000:], "stderr": stderr[-2000:]},
+        )
+
+
+def host_name(inventory_name, computer_name):
+    """``hv01 (computer name HV01)``: the Hyper-V host as the inventory names it and as it names itself."""
+    if computer_name and inventory_name and computer_name != inventory_name:
+        return "%s (computer name %s)" % (inventory_name, computer_name)
+    return inventory_name or computer_name
+
+
+def error_message(error, vm_label=None):
+    """The message of a failed task: what happened to which VM, where, and what to do."""
+    code = getattr(error, "code", "error")
+    text = getattr(error, "message", str(error))
+    matches = (getattr(error, "details", None) or {}).get("matches") or []
+    missing = [match["id"] for match in matches if isinstance(match, dict) and match.get("id") not in text]
+    if code == "ambiguous" and missing:
+        text = "%s (matches: %s)" % (text.rstrip("."), ", ".join(missing))
+    if vm_label and vm_label not in text:
+        text = "VM '%s': %s" % (vm_label, text)
+    context = []
+    host, computer_name = getattr(error, "host", None), getattr(error, "computer_name", None)
+    if host and host not in text:
+        context.append("Hyper-V host %s" % host)
+    if computer_name and computer_name != host:
+        context.append("computer name %s" % computer_name)
+    if getattr(error, "operation", None):
+        context.append("operation %s" % error.operation)
+    if context:
+        text = "%s (%s)" % (text, ", ".join(context))
+    hint = HINTS.get(code)
+    if hint:
+        text = "%s. What to do: %s" % (text.rstrip("."), hint)
+    return text
+
+
+def error_result(error, vm_label=None):
+    """The fields of a failed task for ``error``: msg, error_code and error_details."""
+    return {"failed": True, "msg": error_message(error, vm_label), "error_code": getattr(error, "code", "error"),
+            "error_details": getattr(error, "details", None) or {}}

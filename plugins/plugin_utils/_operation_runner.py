@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the hyperv.checkpoint collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PRIVATE to the hyperv.checkpoint collection: run one PowerShell operation script on a Windows host over the task's connection.
+
+The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
+the operation script and its parameters travel as one line of JSON on stdin (gzip, base64). That keeps
+every command far below cmd.exe's 8191-character limit whatever the script size, and
+keeps parameters out of command-line quoting. Works with the winrm, psrp and ssh
+(PowerShell shell) connections, which all deliver stdin to the runner's ``$input``.
+The protocol is documented in docs/host-protocol.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import threading
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
+    KNOWN_CODES,
+    ConnectionLostError,
+    HostError,
+    OperationTimeoutError,
+    ProtocolError,
+)
+
+SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
+RUNNER_SCRIPT = "runner.ps1"
+COMMON_SCRIPT = "_common.ps1"
+COMMAND_LINE_LIMIT = 8191
+
+_script_cache = {}
+
+
+def _read_script(filename):
+    """The file's text exactly as written (line endings kept, a UTF-8 BOM dropped)."""
+    path = os.path.join(SCRIPT_DIR, filename)
+    if path not in _script_cache:
+        with open(path, "r", encoding="utf-8-sig", newline="") as handle:
+            _script_cache[path] = handle.read()
+    return _script_cache[path]
+
+
+# PowerShell's own arguments as ansible-core's powershell shell plugin and ansible.windows' _reboot.py write
+# them. The words matter: ansible-core 2.19's psrp connection runs a command in its runspace (no new process)
+# only when it starts with exactly these and -EncodedCommand; the winrm connection sends a command that has
+# " -EncodedCommand " as it is; over ssh the host's PowerShell starts it.
+POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted")
+
+
+def encode_command(script):
+    """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
+
+    Built here, as ansible.windows' _reboot.py builds its commands, rather than with the shell plugin's private
+    ``_encode_script``, which ansible-core 2.21 deprecates (removal in 2.24): the same command line on every
+    supported version, and no deprecation warning.
+    """
+    text = "\n".join(line.strip() for line in script.splitlines() if line.strip())
+    encoded = base64.b64encode(text.encode("utf-16-le")).decode("ascii")
+    return " ".join(POWERSHELL_ARGUMENTS + ("-EncodedCommand", encoded))
+
+
+def build_command():
+    """The command line that starts the runner stub (the same for every operation)."""
+    return encode_command(_read_script(RUNNER_SCRIPT))
+
+
+def request_document(name, params):
+    """The request: the operation's name, the shared functions, the operation script and its params.
+
+    The shared functions travel apart from the operation script: the runner
+    dot-sources them first, so that the operation's param() block stays the first
+    statement of its own script block and binds the splatted params.
+    """
+    return {
+        "name": name,
+        "common": _read_script(COMMON_SCRIPT),
+        "script": _read_script(name + ".ps1"),
+        "params": params or {},
+    }
+
+
+def encode_request(document):
+    """One line: base64 of the gzip of the ASCII JSON document (non-ASCII escaped, so no code page can mangle it).
+
+    Compressed because the scripts travel with every operation and WinRM base64-encodes stdin
+    again: gzip makes a request about a third of its JSON size (docs/performance.md).
+    """
+    text = json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return base64.b64encode(gzip.compress(text, mtime=0)) + b"\n"
+
+
+def decode_request(data):
+    """The document of an encoded request (what the runner stub does on the host)."""
+    return json.loads(gzip.decompress(base64.b64decode(data.strip(), validate=True)).decode("ascii"))
+
+
+def build_request(name, params):
+    """What goes on stdin for operation ``name``: the encoded request document."""
+    return encode_request(request_document(name, params))
+
+
+def _to_text(data):
+    if isinstance(data, bytes):
+        return data.decode("utf-8", errors="replace")
+    return data or ""
+
+
+def _readable_stderr(stderr):
+    """stderr as the host's words: PowerShell writes errors as CLIXML, which winrm decodes and ssh does not."""
+    if "#< CLIXML" not in stderr:
+        return stderr
+    try:
+        from ansible.plugins.shell.powershell import _replace_stderr_clixml
+    except ImportError:  # the helper is private to ansible-core: without it the raw text is still the host's
+        return stderr
+    try:
+        return _to_text(_replace_stderr_clixml(stderr.encode("utf-8"))).strip()
+    except Exception:  # the raw text is better than no text
+        return stderr
+
+
+def parse_reply(name, rc, stdout, stderr, host=None):
+    """Turn the runner's JSON document into the result dict, or raise HostError."""
+    out = _to_text(stdout).strip()
+    err = _readable_stderr(_to_text(stderr).strip())
+    # A JSON document is the last non-empty line; anything before it is noise a
+    # profile or a misbehaving cmdlet wrote, which must not hide the answer.
+    lines = [line for line in out.splitlines() if line.strip()]
+    document = None
+    if lines:
+        try:
+            document = json.loads(lines[-1])
+        except ValueError:
+            document = None
+    if not isinstance(document, dict) or "ok" not in document:
+        raise ProtocolError(
+            name, host, "the host did not answer with the runner's JSON document (rc=%s): %s"
+            % (rc, (err or out or "no output")[-500:]),
+            rc=rc, stdout=out, stderr=err,
+        )
+    if document["ok"]:
+        result = document.get("result")
+        if not isinstance(result, dict):
+            raise ProtocolError(name, host, "operation %s returned %r instead of an object" % (name, type(result).__name__),
+                                rc=rc, stdout=out, stderr=err)
+        return result
+    error = document.get("error")
+    if not isinstance(error, dict):
+        raise ProtocolError(name, host, "the host reported a failure without an error object: %r" % (error,),
+                            rc=rc, stdout=out, stderr=err)
+    code = error.get("code")
+    message = error.get("message")
+    message = message if isinstance(message, str) and message.strip() else (err[-500:] or "unknown error")
+    details = error.get("details")
+    details = details if isinstance(details, dict) else ({"value": details} if details is not None else {})
+    if not isinstance(code, str) or not code:
+        code = "host_error"
+    elif code not in KNOWN_CODES:
+        # Kept as the host sent it (a newer script may know more codes), but said so.
+        message = "%s (error code '%s' is not one this version of the collection knows)" % (message.rstrip(), code)
+    computer_name = error.get("computer_name")
+    raise HostError(code, message, operation=name, host=host, details=details,
+                    computer_name=computer_name if isinstance(computer_name, str) and computer_name else None)
+
+
+def _exec_with_deadline(connection, command, in_data, timeout):
+    """exec_command, abandoned after ``timeout`` seconds.
+
+    The winrm connection retries WS-Man operation timeouts forever, so a hung cmdlet
+    would hang the task; the call runs in a daemon thread that is left behind when
+    the deadline passes (the caller must not reuse the connection afterwards).
+    """
+    if not timeout:
+        return connection.exec_command(command, in_data=in_data, sudoable=False)
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = connection.exec_command(command, in_data=in_data, sudoable=False)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="hyperv-operation", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def run_operation(connection, name, params=None, timeout=None, host=None):
+    """Run operation ``name`` with ``params`` on the host behind ``connection``.
+
+    Returns the operation's result dict. Raises HostError with the host's
+    code, ConnectionLostError when the connection broke (transient), and
+    OperationTimeoutError when there was no answer within ``timeout`` seconds.
+    """
+    command = build_command()
+    if len(command) > COMMAND_LINE_LIMIT:  # guards the runner stub itself
+        raise ProtocolError(name, host, "runner command line is %d characters, over the limit" % len(command))
+    request = build_request(name, params)
+    try:
+        rc, stdout, stderr = _exec_with_deadline(connection, command, request, timeout)
+    except TimeoutError:
+        raise OperationTimeoutError(name, host, timeout)
+    except HostError:
+        raise
+    except Exception as exc:  # the connection plugins raise many types for a broken link
+        if _is_authentication_failure(exc):
+            # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
+            # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
+            raise HostError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
+                            operation=name, host=host)
+        if _is_connection_failure(exc):
+            raise ConnectionLostError(name, host, exc)
+        # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could
+        # not parse): a task failure that says so, not a traceback.
+        raise ProtocolError(name, host, "the connection plugin could not read the host's answer: %s: %s"
+                            % (type(exc).__name__, exc))
+    return parse_reply(name, rc, stdout, stderr, host=host)
+
+
+# What the OpenSSH client prints when the host refused every authentication method it tried (its own text, in
+# English whatever the host's language); ansible-core's ssh connection raises it as AnsibleConnectionFailure.
+OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
+
+
+def _is_authentication_failure(exc):
+    from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
+
+    return isinstance(exc, AnsibleAuthenticationFailure) or (
+        isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
+
+
+def _is_connection_failure(exc):
+    # Imported lazily: requests is only present where winrm/psrp are.
+    from ansible.errors import AnsibleConnectionFailure
+
+    if isinstance(exc, (AnsibleConnectionFailure, ConnectionError)):
+        return True
+    try:
+        import requests
+    except ImportError:
+        return False
+    return isinstance(exc, requests.exceptions.ConnectionError)
