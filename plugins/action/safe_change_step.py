@@ -30,6 +30,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_guest import (
@@ -71,7 +72,8 @@ class ActionModule(HyperVActionBase):
         change_id=dict(type="str"),
         name_prefix=dict(type="str", default="safe_change"),
         requested_by=dict(type="str", default=""),
-        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
+        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only",
+                                                              "Standard", "Production", "ProductionOnly"]),
         lock_minutes=dict(type="int", default=120),
         operation_timeout=dict(type="int", default=600),
         # batches (playbooks/patch_window.yml)
@@ -190,6 +192,9 @@ class ActionModule(HyperVActionBase):
                 given[name] = self._templar.template(task_vars[name])
             except AnsibleError as error:
                 problems.append("%s cannot be templated: %s" % (name, error_text(error)))
+        if "safe_change_checkpoint_type" in given:
+            # Hyper-V's spelling (ProductionOnly, as results and inventory variables carry it) too.
+            given["safe_change_checkpoint_type"] = checkpoint_types.option_value(given["safe_change_checkpoint_type"])
         validated = ArgumentSpecValidator(spec).validate(given)
         problems.extend(validated.error_messages)
         return dict(validated.validated_parameters), problems
@@ -355,7 +360,7 @@ class ActionModule(HyperVActionBase):
             return dict(failed=True, msg="change_id is required (e.g. CHG0042); name_prefix must be one word; "
                                          "lock_minutes must be 0 or more")
         options = dict(role_defaults(), safe_change_name_prefix=prefix, safe_change_lock_minutes=args["lock_minutes"],
-                       safe_change_checkpoint_type=args["checkpoint_type"],
+                       safe_change_checkpoint_type=checkpoint_types.option_value(args["checkpoint_type"]),
                        safe_change_operation_timeout=args["operation_timeout"])
         now = planner.utc_now()
         name = names.build_name(prefix, change_id, args["requested_by"] or self._requested_by(options, task_vars),

@@ -114,10 +114,12 @@ options:
     type: str
     default: ""
   checkpoint_type:
-    description: V(hold) - the checkpoint type for this checkpoint; empty uses the VM's setting.
+    description:
+      - V(hold) - the checkpoint type for this checkpoint; empty uses the VM's setting.
+      - Hyper-V's spelling (V(Standard), V(Production), V(ProductionOnly)) is accepted too.
     type: str
     default: ""
-    choices: ["", standard, production, production_only]
+    choices: ["", standard, production, production_only, Standard, Production, ProductionOnly]
   lock_minutes:
     description: V(hold) - a checkpoint of another change younger than this is that change's lock, and V(hold) refuses.
     type: int

@@ -216,8 +216,9 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
 
 def test_check_mode_reports_and_changes_nothing(role_lab):
     host = role_lab.add_hyperv("hv01", vms=["chk01", "chk02", "chk03"])
+    # Hyper-V's spelling, as a result or the inventory plugin carries it: the same as production_only.
     role_lab.add_guest("chk01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
-                       safe_change_checkpoint_type="production_only")
+                       safe_change_checkpoint_type="ProductionOnly")
     # Kept after a success and still within its time: not left over.
     host.add_checkpoint("chk02", stale_name(kept_until="2099-01-01T00:00:00Z"), age_seconds=600)
     role_lab.add_guest("chk02", files=APP_FILES, safe_change_tasks=str(TASKS / "change_fail.yml"))
