@@ -17,6 +17,7 @@ import base64
 import gzip
 import json
 import os
+import re
 import threading
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
@@ -35,8 +36,22 @@ COMMAND_LINE_LIMIT = 8191
 _script_cache = {}
 
 
+# A line whose first non-blank character is '#': a comment (pscheck refuses here-strings and block
+# comments in the scripts, so no such line is anything else).
+_COMMENT_LINE = re.compile(r"^[ \t]*#[^\r\n]*", re.MULTILINE)
+
+
+def wire_form(text):
+    """A script as it travels: every comment line emptied, as ansible-core does with its AnsiballZ wrapper.
+
+    The lines stay, so the line numbers of an error on the host are those of the file; the comments,
+    a third of the text, would go with every operation.
+    """
+    return _COMMENT_LINE.sub("", text)
+
+
 def _read_script(filename):
-    """The file's text exactly as written (line endings kept, a UTF-8 BOM dropped)."""
+    """The file's text (line endings kept, a UTF-8 BOM dropped)."""
     path = os.path.join(SCRIPT_DIR, filename)
     if path not in _script_cache:
         with open(path, "r", encoding="utf-8-sig", newline="") as handle:
@@ -77,8 +92,8 @@ def request_document(name, params):
     """
     return {
         "name": name,
-        "common": _read_script(COMMON_SCRIPT),
-        "script": _read_script(name + ".ps1"),
+        "common": wire_form(_read_script(COMMON_SCRIPT)),
+        "script": wire_form(_read_script(name + ".ps1")),
         "params": params or {},
     }
 

@@ -206,20 +206,12 @@ def defined_functions(*texts):
     return functions
 
 
-def top_level_param_names(root):
-    blocks = [child for child in root.children if child.type == "param_block"]
-    if not blocks:
-        return None
-    return [text_of(next(c for c in parameter.children if c.type == "variable")).lstrip("$")
-            for parameter in walk(blocks[0]) if parameter.type == "script_parameter"]
-
-
 def read(path):
     return path.read_text(encoding="utf-8")
 
 
 def encoded_command_line(stub_text):
-    """What operation_runner.build_command builds (as _encode_script(stub, strict_mode=False, preserve_rc=False) did)."""
+    """What _operation_runner.build_command builds (as _encode_script(stub, strict_mode=False, preserve_rc=False) did)."""
     stripped = "\n".join(line.strip() for line in stub_text.splitlines() if line.strip())
     return COMMAND_LINE_PREFIX + base64.b64encode(stripped.encode("utf-16-le")).decode("ascii")
 
@@ -230,6 +222,21 @@ def encoded_command_line(stub_text):
 def check_parses(text):
     return ["line %d: cannot parse %r" % (line(node), text_of(node)[:60])
             for node in walk(parse(text)) if node.is_error or node.is_missing]
+
+
+def check_comment_lines_are_comments(text):
+    """The controller empties every line whose first non-blank character is '#' before sending a script
+    (_operation_runner.wire_form): that is only safe without block comments and here-strings, where such
+    a line is not a whole comment."""
+    problems = []
+    for number, written in enumerate(text.splitlines(), 1):
+        if "<#" in written:
+            problems.append("line %d: a block comment (<# #>): write '#' comment lines, the wire form empties them"
+                            % number)
+        if re.search(r"@[\"']\s*$", written):
+            problems.append("line %d: a here-string: a line of it starting with '#' would be emptied on the wire"
+                            % number)
+    return problems
 
 
 def check_catalog_parameters(text, local_functions=None):
@@ -341,15 +348,6 @@ def check_no_name_lookups(text):
                 problems.append("line %d: %s with a positional argument binds it to a name (wildcard pattern)"
                                 % (line(node), written))
     return problems
-
-
-def check_operation_params(text, expected):
-    names = top_level_param_names(parse(text))
-    if names is None:
-        return ["line 1: no param() block as the first statement"]
-    if names != expected:
-        return ["line 1: param() declares %s, docs/host-protocol.md lists %s" % (names, expected)]
-    return []
 
 
 def _statement_blocks(statement):
@@ -484,7 +482,7 @@ PARAM_TYPES = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"
 
 
 def check_operation_params(text, operation):
-    """param() names (in order) and types match host_contract.OPERATIONS[operation].params."""
+    """param() names (in order) and types match _host_contract.OPERATIONS[operation].params."""
     expected = HOST_CONTRACT.OPERATIONS[operation].params
     declared = declared_params(text)
     if declared is None:
@@ -655,6 +653,7 @@ def check_file(path, common_text=None):
     problems += check_catalog_parameters(text, functions)
     problems += check_module_qualified(text, functions)
     problems += check_confirm_false(text)
+    problems += check_comment_lines_are_comments(text)
     problems += check_windows_powershell_syntax(text)
     problems += check_no_name_lookups(text)
     if path.name == "runner.ps1":

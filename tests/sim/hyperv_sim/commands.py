@@ -23,6 +23,7 @@ import datetime
 import gzip
 import json
 import pathlib
+import re
 import time
 import zlib
 from dataclasses import dataclass
@@ -51,10 +52,21 @@ class CommandResult:
     label: str = ""              # what ran, for the traffic log: runner:<operation>, exec_wrapper:<module>
 
 
-def read_script(script_dir: pathlib.Path, filename: str) -> str:
-    """A script as the controller sends it: UTF-8, line endings kept, a BOM dropped."""
+def read_file(script_dir: pathlib.Path, filename: str) -> str:
+    """A script file's text: UTF-8, line endings kept, a BOM dropped."""
     with open(script_dir / filename, "r", encoding="utf-8-sig", newline="") as handle:
         return handle.read()
+
+
+def wire_form(text: str) -> str:
+    """A script as the controller sends it in a request: every line whose first non-blank character is '#'
+    emptied, the lines kept (docs/host-protocol.md)."""
+    return re.sub(r"^[ \t]*#[^\r\n]*", "", text, flags=re.MULTILINE)
+
+
+def read_script(script_dir: pathlib.Path, filename: str) -> str:
+    """The wire form of a script file."""
+    return wire_form(read_file(script_dir, filename))
 
 
 def encoded_runner_text(runner: str) -> str:
@@ -193,7 +205,7 @@ class CommandHost:
             script = base64.b64decode(words[-1], validate=True).decode("utf-16-le")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        return script == encoded_runner_text(read_script(self.script_dir, RUNNER_SCRIPT))
+        return script == encoded_runner_text(read_file(self.script_dir, RUNNER_SCRIPT))
 
     def _parse_request(self, stdin: bytes) -> tuple[str, dict]:
         """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files."""

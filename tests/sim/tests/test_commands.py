@@ -29,7 +29,7 @@ FAKE_COMMON = "function Stop-Operation {\r\n    param([string]$Code)\r\n}\r\n"
 
 
 def fake_operation_script(name):
-    return "param()\r\n# the fake %s operation\r\n" % name
+    return "param()\r\n# the fake %s operation\r\n$operation = '%s'\r\n" % (name, name)
 
 
 @pytest.fixture
@@ -73,7 +73,8 @@ def runner_command(runner_text=FAKE_RUNNER):
 
 
 def request(name, params=None, common=FAKE_COMMON, script=None):
-    body = {"name": name, "common": common, "script": fake_operation_script(name) if script is None else script,
+    script = commands.wire_form(fake_operation_script(name)) if script is None else script
+    body = {"name": name, "common": common, "script": script,
             "params": params or {}}
     return pack(json.dumps(body, ensure_ascii=True).encode("ascii"))
 
@@ -169,8 +170,8 @@ def test_the_command_line_limit_of_cmd_exe(command_host):
     (pack(b"[1, 2]"), "not a JSON object"),
     (request("format_disk"), "unknown operation"),
     (request("get_vm", common="function Stop-Operation {}"), "common"),
-    (request("get_vm", script=fake_operation_script("get_vms")), "get_vm.ps1"),
-    (pack(json.dumps({"name": "get_vm", "common": FAKE_COMMON, "script": fake_operation_script("get_vm"),
+    (request("get_vm", script=commands.wire_form(fake_operation_script("get_vms"))), "get_vm.ps1"),
+    (pack(json.dumps({"name": "get_vm", "common": FAKE_COMMON, "script": commands.wire_form(fake_operation_script("get_vm")),
                       "params": ["web01"]}).encode()), "params"),
 ])
 def test_a_request_that_is_not_the_collections_is_invalid(command_host, state_path, stdin, reason):
@@ -184,7 +185,7 @@ def test_a_request_that_is_not_the_collections_is_invalid(command_host, state_pa
 
 
 def test_the_scripts_are_read_at_every_call(command_host, script_dir):
-    edited = "param([string]$Name, [string]$Id)\n# edited\n"
+    edited = "param([string]$Name, [string]$Id)\n$edited = 1\n"
     (script_dir / "get_vm.ps1").write_text(edited, encoding="utf-8", newline="")
     stale = command_host.run(*runner_command(), request("get_vm", {"Name": "web01"}))
     assert json.loads(stale.stdout)["error"]["code"] == "invalid_request"
@@ -213,7 +214,7 @@ def test_the_real_scripts_are_the_default(state_path):
     def real(filename):
         return commands.read_script(commands.DEFAULT_SCRIPT_DIR, filename)
 
-    command, arguments = runner_command(real("runner.ps1"))
+    command, arguments = runner_command(commands.read_file(commands.DEFAULT_SCRIPT_DIR, "runner.ps1"))
     stdin = pack(json.dumps({"name": "get_vm", "common": real("_common.ps1"), "script": real("get_vm.ps1"),
                              "params": {"Name": "web01"}}, ensure_ascii=True).encode())
     result = host.run(command, arguments, stdin)

@@ -12,6 +12,7 @@ import pytest
 from pscheck import (
     COMMON,
     check_catalog_parameters,
+    check_comment_lines_are_comments,
     check_common_is_only_functions,
     check_confirm_false,
     check_convertto_json,
@@ -288,3 +289,17 @@ def test_check_record_function_accepts_the_protocol_record():
 ])
 def test_infer_type_reads_the_forms_the_scripts_use(text, types):
     assert infer_type(text, {}) == types
+
+
+@pytest.mark.parametrize("snippet", [
+    "<# a block comment #>\nGet-Date\n",
+    "Get-Date\n<#\n# inside\n#>\n",
+    "$text = @\"\n# not a comment\n\"@\n",
+    "$text = @'\n# not a comment\n'@\n",
+])
+def test_check_comment_lines_are_comments_catches_block_comments_and_here_strings(snippet):
+    assert check_comment_lines_are_comments(snippet) != []
+
+
+def test_check_comment_lines_are_comments_accepts_comment_lines_and_hashes_in_strings():
+    assert check_comment_lines_are_comments("# why\n  # indented\n$a = 'a # b' # trailing\n$h = @{ a = 1 }\n") == []

@@ -57,3 +57,21 @@ def test_the_command_line_passes_the_collection():
     run = subprocess.run([sys.executable, pscheck.__file__], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout
     assert "%d PowerShell scripts checked, 0 with problems" % len(SCRIPTS) in run.stdout
+
+
+def _code_tokens(text):
+    """Every leaf of the script's syntax tree but its comments: what PowerShell runs."""
+    return [(node.type, pscheck.text_of(node)) for node in pscheck.walk(pscheck.parse(text))
+            if not node.children and node.type != "comment"]
+
+
+@pytest.mark.parametrize("path", [path for path in SCRIPTS if path.name != "runner.ps1"], ids=lambda path: path.name)
+def test_the_wire_form_of_a_script_is_the_same_code_on_the_same_lines(path):
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner
+
+    text = read(path)
+    wire = _operation_runner.wire_form(text)
+    assert _code_tokens(wire) == _code_tokens(text)
+    assert wire.count("\n") == text.count("\n")
+    assert not any(line.lstrip().startswith("#") for line in wire.splitlines())
+    assert len(wire) <= len(text)

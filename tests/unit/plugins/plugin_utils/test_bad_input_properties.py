@@ -68,7 +68,7 @@ def test_a_name_travels_only_as_json_data_on_stdin(name, vm_name):
         gzip.decompress(base64.b64decode(stdin.strip(), validate=True)).decode("ascii")
         request = operation_runner.decode_request(stdin)
         assert request["params"] == params  # exactly the name, nothing added or lost
-        assert request["script"] == operation_runner._read_script(request["name"] + ".ps1")
+        assert request["script"] == operation_runner.wire_form(operation_runner._read_script(request["name"] + ".ps1"))
 
 
 @given(name=ANY_TEXT)

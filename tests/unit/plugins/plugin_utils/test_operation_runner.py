@@ -115,7 +115,7 @@ def test_command_line_does_not_depend_on_script_size_or_params(script_dir):
     small = operation_runner.build_command()
     small_request = operation_runner.build_request("get_vm", {"Name": "web01"})
 
-    (script_dir / "get_vm.ps1").write_text(GET_VM_TEXT + ("# padding ü\n" * 20000), encoding="utf-8")
+    (script_dir / "get_vm.ps1").write_text(GET_VM_TEXT + ("$null = 'padding ü'\n" * 20000), encoding="utf-8")
     operation_runner._script_cache.clear()
     params = {"Name": "Prüfung ✓ 雪 \"quoted\" 'single' $(Get-Date) `tick", "Names": ["é"] * 200}
     big_request = operation_runner.build_request("get_vm", params)
@@ -127,7 +127,7 @@ def test_command_line_does_not_depend_on_script_size_or_params(script_dir):
 
 
 def test_run_operation_sends_the_same_command_for_every_operation(script_dir):
-    (script_dir / "rename_checkpoint.ps1").write_text("param($VMId, $Id, $NewName)\n" + "#x\n" * 70000,
+    (script_dir / "rename_checkpoint.ps1").write_text("param($VMId, $Id, $NewName)\n" + "$x = 1\n" * 70000,
                                                       encoding="utf-8")
     connection = FakeConnection(reply=ok_reply({"checkpoint": {"id": "1"}}))
 
@@ -170,7 +170,9 @@ def test_request_is_one_line_of_ascii_json_with_common_and_op_apart(script_dir):
     packed = gzip.decompress(base64.b64decode(request))
     assert b"\\u00fc" in packed  # ü escaped, not sent raw
     document = json.loads(packed.decode("ascii"))
-    assert document == {"name": "get_vm", "common": COMMON_TEXT, "script": GET_VM_TEXT, "params": params}
+    # The comment line of COMMON_TEXT travels empty (see the wire form below).
+    assert document == {"name": "get_vm", "common": COMMON_TEXT.replace("# shared functions", ""),
+                        "script": GET_VM_TEXT, "params": params}
 
 
 def test_request_without_params_sends_an_empty_object(script_dir):
@@ -179,19 +181,20 @@ def test_request_without_params_sends_an_empty_object(script_dir):
 
 
 def test_request_keeps_unicode_in_the_script_text(script_dir):
-    (script_dir / "_common.ps1").write_text("# Grüße ✓\n", encoding="utf-8")
+    (script_dir / "_common.ps1").write_text("$greeting = 'Grüße ✓'\n", encoding="utf-8")
     request = operation_runner.build_request("get_vm", {})
     assert all(byte < 128 for byte in gzip.decompress(base64.b64decode(request)))
-    assert operation_runner.decode_request(request)["common"] == "# Grüße ✓\n"
+    assert operation_runner.decode_request(request)["common"] == "$greeting = 'Grüße ✓'\n"
 
 
-def test_request_script_is_the_file_text_without_transformation(script_dir):
-    (script_dir / "_common.ps1").write_bytes(b"# common\r\n$x = @'\r\nline\r\n'@\r\n")
+def test_request_script_is_the_file_text_with_its_comment_lines_emptied(script_dir):
+    (script_dir / "_common.ps1").write_bytes(b"# common\r\n\t  # indented\r\n$x = 'a # b' # trailing\r\n#\r\n")
     (script_dir / "get_vm.ps1").write_bytes(b"param($Name)\r\n$Name\r\n")
 
     document = operation_runner.decode_request(operation_runner.build_request("get_vm", {"Name": "a"}))
 
-    assert document["common"] == "# common\r\n$x = @'\r\nline\r\n'@\r\n"
+    # Line endings and line numbers kept; a comment after code stays (it cannot be told from '#' in a string).
+    assert document["common"] == "\r\n\r\n$x = 'a # b' # trailing\r\n\r\n"
     assert document["script"] == "param($Name)\r\n$Name\r\n"
 
 
