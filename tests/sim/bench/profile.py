@@ -1,9 +1,9 @@
 """Where a patch window's time goes: every task of the role, by kind (``--profile GUESTS``).
 
 One window of the role (same latencies as figures 3-4) with the bench_profile callback:
-the time of each task over all guests, grouped into Hyper-V tasks (this collection's modules,
-delegated to the hosts), guest tasks (modules that run on the guest: the change, waiting for the
-guest) and controller-only tasks (set_fact, assert, include_*, meta, skipped tasks...).
+the time of each task over all guests, grouped into collection tasks (this collection's actions: the
+role's steps, which work on the Hyper-V host or check the guest), guest tasks (modules that run on the
+guest: the change) and controller-only tasks (set_fact, include_*, the argument check, skipped tasks...).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ GUEST_ACTIONS = {"ansible.builtin.command", "ansible.builtin.shell", "ansible.bu
 
 def kind(task: dict) -> str:
     if task["action"].startswith("hyperv.checkpoint."):
-        return "hyperv"
+        return "collection"
     if task["action"] in GUEST_ACTIONS and task["results"] > task["skipped"]:
         return "guest"
     return "controller"
