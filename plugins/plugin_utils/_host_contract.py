@@ -106,8 +106,7 @@ OPERATIONS = {
         params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int"},
         optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",
-                "name_repaired": "bool", "type_override_repaired": "str?", "vm": "VM",
-                "checkpoints": "[Checkpoint]"}),
+                "name_repaired": "bool", "type_override_repaired": "str?", "vm": "ListedVM"}),
     "remove_checkpoints": Operation(
         params={"VMId": "str", "Ids": "[str]", "IncludeChildren": "bool", "MergeGraceSeconds": "int"},
         optional_params=frozenset(),

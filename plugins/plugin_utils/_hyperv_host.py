@@ -194,8 +194,9 @@ class HyperVHost:
                 return None
             return {"checkpoint": adopted, "taken_type": None, "fell_back": None, "type_restore_error": None,
                     "name_repaired": renamed_from is not None, "renamed_from": renamed_from,
-                    "type_override_repaired": repaired, "vm": _without_checkpoints(vm),
-                    "checkpoints": [adopted if cp["id"] == adopted["id"] else cp for cp in vm.get("checkpoints", [])],
+                    "type_override_repaired": repaired,
+                    "vm": dict(vm, checkpoints=[adopted if cp["id"] == adopted["id"] else cp
+                                                for cp in vm.get("checkpoints", [])]),
                     "recovered": True, "connection_lost": True}
 
         return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type,

@@ -256,7 +256,7 @@ class HostSteps:
         if reply.get("fell_back"):
             state["notes"].append(FELL_BACK_NOTE)
         if options["safe_change_lock_minutes"] > 0:
-            return self._lock(state, reply.get("checkpoints"))
+            return self._lock(state, (reply.get("vm") or {}).get("checkpoints"))
         state["proceed"] = True
         return state
 

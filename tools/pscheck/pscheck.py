@@ -588,7 +588,15 @@ def spec_accepts(spec, types):
         admitted.add("null")
         spec = spec[:-1]
     admitted.add("list" if spec.startswith("[") else "str" if spec == "time" else spec)
+    # A record that adds only optional fields to another (ListedVM: a VM and its checkpoints) is built from the
+    # other's builder, with the fields added by key.
+    admitted.update(name for name, other in HOST_CONTRACT.RECORDS.items()
+                    if spec in HOST_CONTRACT.RECORDS and _extends(HOST_CONTRACT.RECORDS[spec], other))
     return spec == "any" or types <= admitted
+
+
+def _extends(record, base):
+    return set(base.fields) <= set(record.fields) and set(record.fields) - set(base.fields) <= set(record.optional)
 
 
 def emitted_record_problems(hash_node, record, assignments, what, extra_keys=()):

@@ -104,9 +104,11 @@ $takenType = 'standard'
 if (-not $hasMemory -and ($inEffect -eq 'Production' -or $inEffect -eq 'ProductionOnly')) { $takenType = 'production' }
 if ($hasMemory -and $inEffect -eq 'Production' -and $before.state -ne 'Off') { $fellBack = $true }
 $vm = Get-TargetVM -Id $VMId
-# The VM's checkpoints as they are right after this one was taken: the caller's lock check needs no
-# second read.
+# The VM with its checkpoints as they are right after this one was taken (as get_vms lists them): the
+# caller's lock check needs no second read.
 $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
+$vmRecord = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots
+$vmRecord['checkpoints'] = @(foreach ($listed in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $listed })
 [ordered]@{
     checkpoint = (ConvertTo-CheckpointRecord -Snapshot $snapshot)
     taken_type = $takenType
@@ -114,6 +116,5 @@ $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTi
     type_restore_error = $typeRestoreError
     name_repaired = $made.name_repaired
     type_override_repaired = $repaired
-    vm = (ConvertTo-VMRecord -VM $vm -Snapshots $snapshots)
-    checkpoints = @(foreach ($snapshot in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $snapshot })
+    vm = $vmRecord
 }

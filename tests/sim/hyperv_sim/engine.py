@@ -1091,8 +1091,8 @@ class HyperVHost:
             "type_restore_error": type_restore_error,
             "name_repaired": name_repaired,
             "type_override_repaired": repaired,
-            "vm": self.vm_record(vm),
-            "checkpoints": [self.checkpoint_record(vm, checkpoint) for checkpoint in self._checkpoints_by_time(vm)],
+            "vm": dict(self.vm_record(vm), checkpoints=[self.checkpoint_record(vm, checkpoint)
+                                                        for checkpoint in self._checkpoints_by_time(vm)]),
         }
 
     def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:

@@ -254,11 +254,11 @@ def test_a_restore_that_starts_the_vm_takes_the_hosts_start_time(command_host, s
 def test_a_create_lists_the_vms_checkpoints_as_they_are_right_after_it(command_host, sim):
     first = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="first")[1]["result"]
     second = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="second")[1]["result"]
-    assert [cp["name"] for cp in first["checkpoints"]] == ["first"]
-    assert [cp["id"] for cp in second["checkpoints"]] == [first["checkpoint"]["id"], second["checkpoint"]["id"]]
+    assert [cp["name"] for cp in first["vm"]["checkpoints"]] == ["first"]
+    assert [cp["id"] for cp in second["vm"]["checkpoints"]] == [first["checkpoint"]["id"], second["checkpoint"]["id"]]
     listed = call(command_host, "get_vms", Names=["web01"], Ids=[], All=False, IncludeCheckpoints=True,
                   IncludeSizes=False)[1]["result"]["vms"][0]["checkpoints"]
-    assert second["checkpoints"] == listed
+    assert second["vm"]["checkpoints"] == listed
 
 
 def test_a_checkpoint_takes_the_hosts_checkpoint_time(command_host, sim, sleeps):

@@ -292,7 +292,8 @@ def test_create_chains_checkpoints_below_the_current_position(host):
     vm_id = host.add_vm("web01")
     first = create(host, vm_id, "one")
     assert set(first) == {"checkpoint", "taken_type", "fell_back", "type_restore_error", "name_repaired",
-                          "type_override_repaired", "vm", "checkpoints"}
+                          "type_override_repaired", "vm"}
+    assert [cp["id"] for cp in first["vm"]["checkpoints"]] == [first["checkpoint"]["id"]]
     assert (first["name_repaired"], first["type_override_repaired"]) == (False, None)
     assert first["checkpoint"]["parent_id"] is None and first["checkpoint"]["parent_name"] is None
     assert first["vm"]["current_checkpoint_id"] == first["checkpoint"]["id"]

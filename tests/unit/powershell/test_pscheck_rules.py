@@ -32,6 +32,7 @@ from pscheck import (
     encoded_command_line,
     infer_type,
     read,
+    spec_accepts,
 )
 
 LOCAL_FUNCTIONS = defined_functions(read(COMMON))
@@ -303,3 +304,10 @@ def test_check_comment_lines_are_comments_catches_block_comments_and_here_string
 
 def test_check_comment_lines_are_comments_accepts_comment_lines_and_hashes_in_strings():
     assert check_comment_lines_are_comments("# why\n  # indented\n$a = 'a # b' # trailing\n$h = @{ a = 1 }\n") == []
+
+
+def test_spec_accepts_a_record_built_from_the_builder_of_the_record_it_extends():
+    assert spec_accepts("ListedVM", {"VM"})  # a VM record with its checkpoints added by key
+    assert not spec_accepts("VM", {"ListedVM"})
+    assert not spec_accepts("Checkpoint", {"VM"})
+    assert not spec_accepts("ListedVM", {"Checkpoint"})

@@ -250,7 +250,7 @@ def test_get_vm_with_checkpoints_by_name_and_by_id():
 
 def created_result(made):
     return {"checkpoint": made, "taken_type": "standard", "fell_back": False, "type_restore_error": None,
-            "name_repaired": False, "type_override_repaired": None, "vm": VM_RECORD, "checkpoints": [made]}
+            "name_repaired": False, "type_override_repaired": None, "vm": dict(VM_RECORD, checkpoints=[made])}
 
 
 def test_change_operation_params():
@@ -355,7 +355,7 @@ def test_create_adopts_the_new_checkpoint_found_after_a_transient_failure():
     assert result["checkpoint"] == made
     assert result["recovered"] is True
     assert result["taken_type"] is None and result["fell_back"] is None
-    assert "checkpoints" not in result["vm"] and result["checkpoints"] == [old, made]
+    assert result["vm"]["checkpoints"] == [old, made]
     assert result["vm"]["id"] == VM_ID
     assert connection.resets == 1
     assert len(sleeps) == 1
@@ -408,7 +408,7 @@ def test_create_renames_the_one_default_named_checkpoint_the_lost_attempt_made()
     assert runner.calls[2]["params"] == {"VMId": VM_ID, "Id": cp_id(2), "NewName": "nightly"}
     assert result["checkpoint"] == renamed and result["recovered"] and result["name_repaired"]
     assert result["renamed_from"] == "web01 - (11/25/2026 - 12:00:01)"
-    assert result["checkpoints"] == [renamed]  # as the lock check must see it: under its new name
+    assert result["vm"]["checkpoints"] == [renamed]  # as the lock check must see it: under its new name
 
 
 def test_create_adopts_nothing_when_several_unnamed_checkpoints_appeared():

@@ -43,9 +43,9 @@ class Client:
         if self.other_first:
             mine.insert(0, checkpoint(2, "safe_change CHG-RACE by b 2026-11-25T11:59:59Z", created=ago(seconds=1)))
         self.vms = [vm(checkpoints=mine, current=NEW_ID)]
-        reply = {"checkpoint": made, "taken_type": "Production", "fell_back": False, "vm": vm()}
-        if self.create_lists:
-            reply["checkpoints"] = mine
+        reply = {"checkpoint": made, "taken_type": "Production", "fell_back": False, "vm": vm(checkpoints=mine)}
+        if not self.create_lists:
+            del reply["vm"]["checkpoints"]
         return reply
 
     def delete(self, vm_id, checkpoint_id):
