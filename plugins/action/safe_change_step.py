@@ -72,14 +72,15 @@ class ActionModule(HyperVActionBase):
         change_id=dict(type="str"),
         name_prefix=dict(type="str", default="safe_change"),
         requested_by=dict(type="str", default=""),
-        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only",
-                                                              "Standard", "Production", "ProductionOnly"]),
+        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
         lock_minutes=dict(type="int", default=120),
         operation_timeout=dict(type="int", default=600),
         # batches (playbooks/patch_window.yml)
         hosts_to_batch=dict(type="list", elements="str", default=[]),
         batch_size=dict(type="str", default="1"),
     )
+    # hold's checkpoint_type: Hyper-V's spelling (ProductionOnly) too, as the modules take it.
+    TYPE_OPTIONS = ("checkpoint_type",)
 
     def run_checked(self, args, task_vars):
         handler = getattr(self, "_step_" + args["step"])
@@ -360,7 +361,7 @@ class ActionModule(HyperVActionBase):
             return dict(failed=True, msg="change_id is required (e.g. CHG0042); name_prefix must be one word; "
                                          "lock_minutes must be 0 or more")
         options = dict(role_defaults(), safe_change_name_prefix=prefix, safe_change_lock_minutes=args["lock_minutes"],
-                       safe_change_checkpoint_type=checkpoint_types.option_value(args["checkpoint_type"]),
+                       safe_change_checkpoint_type=args["checkpoint_type"],
                        safe_change_operation_timeout=args["operation_timeout"])
         now = planner.utc_now()
         name = names.build_name(prefix, change_id, args["requested_by"] or self._requested_by(options, task_vars),

@@ -116,10 +116,10 @@ options:
   checkpoint_type:
     description:
       - V(hold) - the checkpoint type for this checkpoint; empty uses the VM's setting.
-      - Hyper-V's spelling (V(Standard), V(Production), V(ProductionOnly)) is accepted too.
+      - Hyper-V's spelling (V(Standard), V(Production), V(ProductionOnly), in any case) is accepted too.
     type: str
     default: ""
-    choices: ["", standard, production, production_only, Standard, Production, ProductionOnly]
+    choices: ["", standard, production, production_only]
   lock_minutes:
     description: V(hold) - a checkpoint of another change younger than this is that change's lock, and V(hold) refuses.
     type: int

@@ -21,7 +21,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._connection_rule
     connection_problem,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
-    HostError,
+    HostUnreachableError,
     HypervError,
     OptionError,
     PlanError,
@@ -127,13 +127,10 @@ class HyperVActionBase(ActionBase):
         if problem:
             raise PlanError(UNSUPPORTED_CONNECTION, problem)
         # Connect first: a wrong password or an unreachable host fails here (over ssh, which logs on
-        # with the first command, operation_runner does the same). It is an ordinary task
-        # failure, not UNREACHABLE: a delegated task's UNREACHABLE is pinned on the guest, which then
-        # leaves the play without its rescue running.
+        # with the first command, operation_runner does the same).
         try:
             self._connection._connect()
         except AnsibleConnectionFailure as error:
-            raise HostError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, error),
-                            operation="connect", host=host)
+            raise HostUnreachableError("connect", host, error)
         return HyperVHost(self._connection, host, timeout=operation_timeout,
                           log=lambda message: display.vvv(message, host=host))

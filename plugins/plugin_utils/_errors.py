@@ -133,6 +133,18 @@ class ConnectionLostError(HostError):
         )
 
 
+class HostUnreachableError(HostError):
+    """The Hyper-V host could not be connected to or refused the logon: nothing ran there.
+
+    A task failure, not Ansible's UNREACHABLE: a delegated task's UNREACHABLE is pinned on the guest, which
+    then leaves the play without its rescue running.
+    """
+
+    def __init__(self, operation, host, cause):
+        super().__init__("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, cause),
+                         operation=operation, host=host, details={"cause": str(cause)})
+
+
 class ProtocolError(HostError):
     """The host answered something that is not the runner's JSON document."""
 

@@ -24,6 +24,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     KNOWN_CODES,
     ConnectionLostError,
     HostError,
+    HostUnreachableError,
     OperationTimeoutError,
     ProtocolError,
 )
@@ -230,8 +231,7 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
         if _is_authentication_failure(exc):
             # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
             # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
-            raise HostError("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, exc),
-                            operation=name, host=host)
+            raise HostUnreachableError(name, host, exc)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could

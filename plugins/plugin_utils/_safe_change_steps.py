@@ -115,7 +115,9 @@ def read_refusal(state, error):
         text = ("Hyper-V host %s has no VM named '%s' (set hyperv_vm_name when the VM's name differs from the "
                 "inventory name)." % (hyperv_host, vm))
     elif code == "host_unreachable":
-        text = "The Hyper-V host %s did not answer: %s." % (hyperv_host, message.rstrip("."))
+        # The error's message names the host already; its cause is what the user needs after the host's name.
+        cause = (getattr(error, "details", None) or {}).get("cause") or message
+        text = "The Hyper-V host %s did not answer: %s." % (hyperv_host, cause.rstrip("."))
     else:
         text = "Reading VM '%s' on %s failed (%s): %s." % (vm, hyperv_host, code, message.rstrip("."))
     return preflight_refusal(state, text)

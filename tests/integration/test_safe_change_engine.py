@@ -162,7 +162,9 @@ def test_checkpoint_playbook_and_the_role_share_one_naming_and_lock_convention(r
     role_lab.add_guest("man01", files=APP_FILES, safe_change_tasks=CHANGE_OK, test_change_id="CHG-MAN")
     role_lab.add_guest("other01", files=APP_FILES)
 
-    first = role_lab.playbook("playbooks/checkpoint.yml", extra_vars={"change_id": "CHG-MAN", "checkpoint_hosts": "man01"})
+    # The checkpoint type in Hyper-V's spelling, as a result or the inventory plugin carries it.
+    first = role_lab.playbook("playbooks/checkpoint.yml", extra_vars={"change_id": "CHG-MAN", "checkpoint_hosts": "man01",
+                                                                      "checkpoint_type": "ProductionOnly"})
     second = role_lab.playbook("playbooks/checkpoint.yml",
                                extra_vars={"change_id": "CHG-MAN", "checkpoint_hosts": "man01"})
     assert first.rc == 0 and second.rc == 0, (first, second)
@@ -171,6 +173,8 @@ def test_checkpoint_playbook_and_the_role_share_one_naming_and_lock_convention(r
     assert second.custom["hyperv_checkpoint_taken"]["man01"]["name"] == name
     assert "found the checkpoint '%s'" % name in second.stdout
     assert operations(host, "man01").count("create_checkpoint") == 1
+    [created] = [request for request in host.requests() if request["operation"] == "create_checkpoint"]
+    assert created["params"]["CheckpointType"] == "ProductionOnly", created
 
     # A run of another change on the VM refuses: the checkpoint is that change's lock.
     other = role_lab.playbook(SITE, extra_vars={"test_change_id": "CHG-OTHER"}, limit="man01")
