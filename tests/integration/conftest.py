@@ -24,6 +24,7 @@ sys.path.insert(0, str(SIM_DIR))
 from hyperv_sim.admin import SimHost  # noqa: E402
 from hyperv_sim.harness import inventory_vars, running_simulator  # noqa: E402
 from deprecations import SHOW, assert_no_deprecation  # noqa: E402
+from isolation import private_socket_dirs  # noqa: E402
 
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
@@ -44,8 +45,9 @@ class PlaybookRun:
 class Lab:
     """A simulated Hyper-V host plus what a test needs to run playbooks against it."""
 
-    def __init__(self, tmp_path, sim, connection="winrm", ssh_auth="key"):
+    def __init__(self, tmp_path, sim, connection="winrm", ssh_auth="key", socket_dirs=None):
         self.tmp_path = tmp_path
+        self.socket_dirs = socket_dirs or {}  # the test's own ssh and persistent connection sockets
         self.sim = sim
         self.host = SimHost(sim.state_path)
         self.inventory = tmp_path / "inventory.json"
@@ -83,7 +85,7 @@ class Lab:
             command.append("-" + "v" * verbosity)
         run_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="False",
                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                       ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
+                       ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"), **self.socket_dirs)
         run_env.update(env or {})
         run_env.update(SHOW)
         completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_env, timeout=timeout,
@@ -108,8 +110,9 @@ class Lab:
 @pytest.fixture
 def lab(tmp_path):
     """A fresh simulated host with VMs web01 (Running) and db01 (Running), NTLM with message encryption."""
-    with running_simulator(tmp_path / "hyperv-state.json", vms=["web01", "db01"]) as sim:
-        yield Lab(tmp_path, sim)
+    with private_socket_dirs() as socket_dirs, \
+            running_simulator(tmp_path / "hyperv-state.json", vms=["web01", "db01"]) as sim:
+        yield Lab(tmp_path, sim, socket_dirs=socket_dirs)
 
 
 @pytest.fixture
@@ -117,8 +120,10 @@ def start_lab(tmp_path):
     """Start a simulated host with other options (transport, tls, vms), reached over ``connection`` (winrm, psrp
     or ssh, by ``ssh_auth`` key or password); stopped at the end of the test."""
     with contextlib.ExitStack() as stack:
+        socket_dirs = stack.enter_context(private_socket_dirs())
+
         def start(vms=("web01",), connection="winrm", ssh_auth="key", **options):
             sim = stack.enter_context(running_simulator(tmp_path / "hyperv-state.json", vms=list(vms), **options))
-            return Lab(tmp_path, sim, connection, ssh_auth)
+            return Lab(tmp_path, sim, connection, ssh_auth, socket_dirs=socket_dirs)
 
         yield start

@@ -36,6 +36,7 @@ from guests import GuestWeb, ansible_environment, disk_digest, guest_vars, write
 from hyperv_sim.admin import SimHost  # noqa: E402
 from hyperv_sim.harness import inventory_vars, running_simulator  # noqa: E402
 from deprecations import SHOW, assert_no_deprecation  # noqa: E402
+from isolation import private_socket_dirs  # noqa: E402
 
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
@@ -86,6 +87,7 @@ class RoleLab:
         self._vm_host = {}
         self._runs = 0
         self.web = stack.enter_context(GuestWeb(self._state_of))
+        self.socket_dirs = stack.enter_context(private_socket_dirs())  # the test's own ssh and connection sockets
 
     def _state_of(self, vm):
         hyperv = self._vm_host.get(vm)
@@ -172,7 +174,7 @@ class RoleLab:
         if limit:
             command += ["--limit", limit]
         run_environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                               ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"))
+                               ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"), **self.socket_dirs)
         run_environment.update(ansible_environment(results))
         run_environment.update(environment or {})
         run_environment.update(SHOW)
