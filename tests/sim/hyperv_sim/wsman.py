@@ -117,6 +117,15 @@ def _operation_timeout_fault() -> WSManFault:
                       "in OperationTimeout.", receiver=True)
 
 
+def timed_out_receive(stats: _Stats, stopping: bool) -> WSManFault:
+    """The OperationTimeout that ends a Receive without output, counted; ``stopping``: it ends because the server
+    stops, not at its operation timeout (what tells the two apart without a clock)."""
+    stats.increment("operation_timeouts")
+    if stopping:
+        stats.increment("receives_ended_by_stop")
+    return _operation_timeout_fault()
+
+
 def parse_duration(text: str) -> float:
     """Seconds of an xs:duration as WS-Management clients send it (``PT20S``, ``PT20.000S``, ``PT1M30S``)."""
     match = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?)?", text.strip())
@@ -277,19 +286,26 @@ class _Shell:
 
 
 class _Stats:
-    """Thread-safe counters the tests read (e.g. that bodies really arrived encrypted)."""
+    """Thread-safe counters the tests read (e.g. that bodies really arrived encrypted), and can wait on: a test
+    that must act while a request is in a given state waits for the counter that says so, not for a time."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._counts: Counter[str] = Counter()
 
     def increment(self, name: str) -> None:
-        with self._lock:
+        with self._changed:
             self._counts[name] += 1
+            self._changed.notify_all()
 
     def snapshot(self) -> dict[str, int]:
-        with self._lock:
+        with self._changed:
             return dict(self._counts)
+
+    def wait_for(self, name: str, at_least: int, timeout: float) -> bool:
+        """Whether counter ``name`` reached ``at_least`` within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._counts[name] >= at_least, timeout)
 
 
 class WinRSService:
@@ -424,13 +440,17 @@ class WinRSService:
 
         deadline = time.monotonic() + request.operation_timeout
         with self._changed:
+            waited = False
             while True:
                 now = time.monotonic()
                 if command.outcome is not None and now >= command.ready_at:
                     break
                 if self._stopping or now >= deadline:
-                    self._stats.increment("operation_timeouts")
-                    raise _operation_timeout_fault()
+                    raise timed_out_receive(self._stats, self._stopping)
+                if not waited:
+                    # Counted under the lock shutdown() takes: once a test sees it, a stop wakes this Receive.
+                    self._stats.increment("receive_waits")
+                    waited = True
                 self._changed.wait(min(deadline, command.ready_at) - now)
             if command.outcome.fault == "drop" and not command.dropped:
                 command.dropped = True
@@ -739,8 +759,14 @@ class WSManServer:
         return "%s://%s:%d/wsman" % (self.scheme, self.host, self.port)
 
     def stats(self) -> dict[str, int]:
-        """Counters: plain_requests, encrypted_requests, faults, operation_timeouts, dropped_connections."""
+        """Counters: plain_requests, encrypted_requests, faults, operation_timeouts (of which
+        receives_ended_by_stop), receive_waits (Receives that found no output ready and waited for it),
+        dropped_connections."""
         return self._stats.snapshot()
+
+    def wait_for_stat(self, name: str, at_least: int, timeout: float) -> bool:
+        """Whether counter ``name`` of :meth:`stats` reached ``at_least`` within ``timeout`` seconds."""
+        return self._stats.wait_for(name, at_least, timeout)
 
     def start(self) -> WSManServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},

@@ -192,6 +192,7 @@ class PSRPService:
         with self._changed:
             pool = self._pool(request)
             target = uuid.UUID(command_id) if command_id else None
+            waited = False
             while True:
                 pipeline = pool.pipelines.get(target) if target is not None else None
                 if target is not None and pipeline is None:
@@ -201,8 +202,11 @@ class PSRPService:
                 if ready:
                     break
                 if self._stopping or now >= deadline or pool.id not in self._pools:
-                    self._stats.increment("operation_timeouts")
-                    raise wsman._operation_timeout_fault()
+                    raise wsman.timed_out_receive(self._stats, self._stopping)
+                if not waited:
+                    # Counted under the lock shutdown() takes: once a test sees it, a stop wakes this Receive.
+                    self._stats.increment("receive_waits")
+                    waited = True
                 wait_until = deadline if pipeline is None else min(deadline, pipeline.ready_at)
                 self._changed.wait(max(0.0, wait_until - now))
             if pipeline is not None and pipeline.outcome is not None and pipeline.outcome.fault == "drop" \

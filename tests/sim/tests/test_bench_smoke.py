@@ -12,6 +12,7 @@ SIM_DIR = pathlib.Path(__file__).resolve().parent.parent
 
 def test_the_bench_runs_every_figure_in_smoke_mode(tmp_path):
     out = tmp_path / "results.json"
+    # Reached only by a bench that hangs: its smoke run takes well under a minute even on a loaded machine.
     completed = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=str(SIM_DIR),
                                capture_output=True, text=True, timeout=300, check=False)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]

@@ -10,6 +10,7 @@ HYPERV_SIM = pathlib.Path(__file__).resolve().parents[1] / "hyperv-sim"
 
 
 def run(*args):
+    # Reached only by a hung process: starting Python can take seconds beside another worker's playbook.
     return subprocess.run([sys.executable, str(HYPERV_SIM), *args], capture_output=True, text=True, timeout=60,
                           check=False)
 

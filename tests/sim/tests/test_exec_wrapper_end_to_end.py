@@ -28,6 +28,7 @@ def test_a_powershell_module_runs_through_the_exec_wrapper_in_one_round_trip(tmp
         (tmp_path / "inventory.json").write_text(json.dumps({"all": {"hosts": {"hv01": inventory_vars(sim)}}}))
         (tmp_path / "play.yml").write_text(PLAY)
         host.reset_traffic()
+        # Reached only by a playbook that hangs: one task, which a loaded machine stretches to seconds, not minutes.
         completed = subprocess.run(
             [str(pathlib.Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "inventory.json"),
              str(tmp_path / "play.yml")],

@@ -32,11 +32,19 @@ def endpoint(command_host, tmp_path):
     server.stop()
 
 
-def ssh(endpoint, command, stdin=b"", user=USER, key=True, timeout=20):
+# Only a client that hangs should reach it: key exchange and the server (in this process, on two cores shared
+# with another test worker and its playbook) can take seconds on a loaded machine.
+SSH_TIMEOUT = 120
+
+
+def ssh(endpoint, command, stdin=b"", user=USER, key=True, timeout=SSH_TIMEOUT):
     """The OpenSSH client as Ansible runs it (no tty, batch mode with a key), validating the host key."""
     directory = endpoint.test_dir
-    options = ["-o", "UserKnownHostsFile=%s" % (directory / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
-               "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ControlMaster=no", "-p", str(endpoint.port)]
+    # No user ssh_config and no control socket: a master connection left by someone else's ssh must not carry
+    # this test's commands past the endpoint under test.
+    options = ["-F", "none", "-o", "ControlMaster=no", "-o", "ControlPath=none",
+               "-o", "UserKnownHostsFile=%s" % (directory / "known_hosts"), "-o", "StrictHostKeyChecking=yes",
+               "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-p", str(endpoint.port)]
     if key:
         options += ["-i", str(directory / "user_key"), "-o", "PreferredAuthentications=publickey"]
     else:

@@ -29,9 +29,17 @@ from hyperv_sim import traffic, wsman
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd"
 PSRP_URI = "http://schemas.microsoft.com/powershell/Microsoft.PowerShell"
 SIMULATOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hyperv-sim")
+# Client and server share this process, which shares two cores with another test worker and its playbook: a
+# round trip that takes milliseconds alone can take seconds then. The read timeout only has to catch a server
+# that stopped answering, so it is far above any round trip; the operation timeout is pywinrm's default.
+READ_TIMEOUT = 60
+OPERATION_TIMEOUT = 20
+# Long enough for a test thread to run its next step however loaded the machine; reached only when it is stuck.
+STUCK_AFTER = 120
 
 
-def connect(server, password=PASSWORD, encryption="auto", operation_timeout=1, read_timeout=3) -> winrm.Protocol:
+def connect(server, password=PASSWORD, encryption="auto", operation_timeout=OPERATION_TIMEOUT,
+            read_timeout=READ_TIMEOUT) -> winrm.Protocol:
     return winrm.Protocol(server.url, transport=server.transport, username=USER, password=password,
                           message_encryption=encryption, server_cert_validation="ignore",
                           operation_timeout_sec=operation_timeout, read_timeout_sec=read_timeout)
@@ -218,35 +226,40 @@ def test_every_response_relates_to_its_request(make_server):
 
 def test_hang_answers_operation_timeouts_until_the_output_is_ready(make_server):
     server = make_server(transport="ntlm")
-    protocol = connect(server, operation_timeout=1, read_timeout=3)
+    protocol = connect(server, operation_timeout=1)
     shell_id = protocol.open_shell()
 
-    started = time.monotonic()
-    result = execute(protocol, shell_id, "hang:2.5")
-    elapsed = time.monotonic() - started
+    result = execute(protocol, shell_id, "hang:4")
 
     assert result == (b"late output", b"", 0)
-    assert server.stats()["operation_timeouts"] == 2  # Receives at about 0 s and 1 s; the third gets the output
-    assert 2.4 < elapsed < 4
+    # The first Receive comes right after the command starts, so it times out unless this process stalls three
+    # seconds in between. A timed-out Receive waited its whole second and still had no output, so at most three
+    # fit into the four seconds: a fourth would mean output held back after it was ready.
+    assert 1 <= server.stats().get("operation_timeouts", 0) <= 3
 
 
 def test_endless_hang_times_out_each_receive_at_the_operation_timeout(make_server):
     server = make_server(transport="basic")
-    protocol = connect(server, operation_timeout=1, read_timeout=3)
+    # A server that ignored the requested second and waited its own 60 s default would hit the read timeout:
+    # a ReadTimeout, not the WinRMOperationTimeoutError expected below.
+    protocol = connect(server, operation_timeout=1)
     shell_id = protocol.open_shell()
     command_id = protocol.run_command(shell_id, "hang:0")
 
-    for _ in range(2):
-        started = time.monotonic()
+    for receives in (1, 2):
         with pytest.raises(WinRMOperationTimeoutError):
             protocol.get_command_output_raw(shell_id, command_id)
-        assert 0.9 < time.monotonic() - started < 2
+        # Each Receive waited for output (receive_waits) before it answered the timeout, and not because of a stop.
+        stats = server.stats()
+        assert (stats["receive_waits"], stats["operation_timeouts"]) == (receives, receives)
+        assert "receives_ended_by_stop" not in stats
     protocol.cleanup_command(shell_id, command_id)
 
 
 def test_stopping_the_server_ends_a_waiting_receive(make_server):
     server = make_server(transport="basic")
-    protocol = connect(server, operation_timeout=30, read_timeout=40)
+    # An operation timeout no run reaches: the Receive can end only because the server stops.
+    protocol = connect(server, operation_timeout=3600, read_timeout=3700)
     shell_id = protocol.open_shell()
     command_id = protocol.run_command(shell_id, "hang:0")
     outcome = []
@@ -254,18 +267,22 @@ def test_stopping_the_server_ends_a_waiting_receive(make_server):
     def receive():
         try:
             protocol.get_command_output_raw(shell_id, command_id)
-        except (WinRMOperationTimeoutError, requests.exceptions.ConnectionError) as error:
+        except Exception as error:  # collected: the stop may answer the fault or cut the connection first
             outcome.append(error)
 
-    receiver = threading.Thread(target=receive)
+    # daemon: a Receive the stop failed to end must not keep the test session alive for an hour
+    receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
-    time.sleep(0.3)
-    started = time.monotonic()
+    # Stopping before the Receive waits would test connection refusal instead.
+    assert server.wait_for_stat("receive_waits", 1, timeout=STUCK_AFTER)
     server.stop()
-    receiver.join(timeout=5)
+    receiver.join(timeout=STUCK_AFTER)
 
-    assert not receiver.is_alive() and outcome
-    assert time.monotonic() - started < 2
+    assert not receiver.is_alive()
+    assert [type(error) for error in outcome if not isinstance(error, (WinRMOperationTimeoutError,
+                                                                       requests.exceptions.RequestException))] == []
+    assert len(outcome) == 1
+    assert server.stats()["receives_ended_by_stop"] == 1
 
 
 def test_drop_resets_the_connection_after_the_change_happened(make_server, command_host):
@@ -338,12 +355,14 @@ def test_concurrent_ntlm_clients_with_encryption(make_server, command_host):
         except Exception as error:  # collected: an assert in a thread would not fail the test
             errors.append(error)
 
-    clients = [threading.Thread(target=client, args=(number,)) for number in range(8)]
+    clients = [threading.Thread(target=client, args=(number,), daemon=True) for number in range(8)]
     for thread in clients:
         thread.start()
+    give_up_at = time.monotonic() + STUCK_AFTER
     for thread in clients:
-        thread.join(timeout=20)
+        thread.join(timeout=max(0.0, give_up_at - time.monotonic()))
 
+    assert not any(thread.is_alive() for thread in clients)
     assert errors == []
     assert len(command_host.calls) == 32
     assert server.stats()["encrypted_requests"] == 8 * (2 + 4 * 5)
@@ -353,9 +372,10 @@ def test_serve_refuses_to_start_without_credentials(tmp_path):
     environment = {name: value for name, value in os.environ.items()
                    if name not in ("HYPERV_SIM_USER", "HYPERV_SIM_PASSWORD")}
 
+    # The timeout is reached only if the simulator serves after all: it must refuse before it listens.
     completed = subprocess.run([sys.executable, SIMULATOR, "serve", "--port", "0", "--state",
-                                str(tmp_path / "state.json")], env=environment, capture_output=True, timeout=30,
-                               check=False)
+                                str(tmp_path / "state.json")], env=environment, capture_output=True,
+                               timeout=STUCK_AFTER, check=False)
 
     assert completed.returncode == 2
     assert b"no credentials" in completed.stderr and completed.stdout == b""
@@ -374,7 +394,8 @@ def test_running_simulator_serves_winrm_and_stops(tmp_path):
 
     with running_simulator(tmp_path / "state.json", vms=["web01"]) as sim:
         protocol = winrm.Protocol(sim.endpoint, transport="ntlm", username=sim.user, password=sim.password,
-                                  server_cert_validation="ignore", operation_timeout_sec=5, read_timeout_sec=10)
+                                  server_cert_validation="ignore", operation_timeout_sec=OPERATION_TIMEOUT,
+                                  read_timeout_sec=READ_TIMEOUT)
         protocol.close_shell(protocol.open_shell())
         variables = inventory_vars(sim)
 
