@@ -4,6 +4,8 @@ round-trip, a failed create that changed nothing, and a listing that reports mis
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -174,4 +176,6 @@ def test_info_reports_missing_vms_when_asked(lab):
 """)
     assert_ok(lab.playbook(path))
     operations = [entry for entry in lab.host.requests() if entry.get("operation") == "get_vms"]
-    assert [entry["params"]["ReportMissing"] for entry in operations] == [False, True]
+    # Repeats merged: a reply that a busy machine delays past the read timeout is asked for again.
+    asked = [report for report, dummy in itertools.groupby(entry["params"]["ReportMissing"] for entry in operations)]
+    assert asked == [False, True], operations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -151,7 +152,8 @@ def test_revert_failure_stale_policies_and_refusals(role_lab):
     role_lab.add_guest("dis01", files=APP_FILES, safe_change_tasks=change)
     host.set_vm("off01", state="Off")
     role_lab.add_guest("off01", files=APP_FILES, safe_change_tasks=change)
-    host.set_vm("mrg01", merging_seconds=600)
+    # Merging for longer than any run: pre-flight meets the merge however slowly the play gets there.
+    host.set_vm("mrg01", merging_seconds=24 * 3600)
     role_lab.add_guest("mrg01", files=APP_FILES, safe_change_tasks=change)
     host.set_vm("own01", owner_node="HV99")
     role_lab.add_guest("own01", files=APP_FILES, safe_change_tasks=change)
@@ -266,9 +268,12 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(ro
                            test_patch_fails=name in ("p2", "p3", "p4"))
     # Checkpoints the window leaves alone, for the report: a foreign stale one, a young one of
     # this collection on a guest of the batch that never starts, and names that are markup.
-    role_lab.host_of("p1").add_checkpoint("p1", "nightly backup", age_seconds=30 * 3600 + 600)
-    role_lab.host_of("p5").add_checkpoint("p5", stale_name("CHG-EARLIER"), age_seconds=2 * 3600 + 600)
-    hv02.add_checkpoint(HOSTILE_VM, HOSTILE_CHECKPOINT, age_seconds=50 * 3600 + 600)
+    # They age while the playbooks run, as long as a busy machine makes that take: the report's
+    # ages are checked against the time since they were set (check_report_json).
+    set_up = time.time()
+    role_lab.host_of("p1").add_checkpoint("p1", "nightly backup", age_seconds=AGES["p1"])
+    role_lab.host_of("p5").add_checkpoint("p5", stale_name("CHG-EARLIER"), age_seconds=AGES["p5"])
+    hv02.add_checkpoint(HOSTILE_VM, HOSTILE_CHECKPOINT, age_seconds=AGES[HOSTILE_VM])
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
     # The results file (patch_window_results_file) in its default place, relative to where ansible-playbook runs.
@@ -308,20 +313,35 @@ def test_patch_window_serial_batches_on_two_hyperv_hosts_then_the_html_report(ro
     assert report.rc == 0, report
     assert "Report files: %s/report.html" % output in report.stdout, report
     assert report.custom["hyperv_checkpoint_stale"] == 2, report.custom
-    check_report_json(json.loads((output / "report.json").read_text()))
-    check_report_html(output / "report.html", role_lab.tmp_path / "report.png")
+    data = json.loads((output / "report.json").read_text())
+    check_report_json(data, set_up)
+    check_report_html(output / "report.html", role_lab.tmp_path / "report.png", data)
     # Outside AWX: report.yml reads the results file instead of the artifact pasted as an extra var.
     from_file = role_lab.playbook("playbooks/report.yml", cwd=workdir, extra_vars={
         "report_output_dir": "report", "report_results_file": "patch-window-results.json"})
     assert from_file.rc == 0, from_file
-    check_report_json(json.loads((workdir / "report" / "report.json").read_text()))
+    check_report_json(json.loads((workdir / "report" / "report.json").read_text()), set_up)
 
 
 HOSTILE_VM = "<script>alert(1)</script>"
 HOSTILE_CHECKPOINT = "<b>nightly</b> & co"
+# The age each VM's one checkpoint is given when the test sets it up.
+AGES = {"p1": 30 * 3600 + 600, "p5": 2 * 3600 + 600, HOSTILE_VM: 50 * 3600 + 600}
 
 
-def check_report_json(data):
+def shown_age(seconds):
+    """An age as report.html.j2's macro age() shows it."""
+    if seconds is None:
+        return "-"
+    if seconds >= 86400:
+        return "%dd %02dh" % (seconds // 86400, (seconds % 86400) // 3600)
+    if seconds >= 3600:
+        return "%dh %02dm" % (seconds // 3600, (seconds % 3600) // 60)
+    return "%dm" % (seconds // 60)
+
+
+def check_report_json(data, set_up):
+    """``set_up``: the time.time() just before the test gave the checkpoints their AGES."""
     hosts = {host["host"]: host for host in data["hosts"]}
     assert set(hosts) == {"hv01", "hv02"} and data["hosts_not_answering"] == [], data
     vms = {vm["name"]: vm for host in data["hosts"] for vm in host["vms"]}
@@ -331,7 +351,11 @@ def check_report_json(data):
     assert vms["p5"]["outcome"] is None
     [nightly] = vms["p1"]["checkpoints"]
     assert nightly["name"] == "nightly backup" and nightly["stale"] and not nightly["ours"], nightly
-    assert 30 * 3600 < nightly["age_seconds"] < 31 * 3600
+    # Whole seconds (hence the 1); no older than the time since set-up allows.
+    aged = time.time() - set_up
+    for name, age in AGES.items():
+        [checkpoint] = vms[name]["checkpoints"]
+        assert age - 1 <= checkpoint["age_seconds"] <= age + aged + 1, (name, checkpoint, aged)
     # The simulator's checkpoint disk holds a copy of the guest's files (data.bin alone is 16 KiB).
     assert nightly["size_bytes"] > 16384 and vms["p1"]["total_size_bytes"] == nightly["size_bytes"], nightly
     assert vms["p5"]["checkpoints"][0]["ours"] and not vms["p5"]["checkpoints"][0]["stale"]
@@ -348,7 +372,9 @@ def shown_outcome(row):
     return cell.find("span").text if cell.find_all("span") else cell.text
 
 
-def check_report_html(page, png):
+def check_report_html(page, png, data):
+    """``data``: the report.json written with the page, whose ages the page must show."""
+    ages = {(host["host"], vm["name"]): vm["oldest_age_seconds"] for host in data["hosts"] for vm in host["vms"]}
     dom = browser.render(page)
     # Markup in names is shown as text, never run or parsed.
     assert dom.find_all("script") == [], "a name was not escaped"
@@ -360,9 +386,9 @@ def check_report_html(page, png):
     assert {key: shown_outcome(row) for key, row in rows.items()} == {
         ("hv01", "p1"): "committed", ("hv01", "p3"): "reverted", ("hv01", "p5"): "-",
         ("hv02", "p2"): "reverted", ("hv02", "p4"): "reverted", ("hv02", HOSTILE_VM): "-"}, rows
-    assert rows["hv01", "p1"].find("td", "oldest").text == "1d 06h"
-    assert rows["hv01", "p5"].find("td", "oldest").text == "2h 10m"
-    assert rows["hv02", HOSTILE_VM].find("td", "oldest").text == "2d 02h"
+    # About 1d 06h, 2h 10m and 2d 02h, depending on how long the playbooks took.
+    for key in (("hv01", "p1"), ("hv01", "p5"), ("hv02", HOSTILE_VM)):
+        assert rows[key].find("td", "oldest").text == shown_age(ages[key]), (key, ages[key])
     p1_size = rows["hv01", "p1"].find("td", "size").text
     assert re.fullmatch(r"\d+(\.\d+)? (Bytes|KB|MB)", p1_size), p1_size
     assert "STALE 1" in rows["hv01", "p1"].find("td", "flags").text
@@ -379,12 +405,16 @@ def check_report_html(page, png):
                  float(shown.find("rect").attrs["width"])) for shown in charts[host].find_all("g", "bar")]
 
     assert [shown[:3] for shown in bars("hv01")] == [
-        ("p1 / nightly backup", "stale", "1d 06h"),
-        (("p5 / " + stale_name("CHG-EARLIER"))[:45] + "...", "ours", "2h 10m")]
-    assert [shown[:3] for shown in bars("hv02")] == [(HOSTILE_VM + " / " + HOSTILE_CHECKPOINT, "stale", "2d 02h")]
-    # One scale for all hosts: the oldest checkpoint (50h) has the full width, the others in proportion.
+        ("p1 / nightly backup", "stale", shown_age(ages["hv01", "p1"])),
+        (("p5 / " + stale_name("CHG-EARLIER"))[:45] + "...", "ours", shown_age(ages["hv01", "p5"]))]
+    assert [shown[:3] for shown in bars("hv02")] == [
+        (HOSTILE_VM + " / " + HOSTILE_CHECKPOINT, "stale", shown_age(ages["hv02", HOSTILE_VM]))]
+    # One scale for all hosts: the oldest checkpoint (50h) has the full width, the others in proportion
+    # (widths are rounded to 0.1).
+    oldest = ages["hv02", HOSTILE_VM]
     assert bars("hv02")[0][3] == 480.0
-    assert abs(bars("hv01")[0][3] - 480 * 30.17 / 50.17) < 2 and bars("hv01")[1][3] < 30, bars("hv01")
+    assert [shown[3] for shown in bars("hv01")] == pytest.approx(
+        [480 * ages["hv01", "p1"] / oldest, 480 * ages["hv01", "p5"] / oldest], abs=0.06), bars("hv01")
     assert [text.text for text in charts["hv01"].find_all("text", "threshold-label")] == ["24h"]
     assert browser.screenshot(page, png) == (1280, 1600)
 
@@ -461,7 +491,9 @@ def test_checkpoint_revert_report_and_cleanup_playbooks(role_lab):
 def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted(role_lab):
     """The delete succeeded and Hyper-V merges in the background: the checkpoint is gone, not kept."""
     hyperv = role_lab.add_hyperv("hv01", vms=["slow01"])
-    hyperv.set_host(merge_seconds=30)
+    # The merge outlasts the test, so the 1-second timeout expires whatever the load: a merge of fixed
+    # length could end before a slowed-down role polls it.
+    hyperv.set_host(merge_seconds=24 * 3600)
     role_lab.add_guest("slow01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
                        safe_change_merge_timeout=1)
 
