@@ -22,10 +22,16 @@ pytestmark = pytest.mark.integration
 
 TASKS = TARGET / "tasks"
 GATED = str(TASKS / "change_gated.yml")
+# hang01's operation timeout. Its create hangs until the simulator stops, so any budget is outlasted;
+# the budget only has to let hang01's other operations answer, which take well under a second on an
+# idle machine and a few on a loaded one.
+HANG_BUDGET_SECONDS = 20
 
 
 def wait_until(condition, what, timeout=90):
-    """Poll ``condition`` until it is true; fails the test naming ``what`` after ``timeout`` seconds."""
+    """Poll ``condition`` (an event: a file, a process's end, the simulator's state) until it is true;
+    fails the test naming ``what`` after ``timeout`` seconds, a limit only a broken run reaches (a
+    playbook here ends within seconds, well under a minute on a loaded machine)."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting for " + what
@@ -33,8 +39,9 @@ def wait_until(condition, what, timeout=90):
 
 
 def changed_by(lab, guest):
-    path = lab.disk(guest) / "app" / "changed_by"
-    return path.read_text().split() if path.exists() else []
+    """The inventory hosts that wrote their change to the guest's disk (change_gated.yml: a file each)."""
+    path = lab.disk(guest) / "app" / "changed_by.d"
+    return sorted(writer.name for writer in path.iterdir()) if path.exists() else []
 
 
 def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab, tmp_path):
@@ -52,8 +59,11 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     host.set_vm("prod01", guest_can_quiesce=False)
     role_lab.add_guest("prod01", files=APP_FILES, safe_change_tasks=change_ok,
                        safe_change_checkpoint_type="production_only")
-    host.inject_fault("create_checkpoint", "hang", after=True, hang_seconds=30, vm="hang01")
-    role_lab.add_guest("hang01", files=APP_FILES, safe_change_tasks=change_ok, safe_change_operation_timeout=3)
+    # The create runs, then hangs until the simulator stops (hang_seconds=0): its answer never comes, so the
+    # role's operation timeout is certain to pass first, however long the run takes.
+    host.inject_fault("create_checkpoint", "hang", after=True, hang_seconds=0, vm="hang01")
+    role_lab.add_guest("hang01", files=APP_FILES, safe_change_tasks=change_ok,
+                       safe_change_operation_timeout=HANG_BUDGET_SECONDS)
     host.inject_fault("create_checkpoint", "drop", vm="lostc01")
     role_lab.add_guest("lostc01", files=APP_FILES, safe_change_tasks=change_ok)
     host.inject_fault("restore_checkpoint", "drop", vm="lostr01")
@@ -64,18 +74,22 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     live = host.add_checkpoint("live01", stale_name("CHG-LIVE", when="2026-11-25T00:00:00Z"), age_seconds=60)
     role_lab.add_guest("live01", files=APP_FILES, safe_change_tasks=change_ok, safe_change_stale_policy="remove")
     # Two inventory hosts for one VM, with two changes, run the role in lockstep: both find it free,
-    # both take a checkpoint (each create waits a second before it runs, so that both reads come first).
-    host.inject_fault("create_checkpoint", "delay", hang_seconds=1, times=2, vm="race01")
+    # both take a checkpoint. The barrier holds each create until both have arrived, so both runs have
+    # certainly read the VM before either checkpoint exists. (It needs both guests in one batch of
+    # forks: ansible_environment's ANSIBLE_FORKS is 10, the guests here 9.)
+    host.inject_fault("create_checkpoint", "barrier", times=2, vm="race01")
     for guest in ("race_a", "race_b"):
         role_lab.add_guest(guest, vm="race01", files=APP_FILES, safe_change_tasks=GATED, test_gate_dir=str(gate),
                            test_change_id="CHG-" + guest.upper())
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
-    run = role_lab.playbook(SITE)
+    # The simulator holds the first create's WinRM Send until the second create arrives: a read timeout
+    # well above the harness's 10 s, so that a slow second fork cannot make the first lose its connection.
+    run = role_lab.playbook(SITE, extra_vars={"ansible_winrm_read_timeout_sec": 120})
 
     for name, expected in (("full01", "volume that holds its checkpoint files is full"),
                            ("prod01", "Production checkpoints cannot be created"),
-                           ("hang01", "did not answer within 3 seconds")):
+                           ("hang01", "did not answer within %d seconds" % HANG_BUDGET_SECONDS)):
         result = run.result(name)
         assert result["outcome"] == "skipped" and result["failed"], result
         assert "The checkpoint could not be taken" in result["msg"] and expected in result["msg"], result
@@ -121,7 +135,8 @@ def test_two_playbooks_at_once_on_one_vm_one_changes_the_other_refuses(role_lab,
     before = role_lab.digest("first")
 
     runs = [role_lab.start(SITE, limit=guest) for guest in ("first", "second")]
-    # The winner waits in its change until the loser has finished: their runs overlap for sure.
+    # The winner waits in its change until the loser has finished: their runs overlap for sure. The
+    # first run to end is the loser (the winner cannot end before the gate opens).
     wait_until(lambda: any(process.poll() is not None for process, dummy in runs), "one run to refuse")
     wait_until(lambda: list(gate.glob("*.started")) or all(process.poll() is not None for process, dummy in runs),
                "the other run to start its change")
@@ -208,7 +223,8 @@ def test_fifty_forks_against_one_host_keep_its_state_consistent(lab):
 def test_a_host_restarted_in_the_middle_of_an_operation(lab):
     """The host runs a delete, then restarts before it answers (the simulator is killed and started
     again on the same port with its saved state): the task retries, finds the delete done, and the
-    play goes on against the restarted host."""
+    play goes on against the restarted host. The host has to be back within the task's retries (about
+    9 s of backoff, the behaviour under test): it starts in about a second, a few on a loaded machine."""
     lab.host.set_host(merge_seconds=0)
     lab.host.inject_fault("remove_checkpoints", "hang", after=True)
     play = lab.tmp_path / "restart.yml"
@@ -233,8 +249,12 @@ def test_a_host_restarted_in_the_middle_of_an_operation(lab):
     player = threading.Thread(target=lambda: outcome.update(run=lab.playbook(play)))
     player.start()
     try:
+        # The fault is used up in the transaction that runs the delete: once it is gone, the delete is
+        # on the host for good, and its answer will never come.
         wait_until(lambda: lab.host.summary()["faults"] == [], "the host to run the delete")
+        assert lab.host.checkpoints("web01") == []
         os.kill(lab.sim.pid, signal.SIGKILL)
+        # running_simulator retries while the killed process still holds the port.
         with running_simulator(lab.sim.state_path, port=lab.sim.port, user=lab.sim.user,
                                password=lab.sim.password):
             player.join(timeout=240)

@@ -30,6 +30,7 @@ import json
 import pathlib
 import shutil
 import sys
+import uuid
 from typing import Callable, Iterator
 
 from hyperv_sim import corrupt_replies, engine, request_log, traffic
@@ -257,7 +258,12 @@ class SimHost:
         - ``drop``: run the operation, then reset the connection instead of answering;
         - ``drop_before``: reset the connection without running the operation;
         - ``delay``: run the operation only after ``hang_seconds``, then answer as usual (other
-          commands run meanwhile: two runs that race for one VM both read it before either changes it).
+          commands run meanwhile).
+        - ``barrier``: hold each of the next ``times`` runs (2 or more) until all ``times`` have
+          arrived, then run them and answer as usual (other commands run meanwhile: two runs that
+          race for one VM have certainly both read it before either changes it). ``clear_faults()``
+          lets the held runs go at once; a run still held after commands.BARRIER_TIMEOUT_SECONDS
+          (a test that never sends the others) answers an error without running the operation.
         - ``kill``: the operation's process is killed at point ``at`` (engine.KILL_POINTS: a
           controller timeout or a deleted WinRS shell): what it did up to there stays, nothing after
           it runs (no ``finally``), and the connection is reset.
@@ -275,6 +281,9 @@ class SimHost:
             raise ValueError("times must be a positive count or -1 (for ever), not %r" % (times,))
         if not isinstance(skip, int) or skip < 0:
             raise ValueError("skip must be a count of runs, not %r" % (skip,))
+        if action == "barrier" and times < 2:
+            raise ValueError("a barrier needs times= the number of runs it holds together (2 or more), not %r"
+                             % (times,))
         if action == "kill" and at not in engine.KILL_POINTS:
             raise ValueError("a kill needs at= one of %s, not %r" % (", ".join(engine.KILL_POINTS), at))
         if vm is not None and operation not in VM_CHANGE_OPERATIONS:
@@ -282,9 +291,13 @@ class SimHost:
                              % (", ".join(VM_CHANGE_OPERATIONS), operation))
         with self._host(create=True) as host:
             vm_id = find_vm(host.state, vm)["id"] if vm is not None else None
-            host.state["faults"].append({"operation": operation, "action": action, "code": code, "message": message,
-                                         "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
-                                         "vm": vm_id, "skip": skip, "at": at})
+            fault = {"operation": operation, "action": action, "code": code, "message": message,
+                     "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
+                     "vm": vm_id, "skip": skip, "at": at}
+            if action == "barrier":
+                # The held runs watch for this fault to be used up: they need to tell it from any other.
+                fault.update(id=uuid.uuid4().hex, parties=times)
+            host.state["faults"].append(fault)
 
     def corrupt_reply(self, operation: str, kind: str, times: int = 1) -> None:
         """Run the next ``times`` runs of ``operation`` (-1: all), but answer with a corrupted reply
@@ -362,13 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_vm.add_argument("--off", action="store_true", help="the VM is Off")
     add_vm.add_argument("--checkpoint-type", choices=engine.CHECKPOINT_TYPES, default="Production")
     commands.add_parser("show", help="print the host, its VMs and checkpoints, and the faults as JSON")
-    fault = commands.add_parser("inject-fault", help="make an operation fail, hang or drop its connection")
+    fault = commands.add_parser("inject-fault", help="make an operation fail, hang or drop its connection, or hold "
+                                "it back (delay, barrier) while other commands run")
     fault.add_argument("operation", choices=sorted(engine.OPERATIONS))
     fault.add_argument("action", choices=FAULT_ACTIONS)
-    fault.add_argument("--times", type=int, default=1, help="how many runs (-1: all; default 1)")
+    fault.add_argument("--times", type=int, default=1, help="how many runs (-1: all; default 1); for a barrier, how "
+                       "many runs it holds until all have arrived (2 or more)")
     fault.add_argument("--code", default="busy", help="error code of fail/hang (default busy)")
     fault.add_argument("--message", default=engine.BUSY_MESSAGE, help="error message of fail/hang")
-    fault.add_argument("--hang-seconds", type=float, default=0, help="hang length (default 0: for ever)")
+    fault.add_argument("--hang-seconds", type=float, default=0, help="hang length (default 0: for ever), or how "
+                       "long a delay holds the operation")
     fault.add_argument("--after", action="store_true", help="hang after running the operation")
     fault.add_argument("--vm", help="only runs of the operation on this VM (name or id; change operations)")
     fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")

@@ -12,7 +12,8 @@ serialize like operations on one Hyper-V host.
 
 Faults configured in the state file (``SimHost.inject_fault``) make an operation fail, hang
 or lose its connection (after the operation ran, or before), for the controller's retry and
-timeout paths; a fault can be limited to one VM.
+timeout paths, or hold it back (``delay``, ``barrier``) so that other commands run first; a
+fault can be limited to one VM.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ COMMON_SCRIPT = "_common.ps1"
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "kill")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "barrier", "kill")
+# A barrier whose other runs never come (a broken test) must not hold a command for ever: the
+# waiting run gives up after this long and answers an error. Far longer than any two runs of a
+# playbook on a loaded machine take to arrive, so it only ever fires for a test that is wrong.
+BARRIER_TIMEOUT_SECONDS = 120
+# How often a run held by a barrier reads the state file to see whether the others arrived.
+BARRIER_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -127,17 +134,19 @@ class CommandHost:
     HV01); ``initial_vms`` that do not exist yet are added, Running, with Production
     checkpoints. ``script_dir`` is where the runner and operation scripts are read from, at
     every call (default: the collection's plugins/plugin_utils/powershell). ``clock`` and
-    ``sleep`` are for tests.
+    ``sleep`` (and ``monotonic``, the clock of a barrier's safety timeout) are for tests.
     """
 
     def __init__(self, state_path: str, initial_vms: list[str] | None = None, host_name: str | None = None,
                  script_dir: str | pathlib.Path | None = None,
                  clock: Callable[[], datetime.datetime] = engine.utc_now,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.state_file = StateFile(state_path)
         self.script_dir = pathlib.Path(script_dir) if script_dir is not None else DEFAULT_SCRIPT_DIR
         self.clock = clock
         self.sleep = sleep
+        self.monotonic = monotonic
         with self.state_file.transaction(create=lambda: engine.new_state(host_name)) as state:
             if host_name:
                 state["host"]["computer_name"] = host_name
@@ -237,19 +246,31 @@ class CommandHost:
     def _run_operation(self, name: str, params: dict) -> CommandResult:
         """Fault and operation in one transaction; a simulated cmdlet's run time passes after it.
 
-        A ``delay`` fault is the exception: the operation runs (in its own transaction) only when the
-        delay has passed, so that other commands can run in between (two runs racing for one VM).
+        ``delay`` and ``barrier`` faults are the exception: the operation runs (in its own transaction)
+        only when the delay has passed, or when every run the barrier holds has arrived, so that other
+        commands can run in between (two runs racing for one VM).
         """
         with self.state_file.transaction() as state:
             fault = take_fault(state, name, params)
-            delayed = fault is not None and fault["action"] == "delay"
-            if not delayed:
+            held = fault is not None and fault["action"] in ("delay", "barrier")
+            if not held:
                 host, reply = self._answer(state, name, params, fault)
-        if delayed:
-            self.sleep(fault["hang_seconds"])
-            fault = None
+        if held:
+            missing = 0
+            if fault["action"] == "delay":
+                self.sleep(fault["hang_seconds"])
+            else:
+                missing = self._wait_at_barrier(fault)
             with self.state_file.transaction() as state:
-                host, reply = self._answer(state, name, params, None)
+                if missing:
+                    host = self._host(state)
+                    message = ("hyperv-sim: the barrier fault of %s still waited for %d of its %d runs after %d "
+                               "seconds; the operation did not run"
+                               % (name, missing, fault["parties"], BARRIER_TIMEOUT_SECONDS))
+                    reply = error_reply(engine.HostError("host_error", message), host.computer_name)
+                else:
+                    host, reply = self._answer(state, name, params, None)
+            fault = None
         if host.command_seconds:
             self.sleep(host.command_seconds)
         if fault and fault["action"] == "hang":
@@ -261,6 +282,20 @@ class CommandHost:
             reply.stdout, reply.stderr, reply.exit_code = corrupt_replies.corrupt(reply.stdout, reply.exit_code,
                                                                                   fault["kind"])
         return reply
+
+    def _wait_at_barrier(self, fault: dict) -> int:
+        """Wait until every run of barrier ``fault`` has arrived: each arrival used up one of its
+        ``times``, so it is gone from the state file once the last came (or once a test cleared the
+        faults, to let the runs go). Returns 0 then, or how many runs it still waited for when
+        BARRIER_TIMEOUT_SECONDS passed."""
+        deadline = self.monotonic() + BARRIER_TIMEOUT_SECONDS
+        while True:
+            waiting = [entry for entry in self.state_file.read()["faults"] if entry.get("id") == fault["id"]]
+            if not waiting:
+                return 0
+            if self.monotonic() >= deadline:
+                return waiting[0]["times"]
+            self.sleep(BARRIER_POLL_SECONDS)
 
     def _answer(self, state: dict, name: str, params: dict, fault: dict | None):
         """(the host model, the reply) of running operation ``name`` in ``state``, or of the fault instead."""

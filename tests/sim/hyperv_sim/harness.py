@@ -10,6 +10,7 @@ The process is always stopped when the ``with`` block ends, also when it raises.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import re
@@ -27,6 +28,13 @@ READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+) ssh 127\.
 CONNECTIONS = ("winrm", "psrp", "ssh")
 SSH_AUTHS = ("key", "password")
 STOP_GRACE_SECONDS = 5
+# A host restarted on its old port (``port=``) may find it still taken: the listening socket of a
+# killed simulator is closed only once the kernel has torn the process down, which lags the kill on
+# a busy machine (the servers set SO_REUSEADDR, so it is not TIME_WAIT). Starting again is retried
+# this long; it normally works at the first or second try.
+BIND_RETRY_SECONDS = 30
+BIND_RETRY_PAUSE_SECONDS = 0.2
+ADDRESS_IN_USE = os.strerror(errno.EADDRINUSE).lower()
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,8 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
     a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
-    (SIGTERM, then SIGKILL after 5 s), also when the body raises.
+    (SIGTERM, then SIGKILL after 5 s), also when the body raises. On a given port that is still
+    taken, starting is retried for up to BIND_RETRY_SECONDS.
 
     ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
     both reach the process through its environment, not its (world-readable) command line.
@@ -145,16 +154,31 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
 
     # stderr goes to a file, not a pipe: nobody reads it while the tests run, and a full pipe
     # would block the simulator.
-    with tempfile.TemporaryFile() as stderr:
+    retry_until = time.monotonic() + BIND_RETRY_SECONDS
+    while True:
+        stderr = tempfile.TemporaryFile()
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
                                    env=environment)
         try:
-            port, ssh_port = _wait_for_ready_line(process, stderr, startup_timeout)
-            yield SimulatorProcess(port=port, user=user, password=password, transport=transport, tls=tls,
-                                   state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert,
-                                   ssh_port=ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts)
-        finally:
+            ready_port, ready_ssh_port = _wait_for_ready_line(process, stderr, startup_timeout)
+            break
+        except RuntimeError as error:
             _stop(process)
+            stderr.close()
+            if not ((port or ssh_port) and ADDRESS_IN_USE in str(error).lower() and time.monotonic() < retry_until):
+                raise
+            time.sleep(BIND_RETRY_PAUSE_SECONDS)
+        except BaseException:
+            _stop(process)
+            stderr.close()
+            raise
+    try:
+        yield SimulatorProcess(port=ready_port, user=user, password=password, transport=transport, tls=tls,
+                               state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert,
+                               ssh_port=ready_ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts)
+    finally:
+        _stop(process)
+        stderr.close()
 
 
 def _ssh_client_files(state_path: pathlib.Path) -> tuple[str, str]:

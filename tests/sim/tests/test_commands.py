@@ -11,6 +11,7 @@ import gzip
 import json
 import pathlib
 import threading
+import time
 
 import pytest
 from ansible.executor.powershell import module_manifest
@@ -387,6 +388,85 @@ def test_a_delay_fault_runs_the_operation_late_and_lets_others_run_before(comman
     assert [cp["name"] for cp in sim.checkpoints("web01")] == ["cp"] and sim.summary()["faults"] == []
 
 
+def wait_for(condition, what, timeout=60):
+    """Poll ``condition`` (a state the simulator reached) until it holds; 60 s is only the limit for a
+    broken simulator, the condition normally holds within milliseconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting for " + what
+        time.sleep(0.01)
+
+
+def start_create(command_host, sim, name):
+    """A create on web01 in a thread of its own; returns (thread, its outcome once it ended)."""
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(
+        document=call(command_host, "create_checkpoint", VMId=web01_id(sim), Name=name)[1]))
+    thread.start()
+    return thread, outcome
+
+
+def release(thread, sim):
+    """After a failed test: let a run still held by a barrier go, so the test ends without waiting for it."""
+    if thread.is_alive():
+        sim.clear_faults()
+        thread.join()
+
+
+def test_a_barrier_fault_holds_each_run_until_all_have_arrived(command_host, sim):
+    sim.inject_fault("create_checkpoint", "barrier", times=2, vm="web01")
+    command_host.sleep = time.sleep  # the held run polls the state file; let the test's own thread run
+    first, first_outcome = start_create(command_host, sim, "first")
+    try:
+        # The first run arrived (it used up one of the barrier's two runs) and made nothing: without the
+        # barrier it would have made its checkpoint in the transaction that took the fault.
+        wait_for(lambda: sim.summary()["faults"][0]["times"] == 1, "the first create to reach the barrier")
+        assert sim.checkpoints("web01") == [] and first.is_alive()
+        # Other commands run meanwhile: what the racing run reads before its own create.
+        read = call(command_host, "get_vms", Names=["web01"], Ids=[], All=False, IncludeCheckpoints=True,
+                    IncludeSizes=False)[1]
+        assert read["result"]["vms"][0]["checkpoints"] == []
+        second = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="second")[1]
+        first.join(timeout=60)
+        assert not first.is_alive(), "the second run did not let the first go"
+    finally:
+        release(first, sim)
+    assert first_outcome["document"]["ok"] and second["ok"], (first_outcome, second)
+    assert sorted(cp["name"] for cp in sim.checkpoints("web01")) == ["first", "second"]
+    assert sim.summary()["faults"] == []
+    # Used up: the next create runs at once.
+    assert call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="third")[1]["ok"]
+
+
+def test_clearing_the_faults_lets_the_runs_held_by_a_barrier_go(command_host, sim):
+    sim.inject_fault("create_checkpoint", "barrier", times=3)
+    command_host.sleep = time.sleep
+    held, outcome = start_create(command_host, sim, "held")
+    try:
+        wait_for(lambda: sim.summary()["faults"][0]["times"] == 2, "the create to reach the barrier")
+        assert sim.checkpoints("web01") == []
+        sim.clear_faults()
+        held.join(timeout=60)
+        assert not held.is_alive() and outcome["document"]["ok"]
+    finally:
+        release(held, sim)
+    assert [cp["name"] for cp in sim.checkpoints("web01")] == ["held"]
+
+
+def test_a_barrier_whose_other_runs_never_come_gives_up_without_running_the_operation(command_host, sim):
+    sim.inject_fault("create_checkpoint", "barrier", times=2)
+    now = [0.0]
+    command_host.monotonic = lambda: now[0]
+    command_host.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    result, document = call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="alone")
+    assert result.exit_code == 1 and document["error"]["code"] == "host_error"
+    assert "still waited for 1 of its 2 runs" in document["error"]["message"]
+    assert commands.BARRIER_TIMEOUT_SECONDS <= now[0] < commands.BARRIER_TIMEOUT_SECONDS + 1
+    assert sim.checkpoints("web01") == []
+    # The fault stays, showing that a run never came.
+    assert [fault["times"] for fault in sim.summary()["faults"]] == [1]
+
+
 def test_a_fault_for_one_vm_leaves_the_other_vms_alone(command_host, sim):
     sim.inject_fault("create_checkpoint", "fail", code="host_error", message="db01 only", vm="db01")
     assert call(command_host, "create_checkpoint", VMId=web01_id(sim), Name="cp")[0].exit_code == 0
@@ -423,6 +503,9 @@ def test_faults_are_validated(sim):
         sim.inject_fault("get_vm", "explode")
     with pytest.raises(ValueError, match="times"):
         sim.inject_fault("get_vm", "fail", times=0)
+    for times in (1, -1):
+        with pytest.raises(ValueError, match="barrier needs times="):
+            sim.inject_fault("create_checkpoint", "barrier", times=times)
 
 
 # -- the admin API ----------------------------------------------------------------------------
@@ -552,6 +635,11 @@ def test_admin_command_line(state_path, capsys):
     assert shown["faults"][0]["operation"] == "get_vms" and shown["faults"][0]["times"] == -1
     assert admin.main(["--state", str(state_path), "inject-fault", "get_vms", "fail", "--times", "0"]) == 1
     assert "times" in capsys.readouterr().err
+    assert admin.main(["--state", str(state_path), "inject-fault", "create_checkpoint", "barrier", "--times", "2",
+                       "--vm", "app01"]) == 0
+    assert SimHost(state_path).summary()["faults"][1]["parties"] == 2
+    assert admin.main(["--state", str(state_path), "inject-fault", "create_checkpoint", "barrier"]) == 1
+    assert "barrier needs times=" in capsys.readouterr().err
 
 
 def test_admin_command_line_sets_free_space_and_kill_faults(state_path, capsys):
