@@ -40,7 +40,9 @@ from isolation import private_socket_dirs  # noqa: E402
 
 ANSIBLE_BIN = pathlib.Path(sys.executable).parent
 
-# Small timeouts: the simulated guests answer at once or never.
+# Small timeouts: the simulated guests answer at once or never. Load cannot turn one into the other: the
+# guest checks always probe once before they look at the clock, and the simulated host starts a VM before it
+# answers (start_seconds 0), so a guest that can answer does at the first probe, however slowly it comes.
 FAST = {
     "safe_change_reachable_timeout": 3,
     "safe_change_verify_retries": 0,

@@ -223,8 +223,11 @@ def test_fifty_forks_against_one_host_keep_its_state_consistent(lab):
 def test_a_host_restarted_in_the_middle_of_an_operation(lab):
     """The host runs a delete, then restarts before it answers (the simulator is killed and started
     again on the same port with its saved state): the task retries, finds the delete done, and the
-    play goes on against the restarted host. The host has to be back within the task's retries (about
-    9 s of backoff, the behaviour under test): it starts in about a second, a few on a loaded machine."""
+    play goes on against the restarted host.
+
+    The host must be back within the task's retries (about 7 s of backoff, the behaviour under test).
+    So the new host is started before the kill and waits for the port with its set-up done: it answers
+    a fraction of a second after the kill, however long a Python start takes on a loaded machine."""
     lab.host.set_host(merge_seconds=0)
     lab.host.inject_fault("remove_checkpoints", "hang", after=True)
     play = lab.tmp_path / "restart.yml"
@@ -247,20 +250,32 @@ def test_a_host_restarted_in_the_middle_of_an_operation(lab):
         "          - deleted.removed | map(attribute='id') | list == [taken.checkpoint.id]\n")
     outcome = {}
     player = threading.Thread(target=lambda: outcome.update(run=lab.playbook(play)))
+    waiting, test_over = threading.Event(), threading.Event()
+
+    def restarted_host():
+        # Generous: the new host waits from now until the kill, which comes once the playbook reached its delete.
+        with running_simulator(lab.sim.state_path, port=lab.sim.port, user=lab.sim.user, password=lab.sim.password,
+                               startup_timeout=240, waiting=waiting) as restarted:
+            outcome["restarted"] = restarted
+            test_over.wait()
+
+    restarter = threading.Thread(target=restarted_host)
+    restarter.start()
     player.start()
     try:
+        assert waiting.wait(timeout=120), "the new host never started waiting for the port"
         # The fault is used up in the transaction that runs the delete: once it is gone, the delete is
         # on the host for good, and its answer will never come.
         wait_until(lambda: lab.host.summary()["faults"] == [], "the host to run the delete")
         assert lab.host.checkpoints("web01") == []
         os.kill(lab.sim.pid, signal.SIGKILL)
-        # running_simulator retries while the killed process still holds the port.
-        with running_simulator(lab.sim.state_path, port=lab.sim.port, user=lab.sim.user,
-                               password=lab.sim.password):
-            player.join(timeout=240)
-            assert "run" in outcome, "the playbook did not end"
+        player.join(timeout=240)
+        assert "run" in outcome, "the playbook did not end"
+        assert "restarted" in outcome, "the new host did not take the port"
     finally:
         player.join(timeout=240)
+        test_over.set()
+        restarter.join(timeout=60)
     run = outcome["run"]
     assert run.rc == 0 and "failed=0" in run.stdout, run
     assert [cp["name"] for cp in lab.host.checkpoints("web01")] == ["after-restart"]

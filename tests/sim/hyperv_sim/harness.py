@@ -19,12 +19,14 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 SIMULATOR = pathlib.Path(__file__).resolve().parent.parent / "hyperv-sim"
 READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+) ssh 127\.0\.0\.1:(\d+)$")
+WAITING_LINE = re.compile(rb"^hyperv-sim waiting for 127\.0\.0\.1:\d+$")
 CONNECTIONS = ("winrm", "psrp", "ssh")
 SSH_AUTHS = ("key", "password")
 STOP_GRACE_SECONDS = 5
@@ -124,12 +126,18 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30, port=0, ssh_port=0, free_gb=None):
+                      startup_timeout=30, port=0, ssh_port=0, free_gb=None, waiting=None):
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
     a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
     (SIGTERM, then SIGKILL after 5 s), also when the body raises. On a given port that is still
     taken, starting is retried for up to BIND_RETRY_SECONDS.
+
+    ``waiting`` (a threading.Event, with ``port``): start the host in place of one that still runs
+    there; the process waits for the port in itself, with its set-up done, and ``waiting`` is set once
+    it does. Kill the old host after that and the new one answers within a fraction of a second,
+    however long a Python start takes on a loaded machine (``startup_timeout`` must then cover the
+    time until the kill).
 
     ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
     both reach the process through its environment, not its (world-readable) command line.
@@ -150,6 +158,10 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         command += ["--host-name", host_name]
     if free_gb is not None:
         command += ["--free-gb", str(free_gb)]
+    if waiting is not None:
+        if not port:
+            raise ValueError("waiting= is for a host started in place of another: give its port")
+        command += ["--wait-for-port", str(startup_timeout)]
     environment = dict(os.environ, HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
 
     # stderr goes to a file, not a pipe: nobody reads it while the tests run, and a full pipe
@@ -160,7 +172,7 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
                                    env=environment)
         try:
-            ready_port, ready_ssh_port = _wait_for_ready_line(process, stderr, startup_timeout)
+            ready_port, ready_ssh_port = _wait_for_ready_line(process, stderr, startup_timeout, waiting)
             break
         except RuntimeError as error:
             _stop(process)
@@ -196,13 +208,23 @@ def _ssh_client_files(state_path: pathlib.Path) -> tuple[str, str]:
     return str(key), str(state_path.with_name(state_path.name + ".known_hosts"))
 
 
-def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float) -> tuple[int, int]:
-    """Read stdout until the ready line, without blocking past ``timeout``."""
+def _wait_for_ready_line(process: subprocess.Popen, stderr, timeout: float,
+                         waiting: threading.Event | None = None) -> tuple[int, int]:
+    """Read stdout until the ready line, without blocking past ``timeout``; set ``waiting`` on the line that
+    says the process waits for its port."""
     deadline = time.monotonic() + timeout
     received = b""
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
-        while b"\n" not in received:
+        while True:
+            if b"\n" in received:
+                line, rest = received.split(b"\n", 1)
+                if not WAITING_LINE.match(line.strip()):
+                    break
+                received = rest
+                if waiting is not None:
+                    waiting.set()
+                continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise RuntimeError("hyperv-sim did not report readiness within %s s; stderr:\n%s"

@@ -2,25 +2,33 @@
 
 One host, two listeners, as a Windows host with WinRM and OpenSSH has: the WS-Management endpoint
 (WinRS for ``winrm``, PowerShell remoting for ``psrp``) and an OpenSSH endpoint with PowerShell as the
-default shell (``ssh``). Prints exactly one line, ``hyperv-sim listening on 127.0.0.1:PORT ssh
+default shell (``ssh``). Prints one line, ``hyperv-sim listening on 127.0.0.1:PORT ssh
 127.0.0.1:SSH_PORT``, once both accept connections (harness.running_simulator waits for it), and exits 0
-on SIGTERM/SIGINT.
+on SIGTERM/SIGINT. With ``--wait-for-port``, a line ``hyperv-sim waiting for 127.0.0.1:PORT`` may come
+before it.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
 import signal
 import sys
+import time
+from typing import Callable, TypeVar
 
 from hyperv_sim.ssh_server import SSHEndpoint
 from hyperv_sim.traffic import traffic_path
 from hyperv_sim.wsman import WSManServer
 
 BIND_ADDRESS = "127.0.0.1"
+# How often a host waiting for its port tries it again: the gap between the old host letting it go and
+# this one taking it, which a client's retry must outlast.
+BIND_POLL_SECONDS = 0.05
+T = TypeVar("T")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
                        help="free space of the host's volumes in GB (default 500; change it later with "
                             "'hyperv-sim admin --state FILE set-free-gb N')")
     serve.add_argument("--verbose", action="store_true", help="log every WS-Management request to stderr")
+    serve.add_argument("--wait-for-port", type=float, default=0, metavar="SECONDS",
+                       help="when --port (the WS-Management port) is still taken, as by a host restarted in its old "
+                            "place, print 'hyperv-sim waiting for 127.0.0.1:PORT' and try again for up to SECONDS "
+                            "(default 0: fail at once)")
     return parser
+
+
+def bound_when_free(bind: Callable[[], T], port: int, wait_seconds: float) -> T:
+    """``bind()``, tried again while ``port`` is taken, for up to ``wait_seconds``.
+
+    A host restarted in place is started before the old process has gone: it announces that it waits (its
+    imports and set-up are done by then), and takes the port the moment the old one lets it go, so that
+    the restart is as short as the kernel makes it, not as long as a Python start on a loaded machine.
+    """
+    give_up_at = time.monotonic() + wait_seconds
+    announced = False
+    while True:
+        try:
+            return bind()
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or not port or time.monotonic() >= give_up_at:
+                raise
+        if not announced:
+            print("hyperv-sim waiting for %s:%d" % (BIND_ADDRESS, port), flush=True)
+            announced = True
+        time.sleep(BIND_POLL_SECONDS)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -74,8 +107,9 @@ def serve(args: argparse.Namespace) -> int:
         from hyperv_sim.admin import SimHost
 
         SimHost(args.state).set_free_space(args.free_gb)
-    server = WSManServer(command_host, user=args.user, password=args.password, transport=args.transport,
-                         tls=args.tls, host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state))
+    server = bound_when_free(lambda: WSManServer(
+        command_host, user=args.user, password=args.password, transport=args.transport, tls=args.tls,
+        host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state)), args.port, args.wait_for_port)
     # The host key stays with the state file: a restarted host keeps its identity, as a real one does.
     ssh = SSHEndpoint(command_host, user=args.user, password=args.password, host_key_path=args.state + ".ssh_host_key",
                       authorized_keys=args.ssh_authorized_keys, host=BIND_ADDRESS, port=args.ssh_port,

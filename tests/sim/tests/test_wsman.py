@@ -405,6 +405,50 @@ def test_running_simulator_serves_winrm_and_stops(tmp_path):
     _assert_stopped(sim.pid, sim.port)
 
 
+def test_a_host_started_in_place_of_another_waits_for_its_port(tmp_path):
+    """running_simulator(port=, waiting=): the new host says it waits while the port is taken, and serves
+    from the moment it is free (a restart without the time a Python start takes)."""
+    pytest.importorskip("hyperv_sim.commands")
+    from hyperv_sim.harness import running_simulator
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    waiting, entered, release = threading.Event(), threading.Event(), threading.Event()
+    started = {}
+
+    def start():
+        try:
+            with running_simulator(tmp_path / "state.json", vms=["web01"], port=port, waiting=waiting,
+                                   startup_timeout=STUCK_AFTER) as sim:
+                started["sim"] = sim
+                entered.set()
+                release.wait()
+        except Exception as error:  # collected: an assert in a thread would not fail the test
+            started["error"] = error
+            entered.set()
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    try:
+        assert waiting.wait(STUCK_AFTER), started
+        assert not entered.is_set()  # still held off by the port's owner
+        holder.close()
+        assert entered.wait(STUCK_AFTER) and "sim" in started, started
+        assert started["sim"].port == port
+        protocol = winrm.Protocol(started["sim"].endpoint, transport="ntlm", username=started["sim"].user,
+                                  password=started["sim"].password, server_cert_validation="ignore",
+                                  operation_timeout_sec=OPERATION_TIMEOUT,
+                                  read_timeout_sec=READ_TIMEOUT)
+        protocol.close_shell(protocol.open_shell())
+    finally:
+        holder.close()
+        release.set()
+        starter.join(STUCK_AFTER)
+    _assert_stopped(started["sim"].pid, port)
+
+
 def test_running_simulator_stops_when_the_body_raises(tmp_path):
     pytest.importorskip("hyperv_sim.commands")
     from hyperv_sim.harness import running_simulator
