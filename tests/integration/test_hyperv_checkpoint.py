@@ -268,8 +268,8 @@ def operations_per_task(stdout):
     """The host operations each task ran, from the -vvv log lines 'hyperv <host>: <operation> {...} (attempt N)':
     {task: ([operation of each first attempt], whether an attempt failed transiently)}.
 
-    Only first attempts: the controller's winrm read timeout is 10 s, and a reply that a busy machine
-    delays longer is retried, honestly, once more.
+    Only first attempts: a reply that a busy machine delays past the read timeout is retried, honestly,
+    once more.
     """
     per_task, current = {}, None
     for line in stdout.splitlines():

@@ -84,7 +84,7 @@ def test_faults_on_the_host_leave_each_vm_changed_reverted_or_untouched(role_lab
     before = {name: role_lab.digest(name) for name in role_lab.guests}
 
     # The simulator holds the first create's WinRM Send until the second create arrives: a read timeout
-    # well above the harness's 10 s, so that a slow second fork cannot make the first lose its connection.
+    # above the harness's 60 s, so that a slow second fork cannot make the first lose its connection.
     run = role_lab.playbook(SITE, extra_vars={"ansible_winrm_read_timeout_sec": 120})
 
     for name, expected in (("full01", "volume that holds its checkpoint files is full"),

@@ -30,6 +30,8 @@ WAITING_LINE = re.compile(rb"^hyperv-sim waiting for 127\.0\.0\.1:\d+$")
 CONNECTIONS = ("winrm", "psrp", "ssh")
 SSH_AUTHS = ("key", "password")
 STOP_GRACE_SECONDS = 5
+# winrm and psrp: how long one HTTP request may go unanswered (inventory_vars says why it is generous).
+READ_TIMEOUT_SECONDS = 60
 # A host restarted on its old port (``port=``) may find it still taken: the listening socket of a
 # killed simulator is closed only once the kernel has torn the process down, which lags the kill on
 # a busy machine (the servers set SO_REUSEADDR, so it is not TIME_WAIT). Starting again is retried
@@ -73,9 +75,12 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
     and scheme; ssh its OpenSSH endpoint with the PowerShell shell, by the user's key (``ssh_auth="key"``) or
     password. Certificates and host keys are validated, as in every example.
 
-    The timeouts are short so that a hanging command surfaces within seconds: the
-    simulator answers a waiting Receive after the operation timeout, and the read
-    timeout must exceed it (pywinrm and pypsrp insist).
+    The operation timeout is short so that a hanging command surfaces within seconds: the
+    simulator answers a waiting Receive after it. The read timeout (how long one HTTP request may
+    go unanswered) must exceed it, and is generous: on a loaded machine a reply can come seconds
+    late, and a read timeout would make the client send the operation again, an honest retry that
+    changes the host's request log and uses up faults meant for later runs. The collection's own
+    operation timeout does not depend on it (the runner abandons an operation on its own clock).
     """
     if connection not in CONNECTIONS:
         raise ValueError("connection must be one of %s, not %r" % (", ".join(CONNECTIONS), connection))
@@ -92,7 +97,7 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
             "ansible_winrm_transport": sim.transport,
             "ansible_winrm_message_encryption": "auto",
             "ansible_winrm_operation_timeout_sec": 5,
-            "ansible_winrm_read_timeout_sec": 10,
+            "ansible_winrm_read_timeout_sec": READ_TIMEOUT_SECONDS,
         })
         if sim.tls:
             # Validation stays on, as in every example: the client trusts the simulator's own certificate.
@@ -103,7 +108,7 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
             "ansible_psrp_auth": sim.transport,
             "ansible_psrp_message_encryption": "auto",
             "ansible_psrp_operation_timeout": 5,
-            "ansible_psrp_read_timeout": 10,
+            "ansible_psrp_read_timeout": READ_TIMEOUT_SECONDS,
         })
         if sim.tls:
             variables["ansible_psrp_ca_cert"] = sim.ca_cert
