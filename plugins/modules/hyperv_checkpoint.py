@@ -625,7 +625,8 @@ error_code:
     - From the host or the connection - C(vm_not_found), C(ambiguous) (VM name), C(owned_by_other_node),
       C(production_checkpoint_failed), C(low_disk_space), C(busy) (retried first), C(hyperv_timeout), C(access_denied),
       C(hyperv_module_missing), C(constrained_language), C(host_unreachable), C(timeout), C(connection_lost),
-      C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's message).
+      C(session_rejected), C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's
+      message).
       docs/host-protocol.md maps the host's error ids to them.
   returned: failure
   type: str

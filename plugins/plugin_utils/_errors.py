@@ -7,7 +7,7 @@ One hierarchy: HypervError carries a stable code (docs/host-protocol.md, the mod
 message and details. Under it, PlanError: the task cannot be done as asked and nothing was changed (OptionError
 when an option is wrong, found before any connection); HostError: an operation on the Hyper-V host failed, with
 the operation, the host's inventory name and its computer name; and under HostError the failures of the exchange
-itself (ProtocolError, OperationTimeoutError, ConnectionLostError). ``error_result`` is the one place that turns any
+itself (ProtocolError, OperationTimeoutError, ConnectionLostError, SessionRejectedError). ``error_result`` is the one place that turns any
 of them into the fields of a failed task.
 """
 
@@ -22,7 +22,7 @@ KNOWN_CODES = frozenset((
     "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
     "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered", "low_disk_space",
     "access_denied", "hyperv_timeout", "constrained_language",
-    "timeout", "connection_lost", "protocol_error", "merge_timeout", "host_unreachable",
+    "timeout", "connection_lost", "session_rejected", "protocol_error", "merge_timeout", "host_unreachable",
 ))
 INVALID_OPTION = "invalid_option"
 
@@ -52,6 +52,9 @@ HINTS = {
     "timeout": "the operation may still be running on the host; check the VM before running the task again, "
                "or raise operation_timeout",
     "connection_lost": "the connection to the host broke; check the host's WinRM or OpenSSH service",
+    "session_rejected": "the host refused the connection's logon session (a host or WinRM service that restarted "
+                        "during the task forgets it): check the VM, then run the task again; if it happens at once, "
+                        "check the connection's transport and credentials (docs/host-setup.md)",
     "host_unreachable": "check the Hyper-V host's connection variables (docs/host-setup.md): its address, port, "
                         "transport, user and password (or SSH key)",
     "protocol_error": "the host did not run the collection's PowerShell runner: check that the connection uses "
@@ -131,6 +134,20 @@ class ConnectionLostError(HostError):
             host=host,
             details={"cause": str(cause)},
         )
+
+
+class SessionRejectedError(HostError):
+    """The host refused a request of the connection's logon session at the HTTP level (WinRM and PSRP answer 400
+    or 401).
+
+    Not transient by itself: on the first request it is a set-up problem. After the host has answered on
+    this connection it means the host forgot the session (its WinRM service restarted): HyperVHost then
+    reconnects and tries again, as after a lost connection.
+    """
+
+    def __init__(self, operation, host, cause):
+        super().__init__("session_rejected", "the host refused the connection's session: %s" % cause,
+                         operation=operation, host=host, details={"cause": str(cause)})
 
 
 class HostUnreachableError(HostError):

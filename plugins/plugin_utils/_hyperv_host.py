@@ -53,6 +53,9 @@ class HyperVHost:
         self._sleep = sleep
         self._runner = runner
         self.round_trips = 0
+        # Whether the host has answered on this connection: a refused session after that means the host
+        # forgot it (its WinRM service restarted), which a new connection cures; before that, it is set-up.
+        self._answered = False
 
     def _call(self, name, params, recover=None):
         """Run an operation, retrying transient failures.
@@ -72,17 +75,19 @@ class HyperVHost:
             self.round_trips += 1
             self._log("hyperv %s: %s %s (attempt %d)" % (self.host_name, name, params, attempt))
             try:
-                result = self._checked_result(name, self._runner(self._connection, name, params,
-                                                                 timeout=self.timeout, host=self.host_name))
+                reply = self._runner(self._connection, name, params, timeout=self.timeout, host=self.host_name)
+                self._answered = True
+                result = self._checked_result(name, reply)
                 return dict(result, connection_lost=True) if lost else result
             except HostError as error:
-                if not error.transient or attempt > self.retries:
+                session_forgotten = error.code == "session_rejected" and self._answered
+                if not (error.transient or session_forgotten) or attempt > self.retries:
                     raise with_suggestions(error)
                 delay = backoff_delay(attempt, self.retry_delay)
                 self._log("hyperv %s: %s failed transiently (%s); retrying in %.1fs"
                           % (self.host_name, name, error.message, delay))
                 self._sleep(delay)
-                if error.code == "connection_lost":
+                if error.code == "connection_lost" or session_forgotten:
                     lost = True
                     self._reset_connection()
                 if recover is not None:

@@ -27,6 +27,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     HostUnreachableError,
     OperationTimeoutError,
     ProtocolError,
+    SessionRejectedError,
 )
 
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
@@ -214,7 +215,8 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
     """Run operation ``name`` with ``params`` on the host behind ``connection``.
 
     Returns the operation's result dict. Raises HostError with the host's
-    code, ConnectionLostError when the connection broke (transient), and
+    code, ConnectionLostError when the connection broke (transient), SessionRejectedError when the host
+    refused the session's request at the HTTP level, and
     OperationTimeoutError when there was no answer within ``timeout`` seconds.
     """
     command = build_command()
@@ -234,6 +236,8 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
             raise HostUnreachableError(name, host, exc)
         if _is_connection_failure(exc):
             raise ConnectionLostError(name, host, exc)
+        if _is_session_rejection(exc):
+            raise SessionRejectedError(name, host, exc)
         # The connection plugin failed on the answer itself (e.g. stderr CLIXML it could
         # not parse): a task failure that says so, not a traceback.
         raise ProtocolError(name, host, "the connection plugin could not read the host's answer: %s: %s"
@@ -251,6 +255,27 @@ def _is_authentication_failure(exc):
 
     return isinstance(exc, AnsibleAuthenticationFailure) or (
         isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
+
+
+# The HTTP answers with which a WinRM or PSRP endpoint refuses a request of a logon session it does not know
+# (401; the simulator, like some proxies, answers an encrypted body on an unknown session with 400).
+SESSION_REJECTION_STATUSES = frozenset((400, 401))
+
+
+def _is_session_rejection(exc):
+    """Whether ``exc`` is the HTTP refusal of a session's request by pywinrm or pypsrp (by type and status code)."""
+    for module_name in ("winrm.exceptions", "pypsrp.exceptions"):
+        try:
+            module = __import__(module_name, fromlist=["WinRMTransportError"])
+        except ImportError:
+            continue
+        if isinstance(exc, getattr(module, "WinRMTransportError", ())) and \
+                getattr(exc, "code", None) in SESSION_REJECTION_STATUSES:
+            return True
+        if isinstance(exc, getattr(module, "InvalidCredentialsError", ())) or \
+                isinstance(exc, getattr(module, "AuthenticationError", ())):
+            return True
+    return False
 
 
 def _is_connection_failure(exc):

@@ -105,5 +105,5 @@ def test_the_known_error_codes_are_the_documented_ones():
     host_codes = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     controller_codes = set(re.findall(r"`([a-z_]+)`", re.search(r"The controller adds ([^.]*)\.", table).group(1)))
     assert host_codes and controller_codes == {
-        "timeout", "connection_lost", "merge_timeout", "protocol_error", "host_unreachable"}
+        "timeout", "connection_lost", "session_rejected", "merge_timeout", "protocol_error", "host_unreachable"}
     assert KNOWN_CODES == host_codes | controller_codes

@@ -13,6 +13,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     HostError,
     OperationTimeoutError,
     ProtocolError,
+    SessionRejectedError,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost, backoff_delay
 
@@ -172,6 +173,30 @@ def test_connection_lost_resets_the_connection_each_time():
     host, dummy, dummy2 = make_host(runner, connection)
     host.get_vm(vm_id=VM_ID)
     assert connection.resets == 2
+
+
+def rejected():
+    return SessionRejectedError("x", "hv01", RuntimeError("Bad HTTP response returned from server. Code 400"))
+
+
+def test_a_session_refused_after_the_host_answered_reconnects_and_retries():
+    """The host's WinRM service restarted between two operations of a task: it forgot the logon session."""
+    runner = FakeRunner(get_vm=[{"vm": VM_RECORD}, rejected(), {"vm": VM_RECORD}])
+    connection = FakeConnection()
+    host, sleeps, dummy = make_host(runner, connection)
+    assert host.get_vm(vm_id=VM_ID) == VM_RECORD
+    assert host.get_vm(vm_id=VM_ID) == VM_RECORD
+    assert runner.names == ["get_vm", "get_vm", "get_vm"]
+    assert connection.resets == 1 and len(sleeps) == 1
+
+
+def test_a_session_refused_at_the_first_request_is_not_retried():
+    runner = FakeRunner(get_vm=[rejected(), {"vm": VM_RECORD}])
+    connection = FakeConnection()
+    host, sleeps, dummy = make_host(runner, connection)
+    with pytest.raises(SessionRejectedError):
+        host.get_vm(vm_id=VM_ID)
+    assert runner.names == ["get_vm"] and connection.resets == 0 and sleeps == []
 
 
 def test_failing_reset_is_logged_and_the_retry_goes_on():

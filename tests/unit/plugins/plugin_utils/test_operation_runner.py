@@ -21,6 +21,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     HostError,
     OperationTimeoutError,
     ProtocolError,
+    SessionRejectedError,
 )
 
 REAL_SCRIPT_DIR = operation_runner.SCRIPT_DIR
@@ -364,6 +365,34 @@ def test_run_operation_raises_the_hosts_error(script_dir, timeout):
         operation_runner.run_operation(connection, "create_checkpoint", {"VMId": "v"}, timeout=timeout, host="hv01")
     assert (caught.value.code, caught.value.operation, caught.value.host) == ("checkpoints_disabled",
                                                                               "create_checkpoint", "hv01")
+
+
+def _winrm_rejection(status):
+    import winrm.exceptions
+
+    return winrm.exceptions.WinRMTransportError("http", status, "")
+
+
+def _psrp_rejection(status):
+    import pypsrp.exceptions
+
+    return pypsrp.exceptions.WinRMTransportError("http", status, "")
+
+
+@pytest.mark.parametrize("timeout", [None, 30])
+@pytest.mark.parametrize("failure, rejected", [
+    (_winrm_rejection(400), True), (_winrm_rejection(401), True), (_psrp_rejection(401), True),
+    (_winrm_rejection(500), False), (_psrp_rejection(500), False),
+], ids=["winrm-400", "winrm-401", "psrp-401", "winrm-500", "psrp-500"])
+def test_an_http_refusal_of_the_session_is_session_rejected(script_dir, failure, rejected, timeout):
+    connection = FakeConnection(error=failure)
+
+    with pytest.raises(HostError) as caught:
+        operation_runner.run_operation(connection, "get_vm", {"Name": "web01"}, timeout=timeout, host="hv01")
+
+    assert isinstance(caught.value, SessionRejectedError) is rejected, caught.value
+    assert caught.value.code == ("session_rejected" if rejected else "protocol_error")
+    assert caught.value.transient is False  # HyperVHost decides, knowing whether the host answered before
 
 
 @pytest.mark.parametrize("timeout", [None, 30])
