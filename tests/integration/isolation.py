@@ -9,6 +9,7 @@ another test. Each test gets directories of its own instead.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,10 +19,10 @@ from collections.abc import Iterator
 def private_socket_dirs() -> Iterator[dict[str, str]]:
     """Environment variables that give a test its own ssh control and persistent connection directories.
 
-    They live in a short directory under the system's temporary directory, not in pytest's tmp_path: a
-    Unix socket path holds at most 107 bytes, and ssh's ControlPath adds a 40-character hash to the
-    directory, which a long test name under tmp_path would push over the limit."""
-    directory = tempfile.mkdtemp(prefix="hvcp-")
+    They live in a short directory directly under /tmp, not in pytest's tmp_path nor under TMPDIR: a Unix
+    socket path holds at most 107 bytes, Ansible adds a name to the directory, and pytest's directories
+    (longer under xdist) or a long TMPDIR would push it over the limit, where ssh fails before it logs on."""
+    directory = tempfile.mkdtemp(prefix="hvcp-", dir="/tmp" if os.path.isdir("/tmp") else None)
     try:
         yield {"ANSIBLE_SSH_CONTROL_PATH_DIR": directory + "/cp",
                "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": directory + "/pc"}

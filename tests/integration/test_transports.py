@@ -82,9 +82,11 @@ def test_faults_over_psrp_and_ssh(start_lab, name):
     lab.sim = dataclasses.replace(lab.sim, password="not-the-password")
     if lab.connection == "ssh":
         lab.ssh_auth = "password"
-    # A new SSH connection: OpenSSH's ControlPersist master of the earlier runs would not log on again.
+    # A new SSH connection: OpenSSH's ControlPersist master of the earlier runs would not log on again. Beside the
+    # test's own socket directory, not under tmp_path: a socket path holds at most 107 bytes, which pytest's
+    # directories (longer under xdist or another TMPDIR) can exceed, and ssh then fails before it logs on.
     run = lab.target("hyperv_checkpoint", "info.yml", {"hyperv_test_vm2": "db01"},
-                     env={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(lab.tmp_path / "fresh-control-path")})
+                     env={"ANSIBLE_SSH_CONTROL_PATH_DIR": lab.socket_dirs["ANSIBLE_SSH_CONTROL_PATH_DIR"] + "-fresh"})
     assert run.rc != 0 and "UNREACHABLE" not in run.stdout and "host_unreachable" in run.stdout, run
     expected = {"psrp": "failed to authenticate with the server", "ssh": "Permission denied"}[lab.connection]
     assert "the Hyper-V host hv01 did not answer" in run.stdout and expected in run.stdout, run
