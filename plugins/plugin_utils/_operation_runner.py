@@ -4,7 +4,8 @@
 """PRIVATE to the hyperv.checkpoint collection: run one PowerShell operation script on a Windows host over the task's connection.
 
 The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
-the operation script and its parameters travel as one line of JSON on stdin (gzip, base64). That keeps
+the operation script, the shared functions it calls (powershell/_*.ps1) and its parameters travel as
+one line of JSON on stdin (gzip, base64). That keeps
 every command far below cmd.exe's 8191-character limit whatever the script size, and
 keeps parameters out of command-line quoting. Works with the winrm, psrp and ssh
 (PowerShell shell) connections, which all deliver stdin to the runner's ``$input``.
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import threading
+from typing import Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     KNOWN_CODES,
@@ -31,10 +33,11 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
 
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
 RUNNER_SCRIPT = "runner.ps1"
-COMMON_SCRIPT = "_common.ps1"
+# The files of shared functions start with this; the others are the runner and one script per operation.
+SHARED_PREFIX = "_"
 COMMAND_LINE_LIMIT = 8191
 
-_script_cache = {}
+_script_cache: dict[str, str] = {}
 
 
 # A line whose first non-blank character is '#': a comment (pscheck refuses here-strings and block
@@ -42,7 +45,7 @@ _script_cache = {}
 _COMMENT_LINE = re.compile(r"^[ \t]*#[^\r\n]*", re.MULTILINE)
 
 
-def wire_form(text):
+def wire_form(text: str) -> str:
     """A script as it travels: every comment line emptied, as ansible-core does with its AnsiballZ wrapper.
 
     The lines stay, so the line numbers of an error on the host are those of the file; the comments,
@@ -51,7 +54,7 @@ def wire_form(text):
     return _COMMENT_LINE.sub("", text)
 
 
-def _read_script(filename):
+def _read_script(filename: str) -> str:
     """The file's text (line endings kept, a UTF-8 BOM dropped)."""
     path = os.path.join(SCRIPT_DIR, filename)
     if path not in _script_cache:
@@ -84,17 +87,74 @@ def build_command():
     return encode_command(_read_script(RUNNER_SCRIPT))
 
 
-def request_document(name, params):
-    """The request: the operation's name, the shared functions, the operation script and its params.
+# A shared function as the files write it (pscheck checks the layout): from a 'function Verb-Noun {' line at the start
+# of a line to the next line that is only '}'. Simple enough for the simulator to check a request the same way.
+_FUNCTION_START = re.compile(r"^function ([A-Za-z]+-[A-Za-z]+) \{[ \t]*$")
+# A word that may name a function: a call, a ${function:...} test, or a mention in a string or a trailing comment
+# (a mention sends a function that is not needed, never leaves out one that is).
+_FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
+
+
+def split_functions(text: str) -> dict[str, str]:
+    """{lower-case name: definition} of the functions in ``text``, each with its own lines and their endings."""
+    functions = {}
+    lines = text.splitlines(keepends=True)
+    start = name = None
+    for index, line in enumerate(lines):
+        match = _FUNCTION_START.match(line.rstrip("\r\n"))
+        if start is None and match:
+            start, name = index, match.group(1).lower()
+        elif start is not None and line.rstrip("\r\n") == "}":
+            functions[name] = "".join(lines[start:index + 1])
+            start = None
+    return functions
+
+
+def _shared_functions() -> dict[str, str]:
+    """Every shared function in its wire form, in file order (files sorted by name)."""
+    functions = {}
+    for filename in sorted(os.listdir(SCRIPT_DIR)):
+        if filename.startswith(SHARED_PREFIX) and filename.endswith(".ps1"):
+            functions.update(split_functions(wire_form(_read_script(filename))))
+    return functions
+
+
+def needed_functions(texts: list[str], shared: dict[str, str]) -> list[str]:
+    """Names of the functions of ``shared`` that ``texts`` call, directly or through one another, in ``shared``'s order."""
+    needed: set[str] = set()
+    pending = list(texts)
+    while pending:
+        for word in _FUNCTION_WORD.findall(pending.pop()):
+            name = word.lower()
+            if name in shared and name not in needed:
+                needed.add(name)
+                pending.append(shared[name])
+    return [name for name in shared if name in needed]
+
+
+def shared_functions_for(script: str) -> str:
+    """The definitions of the shared functions that the runner stub and the operation ``script`` need.
+
+    Only those travel: a read needs a handful of the functions, and the scripts travel with every operation.
+    """
+    shared = _shared_functions()
+    names = needed_functions([_read_script(RUNNER_SCRIPT), script], shared)
+    return "".join(definition if definition.endswith("\n") else definition + "\n"
+                   for definition in (shared[name] for name in names))
+
+
+def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The request: the operation's name, the shared functions it needs, the operation script and its params.
 
     The shared functions travel apart from the operation script: the runner
     dot-sources them first, so that the operation's param() block stays the first
     statement of its own script block and binds the splatted params.
     """
+    script = wire_form(_read_script(name + ".ps1"))
     return {
         "name": name,
-        "common": wire_form(_read_script(COMMON_SCRIPT)),
-        "script": wire_form(_read_script(name + ".ps1")),
+        "common": shared_functions_for(script),
+        "script": script,
         "params": params or {},
     }
 

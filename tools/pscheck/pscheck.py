@@ -27,7 +27,8 @@ import tree_sitter_pwsh
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCRIPT_DIR = REPO / "plugins" / "plugin_utils" / "powershell"
-COMMON = SCRIPT_DIR / "_common.ps1"
+# Files of functions shared by the operations (one per concern): the controller sends each operation those it calls.
+SHARED_PREFIX = "_"
 RUNNER = SCRIPT_DIR / "runner.ps1"
 CATALOG = json.loads((HERE / "hyperv-cmdlets.json").read_text(encoding="utf-8"))
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
@@ -208,6 +209,15 @@ def defined_functions(*texts):
 
 def read(path):
     return path.read_text(encoding="utf-8")
+
+
+def is_shared(path):
+    return path.name.startswith(SHARED_PREFIX)
+
+
+def shared_text(directory):
+    """The text of every file of shared functions in ``directory``, one after the other."""
+    return "".join(read(path) + "\n" for path in sorted(directory.glob(SHARED_PREFIX + "*.ps1")))
 
 
 def encoded_command_line(stub_text):
@@ -398,15 +408,39 @@ def check_single_result(text):
     return problems
 
 
-def check_common_is_only_functions(text):
-    """runner.ps1 dot-sources _common.ps1 before every operation: nothing may run by itself there."""
-    problems = []
+def _top_level_statements(text):
     for node in parse(text).children:
-        if node.type == "param_block":
-            problems.append("line %d: _common.ps1 takes no parameters" % line(node))
-        for statement in (node.named_children if node.type == "statement_list" else []):
-            if statement.type not in ("function_statement", "comment"):
-                problems.append("line %d: only function definitions belong in _common.ps1" % line(statement))
+        yield from (node.named_children if node.type == "statement_list" else [node])
+
+
+def check_common_is_only_functions(text):
+    """runner.ps1 dot-sources the shared functions before the operation: nothing may run by itself there."""
+    problems = []
+    for statement in _top_level_statements(text):
+        if statement.type == "param_block":
+            problems.append("line %d: a file of shared functions takes no parameters" % line(statement))
+        elif statement.type not in ("function_statement", "comment"):
+            problems.append("line %d: only function definitions belong in a file of shared functions" % line(statement))
+    return problems
+
+
+FUNCTION_START = re.compile(r"^function [A-Za-z]+-[A-Za-z]+ \{[ \t]*$")
+
+
+def check_shared_function_layout(text):
+    """The controller cuts a shared file into functions by lines (_operation_runner.split_functions): each starts
+    with a line 'function Verb-Noun {' and ends at the first line after it that is only '}'."""
+    lines = text.splitlines()
+    problems = []
+    for statement in _top_level_statements(text):
+        if statement.type != "function_statement":
+            continue
+        first, last = statement.start_point[0], statement.end_point[0]
+        if statement.start_point[1] != 0 or not FUNCTION_START.match(lines[first]):
+            problems.append("line %d: a shared function starts with a line 'function Verb-Noun {'" % (first + 1))
+        if lines[last] != "}" or "}" in lines[first + 1:last]:
+            problems.append("line %d: a shared function ends at its first line that is only '}' (indent the "
+                            "others)" % (first + 1))
     return problems
 
 
@@ -632,7 +666,7 @@ def check_operation_result(text, operation):
 
 
 def check_record_function(text, function, record_name):
-    """A record-building function in _common.ps1 returns exactly the protocol's record."""
+    """A record-building function of the shared files returns exactly the protocol's record."""
     for node in walk(parse(text)):
         if node.type == "function_statement" and text_of(node.child_by_field_name("function_name") or next(
                 c for c in node.children if c.type == "function_name")).lower() == function.lower():
@@ -646,15 +680,18 @@ def check_record_function(text, function, record_name):
 
 # The whole check of one file --------------------------------------------------------------------
 
-# The record each record-building function of _common.ps1 returns.
+# The record each record-building function of the shared files returns.
 RECORD_BUILDERS = {"ConvertTo-VMRecord": "VM", "ConvertTo-CheckpointRecord": "Checkpoint", "Get-HostRecord": "Host"}
 
 
 def check_file(path, common_text=None):
-    """Problems of one script, by its role: runner.ps1, _common.ps1 or an operation."""
+    """Problems of one script, by its role: runner.ps1, a file of shared functions (_*.ps1) or an operation.
+
+    ``common_text``: the shared functions the script may call (default: all of them in its directory).
+    """
     path = pathlib.Path(path)
     text = read(path)
-    common_text = common_text if common_text is not None else read(path.with_name("_common.ps1"))
+    common_text = common_text if common_text is not None else shared_text(path.parent)
     functions = dict(defined_functions(common_text), **defined_functions(text))
     problems = check_parses(text)
     problems += check_known_commands(text, functions)
@@ -672,16 +709,34 @@ def check_file(path, common_text=None):
                             % len(encoded_command_line(text)))
         return problems
     problems += check_output_only_through_runner(text)
-    if path.name == "_common.ps1":
+    if is_shared(path):
         problems += check_common_is_only_functions(text)
+        problems += check_shared_function_layout(text)
+        defined = defined_functions(text)
         for function, record in RECORD_BUILDERS.items():
-            problems += check_record_function(text, function, record)
+            if function.lower() in defined:
+                problems += check_record_function(text, function, record)
     elif path.stem in HOST_CONTRACT.OPERATIONS:
         problems += check_operation_params(text, path.stem)
         problems += check_single_result(text)
         problems += check_operation_result(text, path.stem)
     else:
-        problems.append("%s is neither the runner, _common.ps1 nor an operation of the protocol" % path.name)
+        problems.append("%s is neither the runner, a file of shared functions (_*.ps1) nor an operation of the "
+                        "protocol" % path.name)
+    return problems
+
+
+def check_shared_files(directory):
+    """Across the shared files: each function defined once, and each record builder defined somewhere."""
+    defined = {}
+    problems = []
+    for path in sorted(directory.glob(SHARED_PREFIX + "*.ps1")):
+        for name in defined_functions(read(path)):
+            if name in defined:
+                problems.append("%s: function %s is defined in %s too" % (path.name, name, defined[name]))
+            defined[name] = path.name
+    problems += ["no shared file defines %s" % function for function in RECORD_BUILDERS
+                 if function.lower() not in defined]
     return problems
 
 
@@ -694,6 +749,11 @@ def main(argv=None):
         failed += bool(problems)
         for problem in problems:
             print("%s: %s" % (path, problem))
+    for directory in sorted({path.parent for path in paths if is_shared(path)}):
+        problems = check_shared_files(directory)
+        failed += bool(problems)
+        for problem in problems:
+            print("%s: %s" % (directory, problem))
     print("pscheck: %d PowerShell scripts checked, %d with problems" % (len(paths), failed))
     return 1 if failed or not paths else 0
 

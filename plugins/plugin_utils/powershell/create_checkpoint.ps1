@@ -1,5 +1,41 @@
 param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)
 
+function Test-ProductionFailure {
+    # Whether a ProductionOnly Checkpoint-VM failed because the guest could not make a production
+    # checkpoint: the failed CreateSnapshot job shows as OperationFailed (the probe records the id on
+    # a real host). ObjectInUse, InvalidState, OperationTimeout, AccessDenied and the rest are other
+    # failures, never a reason to take a standard checkpoint; an Off VM needs no guest at all.
+    param($Record, $VM)
+    (Get-ErrorId -Record $Record) -eq 'OperationFailed' -and $VM.state -ne 'Off'
+}
+
+function New-NamedCheckpoint {
+    # Checkpoint-VM takes the checkpoint under Hyper-V's default name and only then renames it (two
+    # steps, decompiled CheckpointVM). When the cmdlet fails after the first step, the checkpoint
+    # exists under the default name: the one user checkpoint made since the attempt began is renamed.
+    param($VM, [string]$Name, [string[]]$KnownIds)
+    $started = [DateTime]::UtcNow.AddSeconds(-2)
+    try {
+        $snapshot = Hyper-V\Checkpoint-VM -VM $VM -SnapshotName $Name -Passthru
+        return [ordered]@{ snapshot = $snapshot; name_repaired = $false }
+    } catch {
+        $failure = $_
+        $made = @(Hyper-V\Get-VMSnapshot -VM $VM | Where-Object {
+            $KnownIds -notcontains [string]$_.Id -and [string]$_.SnapshotType -eq 'Standard' -and
+            -not ($_.PSObject.Properties['IsAutomaticCheckpoint'] -and $_.IsAutomaticCheckpoint) -and
+            $_.CreationTime.ToUniversalTime() -ge $started })
+        if ($made.Count -ne 1) { throw $failure }
+        try {
+            $null = Hyper-V\Rename-VMSnapshot -VMSnapshot $made[0] -NewName $Name
+        } catch {
+            # A name the host cannot set: no checkpoint under the default name is left behind.
+            try { $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $made[0] -Confirm:$false } catch { $made = @() }
+            throw $failure
+        }
+        return [ordered]@{ snapshot = (Find-Checkpoint -VM $VM -Id ([string]$made[0].Id) -MustExist); name_repaired = $true }
+    }
+}
+
 if ($CheckpointType -and @('Standard', 'Production', 'ProductionOnly') -notcontains $CheckpointType) {
     Stop-Operation -Code 'invalid_request' -Message ("Unknown checkpoint type '{0}'" -f $CheckpointType)
 }

@@ -36,7 +36,13 @@ from hyperv_sim.state import StateFile
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEFAULT_SCRIPT_DIR = REPO_ROOT / "plugins" / "plugin_utils" / "powershell"
 RUNNER_SCRIPT = "runner.ps1"
-COMMON_SCRIPT = "_common.ps1"
+# The files of functions the operations share; a request carries those its operation calls (docs/host-protocol.md).
+SHARED_FILES = "_*.ps1"
+# One shared function as the controller cuts it: from a 'function Verb-Noun {' line to the first line that is
+# only '}' (pscheck holds the files to that layout).
+SHARED_FUNCTION = re.compile(r"^function ([A-Za-z]+-[A-Za-z]+) \{[ \t]*\r?\n.*?^\}(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL)
+# A word that may call a function (the controller sends every shared function a sent text names).
+FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
@@ -74,6 +80,13 @@ def wire_form(text: str) -> str:
 def read_script(script_dir: pathlib.Path, filename: str) -> str:
     """The wire form of a script file."""
     return wire_form(read_file(script_dir, filename))
+
+
+def shared_functions(script_dir: pathlib.Path) -> dict[str, str]:
+    """{lower-case name: its definition in the wire form} of every function of the shared files."""
+    return {match.group(1).lower(): match.group(0)
+            for path in sorted(script_dir.glob(SHARED_FILES))
+            for match in SHARED_FUNCTION.finditer(read_script(script_dir, path.name))}
 
 
 def encoded_runner_text(runner: str) -> str:
@@ -217,7 +230,8 @@ class CommandHost:
         return script == encoded_runner_text(read_file(self.script_dir, RUNNER_SCRIPT))
 
     def _parse_request(self, stdin: bytes) -> tuple[str, dict]:
-        """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files."""
+        """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files
+        and the shared functions the operation needs."""
         try:
             text = gzip.decompress(base64.b64decode(stdin.strip(), validate=True))
         except (binascii.Error, OSError, EOFError, zlib.error) as error:
@@ -232,16 +246,37 @@ class CommandHost:
         if name not in engine.OPERATIONS:
             raise RequestError("hyperv-sim: unknown operation %r (known: %s)"
                                % (name, ", ".join(sorted(engine.OPERATIONS))))
-        if request.get("common") != read_script(self.script_dir, COMMON_SCRIPT):
-            raise RequestError("hyperv-sim: the request's common is not the text of %s" % COMMON_SCRIPT)
         if request.get("script") != read_script(self.script_dir, name + ".ps1"):
             raise RequestError("hyperv-sim: the request's script is not the text of %s.ps1" % name)
+        self._check_common(request.get("common"), request["script"])
         params = request.get("params")
         if params is None:
             params = {}
         if not isinstance(params, dict):
             raise RequestError("hyperv-sim: the request's params are not a JSON object")
         return name, params
+
+    def _check_common(self, common: object, script: str) -> None:
+        """``common`` holds shared functions only, each as the collection's files write it, and every one that the
+        operation script, the runner or a sent function names: on a host, a missing one fails where it is called."""
+        if not isinstance(common, str):
+            raise RequestError("hyperv-sim: the request's common is not text")
+        shared = shared_functions(self.script_dir)
+        sent: dict[str, str] = {}
+        for match in SHARED_FUNCTION.finditer(common):
+            name = match.group(1).lower()
+            if name in sent or shared.get(name, "").rstrip("\r\n") != match.group(0).rstrip("\r\n"):
+                raise RequestError("hyperv-sim: the request's common has %s, which is not a function of the "
+                                   "collection's shared files as they are written (or has it twice)" % match.group(1))
+            sent[name] = match.group(0)
+        if "".join(sent.values()) != common:
+            raise RequestError("hyperv-sim: the request's common holds more than shared function definitions")
+        texts = [script, read_file(self.script_dir, RUNNER_SCRIPT)] + list(sent.values())
+        missing = sorted({word for text in texts for word in FUNCTION_WORD.findall(text)
+                          if word.lower() in shared and word.lower() not in sent}, key=str.lower)
+        if missing:
+            raise RequestError("hyperv-sim: the request's common lacks %s, which the operation calls"
+                               % ", ".join(missing))
 
     def _run_operation(self, name: str, params: dict) -> CommandResult:
         """Fault and operation in one transaction; a simulated cmdlet's run time passes after it.
