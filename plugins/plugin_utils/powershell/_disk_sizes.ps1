@@ -3,26 +3,25 @@
 # its closing '}' at the start of a line (docs/host-protocol.md, "Shared functions").
 
 function Get-DiskFile {
-    # Get-VHD of one disk file, read once per operation; $null when it cannot be read (moved, or in
-    # use on shared storage by another node): sizes are for reporting only.
-    param([string]$Path)
-    $key = 'disk:' + $Path
-    if (-not $global:HypervCache.ContainsKey($key)) {
-        $file = $null
-        try { $file = Hyper-V\Get-VHD -Path $Path } catch { $file = $null }
-        $global:HypervCache[$key] = $file
-    }
-    $global:HypervCache[$key]
+    # Get-VHD of one disk file; $null when it cannot be read (moved, or in use on shared storage by
+    # another node): sizes are for reporting only. $Files keeps the files read, for a caller that
+    # reads a file more than once (a disk is in its checkpoint's size and in the chain); without it
+    # the file is read now (a merge may have changed the chain).
+    param([string]$Path, [hashtable]$Files)
+    if ($null -ne $Files -and $Files.ContainsKey($Path)) { return $Files[$Path] }
+    $file = $null
+    try { $file = Hyper-V\Get-VHD -Path $Path } catch { $file = $null }
+    if ($null -ne $Files) { $Files[$Path] = $file }
+    $file
 }
 
 function Get-ChainFiles {
     # The files of the chains under the VM's running disks: each disk, its parent, ... down to the base disk.
-    param([object[]]$Drives, [switch]$Fresh)
-    if ($Fresh) { foreach ($key in @($global:HypervCache.Keys | Where-Object { $_ -like 'disk:*' })) { $global:HypervCache.Remove($key) } }
+    param([object[]]$Drives, [hashtable]$Files)
     @(foreach ($drive in $Drives) {
         $path = [string]$drive.Path
         while ($path) {
-            $file = Get-DiskFile -Path $path
+            $file = Get-DiskFile -Path $path -Files $Files
             if ($null -eq $file) { break }
             $file
             $path = [string]$file.ParentPath
@@ -36,6 +35,7 @@ function Get-DiskSizes {
     # .avhdx written after the checkpoint is the disk its child checkpoints froze, or the VM's running
     # disk when it is the VM's current checkpoint. So a root checkpoint's size is not its base disk.
     param($VM, [object[]]$Snapshots, [object[]]$Drives)
+    $files = @{}
     $own = @{}
     $running = @(foreach ($drive in $Drives) { [string]$drive.Path })
     foreach ($snapshot in $Snapshots) {
@@ -55,7 +55,7 @@ function Get-DiskSizes {
         $total = [long]0
         if ($own.ContainsKey($id)) {
             foreach ($path in @($own[$id] | Select-Object -Unique)) {
-                $file = Get-DiskFile -Path $path
+                $file = Get-DiskFile -Path $path -Files $files
                 if ($null -eq $file) { $total = $null; break }
                 $total += [long]$file.FileSize
             }
@@ -63,6 +63,6 @@ function Get-DiskSizes {
         $sizes[$id] = $total
     }
     $chain = [long]0
-    foreach ($file in (Get-ChainFiles -Drives $Drives)) { $chain += [long]$file.FileSize }
+    foreach ($file in (Get-ChainFiles -Drives $Drives -Files $files)) { $chain += [long]$file.FileSize }
     [ordered]@{ checkpoints = $sizes; chain = $chain }
 }

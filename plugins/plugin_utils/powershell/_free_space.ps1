@@ -3,29 +3,26 @@
 # its closing '}' at the start of a line (docs/host-protocol.md, "Shared functions").
 
 function Get-VolumeTable {
-    # The host's mounted volumes, longest mount point first (C:\ClusterStorage\Volume1\ before C:\),
-    # read once per operation: runner.ps1 empties $global:HypervCache before each one (a psrp runspace
-    # keeps global variables from one operation to the next).
-    if (-not $global:HypervCache.ContainsKey('volumes')) {
-        $global:HypervCache['volumes'] = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name } |
-            Sort-Object -Property @{ Expression = { ([string]$_.Name).Length }; Descending = $true })
-    }
-    $global:HypervCache['volumes']
+    # The host's mounted volumes with their free space now, longest mount point first
+    # (C:\ClusterStorage\Volume1\ before C:\). An operation that lists many VMs reads it once.
+    @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name } |
+        Sort-Object -Property @{ Expression = { ([string]$_.Name).Length }; Descending = $true })
 }
 
 function Get-VMVolumes {
     # The volumes that hold the VM's disks (differencing disks are made next to their parents) and
     # its checkpoint files: where a growing checkpoint runs out of space. A path on no local volume
-    # (an SMB share) is listed by its root, without sizes. -Fresh reads the free space again.
-    param($VM, [object[]]$Drives, [switch]$Fresh)
-    if ($Fresh) { $global:HypervCache.Remove('volumes') }
+    # (an SMB share) is listed by its root, without sizes. Without $VolumeTable (Get-VolumeTable),
+    # the free space is read now.
+    param($VM, [object[]]$Drives, [object[]]$VolumeTable)
+    if ($null -eq $VolumeTable) { $VolumeTable = Get-VolumeTable }
     if ($null -eq $Drives) { $Drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM) }
     $paths = @(foreach ($drive in $Drives) { [string]$drive.Path }) + @([string]$VM.SnapshotFileLocation)
     $seen = @{}
     @(foreach ($path in $paths) {
         if (-not $path) { continue }
         $volume = $null
-        foreach ($candidate in (Get-VolumeTable)) {
+        foreach ($candidate in $VolumeTable) {
             if ($path.StartsWith([string]$candidate.Name, [StringComparison]::OrdinalIgnoreCase)) { $volume = $candidate; break }
         }
         $root = [IO.Path]::GetPathRoot($path)

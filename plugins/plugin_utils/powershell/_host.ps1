@@ -7,12 +7,17 @@ function Test-SetVMParameter {
     # Windows Server 2016, which does not have it. False without the Hyper-V module (a cluster
     # node that only manages the cluster).
     param([string]$Name)
-    if (-not $global:HypervCache.ContainsKey('set-vm')) {
-        $command = Get-Command -Name 'Hyper-V\Set-VM' -ErrorAction SilentlyContinue
-        $global:HypervCache['set-vm'] = @{}
-        if ($null -ne $command) { $global:HypervCache['set-vm'] = $command.Parameters }
+    $command = Get-Command -Name 'Hyper-V\Set-VM' -ErrorAction SilentlyContinue
+    $null -ne $command -and $command.Parameters.ContainsKey($Name)
+}
+
+function Get-HostFeatures {
+    # The settings the records depend on, read once by an operation that builds many records and
+    # passed to them.
+    [ordered]@{
+        checkpoint_type = (Test-SetVMParameter -Name 'CheckpointType')
+        automatic_checkpoints = (Test-SetVMParameter -Name 'AutomaticCheckpointsEnabled')
     }
-    $global:HypervCache['set-vm'].ContainsKey($Name)
 }
 
 function Get-HostRecord {

@@ -13,14 +13,16 @@ function ConvertTo-Text {
 
 function ConvertTo-VMRecord {
     # $Snapshots and $Drives: the VM's checkpoints and disk drives, when the caller has listed them
-    # already; $Sizes: Get-DiskSizes, when sizes were asked for.
-    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes)
+    # already; $Sizes: Get-DiskSizes, when sizes were asked for; $Features (Get-HostFeatures) and
+    # $VolumeTable (Get-VolumeTable): read once by a caller that builds many records, else read here.
+    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes, $Features, [object[]]$VolumeTable)
     if ($null -eq $Snapshots) { $Snapshots = @(Hyper-V\Get-VMSnapshot -VM $VM) }
     if ($null -eq $Drives) { $Drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM) }
+    if ($null -eq $Features) { $Features = Get-HostFeatures }
     $checkpointType = $null
-    if (Test-SetVMParameter -Name 'CheckpointType') { $checkpointType = ConvertTo-Text $VM.CheckpointType }
+    if ($Features.checkpoint_type) { $checkpointType = ConvertTo-Text $VM.CheckpointType }
     $automatic = $null
-    if (Test-SetVMParameter -Name 'AutomaticCheckpointsEnabled') { $automatic = [bool]$VM.AutomaticCheckpointsEnabled }
+    if ($Features.automatic_checkpoints) { $automatic = [bool]$VM.AutomaticCheckpointsEnabled }
     $owner = $null
     if ($VM.IsClustered) { $owner = Get-ClusterOwner -VMId $VM.Id }
     $chainBytes = $null
@@ -43,18 +45,19 @@ function ConvertTo-VMRecord {
         secondary_status = (ConvertTo-Text $VM.SecondaryOperationalStatus)
         merging = (Test-Merging -VM $VM)
         checkpoint_count = @($Snapshots | Where-Object { [string]$_.SnapshotType -eq 'Standard' }).Count
-        volumes = @(Get-VMVolumes -VM $VM -Drives $Drives)
+        volumes = @(Get-VMVolumes -VM $VM -Drives $Drives -VolumeTable $VolumeTable)
         disk_chain_bytes = $chainBytes
         type_override = $override
     }
 }
 
 function ConvertTo-CheckpointRecord {
-    param($Snapshot, $Sizes)
+    param($Snapshot, $Sizes, $Features)
     # IsAutomaticCheckpoint means something from Windows Server 2019 (WMI: Windows 10 1709). The
     # class is shared by module 2.0.0.0 on 2016 too, so gate it like the VM record does.
+    if ($null -eq $Features) { $Features = Get-HostFeatures }
     $automatic = $null
-    if ((Test-SetVMParameter -Name 'AutomaticCheckpointsEnabled') -and $Snapshot.PSObject.Properties['IsAutomaticCheckpoint']) {
+    if ($Features.automatic_checkpoints -and $Snapshot.PSObject.Properties['IsAutomaticCheckpoint']) {
         $automatic = [bool]$Snapshot.IsAutomaticCheckpoint
     }
     $size = $null

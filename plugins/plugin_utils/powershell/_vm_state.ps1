@@ -35,7 +35,7 @@ function Wait-MergeVisible {
     while ($true) {
         $vm = Get-TargetVM -Id $VMId
         if (Test-Merging -VM $vm) { return 'running' }
-        if ($ChainShrinks -and @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm) -Fresh).Count -lt $ChainBefore) {
+        if ($ChainShrinks -and @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm)).Count -lt $ChainBefore) {
             return 'done'
         }
         if ([DateTime]::UtcNow -ge $deadline) { return 'unseen' }

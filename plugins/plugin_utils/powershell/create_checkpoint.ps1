@@ -99,7 +99,7 @@ try {
             $made = New-NamedCheckpoint -VM $vm -Name $Name -KnownIds $knownIds
         } catch {
             $failure = $_
-            $null = Stop-LowDiskSpace -VM $vm -Volumes @(Get-VMVolumes -VM $vm -Fresh) -MinFreeBytes $MinFreeBytes
+            $null = Stop-LowDiskSpace -VM $vm -Volumes @(Get-VMVolumes -VM $vm) -MinFreeBytes $MinFreeBytes
             if ($inEffect -ne 'ProductionOnly' -or -not (Test-ProductionFailure -Record $failure -VM $before)) { throw $failure }
             if ($requested -eq 'ProductionOnly') {
                 Stop-Operation -Code 'production_checkpoint_failed' -Message $failure.Exception.Message -Details ([ordered]@{

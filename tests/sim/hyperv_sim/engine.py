@@ -170,7 +170,7 @@ def error_id(error: HostError) -> str:
 
 
 def runner_error(error: HostError) -> HostError:
-    """Get-ErrorCode of _common.ps1: the reply code of a cmdlet's error, from its id and category.
+    """Get-ErrorCode of _errors.ps1: the reply code of a cmdlet's error, from its id and category.
 
     Errors an operation stopped with its own code (Stop-Operation) pass as they are.
     """
@@ -408,7 +408,7 @@ class HyperVHost:
         return records
 
     def _stop_low_disk_space(self, vm: dict, volumes: list[dict], min_free_bytes: int) -> None:
-        """Stop-LowDiskSpace of _common.ps1."""
+        """Stop-LowDiskSpace of _free_space.ps1."""
         if min_free_bytes <= 0:
             return
         for volume in volumes:
@@ -975,7 +975,7 @@ class HyperVHost:
                 "nodes": [{"name": node, "state": "Up"} for node in sorted(nodes, key=str.lower)]}
 
     def _new_named_checkpoint(self, vm: dict, name: str, known_ids: set) -> tuple[dict, bool]:
-        """New-NamedCheckpoint of _common.ps1: (checkpoint, whether its name had to be set afterwards)."""
+        """New-NamedCheckpoint of create_checkpoint.ps1: (checkpoint, whether its name had to be set afterwards)."""
         started = self.now() - datetime.timedelta(seconds=2)
         try:
             return self._cmdlet_checkpoint_vm(vm, name), False
@@ -1096,7 +1096,7 @@ class HyperVHost:
         }
 
     def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:
-        """Wait-MergeVisible of _common.ps1: polls (in simulated time) until the merge shows or the
+        """Wait-MergeVisible of _vm_state.ps1: polls (in simulated time) until the merge shows or the
         chain under the running disk is shorter, for at most ``seconds``."""
         waited = 0.0
         while True:
@@ -1135,7 +1135,7 @@ class HyperVHost:
         return {"removed": removed, "merge": merge, "vm": self.vm_record(vm)}
 
     def _set_off(self, vm: dict) -> None:
-        """Set-VMOff of _common.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
+        """Set-VMOff of _vm_state.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
         if vm["state"] == "Off":
             return
         if vm["state"] != "Saved":
