@@ -24,6 +24,10 @@ ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}
 Record = namedtuple("Record", ["fields", "optional"])
 Operation = namedtuple("Operation", ["params", "optional_params", "result"])
 
+# Hyper-V's limit of checkpoints per VM (every checkpoint counts, whatever made it): the planner refuses a create
+# at it, and create_checkpoint is sent it (CheckpointLimit) for the check it makes on the host.
+MAX_CHECKPOINTS = 50
+
 
 def _record(fields, optional=()):
     return Record(dict(fields), frozenset(optional))
@@ -103,7 +107,7 @@ OPERATIONS = {
     "get_cluster_nodes": Operation(
         params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}),
     "create_checkpoint": Operation(
-        params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int"},
+        params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int", "CheckpointLimit": "int"},
         optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",
                 "name_repaired": "bool", "type_override_repaired": "str?", "vm": "ListedVM"}),

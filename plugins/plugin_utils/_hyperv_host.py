@@ -200,7 +200,8 @@ class HyperVHost:
                     "recovered": True, "connection_lost": True}
 
         return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type,
-                                                "MinFreeBytes": int(min_free_bytes)}, recover=recover)
+                                                "MinFreeBytes": int(min_free_bytes),
+                                                "CheckpointLimit": host_contract.MAX_CHECKPOINTS}, recover=recover)
 
     def _put_type_back(self, vm, vm_type):
         """After a lost create: the checkpoint type to put back on ``vm`` (None when nothing is), put back.

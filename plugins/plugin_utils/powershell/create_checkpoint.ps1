@@ -1,4 +1,4 @@
-param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)
+param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes, [int]$CheckpointLimit)
 
 # The VM-wide checkpoint type is switched for one checkpoint only when the VM's own setting cannot give
 # the kind asked for, and a marker file records the type to put back, so that a killed run is repaired
@@ -57,16 +57,16 @@ function Repair-CheckpointType {
 
 function Assert-CanCreate {
     # The refusals that need no change: checkpoints disabled, the limit, too little free space.
-    param($VM, $Before, [int]$Count, [long]$MinFreeBytes)
+    param($VM, $Before, [int]$Count, [int]$Limit, [long]$MinFreeBytes)
     # A requested type never overrides an administrator's Disabled.
     if ($Before.checkpoint_type -eq 'Disabled') {
         $message = "Checkpoints are disabled for VM '{0}'" -f $VM.Name
         Stop-Operation -Code 'checkpoints_disabled' -Message $message -Details ([ordered]@{ vm = [string]$VM.Name })
     }
-    # Hyper-V's limit of 50 counts every checkpoint of the VM, whatever made it.
-    if ($Count -ge 50) {
-        $message = "VM '{0}' already has {1} checkpoints, the Hyper-V maximum is 50" -f $VM.Name, $Count
-        Stop-Operation -Code 'limit_reached' -Message $message -Details ([ordered]@{ vm = [string]$VM.Name; count = $Count; limit = 50 })
+    # Hyper-V's limit counts every checkpoint of the VM, whatever made it.
+    if ($Count -ge $Limit) {
+        $message = "VM '{0}' already has {1} checkpoints, the Hyper-V maximum is {2}" -f $VM.Name, $Count, $Limit
+        Stop-Operation -Code 'limit_reached' -Message $message -Details ([ordered]@{ vm = [string]$VM.Name; count = $Count; limit = $Limit })
     }
     $null = Stop-LowDiskSpace -VM $VM -Volumes $Before.volumes -MinFreeBytes $MinFreeBytes
 }
@@ -158,6 +158,10 @@ function Restore-CheckpointType {
 if ($CheckpointType -and @('Standard', 'Production', 'ProductionOnly') -notcontains $CheckpointType) {
     Stop-Operation -Code 'invalid_request' -Message ("Unknown checkpoint type '{0}'" -f $CheckpointType)
 }
+# The controller sends Hyper-V's limit; without it (0) every create would be refused.
+if ($CheckpointLimit -lt 1) {
+    Stop-Operation -Code 'invalid_request' -Message ("CheckpointLimit must be at least 1, not {0}" -f $CheckpointLimit)
+}
 $vm = Get-TargetVM -Id $VMId
 $features = Get-HostFeatures
 # Hosts without checkpoint types (2012 R2) take standard checkpoints only.
@@ -173,7 +177,7 @@ try {
     $volumeTable = Get-VolumeTable
     $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm)
     $before = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable
-    $null = Assert-CanCreate -VM $vm -Before $before -Count $snapshots.Count -MinFreeBytes $MinFreeBytes
+    $null = Assert-CanCreate -VM $vm -Before $before -Count $snapshots.Count -Limit $CheckpointLimit -MinFreeBytes $MinFreeBytes
     $typeSwitch.original = $before.checkpoint_type
     $requested = 'Standard'
     if ($CheckpointType) { $requested = $CheckpointType } elseif ($hasTypes) { $requested = $typeSwitch.original }

@@ -22,6 +22,8 @@ from hyperv_sim.admin import SimHost
 from hyperv_sim.commands import CommandHost, CommandResult
 from hyperv_sim.state import StateFileError
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
+
 RUNNER_WORDS = ["PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand"]
 # Indentation, CRLF and blank lines: the command line carries the stripped text.
 FAKE_RUNNER = ("$ErrorActionPreference = 'Stop'\r\n\r\n    $request = [string]::Join(\"`n\", @($input))\r\n"
@@ -75,6 +77,8 @@ def runner_command(runner_text=FAKE_RUNNER):
 
 def request(name, params=None, common=FAKE_COMMON, script=None):
     script = commands.wire_form(fake_operation_script(name)) if script is None else script
+    if name == "create_checkpoint":  # the controller sends the limit with every create (_hyperv_host)
+        params = dict({"CheckpointLimit": MAX_CHECKPOINTS}, **(params or {}))
     body = {"name": name, "common": common, "script": script,
             "params": params or {}}
     return pack(json.dumps(body, ensure_ascii=True).encode("ascii"))

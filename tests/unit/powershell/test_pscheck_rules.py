@@ -264,8 +264,8 @@ def test_check_operation_params_catches_wrong_types(snippet):
 def test_check_operation_params_accepts_the_protocol_types():
     assert check_operation_params("param([string]$VMId, [string[]]$Ids, [switch]$IncludeChildren, "
                                   "[int]$MergeGraceSeconds)\n", "remove_checkpoints") == []
-    assert check_operation_params("param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)\n",
-                                  "create_checkpoint") == []
+    assert check_operation_params("param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes, "
+                                  "[int]$CheckpointLimit)\n", "create_checkpoint") == []
 
 
 @pytest.mark.parametrize("snippet", [
