@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from collections.abc import Iterable
+from typing import Any
 
 ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
@@ -29,7 +31,7 @@ Operation = namedtuple("Operation", ["params", "optional_params", "result"])
 MAX_CHECKPOINTS = 50
 
 
-def _record(fields, optional=()):
+def _record(fields: dict[str, str], optional: Iterable[str] = ()) -> Record:
     return Record(dict(fields), frozenset(optional))
 
 
@@ -131,7 +133,7 @@ OPERATIONS = {
 }
 
 
-def value_problems(value, spec, where):
+def value_problems(value: Any, spec: str, where: str) -> list[str]:
     """Problems of ``value`` against type ``spec``; ``where`` names the value in the messages."""
     if spec.endswith("?"):
         if value is None:
@@ -158,7 +160,7 @@ def value_problems(value, spec, where):
     return []
 
 
-def record_problems(value, record, where):
+def record_problems(value: Any, record: Record, where: str) -> list[str]:
     if not isinstance(value, dict):
         return ["%s: expected an object, got %s" % (where, _type_name(value))]
     problems = ["%s: missing key %r" % (where, key) for key in record.fields
@@ -170,7 +172,7 @@ def record_problems(value, record, where):
     return problems
 
 
-def params_problems(operation, params):
+def params_problems(operation: str, params: Any) -> list[str]:
     """What is wrong with ``params`` for ``operation`` ([] when they follow the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
@@ -179,12 +181,12 @@ def params_problems(operation, params):
     return record_problems(params, record, "%s params" % operation)
 
 
-def result_problems(operation, result):
+def result_problems(operation: str, result: Any) -> list[str]:
     """What is wrong with the host's ``result`` for ``operation`` ([] when it follows the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
     return record_problems(result, Record(OPERATIONS[operation].result, frozenset()), "%s result" % operation)
 
 
-def _type_name(value):
+def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__

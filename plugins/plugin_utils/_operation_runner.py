@@ -20,7 +20,7 @@ import json
 import os
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     KNOWN_CODES,
@@ -30,6 +30,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     OperationTimeoutError,
     ProtocolError,
 )
+
+if TYPE_CHECKING:
+    from ansible.plugins.connection import ConnectionBase
 
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
 RUNNER_SCRIPT = "runner.ps1"
@@ -70,7 +73,7 @@ def _read_script(filename: str) -> str:
 POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted")
 
 
-def encode_command(script):
+def encode_command(script: str) -> str:
     """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
 
     Built here, as ansible.windows' _reboot.py builds its commands, rather than with the shell plugin's private
@@ -82,7 +85,7 @@ def encode_command(script):
     return " ".join(POWERSHELL_ARGUMENTS + ("-EncodedCommand", encoded))
 
 
-def build_command():
+def build_command() -> str:
     """The command line that starts the runner stub (the same for every operation)."""
     return encode_command(_read_script(RUNNER_SCRIPT))
 
@@ -97,9 +100,10 @@ _FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 
 def split_functions(text: str) -> dict[str, str]:
     """{lower-case name: definition} of the functions in ``text``, each with its own lines and their endings."""
-    functions = {}
+    functions: dict[str, str] = {}
     lines = text.splitlines(keepends=True)
-    start = name = None
+    start: int | None = None
+    name = ""
     for index, line in enumerate(lines):
         match = _FUNCTION_START.match(line.rstrip("\r\n"))
         if start is None and match:
@@ -112,7 +116,7 @@ def split_functions(text: str) -> dict[str, str]:
 
 def _shared_functions() -> dict[str, str]:
     """Every shared function in its wire form, in file order (files sorted by name)."""
-    functions = {}
+    functions: dict[str, str] = {}
     for filename in sorted(os.listdir(SCRIPT_DIR)):
         if filename.startswith(SHARED_PREFIX) and filename.endswith(".ps1"):
             functions.update(split_functions(wire_form(_read_script(filename))))
@@ -159,7 +163,7 @@ def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]
     }
 
 
-def encode_request(document):
+def encode_request(document: dict[str, Any]) -> bytes:
     """One line: base64 of the gzip of the ASCII JSON document (non-ASCII escaped, so no code page can mangle it).
 
     Compressed because the scripts travel with every operation and WinRM base64-encodes stdin
@@ -169,23 +173,23 @@ def encode_request(document):
     return base64.b64encode(gzip.compress(text, mtime=0)) + b"\n"
 
 
-def decode_request(data):
+def decode_request(data: bytes | str) -> dict[str, Any]:
     """The document of an encoded request (what the runner stub does on the host)."""
     return json.loads(gzip.decompress(base64.b64decode(data.strip(), validate=True)).decode("ascii"))
 
 
-def build_request(name, params):
+def build_request(name: str, params: dict[str, Any] | None) -> bytes:
     """What goes on stdin for operation ``name``: the encoded request document."""
     return encode_request(request_document(name, params))
 
 
-def _to_text(data):
+def _to_text(data: bytes | str | None) -> str:
     if isinstance(data, bytes):
         return data.decode("utf-8", errors="replace")
     return data or ""
 
 
-def _readable_stderr(stderr):
+def _readable_stderr(stderr: str) -> str:
     """stderr as the host's words: PowerShell writes errors as CLIXML, which winrm decodes and ssh does not."""
     if "#< CLIXML" not in stderr:
         return stderr
@@ -199,7 +203,8 @@ def _readable_stderr(stderr):
         return stderr
 
 
-def parse_reply(name, rc, stdout, stderr, host=None):
+def parse_reply(name: str, rc: int | None, stdout: bytes | str | None, stderr: bytes | str | None,
+                host: str | None = None) -> dict[str, Any]:
     """Turn the runner's JSON document into the result dict, or raise HostError."""
     out = _to_text(stdout).strip()
     err = _readable_stderr(_to_text(stderr).strip())
@@ -243,7 +248,8 @@ def parse_reply(name, rc, stdout, stderr, host=None):
                     computer_name=computer_name if isinstance(computer_name, str) and computer_name else None)
 
 
-def _exec_with_deadline(connection, command, in_data, timeout):
+def _exec_with_deadline(connection: ConnectionBase, command: str, in_data: bytes,
+                        timeout: float | None) -> tuple[int, bytes, bytes]:
     """exec_command, abandoned after ``timeout`` seconds.
 
     The winrm connection retries WS-Man operation timeouts forever, so a hung cmdlet
@@ -252,9 +258,9 @@ def _exec_with_deadline(connection, command, in_data, timeout):
     """
     if not timeout:
         return connection.exec_command(command, in_data=in_data, sudoable=False)
-    outcome = {}
+    outcome: dict[str, Any] = {}
 
-    def target():
+    def target() -> None:
         try:
             outcome["value"] = connection.exec_command(command, in_data=in_data, sudoable=False)
         except BaseException as exc:  # re-raised in the caller's thread
@@ -270,7 +276,8 @@ def _exec_with_deadline(connection, command, in_data, timeout):
     return outcome["value"]
 
 
-def run_operation(connection, name, params=None, timeout=None, host=None):
+def run_operation(connection: ConnectionBase, name: str, params: dict[str, Any] | None = None,
+                  timeout: float | None = None, host: str | None = None) -> dict[str, Any]:
     """Run operation ``name`` with ``params`` on the host behind ``connection``.
 
     Returns the operation's result dict. Raises HostError with the host's
@@ -306,14 +313,14 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
 OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
 
 
-def _is_authentication_failure(exc):
+def _is_authentication_failure(exc: BaseException) -> bool:
     from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
 
     return isinstance(exc, AnsibleAuthenticationFailure) or (
         isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
 
 
-def _is_connection_failure(exc):
+def _is_connection_failure(exc: BaseException) -> bool:
     # Imported lazily: requests is only present where winrm/psrp are.
     from ansible.errors import AnsibleConnectionFailure
 
