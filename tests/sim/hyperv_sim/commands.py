@@ -28,7 +28,7 @@ import re
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from hyperv_sim import corrupt_replies, engine, exec_wrapper, request_log
 from hyperv_sim.state import StateFile
@@ -105,11 +105,11 @@ def _reply_text(text: str, exit_code: int) -> CommandResult:
     return CommandResult((text + "\r\n").encode("ascii"), b"", exit_code)
 
 
-def success_reply(result: dict, **fault) -> CommandResult:
+def success_reply(result: dict, **fault: Any) -> CommandResult:
     return _reply({"ok": True, "result": result}, 0, **fault)
 
 
-def error_reply(error: engine.HostError, computer_name: str, **fault) -> CommandResult:
+def error_reply(error: engine.HostError, computer_name: str, **fault: Any) -> CommandResult:
     """The runner's failure reply: the error and the host's own name ($env:COMPUTERNAME)."""
     return _reply({"ok": False, "error": dict(error.to_error(), computer_name=computer_name)}, 1, **fault)
 
@@ -154,7 +154,7 @@ class CommandHost:
                  script_dir: str | pathlib.Path | None = None,
                  clock: Callable[[], datetime.datetime] = engine.utc_now,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.state_file = StateFile(state_path)
         self.script_dir = pathlib.Path(script_dir) if script_dir is not None else DEFAULT_SCRIPT_DIR
         self.clock = clock
@@ -332,7 +332,8 @@ class CommandHost:
                 return waiting[0]["times"]
             self.sleep(BARRIER_POLL_SECONDS)
 
-    def _answer(self, state: dict, name: str, params: dict, fault: dict | None):
+    def _answer(self, state: dict, name: str, params: dict,
+                fault: dict | None) -> tuple[engine.HyperVHost, CommandResult]:
         """(the host model, the reply) of running operation ``name`` in ``state``, or of the fault instead."""
         host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
         # drop_before: the connection breaks before the request reaches the host, nothing runs
