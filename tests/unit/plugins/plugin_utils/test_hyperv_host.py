@@ -297,7 +297,7 @@ def test_create_checkpoint_without_type_sends_null():
     host, dummy, dummy2 = make_host(runner)
     host.create_checkpoint(VM_ID, "new")
     assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None, "MinFreeBytes": 0,
-                                          "CheckpointLimit": 50}
+                                         "CheckpointLimit": 50}
 
 
 def test_remove_checkpoints_is_retried_when_nothing_was_removed():
