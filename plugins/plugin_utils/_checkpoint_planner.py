@@ -21,9 +21,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoi
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import low_free_space
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import did_you_mean, named
 
-MAX_CHECKPOINTS = 50
 USER_SNAPSHOT_TYPE = "Standard"
 
 

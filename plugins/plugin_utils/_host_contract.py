@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from collections.abc import Iterable
+from typing import Any
 
 ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
 Record = namedtuple("Record", ["fields", "optional"])
 Operation = namedtuple("Operation", ["params", "optional_params", "result"])
 
+# Hyper-V's limit of checkpoints per VM (every checkpoint counts, whatever made it): the planner refuses a create
+# at it, and create_checkpoint is sent it (CheckpointLimit) for the check it makes on the host.
+MAX_CHECKPOINTS = 50
 
-def _record(fields, optional=()):
+
+def _record(fields: dict[str, str], optional: Iterable[str] = ()) -> Record:
     return Record(dict(fields), frozenset(optional))
 
 
@@ -103,7 +109,7 @@ OPERATIONS = {
     "get_cluster_nodes": Operation(
         params={}, optional_params=frozenset(), result={"host": "Host", "nodes": "[ClusterNode]"}),
     "create_checkpoint": Operation(
-        params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int"},
+        params={"VMId": "str", "Name": "str", "CheckpointType": "str?", "MinFreeBytes": "int", "CheckpointLimit": "int"},
         optional_params=frozenset(),
         result={"checkpoint": "Checkpoint", "taken_type": "str", "fell_back": "bool", "type_restore_error": "str?",
                 "name_repaired": "bool", "type_override_repaired": "str?", "vm": "ListedVM"}),
@@ -127,7 +133,7 @@ OPERATIONS = {
 }
 
 
-def value_problems(value, spec, where):
+def value_problems(value: Any, spec: str, where: str) -> list[str]:
     """Problems of ``value`` against type ``spec``; ``where`` names the value in the messages."""
     if spec.endswith("?"):
         if value is None:
@@ -154,7 +160,7 @@ def value_problems(value, spec, where):
     return []
 
 
-def record_problems(value, record, where):
+def record_problems(value: Any, record: Record, where: str) -> list[str]:
     if not isinstance(value, dict):
         return ["%s: expected an object, got %s" % (where, _type_name(value))]
     problems = ["%s: missing key %r" % (where, key) for key in record.fields
@@ -166,7 +172,7 @@ def record_problems(value, record, where):
     return problems
 
 
-def params_problems(operation, params):
+def params_problems(operation: str, params: Any) -> list[str]:
     """What is wrong with ``params`` for ``operation`` ([] when they follow the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
@@ -175,12 +181,12 @@ def params_problems(operation, params):
     return record_problems(params, record, "%s params" % operation)
 
 
-def result_problems(operation, result):
+def result_problems(operation: str, result: Any) -> list[str]:
     """What is wrong with the host's ``result`` for ``operation`` ([] when it follows the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
     return record_problems(result, Record(OPERATIONS[operation].result, frozenset()), "%s result" % operation)
 
 
-def _type_name(value):
+def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__

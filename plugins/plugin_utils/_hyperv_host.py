@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
@@ -33,7 +35,8 @@ DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
 
 
-def backoff_delay(attempt, base_delay, max_delay=MAX_RETRY_DELAY, jitter=random.random):
+def backoff_delay(attempt: int, base_delay: float, max_delay: float = MAX_RETRY_DELAY,
+                  jitter: Callable[[], float] = random.random) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): doubling, up to 25% jitter, capped."""
     delay = base_delay * (2 ** (attempt - 1))
     return min(max_delay, delay + delay * 0.25 * jitter())
@@ -42,8 +45,9 @@ def backoff_delay(attempt, base_delay, max_delay=MAX_RETRY_DELAY, jitter=random.
 class HyperVHost:
     """Client for the operations of one Hyper-V host, over an Ansible connection."""
 
-    def __init__(self, connection, host_name, timeout=None, retries=DEFAULT_RETRIES,
-                 retry_delay=DEFAULT_RETRY_DELAY, log=None, sleep=time.sleep, runner=run_operation):
+    def __init__(self, connection: Any, host_name: str | None, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
+                 retry_delay: float = DEFAULT_RETRY_DELAY, log: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, runner: Callable[..., dict[str, Any]] = run_operation) -> None:
         self._connection = connection
         self.host_name = host_name
         self.timeout = timeout
@@ -57,7 +61,8 @@ class HyperVHost:
         # forgot it (its WinRM service restarted), which a new connection cures; before that, it is set-up.
         self._answered = False
 
-    def _call(self, name, params, recover=None):
+    def _call(self, name: str, params: dict[str, Any],
+              recover: Callable[[], dict[str, Any] | None] | None = None) -> dict[str, Any]:
         """Run an operation, retrying transient failures.
 
         ``recover`` is called after a transient failure of an operation that changes
@@ -96,7 +101,7 @@ class HyperVHost:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
 
-    def _checked_result(self, name, result):
+    def _checked_result(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
         problems = host_contract.result_problems(name, result)
         if problems:
             shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
@@ -104,7 +109,7 @@ class HyperVHost:
                                 "the host's result does not follow the protocol (docs/host-protocol.md): %s" % shown)
         return result
 
-    def _reset_connection(self):
+    def _reset_connection(self) -> None:
         reset = getattr(self._connection, "reset", None)
         if reset is None:
             return
@@ -115,18 +120,20 @@ class HyperVHost:
 
     # Reads -----------------------------------------------------------------
 
-    def get_vm(self, name=None, vm_id=None):
+    def get_vm(self, name: str | None = None, vm_id: str | None = None) -> dict[str, Any]:
         params = {"Id": vm_id} if vm_id else {"Name": name}
         return self._call("get_vm", params)["vm"]
 
-    def get_vms(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False):
+    def get_vms(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
+                include_checkpoints: bool = True, include_sizes: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Returns (host record, list of VM records with their checkpoints); a VM not on the host fails it."""
         host, vms, dummy = self.get_vms_and_missing(names, ids, all_vms, include_checkpoints, include_sizes,
                                                     report_missing=False)
         return host, vms
 
-    def get_vms_and_missing(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False,
-                            report_missing=True):
+    def get_vms_and_missing(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
+                            include_checkpoints: bool = True, include_sizes: bool = False, report_missing: bool = True
+                            ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """Returns (host record, VM records, the VMs asked for that are not on the host). Each missing VM is
         ``{"vm", "error_code", "msg", "error_details"}``, as the task would have failed for it."""
         result = self._call("get_vms", {
@@ -145,23 +152,25 @@ class HyperVHost:
                             "error_details": error.details})
         return result["host"], result["vms"], missing
 
-    def get_vm_with_checkpoints(self, name=None, vm_id=None, include_sizes=False):
-        host, vms = self.get_vms(names=[name] if not vm_id else [], ids=[vm_id] if vm_id else [],
+    def get_vm_with_checkpoints(self, name: str | None = None, vm_id: str | None = None,
+                                include_sizes: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+        # Without an id the caller gives a name.
+        host, vms = self.get_vms(names=[cast(str, name)] if not vm_id else [], ids=[vm_id] if vm_id else [],
                                  include_sizes=include_sizes)
         return host, vms[0]
 
-    def probe(self, vm_id, experiment):
+    def probe(self, vm_id: str, experiment: str) -> dict[str, Any]:
         """One experiment of the host probe on a disposable VM: what the host did (docs/host-fidelity.md)."""
         return self._call("probe_host", {"VMId": vm_id, "Experiment": experiment})
 
-    def get_cluster_nodes(self):
+    def get_cluster_nodes(self) -> list[dict[str, Any]]:
         """The nodes of the failover cluster the host belongs to: ``[{"name", "state"}, ...]``."""
         return self._call("get_cluster_nodes", {})["nodes"]
 
     # Changes ---------------------------------------------------------------
 
-    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=(), min_free_bytes=0, since=None,
-                          vm_type=None):
+    def create_checkpoint(self, vm_id: str, name: str, checkpoint_type: str | None = None, known_ids: Iterable[str] = (),
+                          min_free_bytes: int = 0, since: str | None = None, vm_type: str | None = None) -> dict[str, Any]:
         """Create a checkpoint; after a transient failure, adopt the one the failed attempt made.
 
         Checkpoint-VM takes the checkpoint under Hyper-V's default name and renames it afterwards,
@@ -174,7 +183,7 @@ class HyperVHost:
         """
         known = set(known_ids)
 
-        def recover():
+        def recover() -> dict[str, Any] | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             repaired = self._put_type_back(vm, vm_type)
             made = [cp for cp in vm.get("checkpoints", [])
@@ -205,9 +214,10 @@ class HyperVHost:
                     "recovered": True, "connection_lost": True}
 
         return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type,
-                                                "MinFreeBytes": int(min_free_bytes)}, recover=recover)
+                                                "MinFreeBytes": int(min_free_bytes),
+                                                "CheckpointLimit": host_contract.MAX_CHECKPOINTS}, recover=recover)
 
-    def _put_type_back(self, vm, vm_type):
+    def _put_type_back(self, vm: dict[str, Any], vm_type: str | None) -> str | None:
         """After a lost create: the checkpoint type to put back on ``vm`` (None when nothing is), put back.
 
         A live marker belongs to a create that still runs, which puts the type back itself.
@@ -226,7 +236,8 @@ class HyperVHost:
                                        "CheckpointLocation": None}])
         return wanted
 
-    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=DEFAULT_MERGE_GRACE_SECONDS):
+    def remove_checkpoints(self, vm_id: str, ids: Iterable[str], include_children: bool = False,
+                           merge_grace_seconds: int = DEFAULT_MERGE_GRACE_SECONDS) -> dict[str, Any]:
         """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
 
         ``merge_grace_seconds``: how long the host waits for the merge the delete starts to show
@@ -237,9 +248,9 @@ class HyperVHost:
         is safe; but the retry's answer would leave out what the lost attempt removed.
         """
         ids = list(ids)
-        gone = []
+        gone: list[str] = []
 
-        def recover():
+        def recover() -> dict[str, Any] | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             present = set(cp["id"] for cp in vm.get("checkpoints", []))
             gone[:] = [checkpoint_id for checkpoint_id in ids if checkpoint_id not in present]
@@ -256,22 +267,22 @@ class HyperVHost:
             result = dict(result, removed=[checkpoint_id for checkpoint_id in ids if checkpoint_id in removed])
         return result
 
-    def restore_checkpoint(self, vm_id, checkpoint_id, power_state):
+    def restore_checkpoint(self, vm_id: str, checkpoint_id: str, power_state: str) -> dict[str, Any]:
         # Repeated on a transient failure: a second restore lands the VM on the same
         # checkpoint. No recover: the VM's position cannot tell whether the first
         # attempt ran (right after a checkpoint is taken, the VM already points at it).
         return self._call("restore_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "PowerState": power_state})
 
-    def rename_checkpoint(self, vm_id, checkpoint_id, new_name):
+    def rename_checkpoint(self, vm_id: str, checkpoint_id: str, new_name: str) -> dict[str, Any]:
         # Renaming by id to the same name again changes nothing: a plain retry is safe.
         return self._call("rename_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "NewName": new_name})["checkpoint"]
 
-    def set_checkpoint_settings(self, changes):
+    def set_checkpoint_settings(self, changes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """``changes``: list of dicts with VMId and the settings to change (None = leave)."""
         return self._call("set_checkpoint_settings", {"Changes": list(changes)})["vms"]
 
 
-def with_suggestions(error):
+def with_suggestions(error: HostError) -> HostError:
     """``error``, when it is a VM name not found, with the host's closest VM names as "did you mean" (the host
     sends all its names; the error keeps only the closest, in ``details.suggestions``)."""
     details = error.details if isinstance(error.details, dict) else {}
@@ -285,5 +296,5 @@ def with_suggestions(error):
                      operation=error.operation, host=error.host, details=kept, computer_name=error.computer_name)
 
 
-def _without_checkpoints(vm):
+def _without_checkpoints(vm: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in vm.items() if key != "checkpoints"}

@@ -4,7 +4,8 @@
 """PRIVATE to the hyperv.checkpoint collection: run one PowerShell operation script on a Windows host over the task's connection.
 
 The command line only ever carries the small fixed runner stub (powershell/runner.ps1);
-the operation script and its parameters travel as one line of JSON on stdin (gzip, base64). That keeps
+the operation script, the shared functions it calls (powershell/_*.ps1) and its parameters travel as
+one line of JSON on stdin (gzip, base64). That keeps
 every command far below cmd.exe's 8191-character limit whatever the script size, and
 keeps parameters out of command-line quoting. Works with the winrm, psrp and ssh
 (PowerShell shell) connections, which all deliver stdin to the runner's ``$input``.
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import threading
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     KNOWN_CODES,
@@ -30,12 +32,16 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     SessionRejectedError,
 )
 
+if TYPE_CHECKING:
+    from ansible.plugins.connection import ConnectionBase
+
 SCRIPT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "powershell")
 RUNNER_SCRIPT = "runner.ps1"
-COMMON_SCRIPT = "_common.ps1"
+# The files of shared functions start with this; the others are the runner and one script per operation.
+SHARED_PREFIX = "_"
 COMMAND_LINE_LIMIT = 8191
 
-_script_cache = {}
+_script_cache: dict[str, str] = {}
 
 
 # A line whose first non-blank character is '#': a comment (pscheck refuses here-strings and block
@@ -43,7 +49,7 @@ _script_cache = {}
 _COMMENT_LINE = re.compile(r"^[ \t]*#[^\r\n]*", re.MULTILINE)
 
 
-def wire_form(text):
+def wire_form(text: str) -> str:
     """A script as it travels: every comment line emptied, as ansible-core does with its AnsiballZ wrapper.
 
     The lines stay, so the line numbers of an error on the host are those of the file; the comments,
@@ -52,7 +58,7 @@ def wire_form(text):
     return _COMMENT_LINE.sub("", text)
 
 
-def _read_script(filename):
+def _read_script(filename: str) -> str:
     """The file's text (line endings kept, a UTF-8 BOM dropped)."""
     path = os.path.join(SCRIPT_DIR, filename)
     if path not in _script_cache:
@@ -68,7 +74,7 @@ def _read_script(filename):
 POWERSHELL_ARGUMENTS = ("PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted")
 
 
-def encode_command(script):
+def encode_command(script: str) -> str:
     """The command line that runs ``script``: its non-empty lines, stripped, as -EncodedCommand.
 
     Built here, as ansible.windows' _reboot.py builds its commands, rather than with the shell plugin's private
@@ -80,27 +86,85 @@ def encode_command(script):
     return " ".join(POWERSHELL_ARGUMENTS + ("-EncodedCommand", encoded))
 
 
-def build_command():
+def build_command() -> str:
     """The command line that starts the runner stub (the same for every operation)."""
     return encode_command(_read_script(RUNNER_SCRIPT))
 
 
-def request_document(name, params):
-    """The request: the operation's name, the shared functions, the operation script and its params.
+# A shared function as the files write it (pscheck checks the layout): from a 'function Verb-Noun {' line at the start
+# of a line to the next line that is only '}'. Simple enough for the simulator to check a request the same way.
+_FUNCTION_START = re.compile(r"^function ([A-Za-z]+-[A-Za-z]+) \{[ \t]*$")
+# A word that may name a function: a call, a ${function:...} test, or a mention in a string or a trailing comment
+# (a mention sends a function that is not needed, never leaves out one that is).
+_FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
+
+
+def split_functions(text: str) -> dict[str, str]:
+    """{lower-case name: definition} of the functions in ``text``, each with its own lines and their endings."""
+    functions: dict[str, str] = {}
+    lines = text.splitlines(keepends=True)
+    start: int | None = None
+    name = ""
+    for index, line in enumerate(lines):
+        match = _FUNCTION_START.match(line.rstrip("\r\n"))
+        if start is None and match:
+            start, name = index, match.group(1).lower()
+        elif start is not None and line.rstrip("\r\n") == "}":
+            functions[name] = "".join(lines[start:index + 1])
+            start = None
+    return functions
+
+
+def _shared_functions() -> dict[str, str]:
+    """Every shared function in its wire form, in file order (files sorted by name)."""
+    functions: dict[str, str] = {}
+    for filename in sorted(os.listdir(SCRIPT_DIR)):
+        if filename.startswith(SHARED_PREFIX) and filename.endswith(".ps1"):
+            functions.update(split_functions(wire_form(_read_script(filename))))
+    return functions
+
+
+def needed_functions(texts: list[str], shared: dict[str, str]) -> list[str]:
+    """Names of the functions of ``shared`` that ``texts`` call, directly or through one another, in ``shared``'s order."""
+    needed: set[str] = set()
+    pending = list(texts)
+    while pending:
+        for word in _FUNCTION_WORD.findall(pending.pop()):
+            name = word.lower()
+            if name in shared and name not in needed:
+                needed.add(name)
+                pending.append(shared[name])
+    return [name for name in shared if name in needed]
+
+
+def shared_functions_for(script: str) -> str:
+    """The definitions of the shared functions that the runner stub and the operation ``script`` need.
+
+    Only those travel: a read needs a handful of the functions, and the scripts travel with every operation.
+    """
+    shared = _shared_functions()
+    names = needed_functions([_read_script(RUNNER_SCRIPT), script], shared)
+    return "".join(definition if definition.endswith("\n") else definition + "\n"
+                   for definition in (shared[name] for name in names))
+
+
+def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The request: the operation's name, the shared functions it needs, the operation script and its params.
 
     The shared functions travel apart from the operation script: the runner
     dot-sources them first, so that the operation's param() block stays the first
     statement of its own script block and binds the splatted params.
     """
+    script = wire_form(_read_script(name + ".ps1"))
     return {
         "name": name,
-        "common": wire_form(_read_script(COMMON_SCRIPT)),
-        "script": wire_form(_read_script(name + ".ps1")),
+        "common": shared_functions_for(script),
+        "script": script,
         "params": params or {},
     }
 
 
-def encode_request(document):
+def encode_request(document: dict[str, Any]) -> bytes:
     """One line: base64 of the gzip of the ASCII JSON document (non-ASCII escaped, so no code page can mangle it).
 
     Compressed because the scripts travel with every operation and WinRM base64-encodes stdin
@@ -110,23 +174,23 @@ def encode_request(document):
     return base64.b64encode(gzip.compress(text, mtime=0)) + b"\n"
 
 
-def decode_request(data):
+def decode_request(data: bytes | str) -> dict[str, Any]:
     """The document of an encoded request (what the runner stub does on the host)."""
     return json.loads(gzip.decompress(base64.b64decode(data.strip(), validate=True)).decode("ascii"))
 
 
-def build_request(name, params):
+def build_request(name: str, params: dict[str, Any] | None) -> bytes:
     """What goes on stdin for operation ``name``: the encoded request document."""
     return encode_request(request_document(name, params))
 
 
-def _to_text(data):
+def _to_text(data: bytes | str | None) -> str:
     if isinstance(data, bytes):
         return data.decode("utf-8", errors="replace")
     return data or ""
 
 
-def _readable_stderr(stderr):
+def _readable_stderr(stderr: str) -> str:
     """stderr as the host's words: PowerShell writes errors as CLIXML, which winrm decodes and ssh does not."""
     if "#< CLIXML" not in stderr:
         return stderr
@@ -140,7 +204,8 @@ def _readable_stderr(stderr):
         return stderr
 
 
-def parse_reply(name, rc, stdout, stderr, host=None):
+def parse_reply(name: str, rc: int | None, stdout: bytes | str | None, stderr: bytes | str | None,
+                host: str | None = None) -> dict[str, Any]:
     """Turn the runner's JSON document into the result dict, or raise HostError."""
     out = _to_text(stdout).strip()
     err = _readable_stderr(_to_text(stderr).strip())
@@ -184,7 +249,8 @@ def parse_reply(name, rc, stdout, stderr, host=None):
                     computer_name=computer_name if isinstance(computer_name, str) and computer_name else None)
 
 
-def _exec_with_deadline(connection, command, in_data, timeout):
+def _exec_with_deadline(connection: ConnectionBase, command: str, in_data: bytes,
+                        timeout: float | None) -> tuple[int, bytes, bytes]:
     """exec_command, abandoned after ``timeout`` seconds.
 
     The winrm connection retries WS-Man operation timeouts forever, so a hung cmdlet
@@ -193,9 +259,9 @@ def _exec_with_deadline(connection, command, in_data, timeout):
     """
     if not timeout:
         return connection.exec_command(command, in_data=in_data, sudoable=False)
-    outcome = {}
+    outcome: dict[str, Any] = {}
 
-    def target():
+    def target() -> None:
         try:
             outcome["value"] = connection.exec_command(command, in_data=in_data, sudoable=False)
         except BaseException as exc:  # re-raised in the caller's thread
@@ -211,7 +277,8 @@ def _exec_with_deadline(connection, command, in_data, timeout):
     return outcome["value"]
 
 
-def run_operation(connection, name, params=None, timeout=None, host=None):
+def run_operation(connection: ConnectionBase, name: str, params: dict[str, Any] | None = None,
+                  timeout: float | None = None, host: str | None = None) -> dict[str, Any]:
     """Run operation ``name`` with ``params`` on the host behind ``connection``.
 
     Returns the operation's result dict. Raises HostError with the host's
@@ -250,7 +317,7 @@ def run_operation(connection, name, params=None, timeout=None, host=None):
 OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
 
 
-def _is_authentication_failure(exc):
+def _is_authentication_failure(exc: BaseException) -> bool:
     from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
 
     return isinstance(exc, AnsibleAuthenticationFailure) or (
@@ -262,7 +329,7 @@ def _is_authentication_failure(exc):
 SESSION_REJECTION_STATUSES = frozenset((400, 401))
 
 
-def _is_session_rejection(exc):
+def _is_session_rejection(exc: BaseException) -> bool:
     """Whether ``exc`` is the HTTP refusal of a session's request by pywinrm or pypsrp (by type and status code)."""
     for module_name in ("winrm.exceptions", "pypsrp.exceptions"):
         try:
@@ -278,7 +345,7 @@ def _is_session_rejection(exc):
     return False
 
 
-def _is_connection_failure(exc):
+def _is_connection_failure(exc: BaseException) -> bool:
     # Imported lazily: requests is only present where winrm/psrp are.
     from ansible.errors import AnsibleConnectionFailure
 

@@ -20,23 +20,28 @@ import json
 import pathlib
 import re
 import sys
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any
 
 import tree_sitter
 import tree_sitter_pwsh
+from tree_sitter import Node
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 SCRIPT_DIR = REPO / "plugins" / "plugin_utils" / "powershell"
-COMMON = SCRIPT_DIR / "_common.ps1"
+# Files of functions shared by the operations (one per concern): the controller sends each operation those it calls.
+SHARED_PREFIX = "_"
 RUNNER = SCRIPT_DIR / "runner.ps1"
 CATALOG = json.loads((HERE / "hyperv-cmdlets.json").read_text(encoding="utf-8"))
 PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_pwsh.language()))
 
 
-def _load_host_contract():
+def _load_host_contract() -> Any:
     # By path: the checker runs without the collection being importable as ansible_collections.*.
     spec = importlib.util.spec_from_file_location(
         "hyperv_host_contract", REPO / "plugins" / "plugin_utils" / "_host_contract.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -84,11 +89,11 @@ CONSOLE_WRITES = re.compile(r"\[(System\.)?Console\]::(Out\b|Write)", re.IGNOREC
 # Helpers ---------------------------------------------------------------------------------------
 
 
-def parse(text):
+def parse(text: str) -> Node:
     return PARSER.parse(text.encode("utf-8")).root_node
 
 
-def walk(node):
+def walk(node: Node) -> Iterator[Node]:
     stack = [node]
     while stack:
         current = stack.pop()
@@ -96,15 +101,15 @@ def walk(node):
         stack.extend(reversed(current.children))
 
 
-def line(node):
+def line(node: Node) -> int:
     return node.start_point[0] + 1
 
 
-def text_of(node):
-    return node.text.decode("utf-8")
+def text_of(node: Node) -> str:
+    return (node.text or b"").decode("utf-8")
 
 
-def commands(root):
+def commands(root: Node) -> Iterator[tuple[str, Node]]:
     """(name as written, command node) for every command with a plain name."""
     for node in walk(root):
         if node.type == "command":
@@ -113,7 +118,7 @@ def commands(root):
                 yield text_of(name), node
 
 
-def split_module(name):
+def split_module(name: str) -> tuple[str | None, str]:
     """('hyper-v' or None, lower-case cmdlet name)."""
     lowered = name.lower()
     for prefix in MODULE_PREFIXES:
@@ -122,7 +127,7 @@ def split_module(name):
     return None, lowered
 
 
-def arguments(command, switches=frozenset()):
+def arguments(command: Node, switches: Collection[str] = frozenset()) -> list[tuple[str | None, Node | None, Node]]:
     """(lower-case parameter name or None for a positional argument, value node or None, node).
 
     A parameter takes the next element as its value when bound with ':' or when it is not one
@@ -132,7 +137,7 @@ def arguments(command, switches=frozenset()):
     items = [child for child in (elements.children if elements is not None else [])
              if not (child.type == "command_argument_sep" and not text_of(child).strip())
              and "redirection" not in child.type]
-    result = []
+    result: list[tuple[str | None, Node | None, Node]] = []
     index = 0
     while index < len(items):
         item = items[index]
@@ -154,7 +159,7 @@ def arguments(command, switches=frozenset()):
     return result
 
 
-def splat_keys(text, variable):
+def splat_keys(text: str, variable: str) -> set[str]:
     """Lower-case keys given to hashtable ``variable`` by `$v = @{ K = ..}` or `$v['K'] = ..` (enough here)."""
     name = re.escape(variable)
     keys = set()
@@ -164,14 +169,14 @@ def splat_keys(text, variable):
     return keys
 
 
-def splatted(command):
+def splatted(command: Node) -> list[str]:
     """Names of the variables splatted into ``command`` (@x)."""
     elements = command.child_by_field_name("command_elements")
     return [text_of(child).lstrip("@") for child in (elements.children if elements is not None else [])
             if text_of(child).startswith("@")]
 
 
-def catalog_parameters(entry):
+def catalog_parameters(entry: dict[str, Any]) -> tuple[list[set[str]], set[str]]:
     """Per parameter set: the set of lower-case names and aliases; and all switches."""
     sets, switches = [], set(COMMON_SWITCHES)
     for parameter_set in entry["parameter_sets"]:
@@ -185,7 +190,7 @@ def catalog_parameters(entry):
     return sets, switches
 
 
-def defined_functions(*texts):
+def defined_functions(*texts: str) -> dict[str, tuple[set[str], set[str]]]:
     """{lower-case function name: (parameter names, switch names)} of the functions in ``texts``."""
     functions = {}
     for text in texts:
@@ -206,11 +211,20 @@ def defined_functions(*texts):
     return functions
 
 
-def read(path):
+def read(path: pathlib.Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def encoded_command_line(stub_text):
+def is_shared(path: pathlib.Path) -> bool:
+    return path.name.startswith(SHARED_PREFIX)
+
+
+def shared_text(directory: pathlib.Path) -> str:
+    """The text of every file of shared functions in ``directory``, one after the other."""
+    return "".join(read(path) + "\n" for path in sorted(directory.glob(SHARED_PREFIX + "*.ps1")))
+
+
+def encoded_command_line(stub_text: str) -> str:
     """What _operation_runner.build_command builds (as _encode_script(stub, strict_mode=False, preserve_rc=False) did)."""
     stripped = "\n".join(line.strip() for line in stub_text.splitlines() if line.strip())
     return COMMAND_LINE_PREFIX + base64.b64encode(stripped.encode("utf-16-le")).decode("ascii")
@@ -219,12 +233,12 @@ def encoded_command_line(stub_text):
 # The checks --------------------------------------------------------------------------------------
 
 
-def check_parses(text):
+def check_parses(text: str) -> list[str]:
     return ["line %d: cannot parse %r" % (line(node), text_of(node)[:60])
             for node in walk(parse(text)) if node.is_error or node.is_missing]
 
 
-def check_comment_lines_are_comments(text):
+def check_comment_lines_are_comments(text: str) -> list[str]:
     """The controller empties every line whose first non-blank character is '#' before sending a script
     (_operation_runner.wire_form): that is only safe without block comments and here-strings, where such
     a line is not a whole comment."""
@@ -239,7 +253,7 @@ def check_comment_lines_are_comments(text):
     return problems
 
 
-def check_catalog_parameters(text, local_functions=None):
+def check_catalog_parameters(text: str, local_functions: dict[str, tuple[set[str], set[str]]] | None = None) -> list[str]:
     """Catalog cmdlets: known module, full parameter names of one parameter set; local functions: declared params."""
     problems = []
     local_functions = local_functions if local_functions is not None else defined_functions(text)
@@ -274,7 +288,7 @@ def check_catalog_parameters(text, local_functions=None):
     return problems
 
 
-def check_module_qualified(text, local_functions=None):
+def check_module_qualified(text: str, local_functions: dict[str, tuple[set[str], set[str]]] | None = None) -> list[str]:
     local_functions = local_functions if local_functions is not None else defined_functions(text)
     problems = []
     for written, command in commands(parse(text)):
@@ -285,7 +299,7 @@ def check_module_qualified(text, local_functions=None):
     return problems
 
 
-def check_confirm_false(text):
+def check_confirm_false(text: str) -> list[str]:
     problems = []
     for written, command in commands(parse(text)):
         if split_module(written)[1] not in MUST_CONFIRM_FALSE:
@@ -298,7 +312,7 @@ def check_confirm_false(text):
     return problems
 
 
-def check_windows_powershell_syntax(text):
+def check_windows_powershell_syntax(text: str) -> list[str]:
     root = parse(text)
     problems = []
     blanked = bytearray(text.encode("utf-8"))
@@ -318,7 +332,7 @@ def check_windows_powershell_syntax(text):
     return sorted(set(problems))
 
 
-def check_convertto_json(text):
+def check_convertto_json(text: str) -> list[str]:
     problems = []
     for written, command in commands(parse(text)):
         if written.lower() not in ("convertto-json", "microsoft.powershell.utility\\convertto-json"):
@@ -333,13 +347,13 @@ def check_convertto_json(text):
     return problems
 
 
-def check_no_name_lookups(text):
+def check_no_name_lookups(text: str) -> list[str]:
     problems = []
     for written, command in commands(parse(text)):
         name = split_module(written)[1]
         if name not in NAME_LOOKUPS:
             continue
-        dummy, switches = catalog_parameters(CMDLETS[name])
+        dummy_sets, switches = catalog_parameters(CMDLETS[name])
         for parameter, dummy, node in arguments(command, switches):
             if parameter in ("name", "vmname"):
                 problems.append("line %d: %s -%s is a wildcard pattern; filter with Test-SameName or use ids"
@@ -350,7 +364,7 @@ def check_no_name_lookups(text):
     return problems
 
 
-def _statement_blocks(statement):
+def _statement_blocks(statement: Node) -> Iterator[Node]:
     for child in statement.children:
         if child.type == "statement_block":
             yield from (c for c in child.children if c.type == "statement_list")
@@ -358,14 +372,15 @@ def _statement_blocks(statement):
             yield from _statement_blocks(child)
 
 
-def _writes_output(statement):
+def _writes_output(statement: Node) -> bool:
     """True when the statement (outside functions) writes to the output stream."""
     if statement.type == "pipeline":
         if statement.named_children and statement.named_children[0].type == "assignment_expression":
             return False
-        chain = [c for c in walk(statement) if c.type == "command" and c.parent.parent == statement]
-        names = [split_module(text_of(c.child_by_field_name("command_name")))[1] for c in chain
-                 if c.child_by_field_name("command_name") is not None]
+        chain = [c for c in walk(statement) if c.type == "command" and c.parent is not None
+                 and c.parent.parent == statement]
+        written = [c.child_by_field_name("command_name") for c in chain]
+        names = [split_module(text_of(name))[1] for name in written if name is not None]
         return not (names and names[-1] in SILENT_COMMANDS)
     if statement.type == "flow_control_statement":
         return text_of(statement.children[0]).lower() == "return" and any(
@@ -373,7 +388,7 @@ def _writes_output(statement):
     return False
 
 
-def _output_statements(statement_list):
+def _output_statements(statement_list: Node) -> Iterator[Node]:
     for statement in statement_list.named_children:
         if statement.type in ("comment", "function_statement"):
             continue
@@ -383,7 +398,7 @@ def _output_statements(statement_list):
             yield from _output_statements(block)
 
 
-def check_single_result(text):
+def check_single_result(text: str) -> list[str]:
     """An operation writes exactly one thing: its last statement, an [ordered]@{} result."""
     root = parse(text)
     lists = [child for child in root.children if child.type == "statement_list"]
@@ -398,19 +413,43 @@ def check_single_result(text):
     return problems
 
 
-def check_common_is_only_functions(text):
-    """runner.ps1 dot-sources _common.ps1 before every operation: nothing may run by itself there."""
-    problems = []
+def _top_level_statements(text: str) -> Iterator[Node]:
     for node in parse(text).children:
-        if node.type == "param_block":
-            problems.append("line %d: _common.ps1 takes no parameters" % line(node))
-        for statement in (node.named_children if node.type == "statement_list" else []):
-            if statement.type not in ("function_statement", "comment"):
-                problems.append("line %d: only function definitions belong in _common.ps1" % line(statement))
+        yield from (node.named_children if node.type == "statement_list" else [node])
+
+
+def check_common_is_only_functions(text: str) -> list[str]:
+    """runner.ps1 dot-sources the shared functions before the operation: nothing may run by itself there."""
+    problems = []
+    for statement in _top_level_statements(text):
+        if statement.type == "param_block":
+            problems.append("line %d: a file of shared functions takes no parameters" % line(statement))
+        elif statement.type not in ("function_statement", "comment"):
+            problems.append("line %d: only function definitions belong in a file of shared functions" % line(statement))
     return problems
 
 
-def check_runner_runs_common_then_operation(text):
+FUNCTION_START = re.compile(r"^function [A-Za-z]+-[A-Za-z]+ \{[ \t]*$")
+
+
+def check_shared_function_layout(text: str) -> list[str]:
+    """The controller cuts a shared file into functions by lines (_operation_runner.split_functions): each starts
+    with a line 'function Verb-Noun {' and ends at the first line after it that is only '}'."""
+    lines = text.splitlines()
+    problems = []
+    for statement in _top_level_statements(text):
+        if statement.type != "function_statement":
+            continue
+        first, last = statement.start_point[0], statement.end_point[0]
+        if statement.start_point[1] != 0 or not FUNCTION_START.match(lines[first]):
+            problems.append("line %d: a shared function starts with a line 'function Verb-Noun {'" % (first + 1))
+        if lines[last] != "}" or "}" in lines[first + 1:last]:
+            problems.append("line %d: a shared function ends at its first line that is only '}' (indent the "
+                            "others)" % (first + 1))
+    return problems
+
+
+def check_runner_runs_common_then_operation(text: str) -> list[str]:
     """The runner dot-sources the request's common, then makes the operation its own script block."""
     dot_source = text.find(". ([ScriptBlock]::Create([string]$request.common))")
     operation = text.find("$block = [ScriptBlock]::Create([string]$request.script)")
@@ -420,7 +459,7 @@ def check_runner_runs_common_then_operation(text):
     return []
 
 
-def check_known_commands(text, local_functions=None):
+def check_known_commands(text: str, local_functions: dict[str, tuple[set[str], set[str]]] | None = None) -> list[str]:
     """Every command is a catalog cmdlet, a function of the collection's scripts or an allowed built-in."""
     local_functions = dict(local_functions or {}, **defined_functions(text))
     problems = []
@@ -433,7 +472,7 @@ def check_known_commands(text, local_functions=None):
     return problems
 
 
-def check_output_only_through_runner(text):
+def check_output_only_through_runner(text: str) -> list[str]:
     """Operation scripts return their result; only runner.ps1 turns it into the JSON reply."""
     problems = []
     for written, command in commands(parse(text)):
@@ -449,7 +488,7 @@ def check_output_only_through_runner(text):
     return sorted(set(problems))
 
 
-def check_runner_writes_one_reply(text):
+def check_runner_writes_one_reply(text: str) -> list[str]:
     """The runner converts its reply once, with an explicit depth (5.1 truncates silently at 2)."""
     calls = [command for written, command in commands(parse(text))
              if split_module(written)[1].split("\\")[-1] == "convertto-json"]
@@ -461,7 +500,7 @@ def check_runner_writes_one_reply(text):
 # The protocol as the scripts declare and emit it ----------------------------------------------
 
 
-def declared_params(text):
+def declared_params(text: str) -> list[tuple[str, str | None]] | None:
     """[(name, declared type in lower case or None)] of the script's top-level param() block."""
     blocks = [child for child in parse(text).children if child.type == "param_block"]
     if not blocks:
@@ -481,7 +520,7 @@ PARAM_TYPES = {"string": {"str", "str?"}, "string[]": {"[str]"}, "bool": {"bool"
                "int": {"int"}, "long": {"int"}}
 
 
-def check_operation_params(text, operation):
+def check_operation_params(text: str, operation: str) -> list[str]:
     """param() names (in order) and types match _host_contract.OPERATIONS[operation].params."""
     expected = HOST_CONTRACT.OPERATIONS[operation].params
     declared = declared_params(text)
@@ -501,7 +540,7 @@ def check_operation_params(text, operation):
     return problems
 
 
-def _hash_entries(hash_node):
+def _hash_entries(hash_node: Node) -> Iterator[tuple[str, Node]]:
     for entry in walk(hash_node):
         if entry.type == "hash_entry" and _enclosing_hash(entry) == hash_node:
             key = next((c for c in entry.children if c.type == "key_expression"), None)
@@ -511,14 +550,14 @@ def _hash_entries(hash_node):
             yield text_of(key).strip("'\""), value
 
 
-def _enclosing_hash(node):
+def _enclosing_hash(node: Node) -> Node | None:
     parent = node.parent
     while parent is not None and parent.type != "hash_literal_expression":
         parent = parent.parent
     return parent
 
 
-def _ordered_hashes(node):
+def _ordered_hashes(node: Node) -> Iterator[Node]:
     """[ordered]@{} literals in ``node`` (not nested ones inside their values)."""
     for candidate in walk(node):
         if candidate.type == "cast_expression" and re.match(r"^\[ordered\]\s*@\{", text_of(candidate), re.I):
@@ -545,7 +584,7 @@ INFERRED = [
 ]
 
 
-def infer_type(value_text, assignments=None):
+def infer_type(value_text: str, assignments: dict[str, list[str]] | None = None) -> set[str] | None:
     """Set of protocol base types ('str', 'null', 'list', a record name...) or None when unknown."""
     value_text = value_text.strip()
     call = re.match(r"^\(?\s*([A-Za-z]+-[A-Za-z]+)\b", value_text)
@@ -558,15 +597,15 @@ def infer_type(value_text, assignments=None):
     if variable and assignments is not None:
         values = assignments.get(variable.group(1).lower())
         if values:
-            inferred = [infer_type(text) for text in values]
-            if all(types is not None for types in inferred):
+            inferred = [types for types in (infer_type(text) for text in values) if types is not None]
+            if len(inferred) == len(values):
                 return set().union(*inferred)
     return None
 
 
-def assignments_in(node):
+def assignments_in(node: Node) -> dict[str, list[str]]:
     """{lower-case variable: [assigned value texts]} for `$x = ...` and `$x += ...` in ``node``."""
-    found = {}
+    found: dict[str, list[str]] = {}
     for assignment in walk(node):
         if assignment.type != "assignment_expression":
             continue
@@ -581,7 +620,7 @@ def assignments_in(node):
     return found
 
 
-def spec_accepts(spec, types):
+def spec_accepts(spec: str, types: set[str]) -> bool:
     """Does protocol type ``spec`` admit every inferred type in ``types``?"""
     admitted = set()
     if spec.endswith("?"):
@@ -595,11 +634,12 @@ def spec_accepts(spec, types):
     return spec == "any" or types <= admitted
 
 
-def _extends(record, base):
+def _extends(record: Any, base: Any) -> bool:
     return set(base.fields) <= set(record.fields) and set(record.fields) - set(base.fields) <= set(record.optional)
 
 
-def emitted_record_problems(hash_node, record, assignments, what, extra_keys=()):
+def emitted_record_problems(hash_node: Node, record: Any, assignments: dict[str, list[str]], what: str,
+                            extra_keys: Iterable[str] = ()) -> list[str]:
     """The keys of an [ordered]@{} literal are exactly ``record``'s fields, with admissible types."""
     entries = dict(_hash_entries(hash_node))
     keys = list(entries) + list(extra_keys)
@@ -618,7 +658,7 @@ def emitted_record_problems(hash_node, record, assignments, what, extra_keys=())
     return problems
 
 
-def check_operation_result(text, operation):
+def check_operation_result(text: str, operation: str) -> list[str]:
     """The operation's final [ordered]@{} holds exactly the protocol's result keys, with admissible types."""
     root = parse(text)
     lists = [child for child in root.children if child.type == "statement_list"]
@@ -631,8 +671,8 @@ def check_operation_result(text, operation):
     return emitted_record_problems(hashes[0], record, assignments_in(root), "%s result" % operation)
 
 
-def check_record_function(text, function, record_name):
-    """A record-building function in _common.ps1 returns exactly the protocol's record."""
+def check_record_function(text: str, function: str, record_name: str) -> list[str]:
+    """A record-building function of the shared files returns exactly the protocol's record."""
     for node in walk(parse(text)):
         if node.type == "function_statement" and text_of(node.child_by_field_name("function_name") or next(
                 c for c in node.children if c.type == "function_name")).lower() == function.lower():
@@ -646,15 +686,18 @@ def check_record_function(text, function, record_name):
 
 # The whole check of one file --------------------------------------------------------------------
 
-# The record each record-building function of _common.ps1 returns.
+# The record each record-building function of the shared files returns.
 RECORD_BUILDERS = {"ConvertTo-VMRecord": "VM", "ConvertTo-CheckpointRecord": "Checkpoint", "Get-HostRecord": "Host"}
 
 
-def check_file(path, common_text=None):
-    """Problems of one script, by its role: runner.ps1, _common.ps1 or an operation."""
+def check_file(path: str | pathlib.Path, common_text: str | None = None) -> list[str]:
+    """Problems of one script, by its role: runner.ps1, a file of shared functions (_*.ps1) or an operation.
+
+    ``common_text``: the shared functions the script may call (default: all of them in its directory).
+    """
     path = pathlib.Path(path)
     text = read(path)
-    common_text = common_text if common_text is not None else read(path.with_name("_common.ps1"))
+    common_text = common_text if common_text is not None else shared_text(path.parent)
     functions = dict(defined_functions(common_text), **defined_functions(text))
     problems = check_parses(text)
     problems += check_known_commands(text, functions)
@@ -672,20 +715,38 @@ def check_file(path, common_text=None):
                             % len(encoded_command_line(text)))
         return problems
     problems += check_output_only_through_runner(text)
-    if path.name == "_common.ps1":
+    if is_shared(path):
         problems += check_common_is_only_functions(text)
+        problems += check_shared_function_layout(text)
+        defined = defined_functions(text)
         for function, record in RECORD_BUILDERS.items():
-            problems += check_record_function(text, function, record)
+            if function.lower() in defined:
+                problems += check_record_function(text, function, record)
     elif path.stem in HOST_CONTRACT.OPERATIONS:
         problems += check_operation_params(text, path.stem)
         problems += check_single_result(text)
         problems += check_operation_result(text, path.stem)
     else:
-        problems.append("%s is neither the runner, _common.ps1 nor an operation of the protocol" % path.name)
+        problems.append("%s is neither the runner, a file of shared functions (_*.ps1) nor an operation of the "
+                        "protocol" % path.name)
     return problems
 
 
-def main(argv=None):
+def check_shared_files(directory: pathlib.Path) -> list[str]:
+    """Across the shared files: each function defined once, and each record builder defined somewhere."""
+    defined: dict[str, str] = {}
+    problems = []
+    for path in sorted(directory.glob(SHARED_PREFIX + "*.ps1")):
+        for name in defined_functions(read(path)):
+            if name in defined:
+                problems.append("%s: function %s is defined in %s too" % (path.name, name, defined[name]))
+            defined[name] = path.name
+    problems += ["no shared file defines %s" % function for function in RECORD_BUILDERS
+                 if function.lower() not in defined]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
     roots = [pathlib.Path(arg) for arg in (argv if argv is not None else sys.argv[1:])] or [SCRIPT_DIR]
     paths = sorted({path for root in roots for path in ([root] if root.is_file() else root.rglob("*.ps1"))})
     failed = 0
@@ -694,6 +755,11 @@ def main(argv=None):
         failed += bool(problems)
         for problem in problems:
             print("%s: %s" % (path, problem))
+    for directory in sorted({path.parent for path in paths if is_shared(path)}):
+        problems = check_shared_files(directory)
+        failed += bool(problems)
+        for problem in problems:
+            print("%s: %s" % (directory, problem))
     print("pscheck: %d PowerShell scripts checked, %d with problems" % (len(paths), failed))
     return 1 if failed or not paths else 0
 

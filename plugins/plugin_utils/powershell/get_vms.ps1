@@ -16,15 +16,17 @@ if ($All) {
         @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
 }
 
+$features = Get-HostFeatures
+$volumeTable = Get-VolumeTable
 $records = @(foreach ($vm in $vms) {
     $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
     $drives = @(Hyper-V\Get-VMHardDiskDrive -VM $vm)
     $sizes = $null
     if ($IncludeSizes) { $sizes = Get-DiskSizes -VM $vm -Snapshots $snapshots -Drives $drives }
-    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes
+    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes -Features $features -VolumeTable $volumeTable
     if ($IncludeCheckpoints) {
         $record['checkpoints'] = @(foreach ($snapshot in $snapshots) {
-            ConvertTo-CheckpointRecord -Snapshot $snapshot -Sizes $sizes
+            ConvertTo-CheckpointRecord -Snapshot $snapshot -Sizes $sizes -Features $features
         })
     }
     $record

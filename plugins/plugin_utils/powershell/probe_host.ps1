@@ -118,7 +118,7 @@ try {
             Start-Sleep -Milliseconds 500
         }
         $snapshot = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName 'hyperv-probe merge' -Passthru
-        $chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm) -Fresh).Count
+        $chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm)).Count
         $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $snapshot -Confirm:$false
         $started = [DateTime]::UtcNow
         $observations['merge_visible_at_once'] = (Test-Merging -VM (Get-TargetVM -Id $VMId))
@@ -129,7 +129,7 @@ try {
             $now = Get-TargetVM -Id $VMId
             $merging = Test-Merging -VM $now
             if ($merging -and $null -eq $seen) { $seen = ([DateTime]::UtcNow - $started).TotalSeconds }
-            $chain = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $now) -Fresh).Count
+            $chain = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $now)).Count
             if (-not $merging -and $chain -lt $chainBefore) { $ended = ([DateTime]::UtcNow - $started).TotalSeconds; break }
             Start-Sleep -Milliseconds 100
         }

@@ -8,7 +8,7 @@ foreach ($snapshot in $snapshots) { $parents[[string]$snapshot.Id] = ConvertTo-T
 $ancestors = @()
 $id = ConvertTo-Text $vm.ParentSnapshotId
 while ($id -and $ancestors -notcontains $id) { $ancestors += $id; $id = $parents[$id] }
-$chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm) -Fresh).Count
+$chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm)).Count
 $expectMerge = $false
 $removed = @()
 foreach ($id in $Ids) {

@@ -11,7 +11,6 @@ try {
     $request = [IO.StreamReader]::new([IO.Compression.GZipStream]::new($zip, [IO.Compression.CompressionMode]'Decompress')).ReadToEnd() | ConvertFrom-Json
     $params = @{}
     foreach ($p in $request.params.PSObject.Properties) { $params[$p.Name] = $p.Value }
-    $global:HypervCache = @{}
     . ([ScriptBlock]::Create([string]$request.common))
     $block = [ScriptBlock]::Create([string]$request.script)
     $reply = [ordered]@{ ok = $true; result = (& $block @params) }

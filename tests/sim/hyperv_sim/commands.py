@@ -28,7 +28,7 @@ import re
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from hyperv_sim import corrupt_replies, engine, exec_wrapper, request_log
 from hyperv_sim.state import StateFile
@@ -36,7 +36,13 @@ from hyperv_sim.state import StateFile
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEFAULT_SCRIPT_DIR = REPO_ROOT / "plugins" / "plugin_utils" / "powershell"
 RUNNER_SCRIPT = "runner.ps1"
-COMMON_SCRIPT = "_common.ps1"
+# The files of functions the operations share; a request carries those its operation calls (docs/host-protocol.md).
+SHARED_FILES = "_*.ps1"
+# One shared function as the controller cuts it: from a 'function Verb-Noun {' line to the first line that is
+# only '}' (pscheck holds the files to that layout).
+SHARED_FUNCTION = re.compile(r"^function ([A-Za-z]+-[A-Za-z]+) \{[ \t]*\r?\n.*?^\}(?:\r?\n|\Z)", re.MULTILINE | re.DOTALL)
+# A word that may call a function (the controller sends every shared function a sent text names).
+FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
@@ -76,6 +82,13 @@ def read_script(script_dir: pathlib.Path, filename: str) -> str:
     return wire_form(read_file(script_dir, filename))
 
 
+def shared_functions(script_dir: pathlib.Path) -> dict[str, str]:
+    """{lower-case name: its definition in the wire form} of every function of the shared files."""
+    return {match.group(1).lower(): match.group(0)
+            for path in sorted(script_dir.glob(SHARED_FILES))
+            for match in SHARED_FUNCTION.finditer(read_script(script_dir, path.name))}
+
+
 def encoded_runner_text(runner: str) -> str:
     """What ``_encode_script`` puts on the command line: every line stripped, empty lines dropped."""
     return "\n".join(line.strip() for line in runner.splitlines() if line.strip())
@@ -92,11 +105,11 @@ def _reply_text(text: str, exit_code: int) -> CommandResult:
     return CommandResult((text + "\r\n").encode("ascii"), b"", exit_code)
 
 
-def success_reply(result: dict, **fault) -> CommandResult:
+def success_reply(result: dict, **fault: Any) -> CommandResult:
     return _reply({"ok": True, "result": result}, 0, **fault)
 
 
-def error_reply(error: engine.HostError, computer_name: str, **fault) -> CommandResult:
+def error_reply(error: engine.HostError, computer_name: str, **fault: Any) -> CommandResult:
     """The runner's failure reply: the error and the host's own name ($env:COMPUTERNAME)."""
     return _reply({"ok": False, "error": dict(error.to_error(), computer_name=computer_name)}, 1, **fault)
 
@@ -141,7 +154,7 @@ class CommandHost:
                  script_dir: str | pathlib.Path | None = None,
                  clock: Callable[[], datetime.datetime] = engine.utc_now,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.state_file = StateFile(state_path)
         self.script_dir = pathlib.Path(script_dir) if script_dir is not None else DEFAULT_SCRIPT_DIR
         self.clock = clock
@@ -217,7 +230,8 @@ class CommandHost:
         return script == encoded_runner_text(read_file(self.script_dir, RUNNER_SCRIPT))
 
     def _parse_request(self, stdin: bytes) -> tuple[str, dict]:
-        """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files."""
+        """``{"name", "common", "script", "params"}`` (gzip, base64), with the scripts exactly the collection's files
+        and the shared functions the operation needs."""
         try:
             text = gzip.decompress(base64.b64decode(stdin.strip(), validate=True))
         except (binascii.Error, OSError, EOFError, zlib.error) as error:
@@ -232,16 +246,37 @@ class CommandHost:
         if name not in engine.OPERATIONS:
             raise RequestError("hyperv-sim: unknown operation %r (known: %s)"
                                % (name, ", ".join(sorted(engine.OPERATIONS))))
-        if request.get("common") != read_script(self.script_dir, COMMON_SCRIPT):
-            raise RequestError("hyperv-sim: the request's common is not the text of %s" % COMMON_SCRIPT)
         if request.get("script") != read_script(self.script_dir, name + ".ps1"):
             raise RequestError("hyperv-sim: the request's script is not the text of %s.ps1" % name)
+        self._check_common(request.get("common"), request["script"])
         params = request.get("params")
         if params is None:
             params = {}
         if not isinstance(params, dict):
             raise RequestError("hyperv-sim: the request's params are not a JSON object")
         return name, params
+
+    def _check_common(self, common: object, script: str) -> None:
+        """``common`` holds shared functions only, each as the collection's files write it, and every one that the
+        operation script, the runner or a sent function names: on a host, a missing one fails where it is called."""
+        if not isinstance(common, str):
+            raise RequestError("hyperv-sim: the request's common is not text")
+        shared = shared_functions(self.script_dir)
+        sent: dict[str, str] = {}
+        for match in SHARED_FUNCTION.finditer(common):
+            name = match.group(1).lower()
+            if name in sent or shared.get(name, "").rstrip("\r\n") != match.group(0).rstrip("\r\n"):
+                raise RequestError("hyperv-sim: the request's common has %s, which is not a function of the "
+                                   "collection's shared files as they are written (or has it twice)" % match.group(1))
+            sent[name] = match.group(0)
+        if "".join(sent.values()) != common:
+            raise RequestError("hyperv-sim: the request's common holds more than shared function definitions")
+        texts = [script, read_file(self.script_dir, RUNNER_SCRIPT)] + list(sent.values())
+        missing = sorted({word for text in texts for word in FUNCTION_WORD.findall(text)
+                          if word.lower() in shared and word.lower() not in sent}, key=str.lower)
+        if missing:
+            raise RequestError("hyperv-sim: the request's common lacks %s, which the operation calls"
+                               % ", ".join(missing))
 
     def _run_operation(self, name: str, params: dict) -> CommandResult:
         """Fault and operation in one transaction; a simulated cmdlet's run time passes after it.
@@ -297,7 +332,8 @@ class CommandHost:
                 return waiting[0]["times"]
             self.sleep(BARRIER_POLL_SECONDS)
 
-    def _answer(self, state: dict, name: str, params: dict, fault: dict | None):
+    def _answer(self, state: dict, name: str, params: dict,
+                fault: dict | None) -> tuple[engine.HyperVHost, CommandResult]:
         """(the host model, the reply) of running operation ``name`` in ``state``, or of the fault instead."""
         host = self._host(state, kill_at=fault.get("at") if fault and fault["action"] == "kill" else None)
         # drop_before: the connection breaks before the request reaches the host, nothing runs

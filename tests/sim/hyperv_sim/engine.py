@@ -39,7 +39,6 @@ from typing import Callable
 
 from hyperv_sim.state import STATE_VERSION, running_disk
 
-MAX_CHECKPOINTS = 50
 MAX_CHECKPOINT_NAME_LENGTH = 100
 USER_SNAPSHOT_TYPE = "Standard"
 SNAPSHOT_TYPES = ("Standard", "Recovery", "Planned", "Missing", "Replica", "AppConsistentReplica", "SyncedReplica")
@@ -97,7 +96,8 @@ OPERATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "get_cluster_nodes": {},
     "create_checkpoint": {"VMId": ("vm_id", "string"), "Name": ("name", "string"),
                           "CheckpointType": ("checkpoint_type", "string"),
-                          "MinFreeBytes": ("min_free_bytes", "long")},
+                          "MinFreeBytes": ("min_free_bytes", "long"),
+                          "CheckpointLimit": ("checkpoint_limit", "int")},
     "remove_checkpoints": {"VMId": ("vm_id", "string"), "Ids": ("ids", "string[]"),
                            "IncludeChildren": ("include_children", "bool"),
                            "MergeGraceSeconds": ("merge_grace_seconds", "int")},
@@ -170,7 +170,7 @@ def error_id(error: HostError) -> str:
 
 
 def runner_error(error: HostError) -> HostError:
-    """Get-ErrorCode of _common.ps1: the reply code of a cmdlet's error, from its id and category.
+    """Get-ErrorCode of _errors.ps1: the reply code of a cmdlet's error, from its id and category.
 
     Errors an operation stopped with its own code (Stop-Operation) pass as they are.
     """
@@ -408,7 +408,7 @@ class HyperVHost:
         return records
 
     def _stop_low_disk_space(self, vm: dict, volumes: list[dict], min_free_bytes: int) -> None:
-        """Stop-LowDiskSpace of _common.ps1."""
+        """Stop-LowDiskSpace of _free_space.ps1."""
         if min_free_bytes <= 0:
             return
         for volume in volumes:
@@ -975,7 +975,7 @@ class HyperVHost:
                 "nodes": [{"name": node, "state": "Up"} for node in sorted(nodes, key=str.lower)]}
 
     def _new_named_checkpoint(self, vm: dict, name: str, known_ids: set) -> tuple[dict, bool]:
-        """New-NamedCheckpoint of _common.ps1: (checkpoint, whether its name had to be set afterwards)."""
+        """New-NamedCheckpoint of create_checkpoint.ps1: (checkpoint, whether its name had to be set afterwards)."""
         started = self.now() - datetime.timedelta(seconds=2)
         try:
             return self._cmdlet_checkpoint_vm(vm, name), False
@@ -999,12 +999,14 @@ class HyperVHost:
         self._cmdlet_set_vm(vm, checkpoint_type=checkpoint_type)
 
     def create_checkpoint(self, vm_id: str = "", name: str = "", checkpoint_type: str = "",
-                          min_free_bytes: int = 0) -> dict:
+                          min_free_bytes: int = 0, checkpoint_limit: int = 0) -> dict:
         requested_type = None
         if checkpoint_type:
             requested_type = _canonical(checkpoint_type, REQUESTABLE_CHECKPOINT_TYPES)
             if requested_type is None:
                 raise HostError("invalid_request", "Unknown checkpoint type '%s'" % checkpoint_type)
+        if checkpoint_limit < 1:
+            raise HostError("invalid_request", "CheckpointLimit must be at least 1, not %d" % checkpoint_limit)
         vm = self.find_vm(vm_id=vm_id)
         has_types = self.supports_checkpoint_type
         if requested_type and not has_types:
@@ -1026,10 +1028,10 @@ class HyperVHost:
             raise HostError("checkpoints_disabled", "Checkpoints are disabled for VM '%s'" % vm["name"],
                             {"vm": vm["name"]})
         count = len(vm["checkpoints"])
-        if count >= MAX_CHECKPOINTS:
+        if count >= checkpoint_limit:
             raise HostError("limit_reached", "VM '%s' already has %d checkpoints, the Hyper-V maximum is %d"
-                            % (vm["name"], count, MAX_CHECKPOINTS),
-                            {"vm": vm["name"], "count": count, "limit": MAX_CHECKPOINTS})
+                            % (vm["name"], count, checkpoint_limit),
+                            {"vm": vm["name"], "count": count, "limit": checkpoint_limit})
         self._stop_low_disk_space(vm, before["volumes"], min_free_bytes)
         requested = requested_type or (original if has_types else "Standard")
         in_effect = original if has_types else "Standard"
@@ -1096,7 +1098,7 @@ class HyperVHost:
         }
 
     def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:
-        """Wait-MergeVisible of _common.ps1: polls (in simulated time) until the merge shows or the
+        """Wait-MergeVisible of _vm_state.ps1: polls (in simulated time) until the merge shows or the
         chain under the running disk is shorter, for at most ``seconds``."""
         waited = 0.0
         while True:
@@ -1135,7 +1137,7 @@ class HyperVHost:
         return {"removed": removed, "merge": merge, "vm": self.vm_record(vm)}
 
     def _set_off(self, vm: dict) -> None:
-        """Set-VMOff of _common.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
+        """Set-VMOff of _vm_state.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
         if vm["state"] == "Off":
             return
         if vm["state"] != "Saved":

@@ -22,6 +22,8 @@ from hyperv_sim.admin import SimHost
 from hyperv_sim.commands import CommandHost, CommandResult
 from hyperv_sim.state import StateFileError
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
+
 RUNNER_WORDS = ["PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand"]
 # Indentation, CRLF and blank lines: the command line carries the stripped text.
 FAKE_RUNNER = ("$ErrorActionPreference = 'Stop'\r\n\r\n    $request = [string]::Join(\"`n\", @($input))\r\n"
@@ -75,6 +77,8 @@ def runner_command(runner_text=FAKE_RUNNER):
 
 def request(name, params=None, common=FAKE_COMMON, script=None):
     script = commands.wire_form(fake_operation_script(name)) if script is None else script
+    if name == "create_checkpoint":  # the controller sends the limit with every create (_hyperv_host)
+        params = dict({"CheckpointLimit": MAX_CHECKPOINTS}, **(params or {}))
     body = {"name": name, "common": common, "script": script,
             "params": params or {}}
     return pack(json.dumps(body, ensure_ascii=True).encode("ascii"))
@@ -205,22 +209,42 @@ def test_the_scripts_are_read_at_every_call(command_host, script_dir):
 
 
 def test_the_real_scripts_are_the_default(state_path):
-    if not (commands.DEFAULT_SCRIPT_DIR / "_common.ps1").exists():
-        pytest.skip("the collection's PowerShell scripts are not written yet")
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner
+
     host = CommandHost(str(state_path), initial_vms=["web01"])
     assert host.script_dir == commands.DEFAULT_SCRIPT_DIR
     assert commands.DEFAULT_SCRIPT_DIR == pathlib.Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / \
         "powershell"
-
-    def real(filename):
-        return commands.read_script(commands.DEFAULT_SCRIPT_DIR, filename)
-
     command, arguments = runner_command(commands.read_file(commands.DEFAULT_SCRIPT_DIR, "runner.ps1"))
-    stdin = pack(json.dumps({"name": "get_vm", "common": real("_common.ps1"), "script": real("get_vm.ps1"),
-                             "params": {"Name": "web01"}}, ensure_ascii=True).encode())
-    result = host.run(command, arguments, stdin)
+    result = host.run(command, arguments, _operation_runner.build_request("get_vm", {"Name": "web01"}))
     assert result.exit_code == 0, result
     assert json.loads(result.stdout)["result"]["vm"]["name"] == "web01"
+
+
+def real_request(name, **changes):
+    """The controller's request document for operation ``name`` of the real scripts, with ``changes``."""
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner
+
+    return pack(json.dumps(dict(_operation_runner.request_document(name, {}), **changes)).encode())
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda common: "", "lacks"),                                           # nothing sent
+    (lambda common: common[:-3], "more than shared function"),              # the last one cut short
+    (lambda common: common + "$leak = 1\n", "more than shared function"),    # a statement that would run
+    (lambda common: common.replace("ConvertTo-Text", "ConvertTo-Txt"), "not a function of the collection's"),
+    (lambda common: common + common, "twice"),
+])
+def test_a_request_without_the_shared_functions_as_written_is_invalid(state_path, change, reason):
+    """The real scripts: get_vm is sent the functions it calls, exactly as the files write them."""
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _operation_runner
+
+    host = CommandHost(str(state_path), initial_vms=["web01"])
+    common = _operation_runner.request_document("get_vm", {})["common"]
+    command, arguments = runner_command(commands.read_file(commands.DEFAULT_SCRIPT_DIR, "runner.ps1"))
+    document = json.loads(host.run(command, arguments, real_request("get_vm", common=change(common))).stdout)
+    assert document["error"]["code"] == "invalid_request"
+    assert reason in document["error"]["message"]
 
 
 # -- the state file behind the commands -------------------------------------------------------

@@ -22,6 +22,8 @@ from hyperv_sim import engine
 from hyperv_sim.engine import HostError, HyperVHost
 from hyperv_sim.state import StateFile, StateFileError
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
+
 SIM_DIR = pathlib.Path(__file__).resolve().parents[1]
 START = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 VM_KEYS = {"id", "name", "state", "checkpoint_type", "automatic_checkpoints", "checkpoint_location",
@@ -58,13 +60,20 @@ def host(tmp_path, clock):
     return HyperVHost(engine.new_state(), tmp_path / "disks", clock=clock)
 
 
+def as_sent(operation, params):
+    """``params`` with what the controller sends with every create (_hyperv_host): the limit."""
+    if operation == "create_checkpoint":
+        return dict({"CheckpointLimit": MAX_CHECKPOINTS}, **params)
+    return params
+
+
 def run(host, operation, **params):
-    return host.run(operation, params)
+    return host.run(operation, as_sent(operation, params))
 
 
 def fails(host, operation, **params) -> HostError:
     with pytest.raises(HostError) as raised:
-        host.run(operation, params)
+        host.run(operation, as_sent(operation, params))
     return raised.value
 
 
@@ -390,6 +399,17 @@ def test_fifty_checkpoints_of_any_kind_is_the_limit(host):
     assert error.details == {"vm": "full01", "count": 50, "limit": 50}
     assert "50" in error.message
     assert len(vm["checkpoints"]) == 50
+
+
+def test_the_limit_is_the_one_the_controller_sends(host):
+    vm_id = host.add_vm("web01")
+    create(host, vm_id, "first")
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="second", CheckpointLimit=1)
+    assert error.code == "limit_reached" and error.details["limit"] == 1
+    # Without it (PowerShell binds 0) every create would be refused: the request is wrong instead.
+    error = fails(host, "create_checkpoint", VMId=vm_id, Name="second", CheckpointLimit=None)
+    assert error.code == "invalid_request" and "CheckpointLimit" in error.message
+    assert len(vm_of(host, vm_id)["checkpoints"]) == 1
 
 
 def test_unknown_checkpoint_type_is_an_invalid_request(host):
@@ -817,7 +837,7 @@ def _create_on_state_file(path, vm_id, prefix, count):
     for number in range(count):
         with state_file.transaction() as state:
             params = {"VMId": vm_id, "Name": "%s-%d" % (prefix, number)}
-            HyperVHost(state, state_file.disks_dir).run("create_checkpoint", params)
+            HyperVHost(state, state_file.disks_dir).run("create_checkpoint", as_sent("create_checkpoint", params))
 
 
 CREATE_IN_A_PROCESS = """
@@ -829,7 +849,7 @@ state_file = StateFile(sys.argv[2])
 for number in range(int(sys.argv[5])):
     with state_file.transaction() as state:
         HyperVHost(state, state_file.disks_dir).run(
-            "create_checkpoint", {"VMId": sys.argv[3], "Name": "%s-%d" % (sys.argv[4], number)})
+            "create_checkpoint", {"VMId": sys.argv[3], "Name": "%s-%d" % (sys.argv[4], number), "CheckpointLimit": 50})
 """
 
 
@@ -988,7 +1008,7 @@ def test_a_create_killed_while_the_type_is_switched_leaves_it_and_the_next_creat
     vm_id = host.add_vm("web01", checkpoint_type="Production")
     killed = HyperVHost(host.state, host.disks_dir, clock=host.clock, kill_at="type_switched")
     with pytest.raises(engine.ProcessKilled):
-        killed.run("create_checkpoint", {"VMId": vm_id, "Name": "cp", "CheckpointType": "Standard"})
+        run(killed, "create_checkpoint", VMId=vm_id, Name="cp", CheckpointType="Standard")
     vm = vm_of(host, vm_id)
     vm["type_override"]["live"] = False  # the command host does this: the process is gone
     assert vm["checkpoint_type"] == "Standard" and vm["checkpoints"] == {}
@@ -1022,7 +1042,7 @@ def test_checkpoint_vm_takes_the_default_name_first_and_renames_it(host):
     vm_id = host.add_vm("web01")
     killed = HyperVHost(host.state, host.disks_dir, clock=host.clock, kill_at="checkpoint_taken")
     with pytest.raises(engine.ProcessKilled):
-        killed.run("create_checkpoint", {"VMId": vm_id, "Name": "before patch"})
+        run(killed, "create_checkpoint", VMId=vm_id, Name="before patch")
     [left] = vm_of(host, vm_id)["checkpoints"].values()
     assert left["name"] == "web01 - (03/01/2026 - 12:00:00)"
 

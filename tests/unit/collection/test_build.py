@@ -40,7 +40,7 @@ def installed(artifact, tmp_path_factory):
 
 def test_artifact_ships_every_operation_script(artifact_names):
     scripts = sorted(path.name for path in (REPO / "plugins/plugin_utils/powershell").glob("*.ps1"))
-    assert "runner.ps1" in scripts and "_common.ps1" in scripts
+    assert "runner.ps1" in scripts and "_errors.ps1" in scripts and "get_vms.ps1" in scripts
     for name in scripts:
         assert "plugins/plugin_utils/powershell/%s" % name in artifact_names
 

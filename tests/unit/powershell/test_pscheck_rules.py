@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from pscheck import (
-    COMMON,
+    SCRIPT_DIR,
     check_catalog_parameters,
     check_comment_lines_are_comments,
     check_common_is_only_functions,
@@ -26,16 +26,18 @@ from pscheck import (
     check_record_function,
     check_runner_runs_common_then_operation,
     check_runner_writes_one_reply,
+    check_shared_files,
+    check_shared_function_layout,
     check_single_result,
     check_windows_powershell_syntax,
     defined_functions,
     encoded_command_line,
     infer_type,
-    read,
+    shared_text,
     spec_accepts,
 )
 
-LOCAL_FUNCTIONS = defined_functions(read(COMMON))
+LOCAL_FUNCTIONS = defined_functions(shared_text(SCRIPT_DIR))
 
 
 def test_check_parses_catches_broken_syntax():
@@ -170,6 +172,30 @@ def test_check_common_is_only_functions_catches_statements(snippet):
     assert check_common_is_only_functions(snippet) != []
 
 
+@pytest.mark.parametrize("snippet", [
+    "  function Get-A {\n    1\n}\n",                          # indented: not where the controller cuts
+    "function Get-A { 1 }\n",                                  # on one line
+    "function Get-A\n{\n    1\n}\n",                           # brace on its own line
+    "function Get-A {\n    1 }\n",                            # no closing line of its own
+    "function Get-A {\n    if ($x) {\n}\n    1\n}\n",           # an inner '}' at the start of a line
+])
+def test_check_shared_function_layout_catches_what_the_controller_would_cut_wrong(snippet):
+    assert check_shared_function_layout(snippet) != []
+
+
+def test_check_shared_function_layout_accepts_the_layout_of_the_shared_files():
+    assert check_shared_function_layout("# x\nfunction Get-A {\n    if ($x) {\n    }\n}\n\nfunction Get-B {\n}\n") == []
+
+
+def test_check_shared_files_catches_a_function_defined_twice_and_a_missing_record_builder(tmp_path):
+    (tmp_path / "_a.ps1").write_text("function Get-HostRecord {\n}\nfunction Get-A {\n}\n", encoding="utf-8")
+    (tmp_path / "_b.ps1").write_text("function Get-A {\n}\n", encoding="utf-8")
+    problems = check_shared_files(tmp_path)
+    assert "_b.ps1: function get-a is defined in _a.ps1 too" in problems
+    assert "no shared file defines ConvertTo-VMRecord" in problems
+    assert not any("Get-HostRecord" in problem for problem in problems)
+
+
 def test_check_runner_catches_an_operation_run_with_common_in_front():
     old_runner = "$block = [ScriptBlock]::Create([string]$request.common + \"`n\" + $request.script)\n& $block @params\n"
     assert check_runner_runs_common_then_operation(old_runner) != []
@@ -238,8 +264,8 @@ def test_check_operation_params_catches_wrong_types(snippet):
 def test_check_operation_params_accepts_the_protocol_types():
     assert check_operation_params("param([string]$VMId, [string[]]$Ids, [switch]$IncludeChildren, "
                                   "[int]$MergeGraceSeconds)\n", "remove_checkpoints") == []
-    assert check_operation_params("param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes)\n",
-                                  "create_checkpoint") == []
+    assert check_operation_params("param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes, "
+                                  "[int]$CheckpointLimit)\n", "create_checkpoint") == []
 
 
 @pytest.mark.parametrize("snippet", [

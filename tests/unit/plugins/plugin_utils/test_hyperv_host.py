@@ -299,7 +299,8 @@ def test_change_operation_params():
     assert host.set_checkpoint_settings(iter(changes)) == [VM_RECORD]
 
     assert [(call["name"], call["params"]) for call in runner.calls] == [
-        ("create_checkpoint", {"VMId": VM_ID, "Name": "new", "CheckpointType": "Production", "MinFreeBytes": 0}),
+        ("create_checkpoint", {"VMId": VM_ID, "Name": "new", "CheckpointType": "Production", "MinFreeBytes": 0,
+                               "CheckpointLimit": 50}),
         ("remove_checkpoints", {"VMId": VM_ID, "Ids": [cp_id(1), cp_id(2)], "IncludeChildren": True,
                                 "MergeGraceSeconds": 10}),
         ("restore_checkpoint", {"VMId": VM_ID, "Id": cp_id(1), "PowerState": "previous"}),
@@ -320,7 +321,8 @@ def test_create_checkpoint_without_type_sends_null():
     runner = FakeRunner(create_checkpoint=[created_result(checkpoint(5, "new"))])
     host, dummy, dummy2 = make_host(runner)
     host.create_checkpoint(VM_ID, "new")
-    assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None, "MinFreeBytes": 0}
+    assert runner.calls[0]["params"] == {"VMId": VM_ID, "Name": "new", "CheckpointType": None, "MinFreeBytes": 0,
+                                         "CheckpointLimit": 50}
 
 
 def test_remove_checkpoints_is_retried_when_nothing_was_removed():
@@ -407,7 +409,7 @@ def test_create_does_not_adopt_an_old_checkpoint_with_the_same_name():
     assert result == dict(made, connection_lost=True)
     assert "recovered" not in result
     assert runner.calls[2]["params"] == {"VMId": VM_ID, "Name": "nightly", "CheckpointType": "Standard",
-                                         "MinFreeBytes": 0}
+                                         "MinFreeBytes": 0, "CheckpointLimit": 50}
 
 
 def test_create_does_not_adopt_a_checkpoint_made_before_the_attempt_began():

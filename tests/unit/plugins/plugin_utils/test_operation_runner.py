@@ -29,15 +29,18 @@ REAL_RUNNER = os.path.join(REAL_SCRIPT_DIR, "runner.ps1")
 ansible_version = tuple(int(part) for part in ansible_release.split(".")[:2])
 COMMON_ARGS = ["PowerShell", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand"]
 
-COMMON_TEXT = (
-    "# shared functions\n"
-    "function Fail-Operation([string]$Code, [string]$Message) {\n"
+FAIL_OPERATION = (
+    "function Fail-Operation {\n"
+    "    param([string]$Code, [string]$Message)\n"
     "    $e = New-Object System.Exception $Message\n"
     "    $e.Data['hyperv_code'] = $Code\n"
     "    throw $e\n"
     "}\n"
 )
-GET_VM_TEXT = "param([string]$Name, [string]$Id)\n$vm = Get-VM | Where-Object { $_.Name -ceq $Name }\n@{ vm = $vm }\n"
+# A file of shared functions: the comment lines between functions and an unused function do not travel.
+COMMON_TEXT = "# shared functions\n" + FAIL_OPERATION + "\nfunction Get-Unused {\n    1\n}\n"
+GET_VM_TEXT = ("param([string]$Name, [string]$Id)\n$vm = Get-VM | Where-Object { $_.Name -ceq $Name }\n"
+               "if (-not $vm) { Fail-Operation -Code vm_not_found -Message $Name }\n@{ vm = $vm }\n")
 OTHER_OPERATIONS = ("get_vms", "create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint",
                     "set_checkpoint_settings")
 
@@ -66,10 +69,10 @@ def fresh_cache(monkeypatch):
 
 @pytest.fixture
 def script_dir(tmp_path, monkeypatch, fresh_cache):
-    """A script directory with the real runner stub and fake _common.ps1 / get_vm.ps1."""
+    """A script directory with the real runner stub and fake _errors.ps1 / get_vm.ps1."""
     with open(REAL_RUNNER, "r", encoding="utf-8") as handle:
         (tmp_path / "runner.ps1").write_text(handle.read(), encoding="utf-8")
-    (tmp_path / "_common.ps1").write_text(COMMON_TEXT, encoding="utf-8")
+    (tmp_path / "_errors.ps1").write_text(COMMON_TEXT, encoding="utf-8")
     (tmp_path / "get_vm.ps1").write_text(GET_VM_TEXT, encoding="utf-8")
     for name in OTHER_OPERATIONS:
         (tmp_path / (name + ".ps1")).write_text("param($VMId)\n# fake %s\n" % name, encoding="utf-8")
@@ -171,9 +174,8 @@ def test_request_is_one_line_of_ascii_json_with_common_and_op_apart(script_dir):
     packed = gzip.decompress(base64.b64decode(request))
     assert b"\\u00fc" in packed  # ü escaped, not sent raw
     document = json.loads(packed.decode("ascii"))
-    # The comment line of COMMON_TEXT travels empty (see the wire form below).
-    assert document == {"name": "get_vm", "common": COMMON_TEXT.replace("# shared functions", ""),
-                        "script": GET_VM_TEXT, "params": params}
+    # Of the shared functions, only the one get_vm calls travels.
+    assert document == {"name": "get_vm", "common": FAIL_OPERATION, "script": GET_VM_TEXT, "params": params}
 
 
 def test_request_without_params_sends_an_empty_object(script_dir):
@@ -182,21 +184,45 @@ def test_request_without_params_sends_an_empty_object(script_dir):
 
 
 def test_request_keeps_unicode_in_the_script_text(script_dir):
-    (script_dir / "_common.ps1").write_text("$greeting = 'Grüße ✓'\n", encoding="utf-8")
+    (script_dir / "_errors.ps1").write_text("function Fail-Operation {\n    $greeting = 'Grüße ✓'\n}\n", encoding="utf-8")
     request = operation_runner.build_request("get_vm", {})
     assert all(byte < 128 for byte in gzip.decompress(base64.b64decode(request)))
-    assert operation_runner.decode_request(request)["common"] == "$greeting = 'Grüße ✓'\n"
+    assert operation_runner.decode_request(request)["common"] == "function Fail-Operation {\n    $greeting = 'Grüße ✓'\n}\n"
 
 
 def test_request_script_is_the_file_text_with_its_comment_lines_emptied(script_dir):
-    (script_dir / "_common.ps1").write_bytes(b"# common\r\n\t  # indented\r\n$x = 'a # b' # trailing\r\n#\r\n")
-    (script_dir / "get_vm.ps1").write_bytes(b"param($Name)\r\n$Name\r\n")
+    (script_dir / "_errors.ps1").write_bytes(b"# common\r\nfunction Fail-Operation {\r\n\t  # indented\r\n"
+                                             b"    $x = 'a # b' # trailing\r\n#\r\n}\r\n")
+    (script_dir / "get_vm.ps1").write_bytes(b"param($Name)\r\nFail-Operation\r\n")
 
     document = operation_runner.decode_request(operation_runner.build_request("get_vm", {"Name": "a"}))
 
-    # Line endings and line numbers kept; a comment after code stays (it cannot be told from '#' in a string).
-    assert document["common"] == "\r\n\r\n$x = 'a # b' # trailing\r\n\r\n"
-    assert document["script"] == "param($Name)\r\n$Name\r\n"
+    # Line endings and the lines of a function kept; a comment after code stays (it cannot be told from '#' in a
+    # string).
+    assert document["common"] == "function Fail-Operation {\r\n\r\n    $x = 'a # b' # trailing\r\n\r\n}\r\n"
+    assert document["script"] == "param($Name)\r\nFail-Operation\r\n"
+
+
+def test_request_carries_the_shared_functions_called_through_others_and_by_the_runner(script_dir):
+    (script_dir / "_errors.ps1").write_text(
+        "function Get-ErrorCode {\n    Get-ErrorId\n}\n\nfunction Get-ErrorId {\n}\n\nfunction Get-Unused {\n}\n",
+        encoding="utf-8")
+    (script_dir / "_lookup.ps1").write_text(
+        "function Get-TargetVM {\n    if ($x) {\n    }\n    Test-SameName 'a' 'b'\n}\n\n"
+        "function Test-SameName {\n    param($Left, $Right)\n}\n", encoding="utf-8")
+    (script_dir / "get_vm.ps1").write_text("param($Name)\n$vm = get-targetvm -Name $Name\n", encoding="utf-8")
+
+    common = operation_runner.decode_request(operation_runner.build_request("get_vm", {}))["common"]
+
+    # In the files' order; names match case-insensitively, as PowerShell calls them.
+    assert [line for line in common.splitlines() if line.startswith("function")] == [
+        "function Get-ErrorCode {", "function Get-ErrorId {", "function Get-TargetVM {", "function Test-SameName {"]
+
+
+def test_split_functions_cuts_at_the_first_line_that_is_only_a_closing_brace():
+    text = "# x\r\nfunction Get-A {\r\n    if ($x) {\r\n    }\r\n}\r\n$stray = 1\r\nfunction Get-B {\r\n}"
+    assert operation_runner.split_functions(text) == {
+        "get-a": "function Get-A {\r\n    if ($x) {\r\n    }\r\n}\r\n", "get-b": "function Get-B {\r\n}"}
 
 
 def test_request_drops_a_utf8_bom(script_dir):
@@ -216,7 +242,7 @@ def test_script_cache_reads_each_file_once(script_dir, fresh_cache):
     (script_dir / "get_vm.ps1").write_text("changed", encoding="utf-8")
     document = operation_runner.decode_request(operation_runner.build_request("get_vm", {}))
     assert document["script"] == GET_VM_TEXT
-    assert sorted(os.path.basename(path) for path in fresh_cache) == ["_common.ps1", "get_vm.ps1"]
+    assert sorted(os.path.basename(path) for path in fresh_cache) == ["_errors.ps1", "get_vm.ps1", "runner.ps1"]
 
 
 # The reply on stdout ---------------------------------------------------------------------------
