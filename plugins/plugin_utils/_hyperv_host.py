@@ -18,12 +18,23 @@ from __future__ import annotations
 
 import random
 import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
+
+if TYPE_CHECKING:
+    from ansible.plugins.connection import ConnectionBase
+
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import (
+        CheckpointRecord,
+        HostRecord,
+        JsonRecord,
+        VmRecord,
+    )
 
 DEFAULT_RETRIES = 3
 # How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns
@@ -33,7 +44,8 @@ DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
 
 
-def backoff_delay(attempt, base_delay, max_delay=MAX_RETRY_DELAY, jitter=random.random):
+def backoff_delay(attempt: int, base_delay: float, max_delay: float = MAX_RETRY_DELAY,
+                  jitter: Callable[[], float] = random.random) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): doubling, up to 25% jitter, capped."""
     delay = base_delay * (2 ** (attempt - 1))
     return min(max_delay, delay + delay * 0.25 * jitter())
@@ -42,19 +54,22 @@ def backoff_delay(attempt, base_delay, max_delay=MAX_RETRY_DELAY, jitter=random.
 class HyperVHost:
     """Client for the operations of one Hyper-V host, over an Ansible connection."""
 
-    def __init__(self, connection, host_name, timeout=None, retries=DEFAULT_RETRIES,
-                 retry_delay=DEFAULT_RETRY_DELAY, log=None, sleep=time.sleep, runner=run_operation):
+    def __init__(self, connection: ConnectionBase, host_name: str, timeout: float | None = None,
+                 retries: int = DEFAULT_RETRIES, retry_delay: float = DEFAULT_RETRY_DELAY,
+                 log: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 runner: Callable[..., JsonRecord] = run_operation) -> None:
         self._connection = connection
         self.host_name = host_name
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
-        self._log = log or (lambda message: None)
+        self._log: Callable[[str], None] = log or (lambda message: None)
         self._sleep = sleep
         self._runner = runner
         self.round_trips = 0
 
-    def _call(self, name, params, recover=None):
+    def _call(self, name: str, params: JsonRecord,
+              recover: Callable[[], JsonRecord | None] | None = None) -> JsonRecord:
         """Run an operation, retrying transient failures.
 
         ``recover`` is called after a transient failure of an operation that changes
@@ -91,7 +106,7 @@ class HyperVHost:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
 
-    def _checked_result(self, name, result):
+    def _checked_result(self, name: str, result: JsonRecord) -> JsonRecord:
         problems = host_contract.result_problems(name, result)
         if problems:
             shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
@@ -99,7 +114,7 @@ class HyperVHost:
                                 "the host's result does not follow the protocol (docs/host-protocol.md): %s" % shown)
         return result
 
-    def _reset_connection(self):
+    def _reset_connection(self) -> None:
         reset = getattr(self._connection, "reset", None)
         if reset is None:
             return
@@ -110,18 +125,20 @@ class HyperVHost:
 
     # Reads -----------------------------------------------------------------
 
-    def get_vm(self, name=None, vm_id=None):
+    def get_vm(self, name: str | None = None, vm_id: str | None = None) -> VmRecord:
         params = {"Id": vm_id} if vm_id else {"Name": name}
         return self._call("get_vm", params)["vm"]
 
-    def get_vms(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False):
+    def get_vms(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
+                include_checkpoints: bool = True, include_sizes: bool = False) -> tuple[HostRecord, list[VmRecord]]:
         """Returns (host record, list of VM records with their checkpoints); a VM not on the host fails it."""
         host, vms, dummy = self.get_vms_and_missing(names, ids, all_vms, include_checkpoints, include_sizes,
                                                     report_missing=False)
         return host, vms
 
-    def get_vms_and_missing(self, names=(), ids=(), all_vms=False, include_checkpoints=True, include_sizes=False,
-                            report_missing=True):
+    def get_vms_and_missing(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
+                            include_checkpoints: bool = True, include_sizes: bool = False,
+                            report_missing: bool = True) -> tuple[HostRecord, list[VmRecord], list[JsonRecord]]:
         """Returns (host record, VM records, the VMs asked for that are not on the host). Each missing VM is
         ``{"vm", "error_code", "msg", "error_details"}``, as the task would have failed for it."""
         result = self._call("get_vms", {
@@ -140,23 +157,28 @@ class HyperVHost:
                             "error_details": error.details})
         return result["host"], result["vms"], missing
 
-    def get_vm_with_checkpoints(self, name=None, vm_id=None, include_sizes=False):
-        host, vms = self.get_vms(names=[name] if not vm_id else [], ids=[vm_id] if vm_id else [],
+    def get_vm_with_checkpoints(self, name: str | None = None, vm_id: str | None = None,
+                                include_sizes: bool = False) -> tuple[HostRecord, VmRecord]:
+        if not vm_id and name is None:
+            # A defect on this side, as _call's check of the parameters would report it.
+            raise ValueError("get_vm_with_checkpoints needs a VM name or id")
+        host, vms = self.get_vms(names=[name] if not vm_id and name is not None else [], ids=[vm_id] if vm_id else [],
                                  include_sizes=include_sizes)
         return host, vms[0]
 
-    def probe(self, vm_id, experiment):
+    def probe(self, vm_id: str, experiment: str) -> JsonRecord:
         """One experiment of the host probe on a disposable VM: what the host did (docs/host-fidelity.md)."""
         return self._call("probe_host", {"VMId": vm_id, "Experiment": experiment})
 
-    def get_cluster_nodes(self):
+    def get_cluster_nodes(self) -> list[JsonRecord]:
         """The nodes of the failover cluster the host belongs to: ``[{"name", "state"}, ...]``."""
         return self._call("get_cluster_nodes", {})["nodes"]
 
     # Changes ---------------------------------------------------------------
 
-    def create_checkpoint(self, vm_id, name, checkpoint_type=None, known_ids=(), min_free_bytes=0, since=None,
-                          vm_type=None):
+    def create_checkpoint(self, vm_id: str, name: str, checkpoint_type: str | None = None,
+                          known_ids: Iterable[str] = (), min_free_bytes: int = 0, since: str | None = None,
+                          vm_type: str | None = None) -> JsonRecord:
         """Create a checkpoint; after a transient failure, adopt the one the failed attempt made.
 
         Checkpoint-VM takes the checkpoint under Hyper-V's default name and renames it afterwards,
@@ -169,7 +191,7 @@ class HyperVHost:
         """
         known = set(known_ids)
 
-        def recover():
+        def recover() -> JsonRecord | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             repaired = self._put_type_back(vm, vm_type)
             made = [cp for cp in vm.get("checkpoints", [])
@@ -202,7 +224,7 @@ class HyperVHost:
         return self._call("create_checkpoint", {"VMId": vm_id, "Name": name, "CheckpointType": checkpoint_type,
                                                 "MinFreeBytes": int(min_free_bytes)}, recover=recover)
 
-    def _put_type_back(self, vm, vm_type):
+    def _put_type_back(self, vm: VmRecord, vm_type: str | None) -> str | None:
         """After a lost create: the checkpoint type to put back on ``vm`` (None when nothing is), put back.
 
         A live marker belongs to a create that still runs, which puts the type back itself.
@@ -221,7 +243,8 @@ class HyperVHost:
                                        "CheckpointLocation": None}])
         return wanted
 
-    def remove_checkpoints(self, vm_id, ids, include_children=False, merge_grace_seconds=DEFAULT_MERGE_GRACE_SECONDS):
+    def remove_checkpoints(self, vm_id: str, ids: Iterable[str], include_children: bool = False,
+                           merge_grace_seconds: float = DEFAULT_MERGE_GRACE_SECONDS) -> JsonRecord:
         """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
 
         ``merge_grace_seconds``: how long the host waits for the merge the delete starts to show
@@ -232,9 +255,9 @@ class HyperVHost:
         is safe; but the retry's answer would leave out what the lost attempt removed.
         """
         ids = list(ids)
-        gone = []
+        gone: list[str] = []
 
-        def recover():
+        def recover() -> JsonRecord | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             present = set(cp["id"] for cp in vm.get("checkpoints", []))
             gone[:] = [checkpoint_id for checkpoint_id in ids if checkpoint_id not in present]
@@ -251,22 +274,22 @@ class HyperVHost:
             result = dict(result, removed=[checkpoint_id for checkpoint_id in ids if checkpoint_id in removed])
         return result
 
-    def restore_checkpoint(self, vm_id, checkpoint_id, power_state):
+    def restore_checkpoint(self, vm_id: str, checkpoint_id: str, power_state: str) -> JsonRecord:
         # Repeated on a transient failure: a second restore lands the VM on the same
         # checkpoint. No recover: the VM's position cannot tell whether the first
         # attempt ran (right after a checkpoint is taken, the VM already points at it).
         return self._call("restore_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "PowerState": power_state})
 
-    def rename_checkpoint(self, vm_id, checkpoint_id, new_name):
+    def rename_checkpoint(self, vm_id: str, checkpoint_id: str, new_name: str) -> CheckpointRecord:
         # Renaming by id to the same name again changes nothing: a plain retry is safe.
         return self._call("rename_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "NewName": new_name})["checkpoint"]
 
-    def set_checkpoint_settings(self, changes):
+    def set_checkpoint_settings(self, changes: Iterable[JsonRecord]) -> list[VmRecord]:
         """``changes``: list of dicts with VMId and the settings to change (None = leave)."""
         return self._call("set_checkpoint_settings", {"Changes": list(changes)})["vms"]
 
 
-def with_suggestions(error):
+def with_suggestions(error: HostError) -> HostError:
     """``error``, when it is a VM name not found, with the host's closest VM names as "did you mean" (the host
     sends all its names; the error keeps only the closest, in ``details.suggestions``)."""
     details = error.details if isinstance(error.details, dict) else {}
@@ -280,5 +303,5 @@ def with_suggestions(error):
                      operation=error.operation, host=error.host, details=kept, computer_name=error.computer_name)
 
 
-def _without_checkpoints(vm):
+def _without_checkpoints(vm: VmRecord) -> JsonRecord:
     return {key: value for key, value in vm.items() if key != "checkpoints"}
