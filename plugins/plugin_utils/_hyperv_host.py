@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
