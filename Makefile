@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # test-core-<version> and sanity-<version> are pattern rules, which make skips for .PHONY targets.
 .PHONY: venv venvs collection browser demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
-  test-versions lint changelog-lint build galaxy-importer ee-context clean
+  test-versions lint changelog-lint typecheck build galaxy-importer ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,7 +74,7 @@ bench-quick: venv collection
 # ansible-test sanity of each version. See tests/integration/README.md.
 test: venvs collection browser pscheck
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
-	$(MAKE) --no-print-directory test-versions lint changelog-lint galaxy-importer sanity-all
+	$(MAKE) --no-print-directory test-versions lint changelog-lint typecheck galaxy-importer sanity-all
 
 # The static checks of the PowerShell scripts (tools/pscheck: parse, cmdlet catalog, host protocol).
 pscheck: venv
@@ -99,6 +99,18 @@ lint: venv collection
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
+
+# mypy (mypy.ini) over the controller-side code, for each Python the collection supports on the controller.
+# It runs in the collections tree, where the code is the package ansible_collections.hyperv.checkpoint that
+# it imports itself as; its cache goes to build/, not into the checkout.
+TYPECHECK_PYTHONS := 3.11 3.12 3.13
+TYPECHECK_PACKAGES := $(addprefix -p ansible_collections.hyperv.checkpoint.plugins.,plugin_utils action)
+typecheck: venv collection
+	cd $(COLLECTIONS) && for version in $(TYPECHECK_PYTHONS); do \
+	  echo "mypy, Python $$version"; \
+	  MYPYPATH=$(COLLECTIONS) $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/mypy.ini --python-version $$version \
+	    --cache-dir $(CURDIR)/build/mypy-cache/$$version $(TYPECHECK_PACKAGES) || exit 1; \
+	done
 
 # ansible-test needs a real .../ansible_collections/hyperv/checkpoint copy (not a symlink),
 # outside this checkout (inside it, git would hide the copy's files as ignored).

@@ -12,6 +12,7 @@ trip to the host.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any, Collection, Mapping
 
 from ansible.utils.display import Display
 
@@ -26,6 +27,10 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import HostRecord, VmRecord
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
 
 display = Display()
 
@@ -81,11 +86,12 @@ class ActionModule(HyperVActionBase):
     TYPE_OPTIONS = ("checkpoint_type",)
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         return check_options(args)
 
-    def run_checked(self, args, task_vars):
-        outcome = merge_wait = None
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        outcome: Outcome | None = None
+        merge_wait: float | None = None
         try:
             host = self.hyperv_host(task_vars, args["operation_timeout"])
             host_record, vm = self._read(host, args)
@@ -108,18 +114,19 @@ class ActionModule(HyperVActionBase):
             return checkpoint_result(outcome, error, self.vm_label(args))
         return checkpoint_result(outcome)
 
-    def _plan(self, args, vm, host_record):
+    def _plan(self, args: dict[str, Any], vm: VmRecord, host_record: HostRecord) -> planner.Plan:
         plan = planner.plan(args, vm, planner.utc_now())
         plan.warnings.extend(ignored_options(self._task.args, args["state"]))
         plan.warnings.extend(vm_warnings(vm, plan))
         return plan
 
     @staticmethod
-    def _read(host, args):
+    def _read(host: HyperVHost, args: Mapping[str, Any]) -> tuple[HostRecord, VmRecord]:
         """(the host record, the VM record with its checkpoints)."""
         return host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
 
-    def _after_merge(self, host, args, vm):
+    def _after_merge(self, host: HyperVHost, args: dict[str, Any],
+                     vm: VmRecord) -> tuple[float, VmRecord, HostRecord, planner.Plan]:
         """A merge is running: refuse (on_merge=fail) or wait for it, then plan again on fresh state.
 
         Returns (seconds waited, the VM record, the host record, the new plan).
@@ -131,16 +138,16 @@ class ActionModule(HyperVActionBase):
         host_record, vm = self._read(host, args)
         return waited, vm, host_record, self._plan(args, vm, host_record)
 
-    def _perform(self, host, args, vm, action, outcome, host_time):
+    def _perform(self, host: HyperVHost, args: Mapping[str, Any], vm: VmRecord, action: planner.Action,
+                 outcome: Outcome, host_time: str | None) -> None:
         """Carry out one planned action and record it, with the host's answer, in ``outcome``."""
-        kind = action["action"]
-        if kind == "create":
+        if action["action"] == "create":
             outcome.record(action, host.create_checkpoint(
                 vm["id"], action["name"], action["checkpoint_type"],
                 known_ids=[cp["id"] for cp in vm.get("checkpoints", [])],
                 min_free_bytes=free_space.min_free_bytes(args["min_free_gb"]), since=host_time,
                 vm_type=vm.get("checkpoint_type")))
-        elif kind == "remove":
+        elif action["action"] == "remove":
             started = time.monotonic()
             # The host waits this long for the merge to show (Remove-VMSnapshot returns first).
             grace = min(DEFAULT_MERGE_GRACE_SECONDS, args["timeout"]) if args["wait"] else 0
@@ -150,15 +157,15 @@ class ActionModule(HyperVActionBase):
             if args["wait"]:
                 outcome.merge_seconds, outcome.vm_after = wait_for_merge(
                     host, reply["vm"], args["timeout"], "after deleting checkpoints", started=started)
-        elif kind == "restore":
+        elif action["action"] == "restore":
             outcome.record(action, host.restore_checkpoint(vm["id"], action["checkpoint_id"], action["power_state"]))
-        elif kind == "rename":
+        elif action["action"] == "rename":
             outcome.record(action, host.rename_checkpoint(vm["id"], action["checkpoint_id"], action["new_name"]))
         else:
-            raise AssertionError("unknown action %r" % kind)
+            raise AssertionError("unknown action %r" % action["action"])
 
 
-def check_options(args):
+def check_options(args: dict[str, Any]) -> dict[str, Any]:
     """hyperv_checkpoint's rules beyond the argument spec; the options with the durations in seconds
     (``max_age_seconds``, ``older_than_seconds``). Raises OptionError before anything is sent."""
     rules.check_not_blank(args, ("vm", "vm_id", "checkpoint_id", "name_prefix", "name_pattern"))
@@ -182,14 +189,15 @@ def check_options(args):
                 older_than_seconds=rules.parse_duration(args["older_than"], "older_than"))
 
 
-def ignored_options(task_args, state):
+def ignored_options(task_args: Collection[str], state: str) -> list[str]:
     """Warnings for options the task gave that its state does not use."""
     return ["option %s has no effect with state=%s" % (option, state)
             for option, states in sorted(OPTIONS_FOR_STATES.items())
             if option in task_args and state not in states]
 
 
-def wait_for_merge(host, vm, timeout, why, started=None):
+def wait_for_merge(host: HyperVHost, vm: VmRecord, timeout: float, why: str,
+                   started: float | None = None) -> tuple[float, VmRecord]:
     """Poll the VM until its disk merge ends; returns (seconds waited, the VM record then). Progress at -v."""
     started = time.monotonic() if started is None else started
     delay = MERGE_POLL_FIRST

@@ -9,6 +9,8 @@ changes) one write for all of them: two round trips whatever the number of VMs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -32,21 +34,21 @@ class ActionModule(HyperVActionBase):
     TYPE_OPTIONS = ("checkpoint_type",)
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         return check_options(args)
 
-    def run_checked(self, args, task_vars):
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         host = self.hyperv_host(task_vars, args["operation_timeout"])
         host_record, vms = host.get_vms(names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=args["all_vms"],
                                         include_checkpoints=True)
         entries, changes = type_planner.plan_settings(host_record, unique_vms(vms), type_planner.desired_settings(args))
-        after = []
+        after: list[dict[str, Any]] = []
         if changes and not self._task.check_mode:
             after = host.set_checkpoint_settings(changes)
         return type_planner.type_result(entries, changes, after, bool(self._task.diff))
 
 
-def check_options(args):
+def check_options(args: dict[str, Any]) -> dict[str, Any]:
     """hyperv_checkpoint_type's rules beyond the argument spec."""
     rules.check_not_blank(args, ("vm", "vm_id", "checkpoint_location"))
     rules.check_positive(args, ("operation_timeout",))

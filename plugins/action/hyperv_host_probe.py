@@ -10,6 +10,8 @@ their own, and each puts the VM back as it found it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_assumptions as host_assumptions
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -29,16 +31,16 @@ class ActionModule(HyperVActionBase):
     NAME_OPTIONS = ("vm", "vm_id")
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         rules.check_not_blank(args, ("vm", "vm_id"))
         rules.check_positive(args, ("operation_timeout",))
         return args
 
-    def run_checked(self, args, task_vars):
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         if self._task.check_mode:
             return dict(changed=False, skipped=True, msg="the probe changes the VM; it does not run in check mode")
         experiments = args["experiments"] or list(host_assumptions.EXPERIMENTS)
-        observations = {}
+        observations: dict[str, Any] = {}
         try:
             host = self.hyperv_host(task_vars, args["operation_timeout"])
             host_record, vm = host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])

@@ -11,6 +11,8 @@ verbose logging; and turn every HypervError into the failed task's fields (_erro
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Mapping
+
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -46,18 +48,19 @@ class HyperVActionBase(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
 
-    ARGUMENT_SPEC = {}
-    MUTUALLY_EXCLUSIVE = []
-    REQUIRED_ONE_OF = []
-    REQUIRED_IF = []
-    REQUIRED_BY = {}
+    # As validate_argument_spec takes them.
+    ARGUMENT_SPEC: ClassVar[dict[str, dict[str, Any]]] = {}
+    MUTUALLY_EXCLUSIVE: ClassVar[list[tuple[str, ...]]] = []
+    REQUIRED_ONE_OF: ClassVar[list[tuple[str, ...]]] = []
+    REQUIRED_IF: ClassVar[list[tuple[Any, ...]]] = []
+    REQUIRED_BY: ClassVar[dict[str, tuple[str, ...]]] = {}
     # Options that name something on the host (_option_rules): strings only, no control characters.
-    NAME_OPTIONS = ()
-    NAME_HINTS = {"vm": "; address such a VM by vm_id"}
+    NAME_OPTIONS: ClassVar[tuple[str, ...]] = ()
+    NAME_HINTS: ClassVar[dict[str, str]] = {"vm": "; address such a VM by vm_id"}
     # Options that take a checkpoint type: Hyper-V's spelling (ProductionOnly) is accepted too.
-    TYPE_OPTIONS = ()
+    TYPE_OPTIONS: ClassVar[tuple[str, ...]] = ()
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
         args = None
@@ -68,16 +71,16 @@ class HyperVActionBase(ActionBase):
             result.update(error_result(error, self.vm_label(args or self._task.args)))
         return result
 
-    def run_checked(self, args, task_vars):
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         """The module's own rules on the validated options; returns the options to work with."""
         return args
 
     @staticmethod
-    def vm_label(args):
+    def vm_label(args: Mapping[str, Any]) -> str | None:
         """The VM(s) the task is about, for messages."""
         names = []
         for option in ("vm", "vm_id"):
@@ -85,7 +88,7 @@ class HyperVActionBase(ActionBase):
             names.extend(value if isinstance(value, list) else [value] if value else [])
         return ", ".join(str(name) for name in names) or None
 
-    def validated_args(self):
+    def validated_args(self) -> dict[str, Any]:
         """The task's options, validated once and with defaults; raises OptionError naming the bad option."""
         try:
             normalized = normalize_name_options(self.ARGUMENT_SPEC, self.NAME_OPTIONS, self._task.args,
@@ -110,7 +113,7 @@ class HyperVActionBase(ActionBase):
             raise OptionError(str(error.message) + NOTHING_SENT)
         return self.check_options(args)
 
-    def host_label(self, task_vars):
+    def host_label(self, task_vars: Mapping[str, Any] | None) -> str:
         """The inventory name of the Hyper-V host the task connects to: the delegated host, else the task's own.
 
         Not ansible_delegated_vars' inventory_hostname: ansible-core sets that to the task's own host (the guest).
@@ -119,7 +122,7 @@ class HyperVActionBase(ActionBase):
             return self._task.delegate_to
         return (task_vars or {}).get("inventory_hostname", "the Hyper-V host")
 
-    def hyperv_host(self, task_vars, operation_timeout):
+    def hyperv_host(self, task_vars: Mapping[str, Any] | None, operation_timeout: float | None) -> HyperVHost:
         host = self.host_label(task_vars)
         # Before connecting: a guest's POSIX shell, or the controller itself, cannot run the operations.
         problem = connection_problem(getattr(self._connection, "_load_name", None) or self._connection.transport,

@@ -10,17 +10,24 @@ then says whether an operation was carried out before the failure, and ``actions
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import render_tree
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import error_result
 
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import Action, Plan
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import JsonRecord, VmRecord
+
 
 class Outcome:
     """A task's course: the VM record and plan it started from, then each operation done with the host's reply."""
 
-    def __init__(self, vm, plan, state, check_mode=False, diff=False, wait=True):
+    def __init__(self, vm: VmRecord, plan: Plan, state: str, check_mode: bool = False, diff: bool = False,
+                 wait: bool = True) -> None:
         self.vm = vm
         self.plan = plan
         self.state = state
@@ -29,21 +36,22 @@ class Outcome:
         self.wait = wait
         self.warnings = list(plan.warnings)
         # (planned action, the host's reply, the seconds the host waited for a merge to show) in order.
-        self.done = []
+        self.done: list[tuple[Action, JsonRecord, int | None]] = []
         # The VM as the host last reported it (after a merge wait, as the wait last read it).
         self.vm_after = vm
-        self.merge_wait_before_seconds = None
-        self.merge_seconds = None
+        self.merge_wait_before_seconds: float | None = None
+        self.merge_seconds: float | None = None
 
-    def record(self, action, reply, merge_grace=None):
+    def record(self, action: Action, reply: JsonRecord, merge_grace: int | None = None) -> None:
         self.done.append((action, reply, merge_grace))
         if isinstance(reply, dict) and isinstance(reply.get("vm"), dict):
             self.vm_after = reply["vm"]
 
 
-def checkpoint_result(outcome, error=None, vm_label=None):
+def checkpoint_result(outcome: Outcome | None, error: BaseException | None = None,
+                      vm_label: str | None = None) -> dict[str, Any]:
     """The task's result: built from ``outcome`` (None when the task failed before it had a plan) and ``error``."""
-    result = {"changed": False, "actions": []}
+    result: dict[str, Any] = {"changed": False, "actions": []}
     if outcome is not None:
         result = _result_of(outcome, with_views=error is None)
     if error is not None:
@@ -53,9 +61,11 @@ def checkpoint_result(outcome, error=None, vm_label=None):
     return result
 
 
-def _result_of(outcome, with_views):
+def _result_of(outcome: Outcome, with_views: bool) -> dict[str, Any]:
     vm = outcome.vm
-    result = {"warnings": list(outcome.warnings)}
+    result: dict[str, Any] = {"warnings": list(outcome.warnings)}
+    actions: list[dict[str, Any]]
+    performed: Sequence[Mapping[str, Any]]
     if outcome.check_mode:
         actions = [dict(action, done=False) for action in outcome.plan.actions]
         performed = outcome.plan.actions
@@ -81,7 +91,7 @@ def _result_of(outcome, with_views):
             "before": render_tree(vm.get("checkpoints", []), vm.get("current_checkpoint_id")),
             "after": render_tree(after_checkpoints, after_current),
         }
-    checkpoint = outcome.plan.checkpoint
+    checkpoint: JsonRecord | None = outcome.plan.checkpoint
     for action, reply, dummy in outcome.done:
         if action["action"] == "create":
             checkpoint = reply["checkpoint"]
@@ -96,18 +106,18 @@ def _result_of(outcome, with_views):
     return result
 
 
-def _done(action, reply):
-    kind = action["action"]
-    if kind == "create":
+def _done(action: Action, reply: JsonRecord) -> dict[str, Any]:
+    """The result's entry for ``action``, carried out: with ``done`` and what the host did."""
+    if action["action"] == "create":
         return dict(action, done=True, checkpoint_id=reply["checkpoint"]["id"])
-    if kind == "remove":
+    if action["action"] == "remove":
         return dict(action, done=True, removed=reply["removed"], merge=reply.get("merge"))
-    if kind == "restore":
+    if action["action"] == "restore":
         return dict(action, done=True, state_after_restore=reply.get("state_after_restore"))
     return dict(action, done=True)
 
 
-def _fields_of(vm, action, reply):
+def _fields_of(vm: VmRecord, action: Action, reply: JsonRecord) -> dict[str, Any]:
     """The result's own fields for one operation done."""
     kind = action["action"]
     if kind == "create":
@@ -121,9 +131,9 @@ def _fields_of(vm, action, reply):
     return {}
 
 
-def _warnings_of(vm, action, reply, merge_grace, wait):
+def _warnings_of(vm: VmRecord, action: Action, reply: JsonRecord, merge_grace: int | None, wait: bool) -> list[str]:
     kind, name = action["action"], vm["name"]
-    if kind == "create":
+    if action["action"] == "create":
         return create_warnings(name, action["name"], reply)
     warnings = []
     if kind == "remove":
@@ -139,7 +149,7 @@ def _warnings_of(vm, action, reply, merge_grace, wait):
     return warnings
 
 
-def create_warnings(vm_name, name, reply):
+def create_warnings(vm_name: str, name: str, reply: Mapping[str, Any]) -> list[str]:
     """What the host's answer to a create says that the user should know."""
     warnings = []
     if reply.get("fell_back"):
@@ -162,7 +172,7 @@ def create_warnings(vm_name, name, reply):
     return warnings
 
 
-def vm_warnings(vm, plan):
+def vm_warnings(vm: VmRecord, plan: Plan) -> list[str]:
     """What the VM record itself says that the user should know before a change."""
     warnings = []
     override = vm.get("type_override") or {}
@@ -176,12 +186,12 @@ def vm_warnings(vm, plan):
     return warnings
 
 
-def describe(vm, ids):
+def describe(vm: VmRecord, ids: Sequence[str]) -> list[dict[str, Any]]:
     names = {cp["id"]: cp["name"] for cp in vm.get("checkpoints", [])}
     return [{"id": checkpoint_id, "name": names.get(checkpoint_id)} for checkpoint_id in ids]
 
 
-def vm_summary(vm, current_id):
+def vm_summary(vm: VmRecord, current_id: str | None) -> dict[str, Any]:
     """The VM after the task: as the host last reported it, at the (predicted) position ``current_id``."""
     return checkpoint_types.with_option({
         "id": vm["id"],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import re
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict, Union
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
@@ -24,31 +25,73 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space impo
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import did_you_mean, named
 
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import CheckpointRecord, VmRecord
+
 USER_SNAPSHOT_TYPE = "Standard"
+
+# The task's validated options (hyperv_checkpoint's check_options), as the planner reads them.
+Request = Mapping[str, Any]
+
+
+# The actions a plan holds: the action plugin carries them out, the outcome reports them (each as the
+# result's ``actions`` entry, with what the host did added).
+class CreateAction(TypedDict):
+    action: Literal["create"]
+    name: str
+    checkpoint_type: str | None
+    checkpoint_type_option: str | None
+
+
+class RemoveAction(TypedDict):
+    action: Literal["remove"]
+    checkpoint_ids: list[str]
+    names: list[str]
+    include_children: bool
+    # Every checkpoint the delete takes: the targets and, with include_children, their subtrees.
+    removes: list[str]
+
+
+class RenameAction(TypedDict):
+    action: Literal["rename"]
+    checkpoint_id: str
+    name: str
+    new_name: str
+
+
+class RestoreAction(TypedDict):
+    action: Literal["restore"]
+    checkpoint_id: str
+    name: str
+    power_state: str
+
+
+Action = Union[CreateAction, RemoveAction, RenameAction, RestoreAction]
 
 
 class Plan:
     """What to do: ``actions`` in order, the ``checkpoint`` the task is about, ``warnings``."""
 
-    def __init__(self, actions=None, checkpoint=None, warnings=None, needs_quiet_vm=None):
-        self.actions = actions or []
+    def __init__(self, actions: list[Action] | None = None, checkpoint: CheckpointRecord | None = None,
+                 warnings: list[str] | None = None, needs_quiet_vm: bool | None = None) -> None:
+        self.actions: list[Action] = actions or []
         self.checkpoint = checkpoint
-        self.warnings = warnings or []
+        self.warnings: list[str] = warnings or []
         # Whether the actions should wait for a running disk merge (on_merge). A
         # restore does not: it is the rollback path and must not be held up.
         self.needs_quiet_vm = bool(self.actions) if needs_quiet_vm is None else needs_quiet_vm
 
     @property
-    def changed(self):
+    def changed(self) -> bool:
         return bool(self.actions)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Plan(actions=%r, checkpoint=%r)" % (self.actions, self.checkpoint and self.checkpoint.get("id"))
 
 
 # Small helpers ---------------------------------------------------------------
 
-def parse_time(text):
+def parse_time(text: str) -> datetime.datetime:
     """UTC datetime from the host's ISO 8601 text (7 fractional digits, trailing Z)."""
     match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", text)
     if not match:
@@ -63,30 +106,30 @@ def parse_time(text):
     return value
 
 
-def utc_now():
+def utc_now() -> datetime.datetime:
     """The controller's clock in UTC; ages compare it with the host's creation times."""
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def age_seconds(checkpoint, now):
+def age_seconds(checkpoint: CheckpointRecord, now: datetime.datetime) -> float:
     return (now - parse_time(checkpoint["creation_time"])).total_seconds()
 
 
-def user_checkpoints(vm):
+def user_checkpoints(vm: VmRecord) -> list[CheckpointRecord]:
     """Checkpoints this module may touch: never backup (Recovery) or Replica ones."""
     return [cp for cp in vm.get("checkpoints", []) if cp.get("snapshot_type", USER_SNAPSHOT_TYPE) == USER_SNAPSHOT_TYPE]
 
 
-def by_id(checkpoints, checkpoint_id):
+def by_id(checkpoints: Iterable[CheckpointRecord], checkpoint_id: str) -> list[CheckpointRecord]:
     wanted = checkpoint_id.lower()
     return [cp for cp in checkpoints if cp["id"].lower() == wanted]
 
 
-def describe_matches(checkpoints):
+def describe_matches(checkpoints: Iterable[CheckpointRecord]) -> list[dict[str, Any]]:
     return [{"id": cp["id"], "name": cp["name"], "creation_time": cp["creation_time"]} for cp in checkpoints]
 
 
-def ambiguous(vm, name, matches, hint):
+def ambiguous(vm: VmRecord, name: str, matches: Sequence[CheckpointRecord], hint: str) -> PlanError:
     names = sorted(set(cp["name"] for cp in matches))
     spelled = "named '%s'" % name if names == [name] else "named '%s' as Hyper-V compares names (%s)" % (
         name, ", ".join("'%s'" % other for other in names))
@@ -98,13 +141,14 @@ def ambiguous(vm, name, matches, hint):
     )
 
 
-def kind_of(checkpoint):
+def kind_of(checkpoint: CheckpointRecord) -> str:
     """What the collection knows of a checkpoint's kind: ``standard`` when it holds the VM's memory state, else
     ``unknown`` (a production checkpoint, or a standard one of a VM that was off: Hyper-V records no kind)."""
     return "standard" if checkpoint.get("has_memory_state") else "unknown"
 
 
-def checkpoint_view(checkpoint, vm, taken_type=None):
+def checkpoint_view(checkpoint: CheckpointRecord | None, vm: VmRecord,
+                    taken_type: str | None = None) -> dict[str, Any] | None:
     """The checkpoint as the task returns it; ``taken_type``: the kind the task just took."""
     if checkpoint is None:
         return None
@@ -121,7 +165,7 @@ def checkpoint_view(checkpoint, vm, taken_type=None):
     }
 
 
-def not_found(vm, request, purpose):
+def not_found(vm: VmRecord, request: Request, purpose: str) -> PlanError:
     """checkpoint_not_found for ``purpose`` (``to restore``), with the closest names when the name is wrong."""
     hint = ""
     if not request.get("checkpoint_id"):
@@ -132,7 +176,7 @@ def not_found(vm, request, purpose):
 
 # Selecting one checkpoint -----------------------------------------------------
 
-def find_one(vm, request, hint):
+def find_one(vm: VmRecord, request: Request, hint: str) -> CheckpointRecord | None:
     """The single checkpoint named by checkpoint_id or name; None when there is none."""
     checkpoints = user_checkpoints(vm)
     if request.get("checkpoint_id"):
@@ -148,7 +192,7 @@ def find_one(vm, request, hint):
     return found[0] if found else None
 
 
-def ensure_can_create(vm, checkpoint_type, min_free_gb=None):
+def ensure_can_create(vm: VmRecord, checkpoint_type: str | None, min_free_gb: float | None = None) -> None:
     # A per-checkpoint type never overrides Disabled: the administrator turned
     # checkpoints off for this VM on purpose.
     if vm.get("checkpoint_type") == "Disabled":
@@ -176,8 +220,7 @@ def ensure_can_create(vm, checkpoint_type, min_free_gb=None):
 
 # Planning per state -------------------------------------------------------------
 
-def plan_present(vm, request, now):
-    name = request.get("name")
+def plan_present(vm: VmRecord, request: Request, now: datetime.datetime) -> Plan:
     if request.get("new_name") is not None:
         return plan_rename(vm, request)
     existing = find_one(vm, request, "give checkpoint_id to pick one, or delete the duplicates")
@@ -197,15 +240,17 @@ def plan_present(vm, request, now):
         raise PlanError("checkpoint_not_found", "VM '%s' has no checkpoint with id %s; state=present creates a "
                         "checkpoint only by name" % (vm["name"], request["checkpoint_id"]))
     ensure_can_create(vm, request.get("checkpoint_type"), request.get("min_free_gb"))
-    action = {"action": "create", "name": name,
-              "checkpoint_type": checkpoint_types.host_value(request.get("checkpoint_type")),
-              "checkpoint_type_option": request.get("checkpoint_type")}
+    # Without a checkpoint_id, find_one looked the checkpoint up by this name.
+    name: str = request["name"]
+    action: CreateAction = {"action": "create", "name": name,
+                            "checkpoint_type": checkpoint_types.host_value(request.get("checkpoint_type")),
+                            "checkpoint_type_option": request.get("checkpoint_type")}
     predicted = {"id": None, "name": name, "snapshot_type": USER_SNAPSHOT_TYPE, "creation_time": None,
                  "parent_id": vm.get("current_checkpoint_id")}
     return Plan(actions=[action], checkpoint=predicted)
 
 
-def plan_rename(vm, request):
+def plan_rename(vm: VmRecord, request: Request) -> Plan:
     new_name = request["new_name"]
     existing = find_one(vm, request, "give checkpoint_id to pick the one to rename")
     if existing is None:
@@ -222,11 +267,12 @@ def plan_rename(vm, request):
     if taken:
         raise PlanError("name_in_use", "VM '%s' already has a checkpoint named '%s' (%s); renaming would make the "
                         "name ambiguous" % (vm["name"], taken[0]["name"], ", ".join(cp["id"] for cp in taken)))
-    action = {"action": "rename", "checkpoint_id": existing["id"], "name": existing["name"], "new_name": new_name}
+    action: RenameAction = {"action": "rename", "checkpoint_id": existing["id"], "name": existing["name"],
+                            "new_name": new_name}
     return Plan(actions=[action], checkpoint=dict(existing, name=new_name))
 
 
-def plan_absent(vm, request, now):
+def plan_absent(vm: VmRecord, request: Request, now: datetime.datetime) -> Plan:
     if request.get("name") is None and request.get("checkpoint_id") is None:
         return plan_cleanup(vm, request, now)
     if request.get("checkpoint_id"):
@@ -242,7 +288,7 @@ def plan_absent(vm, request, now):
     return Plan(actions=[removal(vm, targets, request.get("include_children"))], checkpoint=targets[0])
 
 
-def plan_cleanup(vm, request, now):
+def plan_cleanup(vm: VmRecord, request: Request, now: datetime.datetime) -> Plan:
     """Delete the checkpoints selected by name_prefix/name_pattern, older_than and keep_newest."""
     selected = select_for_cleanup(user_checkpoints(vm), now, request.get("name_prefix"), request.get("name_pattern"),
                                   request.get("older_than_seconds"), request.get("keep_newest"))
@@ -251,7 +297,9 @@ def plan_cleanup(vm, request, now):
     return Plan(actions=[removal(vm, selected, request.get("include_children"))])
 
 
-def select_for_cleanup(checkpoints, now, prefix=None, pattern=None, older_than=None, keep_newest=None):
+def select_for_cleanup(checkpoints: Iterable[CheckpointRecord], now: datetime.datetime, prefix: str | None = None,
+                       pattern: str | None = None, older_than: float | None = None,
+                       keep_newest: int | None = None) -> list[CheckpointRecord]:
     """Oldest first: matching name, older than ``older_than`` seconds, beyond the newest ``keep_newest``.
 
     The prefix and the pattern are case-sensitive: they select what to delete, and the narrower selection is the
@@ -268,7 +316,7 @@ def select_for_cleanup(checkpoints, now, prefix=None, pattern=None, older_than=N
     return matching
 
 
-def removal(vm, targets, include_children):
+def removal(vm: VmRecord, targets: Sequence[CheckpointRecord], include_children: bool | None) -> RemoveAction:
     doomed = set(cp["id"] for cp in targets)
     if include_children:
         subtree = CheckpointTree(vm.get("checkpoints", [])).descendants(doomed)
@@ -288,29 +336,33 @@ def removal(vm, targets, include_children):
     }
 
 
-def plan_restored(vm, request, now):
+def plan_restored(vm: VmRecord, request: Request, now: datetime.datetime) -> Plan:
     target = find_one(vm, request, "give checkpoint_id to pick the one to restore")
     if target is None:
         raise not_found(vm, request, "to restore")
     # Always restore: the VM can have drifted from its checkpoint without Hyper-V
     # knowing, so "already restored" cannot be detected.
-    action = {"action": "restore", "checkpoint_id": target["id"], "name": target["name"],
-              "power_state": request.get("power_state") or "previous"}
+    action: RestoreAction = {"action": "restore", "checkpoint_id": target["id"], "name": target["name"],
+                             "power_state": request.get("power_state") or "previous"}
     return Plan(actions=[action], checkpoint=target, needs_quiet_vm=False)
 
 
-PLANNERS = {"present": plan_present, "absent": plan_absent, "restored": plan_restored}
+PLANNERS: dict[str, Callable[[VmRecord, Request, datetime.datetime], Plan]] = {
+    "present": plan_present, "absent": plan_absent, "restored": plan_restored}
 
 
-def plan(request, vm, now):
+def plan(request: Request, vm: VmRecord, now: datetime.datetime) -> Plan:
     """The Plan for ``request`` (the task's validated options) against ``vm`` (with checkpoints) at ``now``."""
     return PLANNERS[request.get("state", "present")](vm, request, now)
 
 
 # Predicting for check and diff mode --------------------------------------
 
-def predict_checkpoints(vm, actions):
-    """The VM's checkpoint list after ``actions``, as far as it can be known in advance."""
+def predict_checkpoints(vm: VmRecord,
+                        actions: Iterable[Mapping[str, Any]]) -> tuple[list[CheckpointRecord], str | None]:
+    """The VM's checkpoint list after ``actions``, as far as it can be known in advance.
+
+    ``actions``: planned ones, or those the outcome reports as done (a create's with ``checkpoint_id``)."""
     checkpoints = [dict(cp) for cp in vm.get("checkpoints", [])]
     current = vm.get("current_checkpoint_id")
     for action in actions:
@@ -329,21 +381,21 @@ def predict_checkpoints(vm, actions):
     return checkpoints, current
 
 
-def _label(request):
+def _label(request: Request) -> str:
     if request.get("checkpoint_id"):
         return "with id %s" % request["checkpoint_id"]
     return "named '%s'" % request.get("name")
 
 
-def _human(seconds):
+def _human(seconds: float) -> str:
     """Two units, so that 30 hours reads as 1d6h and not as 1d."""
-    seconds = int(seconds)
+    whole = int(seconds)
     units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    parts = []
+    parts: list[str] = []
     for unit, size in units:
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append("%d%s" % (seconds // size, unit))
-            seconds %= size
+        if whole >= size or (unit == "s" and not parts):
+            parts.append("%d%s" % (whole // size, unit))
+            whole %= size
         if len(parts) == 2:
             break
     return "".join(parts)

@@ -5,14 +5,24 @@
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import age_seconds, kind_of
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
 
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import (
+        CheckpointRecord,
+        HostRecord,
+        VmRecord,
+    )
 
-def checkpoint_entry(checkpoint, vm, now, depths):
+
+def checkpoint_entry(checkpoint: CheckpointRecord, vm: VmRecord, now: datetime.datetime,
+                     depths: Mapping[str | None, int]) -> dict[str, Any]:
     entry = dict(checkpoint)
     entry["age_seconds"] = int(age_seconds(checkpoint, now))
     entry["is_current"] = checkpoint["id"] == vm.get("current_checkpoint_id")
@@ -21,7 +31,7 @@ def checkpoint_entry(checkpoint, vm, now, depths):
     return entry
 
 
-def matches(entry, name_pattern, older_than):
+def matches(entry: Mapping[str, Any], name_pattern: str | None, older_than: float | None) -> bool:
     if name_pattern is not None and not fnmatch.fnmatchcase(entry["name"], name_pattern):
         return False
     if older_than is not None and entry["age_seconds"] <= older_than:
@@ -29,7 +39,8 @@ def matches(entry, name_pattern, older_than):
     return True
 
 
-def vm_report(vm, now, name_pattern=None, older_than=None):
+def vm_report(vm: VmRecord, now: datetime.datetime, name_pattern: str | None = None,
+              older_than: float | None = None) -> dict[str, Any]:
     checkpoints = vm.get("checkpoints", [])
     tree = CheckpointTree(checkpoints)
     depths = tree.depths()
@@ -49,9 +60,10 @@ def vm_report(vm, now, name_pattern=None, older_than=None):
     return report
 
 
-def unique_vms(vms):
+def unique_vms(vms: Iterable[VmRecord]) -> list[VmRecord]:
     """Each VM once, in first-seen order: a VM asked for by name and by id is one VM."""
-    seen, unique = set(), []
+    seen: set[str] = set()
+    unique: list[VmRecord] = []
     for vm in vms:
         if vm["id"] not in seen:
             seen.add(vm["id"])
@@ -59,7 +71,8 @@ def unique_vms(vms):
     return unique
 
 
-def build_report(host, vms, now, name_pattern=None, older_than=None):
+def build_report(host: HostRecord, vms: Iterable[VmRecord], now: datetime.datetime, name_pattern: str | None = None,
+                 older_than: float | None = None) -> dict[str, Any]:
     reports = [vm_report(vm, now, name_pattern, older_than) for vm in unique_vms(vms)]
     return {
         "host": host,

@@ -10,6 +10,10 @@ value read from a result or an inventory variable can be given back; results car
 
 from __future__ import annotations
 
+from typing import Any, Mapping, TypeVar
+
+_Value = TypeVar("_Value")
+
 # Option value -> Hyper-V's CheckpointType.
 HOST_VALUES = {
     "standard": "Standard",
@@ -21,7 +25,7 @@ OPTION_VALUES = {host: option for option, host in HOST_VALUES.items()}
 _BY_KEY = {option.replace("_", ""): option for option in HOST_VALUES}
 
 
-def option_value(value):
+def option_value(value: _Value) -> _Value | str:
     """``value`` in the options' spelling (``ProductionOnly``, ``PRODUCTION_ONLY`` -> ``production_only``);
     anything that is no checkpoint type is returned as it is, for the argument spec to refuse."""
     if not isinstance(value, str):
@@ -29,16 +33,16 @@ def option_value(value):
     return _BY_KEY.get(value.strip().replace("_", "").lower(), value)
 
 
-def host_value(option):
+def host_value(option: str | None) -> str | None:
     """Hyper-V's spelling of an option value (None for None)."""
     return HOST_VALUES.get(option) if option else None
 
 
-def option_of(host):
+def option_of(host: str | None) -> str | None:
     """The options' spelling of a type the host reported (None for None, or a type the options do not know)."""
     return OPTION_VALUES.get(host) if host else None
 
 
-def with_option(record, key="checkpoint_type"):
+def with_option(record: Mapping[str, Any], key: str = "checkpoint_type") -> dict[str, Any]:
     """``record`` with ``<key>_option`` beside its host-spelled ``key``."""
     return dict(record, **{key + "_option": option_of(record.get(key))})

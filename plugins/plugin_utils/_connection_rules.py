@@ -22,7 +22,7 @@ HOW_TO_REACH = ("run the task on the Hyper-V host (delegate_to: <the Hyper-V hos
                 "ansible_shell_type=powershell")
 
 
-def short_name(plugin_name):
+def short_name(plugin_name: str | None) -> str:
     """``ansible.builtin.ssh`` -> ``ssh``: the name users write in ansible_connection."""
     for prefix in ("ansible.builtin.", "ansible.legacy."):
         if plugin_name and plugin_name.startswith(prefix):
@@ -30,7 +30,7 @@ def short_name(plugin_name):
     return plugin_name or "unknown"
 
 
-def connection_problem(connection_name, shell_family, host):
+def connection_problem(connection_name: str | None, shell_family: str | None, host: str) -> str | None:
     """None when a connection with the shell plugin of ``shell_family`` can run the operations, else the
     refusal's message.
 

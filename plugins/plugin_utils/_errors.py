@@ -13,6 +13,8 @@ of them into the fields of a failed task.
 
 from __future__ import annotations
 
+from typing import Any
+
 # Codes worth another attempt: the host was busy, or the connection broke before
 # the answer arrived. Everything else is a decision the user has to make.
 TRANSIENT_CODES = frozenset(("busy", "connection_lost"))
@@ -65,13 +67,13 @@ HINTS = {
 class HypervError(Exception):
     """Any failure the collection reports: a stable ``code``, a ``message`` and ``details`` (a dict)."""
 
-    def __init__(self, code, message, details=None):
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         self.code = code
         self.message = message
-        self.details = details or {}
+        self.details: dict[str, Any] = details or {}
         super().__init__(self.describe())
 
-    def describe(self):
+    def describe(self) -> str:
         return "%s: %s" % (self.code, self.message)
 
 
@@ -82,7 +84,7 @@ class PlanError(HypervError):
 class OptionError(PlanError):
     """A task option is wrong (found before any connection); the message names the option."""
 
-    def __init__(self, message, details=None):
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(INVALID_OPTION, message, details)
 
 
@@ -90,17 +92,18 @@ class HostError(HypervError):
     """An operation on the Hyper-V host failed: ``operation``, ``host`` (the inventory name the task connected to)
     and ``computer_name`` (the host's own name, when it answered)."""
 
-    def __init__(self, code, message, operation=None, host=None, details=None, computer_name=None):
+    def __init__(self, code: str, message: str, operation: str | None = None, host: str | None = None,
+                 details: dict[str, Any] | None = None, computer_name: str | None = None) -> None:
         self.operation = operation
         self.host = host
         self.computer_name = computer_name
         super().__init__(code, message, details)
 
     @property
-    def transient(self):
+    def transient(self) -> bool:
         return self.code in TRANSIENT_CODES
 
-    def describe(self):
+    def describe(self) -> str:
         where = " on %s" % host_name(self.host, self.computer_name) if self.host or self.computer_name else ""
         what = " (operation %s%s)" % (self.operation, where) if self.operation else where
         return "%s: %s%s" % (self.code, self.message, what)
@@ -113,7 +116,7 @@ class OperationTimeoutError(HostError):
     it blindly could do it twice.
     """
 
-    def __init__(self, operation, host, timeout):
+    def __init__(self, operation: str, host: str | None, timeout: float | None) -> None:
         super().__init__(
             "timeout",
             "the host did not answer within %s seconds; the operation may still be running there" % timeout,
@@ -126,7 +129,7 @@ class OperationTimeoutError(HostError):
 class ConnectionLostError(HostError):
     """The connection broke before the host's answer arrived (transient)."""
 
-    def __init__(self, operation, host, cause):
+    def __init__(self, operation: str, host: str | None, cause: object) -> None:
         super().__init__(
             "connection_lost",
             "the connection to the host was lost: %s" % cause,
@@ -157,7 +160,7 @@ class HostUnreachableError(HostError):
     then leaves the play without its rescue running.
     """
 
-    def __init__(self, operation, host, cause):
+    def __init__(self, operation: str, host: str | None, cause: object) -> None:
         super().__init__("host_unreachable", "the Hyper-V host %s did not answer: %s" % (host, cause),
                          operation=operation, host=host, details={"cause": str(cause)})
 
@@ -165,7 +168,8 @@ class HostUnreachableError(HostError):
 class ProtocolError(HostError):
     """The host answered something that is not the runner's JSON document."""
 
-    def __init__(self, operation, host, message, rc=None, stdout="", stderr=""):
+    def __init__(self, operation: str, host: str | None, message: str, rc: int | None = None, stdout: str = "",
+                 stderr: str = "") -> None:
         super().__init__(
             "protocol_error",
             message,
@@ -175,14 +179,14 @@ class ProtocolError(HostError):
         )
 
 
-def host_name(inventory_name, computer_name):
+def host_name(inventory_name: str | None, computer_name: str | None) -> str | None:
     """``hv01 (computer name HV01)``: the Hyper-V host as the inventory names it and as it names itself."""
     if computer_name and inventory_name and computer_name != inventory_name:
         return "%s (computer name %s)" % (inventory_name, computer_name)
     return inventory_name or computer_name
 
 
-def error_message(error, vm_label=None):
+def error_message(error: BaseException, vm_label: str | None = None) -> str:
     """The message of a failed task: what happened to which VM, where, and what to do."""
     code = getattr(error, "code", "error")
     text = getattr(error, "message", str(error))
@@ -198,8 +202,9 @@ def error_message(error, vm_label=None):
         context.append("Hyper-V host %s" % host)
     if computer_name and computer_name != host:
         context.append("computer name %s" % computer_name)
-    if getattr(error, "operation", None):
-        context.append("operation %s" % error.operation)
+    operation = getattr(error, "operation", None)
+    if operation:
+        context.append("operation %s" % operation)
     if context:
         text = "%s (%s)" % (text, ", ".join(context))
     hint = HINTS.get(code)
@@ -208,7 +213,7 @@ def error_message(error, vm_label=None):
     return text
 
 
-def error_result(error, vm_label=None):
+def error_result(error: BaseException, vm_label: str | None = None) -> dict[str, Any]:
     """The fields of a failed task for ``error``: msg, error_code and error_details."""
     return {"failed": True, "msg": error_message(error, vm_label), "error_code": getattr(error, "code", "error"),
             "error_details": getattr(error, "details", None) or {}}

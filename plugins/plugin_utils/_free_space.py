@@ -11,6 +11,11 @@ the VM record's ``volumes`` (docs/host-protocol.md); these functions decide on t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import VmRecord
+
 # Gigabytes as Windows shows them: 1024**3 bytes.
 GIB = 1024 ** 3
 # hyperv_checkpoint's min_free_gb default: room for a patch window's writes to the differencing
@@ -18,14 +23,14 @@ GIB = 1024 ** 3
 DEFAULT_MIN_FREE_GB = 10.0
 
 
-def min_free_bytes(min_free_gb):
+def min_free_bytes(min_free_gb: float | None) -> int:
     """``min_free_gb`` in bytes; 0 (no check) for None, 0 or less."""
     if not min_free_gb or min_free_gb <= 0:
         return 0
     return int(min_free_gb * GIB)
 
 
-def low_free_space(vm_record, min_free_gb):
+def low_free_space(vm_record: VmRecord, min_free_gb: float | None) -> str | None:
     """The problem, as text, when a volume of ``vm_record`` has less than ``min_free_gb`` GB free; None
     when every volume whose free space is known has enough (or ``min_free_gb`` is 0 or None).
 
@@ -45,18 +50,18 @@ def low_free_space(vm_record, min_free_gb):
             % (worst["path"], vm_record.get("name"), human_bytes(worst["free_bytes"]), _number(min_free_gb)))
 
 
-def unknown_free_space(vm_record):
+def unknown_free_space(vm_record: VmRecord) -> list[str]:
     """Paths of the VM's volumes whose free space the host could not tell."""
     return [volume["path"] for volume in vm_record.get("volumes") or [] if volume.get("free_bytes") is None]
 
 
-def lowest_free_bytes(vm_record):
+def lowest_free_bytes(vm_record: VmRecord) -> int | None:
     """The least free space of the VM's volumes, or None when none is known."""
     known = [volume["free_bytes"] for volume in vm_record.get("volumes") or [] if volume.get("free_bytes") is not None]
     return min(known) if known else None
 
 
-def human_bytes(count):
+def human_bytes(count: float) -> str:
     """1.5 GB, 820.0 MB: for messages."""
     for unit, size in (("TB", 1024 ** 4), ("GB", GIB), ("MB", 1024 ** 2), ("KB", 1024)):
         if count >= size:
@@ -64,5 +69,5 @@ def human_bytes(count):
     return "%d bytes" % count
 
 
-def _number(value):
+def _number(value: object) -> str:
     return ("%g" % value) if isinstance(value, float) else str(value)

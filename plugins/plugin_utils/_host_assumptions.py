@@ -16,9 +16,18 @@ docs/host-fidelity.md lists the same assumptions with their sources (a test keep
 
 from __future__ import annotations
 
-from collections import namedtuple
+from typing import Any, Mapping, NamedTuple
 
-Assumption = namedtuple("Assumption", ["id", "experiment", "observation", "expected", "source", "safe_either_way"])
+
+class Assumption(NamedTuple):
+    id: str
+    experiment: str
+    observation: str
+    # A host's observation: a string (a state, an error id) or a boolean.
+    expected: str | bool
+    source: str
+    safe_either_way: bool
+
 
 # The experiments, in the order the probe runs them. Each is one operation on the host
 # (probe_host.ps1) that leaves the VM as it found it: power state, checkpoint type, automatic
@@ -100,7 +109,7 @@ ASSUMPTIONS = (
 )
 
 
-def compare(observations):
+def compare(observations: Mapping[str, Mapping[str, Any] | None]) -> list[dict[str, Any]]:
     """One row per assumption: ``status`` as_assumed, differs or not_observed (the experiment could not
     check it on this host, e.g. no production checkpoint possible)."""
     rows = []

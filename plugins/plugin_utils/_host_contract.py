@@ -17,21 +17,34 @@ list of T, and a trailing ``?`` for "or null".
 from __future__ import annotations
 
 import re
-from collections import namedtuple
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 ISO_8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
 
-Record = namedtuple("Record", ["fields", "optional"])
-Operation = namedtuple("Operation", ["params", "optional_params", "result"])
+# The records below as the Python side holds them: JSON objects from the host. Their keys and value types are
+# declared here and checked at run time (HyperVHost checks every result), not by mypy, so the values are Any.
+JsonRecord = dict[str, Any]
+VmRecord = JsonRecord
+CheckpointRecord = JsonRecord
+HostRecord = JsonRecord
 
 # Hyper-V's limit of checkpoints per VM (every checkpoint counts, whatever made it): the planner refuses a create
 # at it, and create_checkpoint is sent it (CheckpointLimit) for the check it makes on the host.
 MAX_CHECKPOINTS = 50
 
 
-def _record(fields: dict[str, str], optional: Iterable[str] = ()) -> Record:
+class Record(NamedTuple):
+    fields: dict[str, str]
+    optional: frozenset[str]
+
+
+class Operation(NamedTuple):
+    params: dict[str, str]
+    optional_params: frozenset[str]
+    result: dict[str, str]
+
+
+def _record(fields: Mapping[str, str], optional: Iterable[str] = ()) -> Record:
     return Record(dict(fields), frozenset(optional))
 
 
@@ -133,7 +146,7 @@ OPERATIONS = {
 }
 
 
-def value_problems(value: Any, spec: str, where: str) -> list[str]:
+def value_problems(value: object, spec: str, where: str) -> list[str]:
     """Problems of ``value`` against type ``spec``; ``where`` names the value in the messages."""
     if spec.endswith("?"):
         if value is None:
@@ -144,23 +157,25 @@ def value_problems(value: Any, spec: str, where: str) -> list[str]:
     if spec.startswith("["):
         if not isinstance(value, list):
             return ["%s: expected a list, got %s" % (where, _type_name(value))]
-        problems = []
+        problems: list[str] = []
         for index, item in enumerate(value):
             problems.extend(value_problems(item, spec[1:-1], "%s[%d]" % (where, index)))
         return problems
     if spec in RECORDS:
         return record_problems(value, RECORDS[spec], where)
-    checks = {"str": lambda v: isinstance(v, str),
-              "time": lambda v: isinstance(v, str) and bool(ISO_8601.match(v)),
-              "bool": lambda v: isinstance(v, bool),
-              "int": lambda v: isinstance(v, int) and not isinstance(v, bool)}
+    checks: dict[str, Callable[[object], bool]] = {
+        "str": lambda v: isinstance(v, str),
+        "time": lambda v: isinstance(v, str) and bool(ISO_8601.match(v)),
+        "bool": lambda v: isinstance(v, bool),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    }
     if not checks[spec](value):
         shown = "%r" % value if spec == "time" and isinstance(value, str) else _type_name(value)
         return ["%s: expected %s, got %s" % (where, "an ISO 8601 time" if spec == "time" else spec, shown)]
     return []
 
 
-def record_problems(value: Any, record: Record, where: str) -> list[str]:
+def record_problems(value: object, record: Record, where: str) -> list[str]:
     if not isinstance(value, dict):
         return ["%s: expected an object, got %s" % (where, _type_name(value))]
     problems = ["%s: missing key %r" % (where, key) for key in record.fields
@@ -172,7 +187,7 @@ def record_problems(value: Any, record: Record, where: str) -> list[str]:
     return problems
 
 
-def params_problems(operation: str, params: Any) -> list[str]:
+def params_problems(operation: str, params: object) -> list[str]:
     """What is wrong with ``params`` for ``operation`` ([] when they follow the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
@@ -181,12 +196,12 @@ def params_problems(operation: str, params: Any) -> list[str]:
     return record_problems(params, record, "%s params" % operation)
 
 
-def result_problems(operation: str, result: Any) -> list[str]:
+def result_problems(operation: str, result: object) -> list[str]:
     """What is wrong with the host's ``result`` for ``operation`` ([] when it follows the protocol)."""
     if operation not in OPERATIONS:
         return ["unknown operation %r" % operation]
     return record_problems(result, Record(OPERATIONS[operation].result, frozenset()), "%s result" % operation)
 
 
-def _type_name(value: Any) -> str:
+def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__

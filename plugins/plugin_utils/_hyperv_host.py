@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
+
+if TYPE_CHECKING:
+    from ansible.plugins.connection import ConnectionBase
+
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import (
+        CheckpointRecord,
+        HostRecord,
+        JsonRecord,
+        VmRecord,
+    )
 
 DEFAULT_RETRIES = 3
 # How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns
@@ -45,15 +54,16 @@ def backoff_delay(attempt: int, base_delay: float, max_delay: float = MAX_RETRY_
 class HyperVHost:
     """Client for the operations of one Hyper-V host, over an Ansible connection."""
 
-    def __init__(self, connection: Any, host_name: str | None, timeout: float | None = None, retries: int = DEFAULT_RETRIES,
-                 retry_delay: float = DEFAULT_RETRY_DELAY, log: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, runner: Callable[..., dict[str, Any]] = run_operation) -> None:
+    def __init__(self, connection: ConnectionBase, host_name: str, timeout: float | None = None,
+                 retries: int = DEFAULT_RETRIES, retry_delay: float = DEFAULT_RETRY_DELAY,
+                 log: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 runner: Callable[..., JsonRecord] = run_operation) -> None:
         self._connection = connection
         self.host_name = host_name
         self.timeout = timeout
         self.retries = retries
         self.retry_delay = retry_delay
-        self._log = log or (lambda message: None)
+        self._log: Callable[[str], None] = log or (lambda message: None)
         self._sleep = sleep
         self._runner = runner
         self.round_trips = 0
@@ -61,8 +71,8 @@ class HyperVHost:
         # forgot it (its WinRM service restarted), which a new connection cures; before that, it is set-up.
         self._answered = False
 
-    def _call(self, name: str, params: dict[str, Any],
-              recover: Callable[[], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+    def _call(self, name: str, params: JsonRecord,
+              recover: Callable[[], JsonRecord | None] | None = None) -> JsonRecord:
         """Run an operation, retrying transient failures.
 
         ``recover`` is called after a transient failure of an operation that changes
@@ -101,7 +111,7 @@ class HyperVHost:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
 
-    def _checked_result(self, name: str, result: dict[str, Any]) -> dict[str, Any]:
+    def _checked_result(self, name: str, result: JsonRecord) -> JsonRecord:
         problems = host_contract.result_problems(name, result)
         if problems:
             shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
@@ -120,20 +130,20 @@ class HyperVHost:
 
     # Reads -----------------------------------------------------------------
 
-    def get_vm(self, name: str | None = None, vm_id: str | None = None) -> dict[str, Any]:
+    def get_vm(self, name: str | None = None, vm_id: str | None = None) -> VmRecord:
         params = {"Id": vm_id} if vm_id else {"Name": name}
         return self._call("get_vm", params)["vm"]
 
     def get_vms(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
-                include_checkpoints: bool = True, include_sizes: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                include_checkpoints: bool = True, include_sizes: bool = False) -> tuple[HostRecord, list[VmRecord]]:
         """Returns (host record, list of VM records with their checkpoints); a VM not on the host fails it."""
         host, vms, dummy = self.get_vms_and_missing(names, ids, all_vms, include_checkpoints, include_sizes,
                                                     report_missing=False)
         return host, vms
 
     def get_vms_and_missing(self, names: Iterable[str] = (), ids: Iterable[str] = (), all_vms: bool = False,
-                            include_checkpoints: bool = True, include_sizes: bool = False, report_missing: bool = True
-                            ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+                            include_checkpoints: bool = True, include_sizes: bool = False,
+                            report_missing: bool = True) -> tuple[HostRecord, list[VmRecord], list[JsonRecord]]:
         """Returns (host record, VM records, the VMs asked for that are not on the host). Each missing VM is
         ``{"vm", "error_code", "msg", "error_details"}``, as the task would have failed for it."""
         result = self._call("get_vms", {
@@ -153,24 +163,27 @@ class HyperVHost:
         return result["host"], result["vms"], missing
 
     def get_vm_with_checkpoints(self, name: str | None = None, vm_id: str | None = None,
-                                include_sizes: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-        # Without an id the caller gives a name.
-        host, vms = self.get_vms(names=[cast(str, name)] if not vm_id else [], ids=[vm_id] if vm_id else [],
+                                include_sizes: bool = False) -> tuple[HostRecord, VmRecord]:
+        if not vm_id and name is None:
+            # A defect on this side, as _call's check of the parameters would report it.
+            raise ValueError("get_vm_with_checkpoints needs a VM name or id")
+        host, vms = self.get_vms(names=[name] if not vm_id and name is not None else [], ids=[vm_id] if vm_id else [],
                                  include_sizes=include_sizes)
         return host, vms[0]
 
-    def probe(self, vm_id: str, experiment: str) -> dict[str, Any]:
+    def probe(self, vm_id: str, experiment: str) -> JsonRecord:
         """One experiment of the host probe on a disposable VM: what the host did (docs/host-fidelity.md)."""
         return self._call("probe_host", {"VMId": vm_id, "Experiment": experiment})
 
-    def get_cluster_nodes(self) -> list[dict[str, Any]]:
+    def get_cluster_nodes(self) -> list[JsonRecord]:
         """The nodes of the failover cluster the host belongs to: ``[{"name", "state"}, ...]``."""
         return self._call("get_cluster_nodes", {})["nodes"]
 
     # Changes ---------------------------------------------------------------
 
-    def create_checkpoint(self, vm_id: str, name: str, checkpoint_type: str | None = None, known_ids: Iterable[str] = (),
-                          min_free_bytes: int = 0, since: str | None = None, vm_type: str | None = None) -> dict[str, Any]:
+    def create_checkpoint(self, vm_id: str, name: str, checkpoint_type: str | None = None,
+                          known_ids: Iterable[str] = (), min_free_bytes: int = 0, since: str | None = None,
+                          vm_type: str | None = None) -> JsonRecord:
         """Create a checkpoint; after a transient failure, adopt the one the failed attempt made.
 
         Checkpoint-VM takes the checkpoint under Hyper-V's default name and renames it afterwards,
@@ -183,7 +196,7 @@ class HyperVHost:
         """
         known = set(known_ids)
 
-        def recover() -> dict[str, Any] | None:
+        def recover() -> JsonRecord | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             repaired = self._put_type_back(vm, vm_type)
             made = [cp for cp in vm.get("checkpoints", [])
@@ -217,7 +230,7 @@ class HyperVHost:
                                                 "MinFreeBytes": int(min_free_bytes),
                                                 "CheckpointLimit": host_contract.MAX_CHECKPOINTS}, recover=recover)
 
-    def _put_type_back(self, vm: dict[str, Any], vm_type: str | None) -> str | None:
+    def _put_type_back(self, vm: VmRecord, vm_type: str | None) -> str | None:
         """After a lost create: the checkpoint type to put back on ``vm`` (None when nothing is), put back.
 
         A live marker belongs to a create that still runs, which puts the type back itself.
@@ -237,7 +250,7 @@ class HyperVHost:
         return wanted
 
     def remove_checkpoints(self, vm_id: str, ids: Iterable[str], include_children: bool = False,
-                           merge_grace_seconds: int = DEFAULT_MERGE_GRACE_SECONDS) -> dict[str, Any]:
+                           merge_grace_seconds: float = DEFAULT_MERGE_GRACE_SECONDS) -> JsonRecord:
         """Delete checkpoints; ``removed`` also lists those a failed attempt deleted.
 
         ``merge_grace_seconds``: how long the host waits for the merge the delete starts to show
@@ -250,7 +263,7 @@ class HyperVHost:
         ids = list(ids)
         gone: list[str] = []
 
-        def recover() -> dict[str, Any] | None:
+        def recover() -> JsonRecord | None:
             dummy, vm = self.get_vm_with_checkpoints(vm_id=vm_id)
             present = set(cp["id"] for cp in vm.get("checkpoints", []))
             gone[:] = [checkpoint_id for checkpoint_id in ids if checkpoint_id not in present]
@@ -267,17 +280,17 @@ class HyperVHost:
             result = dict(result, removed=[checkpoint_id for checkpoint_id in ids if checkpoint_id in removed])
         return result
 
-    def restore_checkpoint(self, vm_id: str, checkpoint_id: str, power_state: str) -> dict[str, Any]:
+    def restore_checkpoint(self, vm_id: str, checkpoint_id: str, power_state: str) -> JsonRecord:
         # Repeated on a transient failure: a second restore lands the VM on the same
         # checkpoint. No recover: the VM's position cannot tell whether the first
         # attempt ran (right after a checkpoint is taken, the VM already points at it).
         return self._call("restore_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "PowerState": power_state})
 
-    def rename_checkpoint(self, vm_id: str, checkpoint_id: str, new_name: str) -> dict[str, Any]:
+    def rename_checkpoint(self, vm_id: str, checkpoint_id: str, new_name: str) -> CheckpointRecord:
         # Renaming by id to the same name again changes nothing: a plain retry is safe.
         return self._call("rename_checkpoint", {"VMId": vm_id, "Id": checkpoint_id, "NewName": new_name})["checkpoint"]
 
-    def set_checkpoint_settings(self, changes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def set_checkpoint_settings(self, changes: Iterable[JsonRecord]) -> list[VmRecord]:
         """``changes``: list of dicts with VMId and the settings to change (None = leave)."""
         return self._call("set_checkpoint_settings", {"Changes": list(changes)})["vms"]
 
@@ -296,5 +309,5 @@ def with_suggestions(error: HostError) -> HostError:
                      operation=error.operation, host=error.host, details=kept, computer_name=error.computer_name)
 
 
-def _without_checkpoints(vm: dict[str, Any]) -> dict[str, Any]:
+def _without_checkpoints(vm: VmRecord) -> JsonRecord:
     return {key: value for key, value in vm.items() if key != "checkpoints"}

@@ -13,34 +13,37 @@ scripts compare with [string]::Equals(a, b, 'OrdinalIgnoreCase'); ``name_key`` i
 from __future__ import annotations
 
 import difflib
+from typing import Any, Iterable, Mapping, TypeVar
+
+_Named = TypeVar("_Named", bound=Mapping[str, Any])
 
 
-def name_key(name):
+def name_key(name: str) -> str:
     """``name`` as OrdinalIgnoreCase compares it: each character upper-cased on its own (a character whose upper
     case is longer, such as ``ß``, stays as it is, as in .NET's simple case mapping)."""
     return "".join(upper if len(upper) == 1 else character
                    for character, upper in ((character, character.upper()) for character in name))
 
 
-def same_name(left, right):
+def same_name(left: str, right: str) -> bool:
     return name_key(left) == name_key(right)
 
 
-def named(records, name):
+def named(records: Iterable[_Named], name: str) -> list[_Named]:
     """The records (dicts with ``name``) whose name is ``name`` as Hyper-V compares names."""
     key = name_key(name)
     return [record for record in records if name_key(record["name"]) == key]
 
 
-def closest_names(name, names, count=3):
+def closest_names(name: str, names: Iterable[str], count: int = 3) -> list[str]:
     """Up to ``count`` of ``names`` that look most like ``name`` (case aside), for a "did you mean" hint."""
-    by_key = {}
+    by_key: dict[str, str] = {}
     for candidate in names:
         by_key.setdefault(name_key(candidate), candidate)
     return [by_key[key] for key in difflib.get_close_matches(name_key(name), list(by_key), n=count, cutoff=0.6)]
 
 
-def did_you_mean(name, names):
+def did_you_mean(name: str, names: Iterable[str]) -> str:
     """``; did you mean 'web01'?`` when some of ``names`` look like ``name``, else an empty string."""
     close = closest_names(name, names)
     if not close:

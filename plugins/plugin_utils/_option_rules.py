@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any, Iterable, Mapping, Sequence
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import OptionError
 
@@ -40,7 +41,7 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def control_character(text):
+def control_character(text: str) -> tuple[int, str] | None:
     """(index, character) of the first control character in ``text``, or None."""
     for index, character in enumerate(text):
         if unicodedata.category(character) == "Cc":
@@ -48,7 +49,7 @@ def control_character(text):
     return None
 
 
-def check_text(option, text, hint=""):
+def check_text(option: str, text: str, hint: str = "") -> None:
     """Refuse a name with a control character, saying which one and where."""
     found = control_character(text)
     if found is not None:
@@ -57,7 +58,7 @@ def check_text(option, text, hint=""):
                           "text%s" % (option, ord(character), index + 1, hint))
 
 
-def _kind(value):
+def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
@@ -69,7 +70,8 @@ def _kind(value):
     return "a %s" % type(value).__name__
 
 
-def normalize_name_options(argument_spec, name_options, task_args, hints=None):
+def normalize_name_options(argument_spec: Mapping[str, Mapping[str, Any]], name_options: Iterable[str],
+                           task_args: Mapping[str, Any], hints: Mapping[str, str] | None = None) -> dict[str, Any]:
     """``task_args`` with the name options checked, a lone string for a list option made a one-item list.
 
     ``name_options``: the options of ``argument_spec`` that name things on the host. Raises
@@ -100,7 +102,7 @@ def normalize_name_options(argument_spec, name_options, task_args, hints=None):
     return normalized
 
 
-def parse_duration(value, option):
+def parse_duration(value: object, option: str) -> int | None:
     """Seconds from ``90``, ``"90"``, ``"30m"``, ``"48h"``, ``"7d"`` or ``"2w"`` (None for None)."""
     if value is None:
         return None
@@ -118,7 +120,7 @@ def parse_duration(value, option):
     return seconds
 
 
-def check_checkpoint_name(args, option):
+def check_checkpoint_name(args: Mapping[str, Any], option: str) -> None:
     """A checkpoint name: not blank, at most Hyper-V's 100 characters."""
     name = args.get(option)
     if name is None:
@@ -130,7 +132,7 @@ def check_checkpoint_name(args, option):
                           % (option, len(name), MAX_NAME_LENGTH, name[:40] + "..."))
 
 
-def check_not_blank(args, options):
+def check_not_blank(args: Mapping[str, Any], options: Iterable[str]) -> None:
     """Each of ``options`` that is given (a string, or a list of strings) has no empty or blank entry."""
     for option in options:
         value = args.get(option)
@@ -140,7 +142,7 @@ def check_not_blank(args, options):
                                                                    else ""))
 
 
-def check_positive(args, options, zero=False):
+def check_positive(args: Mapping[str, Any], options: Iterable[str], zero: bool = False) -> None:
     """Each of ``options`` is greater than zero (``zero``: or zero)."""
     for option in options:
         value = args.get(option)
@@ -150,7 +152,8 @@ def check_positive(args, options, zero=False):
                 value))
 
 
-def check_only_with(args, rules):
+def check_only_with(args: Mapping[str, Any],
+                    rules: Iterable[tuple[Sequence[str], str, Sequence[str], str]]) -> None:
     """``rules``: (options, key, values, what the options do) - the options, when given, need ``key`` to be one of
     ``values``: ``(("new_name",), "state", ("present",), "renames a checkpoint")``."""
     for options, key, values, purpose in rules:
@@ -161,7 +164,7 @@ def check_only_with(args, rules):
                 " or ".join("%s=%s" % (key, value) for value in values)))
 
 
-def check_needs_one_of(args, rules):
+def check_needs_one_of(args: Mapping[str, Any], rules: Iterable[tuple[Sequence[str], Sequence[str], str]]) -> None:
     """``rules``: (options, needed, why) - the options, when given, need one of the options ``needed``."""
     for options, needed, why in rules:
         given = [option for option in options if args.get(option) is not None and args.get(option) is not False]

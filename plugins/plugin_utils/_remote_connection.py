@@ -11,10 +11,15 @@ gets, and the PowerShell shell plugin; nothing of WinRM or PSRP is implemented t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from ansible.plugins.connection import ConnectionBase
+
 CONNECTIONS = ("winrm", "psrp")
 
 
-def open_connection(variables):
+def open_connection(variables: Mapping[str, Any]) -> ConnectionBase:
     """A connected winrm or psrp connection (``ansible_connection``) configured from inventory-style
     ``variables`` (ansible_host, ansible_port, ansible_user, ansible_password, ansible_winrm_* or ansible_psrp_*)."""
     from ansible import constants as C

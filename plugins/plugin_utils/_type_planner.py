@@ -10,8 +10,18 @@ lacks are refused for all VMs before anything is changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
+
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import HostRecord, VmRecord
+
+# The settings as the VM record and the result name them (None: leave as it is / not known).
+Settings = dict[str, Any]
+# One VM's change in set_checkpoint_settings' ``Changes`` (the protocol's SettingsChange record).
+SettingsChange = dict[str, Any]
 
 # VM record key, the host protocol's change key, and the host feature it needs.
 SETTINGS = (
@@ -22,7 +32,7 @@ SETTINGS = (
 )
 
 
-def desired_settings(args):
+def desired_settings(args: Mapping[str, Any]) -> Settings:
     """The task's validated options as VM record values (None = leave as it is)."""
     return {
         "checkpoint_type": checkpoint_types.host_value(args.get("checkpoint_type")),
@@ -31,7 +41,7 @@ def desired_settings(args):
     }
 
 
-def ensure_supported(host, wanted):
+def ensure_supported(host: HostRecord, wanted: Mapping[str, Any]) -> None:
     for option, dummy, dummy2, feature, needs in SETTINGS:
         if feature and wanted.get(option) is not None and not host.get(feature):
             raise PlanError(
@@ -41,23 +51,24 @@ def ensure_supported(host, wanted):
                 {"setting": option, "os_caption": host.get("os_caption"), "os_version": host.get("os_version")})
 
 
-def settings_of(vm):
+def settings_of(vm: VmRecord) -> Settings:
     """The VM's checkpoint settings, its type in both spellings (``checkpoint_type_option``)."""
     return checkpoint_types.with_option({option: vm.get(key) for option, key, dummy, dummy2, dummy3 in SETTINGS})
 
 
-def same_location(left, right):
+def same_location(left: str | None, right: str | None) -> bool:
     # Windows paths are case-insensitive and a trailing backslash means the same folder.
     if left is None or right is None:
         return left == right
     return left.rstrip("\\/").lower() == right.rstrip("\\/").lower()
 
 
-def plan_vm(vm, wanted):
+def plan_vm(vm: VmRecord, wanted: Mapping[str, Any]) -> tuple[dict[str, Any], SettingsChange | None]:
     """(entry for the result, change for the host or None)."""
     before = settings_of(vm)
     after = dict(before)
-    change = {"VMId": vm["id"], "CheckpointType": None, "AutomaticCheckpoints": None, "CheckpointLocation": None}
+    change: SettingsChange = {"VMId": vm["id"], "CheckpointType": None, "AutomaticCheckpoints": None,
+                              "CheckpointLocation": None}
     for option, dummy, host_key, dummy2, dummy3 in SETTINGS:
         value = wanted.get(option)
         if value is None:
@@ -78,10 +89,12 @@ def plan_vm(vm, wanted):
     return entry, (change if changed else None)
 
 
-def plan_settings(host, vms, wanted):
+def plan_settings(host: HostRecord, vms: Iterable[VmRecord],
+                  wanted: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[SettingsChange]]:
     """Per-VM entries and the list of changes to send in one round trip."""
     ensure_supported(host, wanted)
-    entries, changes = [], []
+    entries: list[dict[str, Any]] = []
+    changes: list[SettingsChange] = []
     for vm in vms:
         entry, change = plan_vm(vm, wanted)
         entries.append(entry)
@@ -90,12 +103,13 @@ def plan_settings(host, vms, wanted):
     return entries, changes
 
 
-def type_result(entries, changes, after_vms, diff):
+def type_result(entries: Sequence[Mapping[str, Any]], changes: Sequence[SettingsChange], after_vms: Iterable[VmRecord],
+                diff: bool) -> dict[str, Any]:
     """The task's result: ``entries`` of plan_settings, with ``after`` as the host reported it for the VMs it
     changed (``after_vms``; none in check mode), and the diff of the changed VMs."""
     reported = {vm["id"]: settings_of(vm) for vm in after_vms}
     entries = [dict(entry, after=reported.get(entry["id"], entry["after"])) for entry in entries]
-    result = {"changed": bool(changes), "vms": entries}
+    result: dict[str, Any] = {"changed": bool(changes), "vms": entries}
     if diff and changes:
         changed = [entry for entry in entries if entry["changed"]]
         result["diff"] = {
@@ -105,7 +119,7 @@ def type_result(entries, changes, after_vms, diff):
     return result
 
 
-def diff_key(entry, entries):
+def diff_key(entry: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> str:
     """The VM's name, with its id when another VM has the same name (Hyper-V allows that)."""
     if sum(1 for other in entries if other["name"] == entry["name"]) > 1:
         return "%s (%s)" % (entry["name"], entry["id"])

@@ -9,13 +9,22 @@ answers to these functions, which the unit tests call directly.
 
 from __future__ import annotations
 
-from collections import namedtuple
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 
-# One WinRM endpoint: ``name`` is the inventory name (and hyperv_host of its VMs),
-# ``address`` what the controller connects to.
-Endpoint = namedtuple("Endpoint", ["name", "address", "port"])
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import JsonRecord, VmRecord
+
+
+class Endpoint(NamedTuple):
+    """One WinRM endpoint: ``name`` is the inventory name (and hyperv_host of its VMs), ``address`` what the
+    controller connects to."""
+
+    name: str
+    address: str
+    port: int
+
 
 ENDPOINT_KEYS = frozenset(("name", "address", "port"))
 # Cluster node states whose VMs can be listed: a paused node still runs its VMs.
@@ -26,7 +35,7 @@ class InventoryConfigError(ValueError):
     """The inventory source's configuration is wrong; the message says which entry and why."""
 
 
-def parse_endpoints(entries, default_port, option):
+def parse_endpoints(entries: Iterable[object] | None, default_port: int, option: str) -> list[Endpoint]:
     """``hosts``/``clusters`` entries (a name, or a dict with name, address, port) as Endpoints."""
     endpoints = []
     for index, entry in enumerate(entries or []):
@@ -55,11 +64,12 @@ def parse_endpoints(entries, default_port, option):
     return endpoints
 
 
-def _short_name(name):
+def _short_name(name: str) -> str:
     return name.split(".", 1)[0].lower()
 
 
-def add_cluster_nodes(endpoints, nodes, default_port):
+def add_cluster_nodes(endpoints: Iterable[Endpoint], nodes: Iterable[JsonRecord],
+                      default_port: int) -> tuple[list[Endpoint], list[tuple[str, str | None]]]:
     """``endpoints`` plus the cluster's listable nodes that are not among them yet.
 
     A node is the same host as an endpoint whose name, or the first label of it, equals the
@@ -79,15 +89,16 @@ def add_cluster_nodes(endpoints, nodes, default_port):
     return combined, skipped
 
 
-def collect_vms(listings):
+def collect_vms(
+        listings: Iterable[Mapping[str, Any]]) -> tuple[list[tuple[str, VmRecord]], list[tuple[str, str, str, str]]]:
     """Flatten ``[{"host": name, "vms": [VM record, ...]}, ...]`` into (host, VM) pairs.
 
     A VM id seen twice (two names of one host, or a live migration between two reads) is
     kept once, from the first listing; the duplicates come back for a warning.
     """
-    seen = {}
-    pairs = []
-    duplicates = []
+    seen: dict[str, str] = {}
+    pairs: list[tuple[str, VmRecord]] = []
+    duplicates: list[tuple[str, str, str, str]] = []
     for listing in listings:
         for vm in listing["vms"]:
             if vm["id"] in seen:
@@ -98,17 +109,17 @@ def collect_vms(listings):
     return pairs, duplicates
 
 
-def inventory_names(pairs):
+def inventory_names(pairs: Iterable[tuple[str, VmRecord]]) -> dict[str, str]:
     """Inventory host name per VM id: the VM's name, or ``<name>_<id>`` for every VM whose
     name another VM (on any host) shares, so that no VM hides another, whatever the order."""
-    counts = {}
+    counts: dict[str, int] = {}
     for _host, vm in pairs:
         counts[vm["name"]] = counts.get(vm["name"], 0) + 1
     return {vm["id"]: vm["name"] if counts[vm["name"]] == 1 else "%s_%s" % (vm["name"], vm["id"])
             for _host, vm in pairs}
 
 
-def vm_variables(hyperv_host, vm):
+def vm_variables(hyperv_host: str, vm: VmRecord) -> dict[str, Any]:
     """The host variables of one VM: where it runs and its checkpoint settings."""
     return {
         "hyperv_host": hyperv_host,
@@ -125,7 +136,7 @@ def vm_variables(hyperv_host, vm):
     }
 
 
-def vm_groups(hyperv_host, vm):
+def vm_groups(hyperv_host: str, vm: VmRecord) -> list[str]:
     """The built-in groups of one VM (unsanitized): by host, state and checkpoint type."""
     groups = ["hyperv_host_%s" % hyperv_host.lower(), "hyperv_state_%s" % vm["state"].lower()]
     # Windows Server 2012 R2 has no checkpoint types: the record says null.
@@ -147,8 +158,9 @@ CONNECTION_VARIABLES = {
 }
 
 
-def connection_variables(endpoint, scheme, transport, validate_certs, ca_path, message_encryption,
-                         connection_timeout, connection="winrm"):
+def connection_variables(endpoint: Endpoint, scheme: str, transport: str, validate_certs: bool, ca_path: str | None,
+                         message_encryption: str, connection_timeout: int | None,
+                         connection: str = "winrm") -> dict[str, Any]:
     """Variables of Ansible's winrm (or psrp) connection that reach ``endpoint`` (no credentials).
 
     The plugin connects with them (plus user and password) and gives them to the Hyper-V

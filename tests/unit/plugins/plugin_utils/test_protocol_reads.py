@@ -85,9 +85,26 @@ def contract_fields():
     return names
 
 
+def annotation_nodes(tree):
+    """The ids of the nodes inside type annotations: ``Literal["create"]`` reads no key."""
+    annotations = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            annotations.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+    return {id(inner) for annotation in annotations if annotation is not None for inner in ast.walk(annotation)}
+
+
 def keys_read(text):
-    """(key, line) for each constant string subscript or .get() argument in Python ``text``."""
-    for node in ast.walk(ast.parse(text)):
+    """(key, line) for each constant string subscript or .get() argument in Python ``text``, outside annotations."""
+    tree = ast.parse(text)
+    skipped = annotation_nodes(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
                 and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
             yield node.slice.value, node.lineno
@@ -149,6 +166,13 @@ def test_every_key_read_is_declared(path):
 def test_a_misspelt_host_field_is_reported():
     text = "def f(vm, cp):\n    return vm['checkpiont_type'], cp.get('creation_time'), vm['state']\n"
     assert [key for key, line in keys_read(text) if key not in KNOWN] == ["checkpiont_type"]
+
+
+def test_annotations_read_no_keys():
+    text = ("class A(TypedDict):\n    action: Literal['remove']\n\n"
+            "def f(vm: dict['x', Any], a: Literal['rename']) -> Literal['restore']:\n"
+            "    kept: Literal['other'] = vm['checkpiont_type']\n    return a\n")
+    assert [key for key, line in keys_read(text)] == ["checkpiont_type"]
 
 
 def test_the_module_options_are_found():
