@@ -26,6 +26,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 
 display = Display()
 
@@ -109,7 +110,7 @@ class ActionModule(HyperVActionBase):
         return checkpoint_result(outcome)
 
     def _plan(self, args, vm, host_record):
-        plan = planner.plan(args, vm, planner.utc_now())
+        plan = planner.plan(args, vm, utc_now())
         plan.warnings.extend(ignored_options(self._task.args, args["state"]))
         plan.warnings.extend(vm_warnings(vm, plan))
         return plan

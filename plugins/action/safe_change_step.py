@@ -29,7 +29,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import ChangeChecker, error_text
@@ -107,7 +107,7 @@ class ActionModule(HyperVActionBase):
         hostvars = task_vars.get("hostvars") or {}
         hyperv_host = options.get("hyperv_host")
         known_host = bool(hyperv_host) and hyperv_host in hostvars
-        now = planner.utc_now()
+        now = utc_now()
         state = {
             "run_id": uuid.uuid4().hex,
             "host": inventory_name,
@@ -363,7 +363,7 @@ class ActionModule(HyperVActionBase):
         options = dict(role_defaults(), safe_change_name_prefix=prefix, safe_change_lock_minutes=args["lock_minutes"],
                        safe_change_checkpoint_type=args["checkpoint_type"],
                        safe_change_operation_timeout=args["operation_timeout"])
-        now = planner.utc_now()
+        now = utc_now()
         name = names.build_name(prefix, change_id, args["requested_by"] or self._requested_by(options, task_vars),
                                 now, manual=True)
         problem = plan.name_problem(name, 0, now)
@@ -404,7 +404,7 @@ class ActionModule(HyperVActionBase):
                 if name in inventory_members:
                     inventory_members[name].append(host)
         planned = groups.plan(batch, list(task_vars.get("ansible_play_hosts_all", [])), inventory_members,
-                              planner.utc_now(), check_mode=bool(self._task.check_mode))
+                              utc_now(), check_mode=bool(self._task.check_mode))
         for host, group in ((host, group) for group in planned["groups"].values() for host in group["members"]):
             if self._task.check_mode and not group["problem"]:
                 display.display("%s: check mode, as a member of the group, a real run would:\n%s" % (

@@ -13,15 +13,14 @@ Checkpoint names match as Hyper-V matches them (_names): case-insensitively, lit
 
 from __future__ import annotations
 
-import datetime
 import fnmatch
-import re
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_tree import CheckpointTree
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import low_free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import did_you_mean, named
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 MAX_CHECKPOINTS = 50
 USER_SNAPSHOT_TYPE = "Standard"
@@ -47,26 +46,6 @@ class Plan:
 
 
 # Small helpers ---------------------------------------------------------------
-
-def parse_time(text):
-    """UTC datetime from the host's ISO 8601 text (7 fractional digits, trailing Z)."""
-    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", text)
-    if not match:
-        raise ValueError("not an ISO 8601 time: %r" % text)
-    base = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
-    micro = int((match.group(2) or "0")[:6].ljust(6, "0"))
-    value = base.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
-    offset = match.group(3)
-    if offset and offset != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        value -= sign * datetime.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
-    return value
-
-
-def utc_now():
-    """The controller's clock in UTC; ages compare it with the host's creation times."""
-    return datetime.datetime.now(datetime.timezone.utc)
-
 
 def age_seconds(checkpoint, now):
     return (now - parse_time(checkpoint["creation_time"])).total_seconds()

@@ -20,10 +20,10 @@ import random
 import time
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 DEFAULT_RETRIES = 3
 # How long the host waits after a delete for the merge it started to show (Remove-VMSnapshot returns

@@ -17,6 +17,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoi
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")
@@ -209,9 +210,9 @@ def runs_that_came_first(vm, mine_id, prefix, change_id, lock_minutes, now):
     mine = [cp for cp in checkpoints.ours if cp["id"] == mine_id]
     if not mine:
         return []
-    key = (planner.parse_time(mine[0]["creation_time"]), mine[0]["id"])
+    key = (parse_time(mine[0]["creation_time"]), mine[0]["id"])
     return [cp for cp in checkpoints.locks
-            if cp["id"] != mine_id and (planner.parse_time(cp["creation_time"]), cp["id"]) < key]
+            if cp["id"] != mine_id and (parse_time(cp["creation_time"]), cp["id"]) < key]
 
 
 def verify_text(options):

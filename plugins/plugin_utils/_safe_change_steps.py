@@ -20,7 +20,7 @@ import time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
@@ -137,7 +137,7 @@ class HostSteps:
     loudly at once (a revert that failed).
     """
 
-    def __init__(self, client, now=planner.utc_now, clock=time.time, alert=None):
+    def __init__(self, client, now=utc_now, clock=time.time, alert=None):
         self._client = client
         self._now = now
         self._clock = clock
