@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import time
 
-from ansible.utils.display import Display
-
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
@@ -26,12 +24,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._merge_wait import wait_for_merge
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 
-display = Display()
-
-MERGE_POLL_FIRST = 1.0
-MERGE_POLL_MAX = 5.0
 CLEANUP_OPTIONS = ("name_prefix", "name_pattern", "older_than", "keep_newest")
 
 # Options that only mean something for some states: given elsewhere, they are
@@ -188,22 +183,3 @@ def ignored_options(task_args, state):
     return ["option %s has no effect with state=%s" % (option, state)
             for option, states in sorted(OPTIONS_FOR_STATES.items())
             if option in task_args and state not in states]
-
-
-def wait_for_merge(host, vm, timeout, why, started=None):
-    """Poll the VM until its disk merge ends; returns (seconds waited, the VM record then). Progress at -v."""
-    started = time.monotonic() if started is None else started
-    delay = MERGE_POLL_FIRST
-    while vm.get("merging"):
-        elapsed = time.monotonic() - started
-        if elapsed > timeout:
-            raise HostError(
-                "merge_timeout",
-                "the disk merge of VM '%s' was still running %d seconds %s (timeout %d); it goes on in the "
-                "background" % (vm["name"], elapsed, why, timeout),
-                operation="wait_for_merge", host=host.host_name, details={"elapsed": int(elapsed)})
-        display.v("VM '%s': disk merge running for %ds %s" % (vm["name"], elapsed, why), host=host.host_name)
-        time.sleep(min(delay, max(0.1, timeout - elapsed)))
-        delay = min(MERGE_POLL_MAX, delay * 1.5)
-        vm = host.get_vm(vm_id=vm["id"])
-    return round(time.monotonic() - started, 1), vm

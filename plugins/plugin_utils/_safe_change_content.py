@@ -18,9 +18,16 @@ be known in advance and is left to the play.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ansible.errors import AnsibleError
 from ansible.parsing.mod_args import ModuleArgsParser
+
+if TYPE_CHECKING:
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.task import Task
+    from ansible.template import Templar
 
 INCLUDE_TASKS = ("include_tasks", "import_tasks")
 INCLUDE_ROLE = ("include_role", "import_role")
@@ -213,3 +220,32 @@ class ChangeChecker:
             if value:
                 names.append(value)
         return names
+
+
+def change_problems(task: Task, loader: DataLoader, templar: Templar, options: Mapping[str, Any]) -> list[str]:
+    """What keeps Ansible from running the change or the user's verification tasks; ``task``: a task of the role
+    safe_change (its collections and role path are those the change runs with)."""
+    checker = ChangeChecker(loader, task.collections, templar=templar,
+                            find_role=lambda name, collection_list: find_role(task, loader, name, collection_list),
+                            role_path=task._role._role_path)
+    problems = []
+    if options["safe_change_tasks"]:
+        problems.extend(checker.check_tasks_file(options["safe_change_tasks"], "safe_change_tasks"))
+    if options["safe_change_role"]:
+        problems.extend(checker.check_role(options["safe_change_role"], "safe_change_role"))
+    if options["safe_change_verify_tasks"]:
+        problems.extend(checker.check_tasks_file(options["safe_change_verify_tasks"], "safe_change_verify_tasks"))
+    return problems
+
+
+def find_role(task: Task, loader: DataLoader, name: str, collection_list: list[str] | None) -> tuple[str, str | None]:
+    """(path, collection or None) of the role ``name`` as an include_role in ``task``'s play would find it."""
+    from ansible.playbook.role.include import RoleInclude
+    from ansible.plugins.loader import add_all_plugin_dirs
+
+    play = task._parent._play if task._parent is not None else None
+    included = RoleInclude.load(name, play=play, loader=loader, collection_list=collection_list)
+    if not included._role_collection:
+        # A classic role brings its own modules (library/, action_plugins/), as when it is included.
+        add_all_plugin_dirs(included._role_path)
+    return included._role_path, included._role_collection

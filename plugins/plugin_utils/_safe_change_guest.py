@@ -162,3 +162,19 @@ class GuestChecks:
                      retries, delay)
         if options["safe_change_verify_command"]:
             self.command(options["safe_change_verify_command"], retries, delay)
+
+
+def open_url_status(url: str, validate_certs: bool, timeout: int) -> int:
+    """The HTTP status ``url`` answers with, requested from the controller (redirects of GET followed)."""
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+
+    try:
+        response = open_url(url, validate_certs=validate_certs, timeout=timeout, follow_redirects="safe")
+    except HTTPError as error:
+        return error.code
+    try:
+        return response.getcode()
+    finally:
+        response.close()

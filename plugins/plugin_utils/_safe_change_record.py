@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to the hyperv.checkpoint collection: what a run of safe_change reports.
 
-From the run's state (the dict the role's steps pass on, see _safe_change_steps) this builds the
+From a run's state (the dict the role's steps pass on, see _safe_change_run) this builds the
 fact ``safe_change_result`` of a guest, the one line of the summary table, the table itself and
 the set_stats artifacts of docs/artifacts.md. Pure functions, no I/O.
 """
@@ -25,6 +25,9 @@ OUTCOMES = ("committed", "reverted", "revert_failed", "skipped")
 TABLE_FORMAT = "%-16s %-15s %-10s %8s %8s %8s  %s"
 TABLE_LABELS = {"committed": "committed", "reverted": "REVERTED", "revert_failed": "REVERT FAILED", "skipped": "skipped"}
 PHASE_LABELS = {"change": "The change", "verify": "The verification", "group": "The group"}
+# A run that pre-flight refused: its reason, and its line of the summary table (``preflight_problem`` of its run).
+PREFLIGHT_REASON = "Pre-flight refused the change: %s Nothing was changed."
+PREFLIGHT_LINE = "pre-flight refused: %s Nothing was changed."
 # The order of a run's phases, for the durations.
 PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
 
@@ -81,87 +84,86 @@ def _what_failed(failure):
     return "%s failed%s: %s" % (label, task, str(failure.get("msg") or "").strip())
 
 
-def is_failed(state):
+def is_failed(run):
     """The host fails: everything but a commit, and a check-mode run whose pre-flight passed."""
-    outcome = state["outcome"]
-    return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not state.get("would"))
+    outcome = run["outcome"]
+    return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not run.get("would"))
 
 
-def needs_attention(state):
-    outcome = state["outcome"]
-    return outcome == "revert_failed" or (outcome == "reverted" and state.get("post_revert") != "passed")
+def needs_attention(run):
+    outcome = run["outcome"]
+    return outcome == "revert_failed" or (outcome == "reverted" and run.get("post_revert") != "passed")
 
 
-def message(state):
+def message(run):
     """The readable message of the run: the host's failure message when it failed."""
-    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
+    outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
     if outcome == "committed":
         return "Change %s COMMITTED on %s: the change and its verification passed; %s." % (
-            state["change_id"], state["host"], _checkpoint_text(checkpoint))
+            run["change_id"], run["host"], _checkpoint_text(checkpoint))
     if outcome == "reverted":
-        verified = "PASSED" if state.get("post_revert") == "passed" else \
-            "FAILED: %s" % str(state.get("post_revert_reason") or "").strip()
+        verified = "PASSED" if run.get("post_revert") == "passed" else \
+            "FAILED: %s" % str(run.get("post_revert_reason") or "").strip()
         return ("CHANGE FAILED on %s and was REVERTED. %s. VM '%s' on %s was restored to checkpoint '%s' and brought "
                 "back to %s. Verification after the revert %s; %s." % (
-                    state["host"], _what_failed(failure), state["vm"], state["hyperv_host"], checkpoint.get("name"),
-                    state.get("vm_state"), verified, _checkpoint_text(checkpoint)))
+                    run["host"], _what_failed(failure), run["vm"], run["hyperv_host"], checkpoint.get("name"),
+                    run.get("power_state_before"), verified, _checkpoint_text(checkpoint)))
     if outcome == "revert_failed":
         return ("REVERT FAILED on %s - A HUMAN IS NEEDED. %s. Restoring checkpoint '%s' (id %s) of VM '%s' on %s then "
                 "failed: %s. The checkpoint is KEPT." % (
-                    state["host"], _what_failed(failure), checkpoint.get("name"), checkpoint.get("id"), state["vm"],
-                    state["hyperv_host"], str(state.get("revert_error") or "").strip()))
-    return str(state.get("reason") or "").strip()
+                    run["host"], _what_failed(failure), checkpoint.get("name"), checkpoint.get("id"), run["vm"],
+                    run["hyperv_host"], str(run.get("revert_error") or "").strip()))
+    return str(run.get("reason") or "").strip()
 
 
-def summary_line(state):
+def summary_line(run):
     """The run in one line, as in the summary table."""
-    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
+    outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
     phase = PHASE_LABELS.get(failure.get("phase"), "The change").lower()
     if outcome == "committed":
         return "change and verification passed; checkpoint %s%s" % (
             checkpoint.get("state", ""), " until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
     if outcome == "reverted":
         return "%s failed: %s; reverted; verification after the revert %s" % (
-            phase, truncate(str(failure.get("msg") or "").strip(), 100), str(state.get("post_revert") or "").upper())
+            phase, truncate(str(failure.get("msg") or "").strip(), 100), str(run.get("post_revert") or "").upper())
     if outcome == "revert_failed":
         return "NEEDS A HUMAN: %s failed, then the restore failed: %s; checkpoint %s KEPT" % (
-            phase, truncate(str(state.get("revert_error") or "").strip(), 100), checkpoint.get("id"))
-    reason = str(state.get("reason") or "").strip()
-    if reason.startswith("Pre-flight refused the change: "):
-        reason = "pre-flight refused: " + reason[len("Pre-flight refused the change: "):]
-    return truncate(reason, 200)
+            phase, truncate(str(run.get("revert_error") or "").strip(), 100), checkpoint.get("id"))
+    if run.get("preflight_problem"):
+        return truncate(PREFLIGHT_LINE % run["preflight_problem"], 200)
+    return truncate(str(run.get("reason") or "").strip(), 200)
 
 
-def result_record(state, end):
+def result_record(run, end):
     """The fact ``safe_change_result`` of the guest (roles/safe_change/README.md, "Results")."""
-    checkpoint = {"id": None, "name": state.get("checkpoint_name"), "state": "none"}
-    checkpoint.update(state.get("checkpoint") or {})
-    failure = state.get("failure") or {}
+    checkpoint = {"id": None, "name": run.get("checkpoint_name"), "state": "none"}
+    checkpoint.update(run.get("checkpoint") or {})
+    failure = run.get("failure") or {}
     return {
-        "outcome": state["outcome"],
-        "failed": is_failed(state),
-        "needs_attention": needs_attention(state),
-        "msg": message(state),
-        "summary": summary_line(state),
-        "check_mode": bool(state.get("check_mode")),
-        "change_id": state.get("change_id"),
-        "host": state["host"],
-        "vm": state.get("vm"),
-        "hyperv_host": state.get("hyperv_host"),
-        "started": state.get("started"),
-        "play": state.get("play", ""),
+        "outcome": run["outcome"],
+        "failed": is_failed(run),
+        "needs_attention": needs_attention(run),
+        "msg": message(run),
+        "summary": summary_line(run),
+        "check_mode": bool(run.get("check_mode")),
+        "change_id": run.get("change_id"),
+        "host": run["host"],
+        "vm": run.get("vm"),
+        "hyperv_host": run.get("hyperv_host"),
+        "started": run.get("started"),
+        "play": run.get("play", ""),
         "checkpoint": checkpoint,
         "failed_phase": failure.get("phase", ""),
         "failed_task": failure.get("task", ""),
         "failure": str(failure.get("msg") or "").strip(),
-        "post_revert_verification": state.get("post_revert") or "",
-        "notes": list(state.get("notes") or []),
-        "would": list(state.get("would") or []),
-        "durations": durations(state.get("marks") or {}, end),
-        "group": state.get("group") or "",
-        "group_order": state.get("group_order") or 0,
+        "post_revert_verification": run.get("post_revert") or "",
+        "notes": [note["text"] for note in run.get("notes") or []],
+        "would": list(run.get("would") or []),
+        "durations": durations(run.get("marks") or {}, end),
+        "group": run.get("group") or "",
+        "group_order": run.get("group_order") or 0,
         "group_outcome": "",
-        "group_cause": state.get("group_cause") or "",
+        "group_cause": run.get("group_cause") or "",
     }
 
 
