@@ -12,6 +12,7 @@ trip to the host.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
@@ -23,7 +24,10 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
     vm_warnings,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import (
+    DEFAULT_MERGE_GRACE_SECONDS,
+    HyperVHost,
+)
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._merge_wait import wait_for_merge
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 
@@ -77,10 +81,10 @@ class ActionModule(HyperVActionBase):
     TYPE_OPTIONS = ("checkpoint_type",)
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         return check_options(args)
 
-    def run_checked(self, args, task_vars):
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         outcome = merge_wait = None
         try:
             host = self.hyperv_host(task_vars, args["operation_timeout"])
@@ -104,18 +108,19 @@ class ActionModule(HyperVActionBase):
             return checkpoint_result(outcome, error, self.vm_label(args))
         return checkpoint_result(outcome)
 
-    def _plan(self, args, vm, host_record):
+    def _plan(self, args: dict[str, Any], vm: dict[str, Any], host_record: dict[str, Any]) -> planner.Plan:
         plan = planner.plan(args, vm, utc_now())
         plan.warnings.extend(ignored_options(self._task.args, args["state"]))
         plan.warnings.extend(vm_warnings(vm, plan))
         return plan
 
     @staticmethod
-    def _read(host, args):
+    def _read(host: HyperVHost, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """(the host record, the VM record with its checkpoints)."""
         return host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
 
-    def _after_merge(self, host, args, vm):
+    def _after_merge(self, host: HyperVHost, args: dict[str, Any],
+                     vm: dict[str, Any]) -> tuple[float, dict[str, Any], dict[str, Any], planner.Plan]:
         """A merge is running: refuse (on_merge=fail) or wait for it, then plan again on fresh state.
 
         Returns (seconds waited, the VM record, the host record, the new plan).
@@ -127,7 +132,8 @@ class ActionModule(HyperVActionBase):
         host_record, vm = self._read(host, args)
         return waited, vm, host_record, self._plan(args, vm, host_record)
 
-    def _perform(self, host, args, vm, action, outcome, host_time):
+    def _perform(self, host: HyperVHost, args: dict[str, Any], vm: dict[str, Any], action: dict[str, Any],
+                 outcome: Outcome, host_time: str | None) -> None:
         """Carry out one planned action and record it, with the host's answer, in ``outcome``."""
         kind = action["action"]
         if kind == "create":
@@ -154,7 +160,7 @@ class ActionModule(HyperVActionBase):
             raise AssertionError("unknown action %r" % kind)
 
 
-def check_options(args):
+def check_options(args: dict[str, Any]) -> dict[str, Any]:
     """hyperv_checkpoint's rules beyond the argument spec; the options with the durations in seconds
     (``max_age_seconds``, ``older_than_seconds``). Raises OptionError before anything is sent."""
     rules.check_not_blank(args, ("vm", "vm_id", "checkpoint_id", "name_prefix", "name_pattern"))
@@ -178,7 +184,7 @@ def check_options(args):
                 older_than_seconds=rules.parse_duration(args["older_than"], "older_than"))
 
 
-def ignored_options(task_args, state):
+def ignored_options(task_args: dict[str, Any], state: str) -> list[str]:
     """Warnings for options the task gave that its state does not use."""
     return ["option %s has no effect with state=%s" % (option, state)
             for option, states in sorted(OPTIONS_FOR_STATES.items())

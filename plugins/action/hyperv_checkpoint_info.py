@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as checkpoint_report
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -25,10 +27,10 @@ class ActionModule(HyperVActionBase):
     NAME_OPTIONS = ("vm", "vm_id", "name_pattern")
 
     @staticmethod
-    def check_options(args):
+    def check_options(args: dict[str, Any]) -> dict[str, Any]:
         return check_options(args)
 
-    def run_checked(self, args, task_vars):
+    def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         host = self.hyperv_host(task_vars, args["operation_timeout"])
         host_record, vms, missing = host.get_vms_and_missing(
             names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=not args["vm"] and not args["vm_id"],
@@ -41,7 +43,7 @@ class ActionModule(HyperVActionBase):
         return dict(report, changed=False)
 
 
-def check_options(args):
+def check_options(args: dict[str, Any]) -> dict[str, Any]:
     """hyperv_checkpoint_info's rules beyond the argument spec; ``older_than_seconds`` added."""
     rules.check_not_blank(args, ("vm", "vm_id"))
     rules.check_positive(args, ("operation_timeout",))

@@ -55,8 +55,8 @@ class ActionModule(HyperVActionBase):
         problem = preflight.name_problem(name, 0, now)
         if problem:
             return dict(failed=True, msg=problem)
-        vm = args["vm"] or task_vars.get("inventory_hostname")
-        run = RunState.begin(task_vars.get("inventory_hostname"), vm, self.host_label(task_vars), change_id, options,
+        vm = args["vm"] or task_vars["inventory_hostname"]
+        run = RunState.begin(task_vars["inventory_hostname"], vm, self.host_label(task_vars), change_id, options,
                              now)
         run.checkpoint_name = name
         started = run.to_dict()

@@ -103,7 +103,7 @@ class ActionModule(HyperVActionBase):
         started = time.time()
         if self._task._role is None:
             raise AnsibleError("hyperv.checkpoint.safe_change_step runs inside the role hyperv.checkpoint.safe_change")
-        inventory_name = task_vars.get("inventory_hostname")
+        inventory_name = task_vars["inventory_hostname"]
         options, problems = templated_options(self._templar, task_vars)
         hyperv_host = options.get("hyperv_host")
         known_host = bool(hyperv_host) and hyperv_host in (task_vars.get("hostvars") or {})
@@ -187,7 +187,7 @@ class ActionModule(HyperVActionBase):
     # verify: on the guest ----------------------------------------------------------------------
 
     def _guest_checks(self, options: dict[str, Any], task_vars: dict[str, Any]) -> GuestChecks:
-        host = task_vars.get("inventory_hostname")
+        host = task_vars["inventory_hostname"]
         family = guest_family(options["safe_change_guest_family"], getattr(self._connection._shell, "SHELL_FAMILY", ""))
         return GuestChecks(host, self._guest_command, self._reset_guest_connection, open_url=open_url_status,
                            family=family, log=lambda text: display.vvv(text, host=host))
@@ -231,9 +231,8 @@ class ActionModule(HyperVActionBase):
     def _step_finish(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """After the verification that follows a restore: delete the checkpoint, or keep it."""
         run = dict(args["run"])
-        verified = args.get("verified")
-        verified_now = isinstance(verified, dict) and verified.get("run_id") == run["run_id"] and \
-            verified.get("phase") == "after_revert"
+        verified = args["verified"] if isinstance(args.get("verified"), dict) else {}
+        verified_now = verified.get("run_id") == run["run_id"] and verified.get("phase") == "after_revert"
         if verified_now:
             run["marks"] = dict(run["marks"], post_revert_verify=verified.get("started_at"))
         captured = args.get("failure")
@@ -317,8 +316,8 @@ class ActionModule(HyperVActionBase):
         for member in group["members"]:
             mark = host_var(task_vars, member, "__safe_change_verified_again")
             member_run = gated["runs"].get(member) or {}
-            passed[member] = isinstance(mark, dict) and mark.get("final") and not mark.get("failed") and \
-                mark.get("run_id") == member_run.get("run_id")
+            passed[member] = bool(isinstance(mark, dict) and mark.get("final") and not mark.get("failed") and
+                                  mark.get("run_id") == member_run.get("run_id"))
         problem = groups.group_check(run["host"], group, passed)
         if problem:
             return dict(failed=True, group_failure=True, msg=problem)

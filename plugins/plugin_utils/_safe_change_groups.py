@@ -20,6 +20,8 @@ the reverse order. These are the group decisions, as pure functions over the mem
 from __future__ import annotations
 
 import copy
+import datetime
+from typing import Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
@@ -31,11 +33,12 @@ GATE_FIELDS = ("runs", "groups", "levels", "revert_levels")
 REUSE_FIELDS = ("id", "name", "change_id", "time")
 
 
-def group_of(run):
+def group_of(run: dict[str, Any] | None) -> str:
     return (run or {}).get("group") or ""
 
 
-def form(batch, play_hosts, inventory_members, now, check_mode=False):
+def form(batch: dict[str, dict[str, Any]], play_hosts: list[str], inventory_members: dict[str, list[str]],
+         now: datetime.datetime, check_mode: bool = False) -> dict[str, Any]:
     """The groups of a batch and what each member does next.
 
     ``batch``: {guest: its run after pre-flight} for the guests of this batch, in batch order;
@@ -45,7 +48,7 @@ def form(batch, play_hosts, inventory_members, now, check_mode=False):
     """
     timestamp = names.format_time(now)
     runs = {host: copy.deepcopy(run) for host, run in batch.items()}
-    groups = {}
+    groups: dict[str, dict[str, Any]] = {}
     for host, run in batch.items():
         name = group_of(run)
         if name:
@@ -76,7 +79,8 @@ def form(batch, play_hosts, inventory_members, now, check_mode=False):
     return {"groups": groups, "runs": runs, "create": create, "timestamp": timestamp}
 
 
-def composition_problem(name, members, play_hosts, inventory_members):
+def composition_problem(name: str, members: list[str], play_hosts: list[str],
+                        inventory_members: list[str]) -> str | None:
     """Why the group cannot run as a whole in this batch: members in other batches, or not in the play."""
     elsewhere = [host for host in inventory_members if host not in members]
     if not elsewhere:
@@ -93,7 +97,7 @@ def composition_problem(name, members, play_hosts, inventory_members):
            "at all" % (name, ", ".join(members), " and ".join(parts))
 
 
-def refusal_problem(name, refused, runs):
+def refusal_problem(name: str, refused: list[str], runs: dict[str, dict[str, Any]]) -> str | None:
     """The first member the pre-flight refused (``refused``), as the reason to refuse the whole group."""
     if not refused:
         return None
@@ -102,26 +106,26 @@ def refusal_problem(name, refused, runs):
     return "the group %s is refused because its member %s was: %s" % (name, host, reason)
 
 
-def left_over_problem(name, members, runs):
+def left_over_problem(name: str, members: list[str], runs: dict[str, dict[str, Any]]) -> str | None:
     """With policy reuse, the members' reused checkpoints must be one earlier run's, or none may be reused."""
     reused = {host: runs[host].get("reuse") for host in members}
     taken = [host for host, reuse in reused.items() if reuse]
     if not taken or len(taken) == len(members) and len(set((reuse["change_id"], reuse["time"])
-                                                           for reuse in reused.values())) == 1:
+                                                           for reuse in reused.values() if reuse)) == 1:
         return None
-    described = "; ".join("%s: %s" % (host, "'%s'" % reused[host]["name"] if reused[host] else "none")
-                          for host in members)
+    described = "; ".join("%s: %s" % (host, "'%s'" % reuse["name"] if reuse else "none")
+                          for host, reuse in reused.items())
     return ("the group %s cannot reuse its left-over checkpoints: they are not one earlier run of the whole group "
             "(%s). Remove them (safe_change_stale_policy=remove, or playbooks/cleanup.yml)" % (name, described))
 
 
-def refuse_member(run, problem, cause):
+def refuse_member(run: dict[str, Any], problem: str, cause: str) -> None:
     problem = problem.rstrip(".") + "."
     run.update(proceed=False, outcome="skipped", group_ready=False, would=[], group_cause=cause,
                reason=record.PREFLIGHT_REASON % problem, preflight_problem=problem)
 
 
-def gate(formed, created):
+def gate(formed: dict[str, Any], created: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The run each guest of the batch goes on with, after the group step took the checkpoints.
 
     ``created``: {guest: run} from the group step. A group one of whose members could not be
@@ -154,7 +158,7 @@ def gate(formed, created):
     return {"runs": runs, "groups": groups, "levels": levels if len(levels) > 1 else []}
 
 
-def group_check(member, group, passed):
+def group_check(member: str, group: dict[str, Any], passed: dict[str, bool]) -> str | None:
     """After the verification: why ``member``'s group failed (naming the members that caused it), or None.
 
     ``passed``: {guest: whether it passed its change and its verification} for every member.
@@ -168,7 +172,7 @@ def group_check(member, group, passed):
         ", ".join(causes)
 
 
-def batch_size(size, host_count):
+def batch_size(size: str | int, host_count: int) -> int:
     """The guests per batch from ``serial``-style ``size``: a count (``5``) or a percentage (``25%``)."""
     text = str(size).strip()
     if text.endswith("%"):
@@ -179,7 +183,7 @@ def batch_size(size, host_count):
     return count
 
 
-def batches(hosts, group_of_host, size):
+def batches(hosts: list[str], group_of_host: dict[str, str], size: str | int) -> tuple[list[str], list[int]]:
     """Hosts in batches that keep every application group whole: (the hosts in batch order, the batch sizes).
 
     ``hosts`` in inventory order; ``group_of_host``: {host: group or ""}. A group goes where its first
@@ -187,7 +191,8 @@ def batches(hosts, group_of_host, size):
     make it larger than ``size`` (a group larger than ``size`` makes a batch of its own).
     """
     per_batch = batch_size(size, len(hosts))
-    units, placed = [], {}
+    units: list[list[str]] = []
+    placed: dict[str, list[str]] = {}
     for host in hosts:
         name = group_of_host.get(host) or ""
         if not name:
@@ -197,7 +202,8 @@ def batches(hosts, group_of_host, size):
         else:
             placed[name] = [host]
             units.append(placed[name])
-    ordered, sizes = [], []
+    ordered: list[str] = []
+    sizes: list[int] = []
     for unit in units:
         if sizes and sizes[-1] + len(unit) <= per_batch:
             sizes[-1] += len(unit)

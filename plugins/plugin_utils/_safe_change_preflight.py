@@ -12,7 +12,8 @@ from checkpoint_planner, as for the module hyperv_checkpoint. Pure functions, no
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import datetime
+from typing import Any, NamedTuple
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
@@ -43,7 +44,7 @@ LEFT_OVERS = "left_overs"
 GUEST_UNREACHABLE = "guest_unreachable"
 
 
-def name_problem(name, keep_hours, now):
+def name_problem(name: str, keep_hours: int, now: datetime.datetime) -> str | None:
     """The problem when this run's checkpoint name could outgrow Hyper-V's limit, else None."""
     longest = names.longest_name(name, keep_hours, now)
     if len(longest) <= names.MAX_NAME_LENGTH:
@@ -52,7 +53,7 @@ def name_problem(name, keep_hours, now):
             "safe_change_requested_by or safe_change_name_prefix" % (longest, len(longest), names.MAX_NAME_LENGTH))
 
 
-def human_age(seconds):
+def human_age(seconds: float) -> str:
     seconds = int(seconds)
     return "%dh%dm" % (seconds // 3600, (seconds % 3600) // 60)
 
@@ -67,7 +68,8 @@ class Checkpoints:
     Each checkpoint is the host's record plus ``age_seconds``, ``is_current`` and ``parsed``.
     """
 
-    def __init__(self, vm, prefix, change_id, lock_minutes, now):
+    def __init__(self, vm: dict[str, Any], prefix: str, change_id: str, lock_minutes: int,
+                 now: datetime.datetime) -> None:
         self.vm = vm
         current = vm.get("current_checkpoint_id")
         self.ours, self.revert_failed, self.locks, self.kept, self.stale = [], [], [], [], []
@@ -88,7 +90,7 @@ class Checkpoints:
                 self.stale.append(cp)
 
 
-def is_lock(cp, change_id, lock_minutes):
+def is_lock(cp: dict[str, Any], change_id: str, lock_minutes: int) -> bool:
     """Whether ``cp`` (one of ours, not revert-failed) is the lock of a run that may still be going."""
     parsed = cp["parsed"]
     if parsed.kept_until or cp["age_seconds"] >= lock_minutes * 60:
@@ -98,7 +100,7 @@ def is_lock(cp, change_id, lock_minutes):
     return not (parsed.manual and parsed.change_id == change_id)
 
 
-def taken_for_change(checkpoints, change_id):
+def taken_for_change(checkpoints: Checkpoints, change_id: str) -> dict[str, Any] | None:
     """The checkpoint taken by hand for ``change_id`` (playbooks/checkpoint.yml), or None."""
     for cp in checkpoints.ours:
         parsed = cp["parsed"]
@@ -107,13 +109,14 @@ def taken_for_change(checkpoints, change_id):
     return None
 
 
-def label(cp):
+def label(cp: dict[str, Any]) -> str:
     """How a message names a checkpoint: 'name' (age, whether the VM runs from it)."""
     return "'%s' (%s old%s)" % (cp["name"], human_age(cp["age_seconds"]),
                                 ", the VM runs from it" if cp["is_current"] else "")
 
 
-def choose_left_overs(checkpoints, policy, stale_max_age_hours):
+def choose_left_overs(checkpoints: Checkpoints, policy: str,
+                      stale_max_age_hours: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(the checkpoint to reuse or None, the checkpoints to remove) under ``policy``.
 
     Only a single left-over that the VM still runs from, younger than ``stale_max_age_hours`` and not
@@ -130,7 +133,9 @@ def choose_left_overs(checkpoints, policy, stale_max_age_hours):
     return None, []
 
 
-def preflight_problems(vm, checkpoints, options, host_computer_name, reuse, to_remove):
+def preflight_problems(vm: dict[str, Any], checkpoints: Checkpoints, options: dict[str, Any],
+                       host_computer_name: str | None, reuse: dict[str, Any] | None,
+                       to_remove: list[dict[str, Any]]) -> list[Problem]:
     """Why the run must not take its checkpoint of ``vm`` (Problems); an empty list when it may."""
     problems = []
     policy = options["safe_change_stale_policy"]
@@ -177,7 +182,8 @@ def preflight_problems(vm, checkpoints, options, host_computer_name, reuse, to_r
     return problems
 
 
-def runs_that_came_first(vm, mine_id, prefix, change_id, lock_minutes, now):
+def runs_that_came_first(vm: dict[str, Any], mine_id: str, prefix: str, change_id: str, lock_minutes: int,
+                         now: datetime.datetime) -> list[dict[str, Any]]:
     """The locks of other runs on ``vm`` taken before checkpoint ``mine_id`` (creation time, then id).
 
     Read right after this run took its checkpoint: two runs that found the VM free at once both see
@@ -192,7 +198,7 @@ def runs_that_came_first(vm, mine_id, prefix, change_id, lock_minutes, now):
             if cp["id"] != mine_id and (parse_time(cp["creation_time"]), cp["id"]) < key]
 
 
-def verify_text(options):
+def verify_text(options: dict[str, Any]) -> str:
     """The verification in words, for check mode."""
     parts = ["the guest answers within %ss" % options["safe_change_reachable_timeout"]]
     if options["safe_change_verify_services"]:
@@ -207,13 +213,14 @@ def verify_text(options):
     return "; ".join(parts)
 
 
-def only_reachability(options):
+def only_reachability(options: dict[str, Any]) -> bool:
     """Whether the verification would only check that the guest answers."""
     return not any(options[key] for key in ("safe_change_verify_services", "safe_change_verify_url",
                                             "safe_change_verify_command", "safe_change_verify_tasks"))
 
 
-def would(run, vm, reuse, to_remove, kept_until):
+def would(run: dict[str, Any], vm: dict[str, Any], reuse: dict[str, Any] | None, to_remove: list[dict[str, Any]],
+          kept_until: str) -> list[str]:
     """Check mode: what a real run would do, in words."""
     options = run["options"]
     lines = []
@@ -239,6 +246,6 @@ def would(run, vm, reuse, to_remove, kept_until):
     return lines
 
 
-def restore_power_state(power_state_before):
+def restore_power_state(power_state_before: str | None) -> str:
     """The power_state that brings the VM back to where it was: a production checkpoint restores to Off."""
-    return {"Running": "running", "Off": "off"}.get(power_state_before, "previous")
+    return {"Running": "running", "Off": "off"}.get(power_state_before or "", "previous")

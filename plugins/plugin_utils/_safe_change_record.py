@@ -10,6 +10,8 @@ the set_stats artifacts of docs/artifacts.md. Pure functions, no I/O.
 
 from __future__ import annotations
 
+from typing import Any
+
 # The fact safe_change_result (roles/safe_change/README.md, "Results"); its keys are kept stable.
 RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "check_mode", "change_id", "host", "vm",
                  "hyperv_host", "started", "play", "checkpoint", "failed_phase", "failed_task", "failure",
@@ -32,13 +34,13 @@ PREFLIGHT_LINE = "pre-flight refused: %s Nothing was changed."
 PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
 
 
-def truncate(text, length):
+def truncate(text: Any, length: int) -> str:
     """``text`` cut to ``length`` characters, ending in '...' when cut."""
     text = str(text)
     return text if len(text) <= length else text[:max(0, length - 3)] + "..."
 
 
-def failure_message(result):
+def failure_message(result: Any) -> str:
     """A failed task's result in one line: its message, the failed loop item's, and its output."""
     if not isinstance(result, dict):
         return "unknown error"
@@ -49,7 +51,7 @@ def failure_message(result):
     return text + (": " + truncate(output, 300) if output else "")
 
 
-def failure_phase(failed_action, verification_started, group_failure=False):
+def failure_phase(failed_action: str | None, verification_started: bool, group_failure: bool = False) -> str:
     """``group`` when another member of the guest's group failed, ``verify`` when the verification (built-in or
     the user's tasks) failed, ``change`` otherwise."""
     if group_failure:
@@ -59,43 +61,44 @@ def failure_phase(failed_action, verification_started, group_failure=False):
     return "change"
 
 
-def durations(marks, end):
+def durations(marks: dict[str, float | None], end: float) -> dict[str, float]:
     """Seconds from each phase's mark to the next (the last to ``end``), and ``total_seconds``."""
     ordered = sorted(((time, phase) for phase, time in marks.items() if time is not None), key=lambda item: item[0])
     out = {}
     for index, (time, phase) in enumerate(ordered):
         until = ordered[index + 1][0] if index + 1 < len(ordered) else end
         out["%s_seconds" % phase] = round(until - time, 1)
-    if "preflight" in marks:
-        out["total_seconds"] = round(end - marks["preflight"], 1)
+    preflight = marks.get("preflight")
+    if preflight is not None:
+        out["total_seconds"] = round(end - preflight, 1)
     return out
 
 
-def _checkpoint_text(checkpoint):
+def _checkpoint_text(checkpoint: dict[str, Any]) -> str:
     if not checkpoint.get("name") or checkpoint.get("state") in (None, "none"):
         return ""
     text = "checkpoint '%s' %s" % (checkpoint["name"], checkpoint.get("state") or "")
     return text + (" until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
 
 
-def _what_failed(failure):
-    label = PHASE_LABELS.get(failure.get("phase"), "The change")
+def _what_failed(failure: dict[str, Any]) -> str:
+    label = PHASE_LABELS.get(str(failure.get("phase")), "The change")
     task = " (task '%s')" % failure["task"] if failure.get("task") and failure.get("phase") != "group" else ""
     return "%s failed%s: %s" % (label, task, str(failure.get("msg") or "").strip())
 
 
-def is_failed(run):
+def is_failed(run: dict[str, Any]) -> bool:
     """The host fails: everything but a commit, and a check-mode run whose pre-flight passed."""
     outcome = run["outcome"]
     return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not run.get("would"))
 
 
-def needs_attention(run):
+def needs_attention(run: dict[str, Any]) -> bool:
     outcome = run["outcome"]
     return outcome == "revert_failed" or (outcome == "reverted" and run.get("post_revert") != "passed")
 
 
-def message(run):
+def message(run: dict[str, Any]) -> str:
     """The readable message of the run: the host's failure message when it failed."""
     outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
     if outcome == "committed":
@@ -116,10 +119,10 @@ def message(run):
     return str(run.get("reason") or "").strip()
 
 
-def summary_line(run):
+def summary_line(run: dict[str, Any]) -> str:
     """The run in one line, as in the summary table."""
     outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
-    phase = PHASE_LABELS.get(failure.get("phase"), "The change").lower()
+    phase = PHASE_LABELS.get(str(failure.get("phase")), "The change").lower()
     if outcome == "committed":
         return "change and verification passed; checkpoint %s%s" % (
             checkpoint.get("state", ""), " until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
@@ -134,7 +137,7 @@ def summary_line(run):
     return truncate(str(run.get("reason") or "").strip(), 200)
 
 
-def result_record(run, end):
+def result_record(run: dict[str, Any], end: float) -> dict[str, Any]:
     """The fact ``safe_change_result`` of the guest (roles/safe_change/README.md, "Results")."""
     checkpoint = {"id": None, "name": run.get("checkpoint_name"), "state": "none"}
     checkpoint.update(run.get("checkpoint") or {})
@@ -167,7 +170,7 @@ def result_record(run, end):
     }
 
 
-def group_outcome(members):
+def group_outcome(members: list[dict[str, Any]]) -> tuple[str, str]:
     """The outcome of an application group from its members' records: (outcome, the member that caused it).
 
     ``committed`` when every member was; ``reverted`` (``revert_failed`` when a member's revert failed)
@@ -184,9 +187,9 @@ def group_outcome(members):
     return "skipped", next((record["group_cause"] for record in members if record.get("group_cause")), "")
 
 
-def with_group_outcomes(records):
+def with_group_outcomes(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """``records`` ({guest: record}) with each group member's group_outcome and group_cause filled in."""
-    by_group = {}
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for record in records.values():
         if record.get("group"):
             by_group.setdefault(record["group"], []).append(record)
@@ -198,9 +201,9 @@ def with_group_outcomes(records):
     return out
 
 
-def group_summaries(records):
+def group_summaries(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """hyperv_checkpoint_groups: {group: {members, outcome, cause, failed, needs_attention}}."""
-    groups = {}
+    groups: dict[str, dict[str, Any]] = {}
     for record in sorted(records.values(), key=lambda each: (each.get("group_order") or 0, each["host"])):
         if not record.get("group"):
             continue
@@ -213,7 +216,7 @@ def group_summaries(records):
     return groups
 
 
-def summary_table(records):
+def summary_table(records: list[dict[str, Any]]) -> list[str]:
     """The summary table: a header, a line per guest, and the counts."""
     lines = [TABLE_FORMAT % ("HOST", "OUTCOME", "CHECKPOINT", "CHANGE", "VERIFY", "TOTAL", "WHAT HAPPENED")]
     for record in records:
@@ -236,7 +239,7 @@ def summary_table(records):
     return lines
 
 
-def count_outcomes(records):
+def count_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
     counts = {"total": len(records)}
     for outcome in OUTCOMES:
         counts[outcome] = sum(1 for record in records if record["outcome"] == outcome)
@@ -245,7 +248,7 @@ def count_outcomes(records):
     return counts
 
 
-def artifacts(records):
+def artifacts(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The set_stats data over every guest of the run (docs/artifacts.md); ``records`` by guest."""
     ordered = [records[host] for host in sorted(records)]
     counts = count_outcomes(ordered)

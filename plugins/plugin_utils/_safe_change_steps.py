@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_preflight as preflight
@@ -25,6 +25,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
+
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_client import HostClient
 
 CHECKPOINT_FIELDS = ("id", "name", "state", "reused", "taken_type", "fell_back", "kept_until", "restored",
                      "merge_seconds")
@@ -68,19 +71,19 @@ class Deleted(NamedTuple):
     merging: bool
 
 
-def add_note(run, code, text):
+def add_note(run: dict[str, Any], code: str, text: str) -> None:
     run["notes"].append(Note(code, text)._asdict())
 
 
-def note_codes(run):
+def note_codes(run: dict[str, Any]) -> list[str]:
     return [note["code"] for note in run.get("notes") or []]
 
 
-def note_texts(notes):
+def note_texts(notes: list[dict[str, Any]] | None) -> list[str]:
     return [note["text"] for note in notes or []]
 
 
-def working_copy(run):
+def working_copy(run: dict[str, Any]) -> dict[str, Any]:
     """A copy of the run's state that a step may change: its lists and dicts copied one level down (their
     own items are plain values, and the options are only read)."""
     copied = dict(run)
@@ -92,18 +95,18 @@ def working_copy(run):
     return copied
 
 
-def refuse(run, reason, **changes):
+def refuse(run: dict[str, Any], reason: str, **changes: Any) -> dict[str, Any]:
     """The run stops here: ``reason`` says why and what was (not) changed."""
     run.update(changes, proceed=False, outcome="skipped", reason=reason)
     return run
 
 
-def preflight_refusal(run, problem):
+def preflight_refusal(run: dict[str, Any], problem: str) -> dict[str, Any]:
     """``problem``: one or more sentences, ending with a full stop."""
     return refuse(run, record.PREFLIGHT_REASON % problem, preflight_problem=problem)
 
 
-def read_refusal(run, error):
+def read_refusal(run: dict[str, Any], error: Exception) -> dict[str, Any]:
     """Why pre-flight could not read the VM, as the user can act on it."""
     vm, hyperv_host = run["vm"], run["hyperv_host"]
     code = getattr(error, "code", "error")
@@ -138,13 +141,14 @@ class HostSteps:
     loudly at once (a revert that failed).
     """
 
-    def __init__(self, client, now=utc_now, clock=time.time, alert=None):
+    def __init__(self, client: HostClient, now: Callable[[], datetime.datetime] = utc_now,
+                 clock: Callable[[], float] = time.time, alert: Callable[[str], None] | None = None) -> None:
         self._client = client
         self._now = now
         self._clock = clock
         self._alert = alert or (lambda text: None)
 
-    def _delete(self, run, checkpoint_id):
+    def _delete(self, run: dict[str, Any], checkpoint_id: str) -> Deleted:
         """Delete a checkpoint and wait for the merge."""
         try:
             return Deleted(True, self._client.delete(run["vm_id"], checkpoint_id), None, False)
@@ -156,7 +160,8 @@ class HostSteps:
 
     # Pre-flight and checkpoint ------------------------------------------------------------
 
-    def _survey(self, run):
+    def _survey(self, run: dict[str, Any]
+                ) -> tuple[dict[str, Any], dict[str, Any], preflight.Checkpoints, datetime.datetime]:
         """Read the VM: (host record, VM record, its checkpoints as this run sees them, now).
 
         Notes the VM's id and power state in ``run``.
@@ -173,7 +178,7 @@ class HostSteps:
                                        options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
 
-    def checkpoint(self, run, check_mode, group_preflight=False):
+    def checkpoint(self, run: dict[str, Any], check_mode: bool, group_preflight: bool = False) -> dict[str, Any]:
         """Pre-flight on the host, then the checkpoint (taken, or a left-over reused) and the lock.
 
         ``group_preflight``: a member of an application group only runs its pre-flight here; the group's
@@ -187,8 +192,8 @@ class HostSteps:
             return read_refusal(run, error)
         reuse, to_remove = preflight.choose_left_overs(checkpoints, options["safe_change_stale_policy"],
                                                   options["safe_change_stale_max_age_hours"])
-        problems = preflight.preflight_problems(vm, checkpoints, options, (host_record or {}).get("computer_name"), reuse,
-                                           to_remove)
+        problems = preflight.preflight_problems(vm, checkpoints, options, (host_record or {}).get("computer_name"),
+                                                reuse, to_remove)
         if run.get("guest_problem"):
             problems.append(preflight.Problem(preflight.GUEST_UNREACHABLE, run["guest_problem"]))
         if problems:
@@ -211,7 +216,7 @@ class HostSteps:
             return self._adopt(run, reuse)
         return self._take(run, vm, to_remove)
 
-    def _remove_left_overs(self, run, to_remove):
+    def _remove_left_overs(self, run: dict[str, Any], to_remove: list[dict[str, Any]]) -> bool:
         for cp in to_remove:
             removal = self._delete(run, cp["id"])
             if not removal.deleted:
@@ -221,7 +226,7 @@ class HostSteps:
                  "removed left-over checkpoints: %s" % ", ".join(cp["name"] for cp in to_remove))
         return True
 
-    def _adopt(self, run, reuse):
+    def _adopt(self, run: dict[str, Any], reuse: dict[str, Any]) -> dict[str, Any]:
         name = reuse["name"]
         if reuse["parsed"].manual:
             # Taken by hand for this change: without "manual" it becomes this run's lock, which a
@@ -237,7 +242,7 @@ class HostSteps:
         run["proceed"] = True
         return run
 
-    def _create(self, run, vm, known):
+    def _create(self, run: dict[str, Any], vm: dict[str, Any], known: list[dict[str, Any]]) -> dict[str, Any]:
         """Take the run's checkpoint; ``known``: the VM's checkpoints before (for the recovery of a lost create)."""
         options = run["options"]
         return self._client.create(run["vm_id"], run["checkpoint_name"],
@@ -245,7 +250,7 @@ class HostSteps:
                                    [cp["id"] for cp in known], options["safe_change_min_free_gb"],
                                    run.get("host_time"), vm.get("checkpoint_type"))
 
-    def _take(self, run, vm, removed):
+    def _take(self, run: dict[str, Any], vm: dict[str, Any], removed: list[dict[str, Any]]) -> dict[str, Any]:
         options = run["options"]
         gone = set(cp["id"] for cp in removed)
         known = [cp for cp in vm.get("checkpoints", []) if cp["id"] not in gone]
@@ -267,7 +272,7 @@ class HostSteps:
         run["proceed"] = True
         return run
 
-    def _lock(self, run, listed=None):
+    def _lock(self, run: dict[str, Any], listed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The checkpoint just taken is this run's lock: the run whose lock came first goes on.
 
         ``listed``: the VM's checkpoints as the create listed them right after taking this one; without
@@ -302,7 +307,7 @@ class HostSteps:
 
     # A checkpoint taken by hand (playbooks/checkpoint.yml) -----------------------------------
 
-    def hold(self, run, check_mode):
+    def hold(self, run: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         """The checkpoint of a change made by hand: one per change id, named like the role's, plus "manual".
 
         A second run for the same change finds it and takes nothing. Another change's lock, a revert
@@ -348,7 +353,7 @@ class HostSteps:
 
     # After the change --------------------------------------------------------------------
 
-    def commit(self, run):
+    def commit(self, run: dict[str, Any]) -> dict[str, Any]:
         """The change and its verification passed: delete the checkpoint, or keep it renamed."""
         run = working_copy(run)
         run["marks"]["commit"] = self._clock()
@@ -375,7 +380,7 @@ class HostSteps:
         run["outcome"] = "committed"
         return run
 
-    def withdraw(self, run):
+    def withdraw(self, run: dict[str, Any]) -> dict[str, Any]:
         """The member's group was withdrawn before any change: delete the member's checkpoint."""
         run = working_copy(run)
         checkpoint = run["checkpoint"]
@@ -386,13 +391,14 @@ class HostSteps:
                      "playbooks/cleanup.yml" % removal.error)
         return run
 
-    def revert(self, run):
+    def revert(self, run: dict[str, Any]) -> dict[str, Any]:
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
         run = working_copy(run)
         run["marks"]["revert"] = self._clock()
         checkpoint = run["checkpoint"]
         try:
-            self._client.restore(run["vm_id"], checkpoint["id"], preflight.restore_power_state(run.get("power_state_before")))
+            self._client.restore(run["vm_id"], checkpoint["id"],
+                                 preflight.restore_power_state(run.get("power_state_before")))
         except HostError as error:
             run["outcome"] = "revert_failed"
             run["revert_error"] = self._client.describe(error)
@@ -410,7 +416,7 @@ class HostSteps:
         run["outcome"] = "reverted"
         return run
 
-    def after_revert(self, run, verification_problem):
+    def after_revert(self, run: dict[str, Any], verification_problem: str | None) -> dict[str, Any]:
         """The verification after the revert: passed, the checkpoint is deleted; failed, it is kept for a human."""
         run = working_copy(run)
         checkpoint = run["checkpoint"]
@@ -431,7 +437,7 @@ class HostSteps:
         return run
 
 
-def revert_failed_banner(run):
+def revert_failed_banner(run: dict[str, Any]) -> str:
     checkpoint, failure = run["checkpoint"], run.get("failure") or {}
     return "\n".join([
         "REVERT FAILED on %s: a human is needed." % run["host"],
@@ -444,7 +450,7 @@ def revert_failed_banner(run):
     ])
 
 
-def failure_of(run, captured, verified):
+def failure_of(run: dict[str, Any], captured: Any, verified: Any) -> dict[str, Any] | None:
     """The failure of this run's change or verification from what the rescue captured, or None.
 
     ``verified``: the registered result of the step verify; when it belongs to this run, the
