@@ -23,7 +23,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
     checkpoint_result,
     vm_warnings,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HypervError, OptionError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import (
     DEFAULT_MERGE_GRACE_SECONDS,
     HyperVHost,

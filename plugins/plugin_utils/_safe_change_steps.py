@@ -175,7 +175,7 @@ class HostSteps:
             add_note(run, FREE_SPACE_UNKNOWN, "the free space of %s is not known to the Hyper-V host, so "
                      "safe_change_min_free_gb could not be checked there" % ", ".join(unknown))
         checkpoints = preflight.Checkpoints(vm, options["safe_change_name_prefix"], run["change_id"],
-                                       options["safe_change_lock_minutes"], now)
+                                            options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
 
     def checkpoint(self, run: dict[str, Any], check_mode: bool, group_preflight: bool = False) -> dict[str, Any]:
@@ -191,14 +191,14 @@ class HostSteps:
         except HostError as error:
             return read_refusal(run, error)
         reuse, to_remove = preflight.choose_left_overs(checkpoints, options["safe_change_stale_policy"],
-                                                  options["safe_change_stale_max_age_hours"])
+                                                       options["safe_change_stale_max_age_hours"])
         problems = preflight.preflight_problems(vm, checkpoints, options, (host_record or {}).get("computer_name"),
                                                 reuse, to_remove)
         if run.get("guest_problem"):
             problems.append(preflight.Problem(preflight.GUEST_UNREACHABLE, run["guest_problem"]))
         if problems:
-            return preflight_refusal(run, "VM '%s' on %s: %s." % (run["vm"], run["hyperv_host"],
-                                                                    "; ".join(problem.text for problem in problems)))
+            return preflight_refusal(run, "VM '%s' on %s: %s." % (
+                run["vm"], run["hyperv_host"], "; ".join(problem.text for problem in problems)))
         if group_preflight:
             run.update(group_ready=True, reuse=None if reuse is None else {
                 "id": reuse["id"], "name": reuse["name"], "change_id": reuse["parsed"].change_id,
@@ -237,7 +237,7 @@ class HostSteps:
                 return refuse(run, "Adopting the checkpoint '%s' failed: %s The change was not applied."
                               % (name, self._client.describe(error)))
         run["checkpoint"] = {"id": reuse["id"], "name": name, "reused": True, "taken_type": None,
-                               "fell_back": None, "state": "present"}
+                             "fell_back": None, "state": "present"}
         add_note(run, LEFT_OVER_REUSED, "reused the left-over checkpoint %s" % reuse["name"])
         run["proceed"] = True
         return run
@@ -263,8 +263,8 @@ class HostSteps:
             return refuse(run, reason)
         taken = reply["checkpoint"]
         run["checkpoint"] = {"id": taken["id"], "name": taken["name"], "reused": False,
-                               "taken_type": reply.get("taken_type"), "fell_back": reply.get("fell_back"),
-                               "state": "present"}
+                             "taken_type": reply.get("taken_type"), "fell_back": reply.get("fell_back"),
+                             "state": "present"}
         if reply.get("fell_back"):
             add_note(run, FELL_BACK, FELL_BACK_NOTE)
         if options["safe_change_lock_minutes"] > 0:
@@ -287,8 +287,8 @@ class HostSteps:
                           "then as a left-over (safe_change_stale_policy)." % (
                               self._client.describe(error), checkpoint["name"], checkpoint["id"]),
                           checkpoint=dict(checkpoint, state="kept"))
-        first = preflight.runs_that_came_first(vm, checkpoint["id"], options["safe_change_name_prefix"], run["change_id"],
-                                          options["safe_change_lock_minutes"], self._now())
+        first = preflight.runs_that_came_first(vm, checkpoint["id"], options["safe_change_name_prefix"],
+                                               run["change_id"], options["safe_change_lock_minutes"], self._now())
         if not first:
             run["proceed"] = True
             return run
@@ -345,8 +345,8 @@ class HostSteps:
             return refuse(run, "The checkpoint could not be taken: %s" % self._client.describe(error))
         taken = reply["checkpoint"]
         run.update(outcome="held", checkpoint=dict(taken, state="present", reused=False,
-                                                     taken_type=reply.get("taken_type"),
-                                                     fell_back=reply.get("fell_back")))
+                                                   taken_type=reply.get("taken_type"),
+                                                   fell_back=reply.get("fell_back")))
         if reply.get("fell_back"):
             add_note(run, FELL_BACK, FELL_BACK_NOTE)
         return run

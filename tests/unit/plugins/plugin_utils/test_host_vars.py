@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 from ansible.inventory.manager import InventoryManager

@@ -72,7 +72,7 @@ def test_the_gate_withdraws_a_group_one_of_whose_checkpoints_failed():
     gated = groups.gate(formed, created)
     assert gated["runs"]["a"]["withdraw"] and not gated["runs"]["a"]["proceed"]
     assert gated["runs"]["a"]["reason"].startswith("the group shop is withdrawn: the checkpoint of its member b "
-                                                     "could not be taken (The checkpoint could not be taken: disk full")
+                                                   "could not be taken (The checkpoint could not be taken: disk full")
     assert gated["runs"]["a"]["group_cause"] == "b" and gated["levels"] == [0, 1]
     fine = groups.gate(formed, {host: dict(formed["runs"][host], proceed=True) for host in ("a", "b")})
     assert all(fine["runs"][host]["proceed"] for host in ("a", "b"))

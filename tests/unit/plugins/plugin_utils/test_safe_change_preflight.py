@@ -124,7 +124,7 @@ def problems_of(record, host="HV01", **changes):
     run_options = options(**changes)
     found = checkpoints_of(record, lock_minutes=run_options["safe_change_lock_minutes"])
     reuse, remove = preflight.choose_left_overs(found, run_options["safe_change_stale_policy"],
-                                           run_options["safe_change_stale_max_age_hours"])
+                                                run_options["safe_change_stale_max_age_hours"])
     return [problem.text for problem in preflight.preflight_problems(record, found, run_options, host, reuse, remove)]
 
 

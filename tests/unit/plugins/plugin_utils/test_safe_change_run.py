@@ -16,8 +16,8 @@ from safe_change_fixtures import options, state
 
 
 def test_a_new_run_takes_what_the_options_say():
-    run = RunState.begin("web01", "web01-vm", "hv01", "CHG0042", options(safe_change_group=" shop ",
-                                                                        safe_change_group_order=2), NOW)
+    run_options = options(safe_change_group=" shop ", safe_change_group_order=2)
+    run = RunState.begin("web01", "web01-vm", "hv01", "CHG0042", run_options, NOW)
     assert (run.prefix, run.group, run.group_order, run.change_file) == ("safe_change", "shop", 2, "/srv/change.yml")
     assert run.started == "2026-11-25T12:00:00Z" and len(run.run_id) == 32 and not run.proceed
     assert run.checkpoint_name is None and run.notes == [] and run.marks == {}
