@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Collection, Mapping
 
-from ansible.utils.display import Display
-
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
@@ -25,17 +23,17 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_outc
     checkpoint_result,
     vm_warnings,
 )
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, HypervError, OptionError
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import DEFAULT_MERGE_GRACE_SECONDS
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HypervError, OptionError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import (
+    DEFAULT_MERGE_GRACE_SECONDS,
+    HyperVHost,
+)
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._merge_wait import wait_for_merge
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 
 if TYPE_CHECKING:
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import HostRecord, VmRecord
-    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
 
-display = Display()
-
-MERGE_POLL_FIRST = 1.0
-MERGE_POLL_MAX = 5.0
 CLEANUP_OPTIONS = ("name_prefix", "name_pattern", "older_than", "keep_newest")
 
 # Options that only mean something for some states: given elsewhere, they are
@@ -115,7 +113,7 @@ class ActionModule(HyperVActionBase):
         return checkpoint_result(outcome)
 
     def _plan(self, args: dict[str, Any], vm: VmRecord, host_record: HostRecord) -> planner.Plan:
-        plan = planner.plan(args, vm, planner.utc_now())
+        plan = planner.plan(args, vm, utc_now())
         plan.warnings.extend(ignored_options(self._task.args, args["state"]))
         plan.warnings.extend(vm_warnings(vm, plan))
         return plan
@@ -194,23 +192,3 @@ def ignored_options(task_args: Collection[str], state: str) -> list[str]:
     return ["option %s has no effect with state=%s" % (option, state)
             for option, states in sorted(OPTIONS_FOR_STATES.items())
             if option in task_args and state not in states]
-
-
-def wait_for_merge(host: HyperVHost, vm: VmRecord, timeout: float, why: str,
-                   started: float | None = None) -> tuple[float, VmRecord]:
-    """Poll the VM until its disk merge ends; returns (seconds waited, the VM record then). Progress at -v."""
-    started = time.monotonic() if started is None else started
-    delay = MERGE_POLL_FIRST
-    while vm.get("merging"):
-        elapsed = time.monotonic() - started
-        if elapsed > timeout:
-            raise HostError(
-                "merge_timeout",
-                "the disk merge of VM '%s' was still running %d seconds %s (timeout %d); it goes on in the "
-                "background" % (vm["name"], elapsed, why, timeout),
-                operation="wait_for_merge", host=host.host_name, details={"elapsed": int(elapsed)})
-        display.v("VM '%s': disk merge running for %ds %s" % (vm["name"], elapsed, why), host=host.host_name)
-        time.sleep(min(delay, max(0.1, timeout - elapsed)))
-        delay = min(MERGE_POLL_MAX, delay * 1.5)
-        vm = host.get_vm(vm_id=vm["id"])
-    return round(time.monotonic() - started, 1), vm

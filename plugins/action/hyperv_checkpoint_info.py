@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_report as checkpoint_report
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 
 
 class ActionModule(HyperVActionBase):
@@ -36,7 +36,7 @@ class ActionModule(HyperVActionBase):
             names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=not args["vm"] and not args["vm_id"],
             include_checkpoints=True, include_sizes=args["include_sizes"],
             report_missing=args["on_missing"] == "report")
-        report = checkpoint_report.build_report(host_record, vms, planner.utc_now(), name_pattern=args["name_pattern"],
+        report = checkpoint_report.build_report(host_record, vms, utc_now(), name_pattern=args["name_pattern"],
                                                 older_than=args["older_than_seconds"])
         if args["on_missing"] == "report":
             report["missing_vms"] = missing

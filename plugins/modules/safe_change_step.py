@@ -35,26 +35,25 @@ description:
     result, which the role sets as the fact C(safe_change_result).
   - V(summary) runs once per play (C(run_once)). It prints the summary table and publishes the C(set_stats) artifacts of
     docs/artifacts.md.
-  - V(plan), V(group_checkpoint) and V(gate) run once per batch for application groups (C(safe_change_group)). V(plan)
-    decides, after every guest's pre-flight, which groups take their checkpoints (all members in the batch and the
-    play, every member's pre-flight passed); V(group_checkpoint) takes one member's checkpoint (a loop over the
-    members, delegated to each member's Hyper-V host); V(gate) gives the state every guest goes on with (a group one of
-    whose checkpoints failed is withdrawn). V(group_check) runs on each member after its verification and fails it when
-    another member did not pass, so that the whole group reverts.
-  - V(hold) is playbooks/checkpoint.yml's step, on the Hyper-V host. It takes the checkpoint of a change made by hand,
-    named as the role's but ending in C(manual), one per change id; a second run for the same change id finds it.
-  - V(batches) is playbooks/patch_window.yml's step. It plans serial batches that keep every application group whole.
-  - No step fails the task for what happens to the change (but V(verify), V(group_check), and V(hold) when it cannot
-    take the checkpoint); the role fails the guest at its end.
+  - V(form_groups), V(group_checkpoint) and V(gate) run once per batch for application groups (C(safe_change_group)).
+    V(form_groups) decides, after every guest's pre-flight, which groups take their checkpoints (all members in the
+    batch and the play, every member's pre-flight passed); V(group_checkpoint) takes one member's checkpoint (a loop
+    over the members, delegated to each member's Hyper-V host); V(gate) gives the run every guest goes on with (a group
+    one of whose checkpoints failed is withdrawn). V(group_check) runs on each member after its verification and fails
+    it when another member did not pass, so that the whole group reverts.
+  - Each step takes only its own options.
+  - No step fails the task for what happens to the change (but V(verify) and V(group_check)); the role fails the guest
+    at its end.
 options:
   step:
     description: The step to run.
     type: str
     required: true
-    choices: [prepare, checkpoint, plan, group_checkpoint, gate, verify, group_check, revert, finish, settle, summary,
-              hold, batches]
-  state:
-    description: The run's state, as the step before returned it (RV(state)).
+    choices: [prepare, checkpoint, form_groups, group_checkpoint, gate, verify, group_check, revert, finish, settle,
+              summary]
+  run:
+    description: The run's state, as the step before returned it (RV(run)); required by every step but V(prepare),
+      V(form_groups), V(gate) and V(summary).
     type: dict
   verified:
     description: The registered result of the step V(verify) (V(revert), V(settle), V(finish)).
@@ -65,8 +64,8 @@ options:
   reverted:
     description: The registered result of the step V(revert) (V(settle)).
     type: raw
-  planned:
-    description: V(gate) - what V(plan) returned (RV(planned)).
+  formed:
+    description: V(gate) - what V(form_groups) returned (RV(formed)).
     type: raw
   created:
     description: V(gate) - the C(results) of the registered loop of V(group_checkpoint).
@@ -99,44 +98,6 @@ options:
     description: V(summary) also writes the artifacts as JSON to this file on the controller (empty - no file).
     type: str
     default: ""
-  vm:
-    description: V(hold) - the VM's name on the Hyper-V host. The inventory name when not set.
-    type: str
-  change_id:
-    description: V(hold) - the change id (required), e.g. V(CHG0042).
-    type: str
-  name_prefix:
-    description: V(hold) - the first word of the checkpoint's name.
-    type: str
-    default: safe_change
-  requested_by:
-    description: V(hold) - who; goes into the checkpoint's name. The AWX user, else the controller's C($USER), when empty.
-    type: str
-    default: ""
-  checkpoint_type:
-    description:
-      - V(hold) - the checkpoint type for this checkpoint; empty uses the VM's setting.
-      - Hyper-V's spelling (V(Standard), V(Production), V(ProductionOnly), in any case) is accepted too.
-    type: str
-    default: ""
-    choices: ["", standard, production, production_only]
-  lock_minutes:
-    description: V(hold) - a checkpoint of another change younger than this is that change's lock, and V(hold) refuses.
-    type: int
-    default: 120
-  operation_timeout:
-    description: V(hold) - seconds each Hyper-V operation may take.
-    type: int
-    default: 600
-  hosts_to_batch:
-    description: V(batches) - the guests, in inventory order.
-    type: list
-    elements: str
-    default: []
-  batch_size:
-    description: V(batches) - guests per batch, a number (V(5)) or a percentage (V(25%)).
-    type: str
-    default: "1"
 attributes:
   action:
     description: Runs on the Ansible controller as an action plugin.
@@ -159,6 +120,10 @@ attributes:
 seealso:
   - module: hyperv.checkpoint.hyperv_checkpoint
     description: The module the steps use for every change on the Hyper-V host.
+  - module: hyperv.checkpoint.safe_change_hold
+    description: The checkpoint of a change made by hand (playbooks/checkpoint.yml), which the role can adopt.
+  - module: hyperv.checkpoint.safe_change_batches
+    description: Serial batches that keep application groups whole (playbooks/patch_window.yml).
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """
@@ -177,7 +142,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-state:
+run:
   description:
     - The run's state after the step, for the next step. Its keys are internal to the role and may change.
     - Its key C(proceed) tells whether the run goes on; C(reason) why it stopped.
@@ -190,25 +155,19 @@ record:
   type: dict
   sample: {"outcome": "committed", "failed": false, "needs_attention": false,
            "summary": "change and verification passed; checkpoint deleted"}
-checkpoint:
-  description: V(hold) - the checkpoint taken or found.
-  returned: step hold
-  type: dict
-  sample: {"id": "5b1c7e2a-0f3d-4c8e-9a6b-2d4e6f8a0b1c", "name": "safe_change CHG0042 by jane 2026-11-25T13:35:15Z manual",
-           "vm_name": "web01", "reused": false, "state": "present"}
 run_id:
   description: The run the verification belongs to.
   returned: step verify
   type: str
   sample: 6f1c2b0e8d9a4b5c9e7f1a2b3c4d5e6f
-planned:
-  description: V(plan) - the groups of the batch (members, orders, why a group is refused), the state of each guest and
-    the members whose checkpoints the group step takes.
-  returned: step plan
+formed:
+  description: V(form_groups) - the groups of the batch (members, orders, why a group is refused), the run of each guest
+    and the members whose checkpoints the group step takes.
+  returned: step form_groups
   type: dict
   sample: {"groups": {"shop": {"members": ["db01", "web01"], "problem": null}}, "create": ["db01", "web01"]}
-states:
-  description: V(gate) - the state each guest of the batch goes on with.
+runs:
+  description: V(gate) - the run each guest of the batch goes on with.
   returned: step gate
   type: dict
   sample: {"web01": {"proceed": true, "group": "shop"}}
@@ -243,18 +202,6 @@ records:
   returned: step summary
   type: dict
   sample: {"web01": {"outcome": "committed"}}
-hosts:
-  description: V(batches) - the guests in batch order.
-  returned: step batches
-  type: list
-  elements: str
-  sample: ["db01", "web01", "app01"]
-batches:
-  description: V(batches) - the size of each batch, for C(serial).
-  returned: step batches
-  type: list
-  elements: int
-  sample: [2, 1]
 started_at:
   description: When the step started (seconds since the epoch, controller clock); the role's durations come from these.
   returned: always

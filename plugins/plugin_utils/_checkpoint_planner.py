@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
-import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence, TypedDict, Union
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
@@ -24,6 +23,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import P
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._free_space import low_free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import MAX_CHECKPOINTS
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import did_you_mean, named
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 if TYPE_CHECKING:
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_contract import CheckpointRecord, VmRecord
@@ -90,26 +90,6 @@ class Plan:
 
 
 # Small helpers ---------------------------------------------------------------
-
-def parse_time(text: str) -> datetime.datetime:
-    """UTC datetime from the host's ISO 8601 text (7 fractional digits, trailing Z)."""
-    match = re.match(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?$", text)
-    if not match:
-        raise ValueError("not an ISO 8601 time: %r" % text)
-    base = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
-    micro = int((match.group(2) or "0")[:6].ljust(6, "0"))
-    value = base.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
-    offset = match.group(3)
-    if offset and offset != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        value -= sign * datetime.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
-    return value
-
-
-def utc_now() -> datetime.datetime:
-    """The controller's clock in UTC; ages compare it with the host's creation times."""
-    return datetime.datetime.now(datetime.timezone.utc)
-
 
 def age_seconds(checkpoint: CheckpointRecord, now: datetime.datetime) -> float:
     return (now - parse_time(checkpoint["creation_time"])).total_seconds()

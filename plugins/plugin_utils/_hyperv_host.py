@@ -21,10 +21,10 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._checkpoint_planner import parse_time
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 if TYPE_CHECKING:
     from ansible.plugins.connection import ConnectionBase

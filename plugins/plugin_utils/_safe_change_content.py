@@ -18,9 +18,16 @@ be known in advance and is left to the play.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable
 
 from ansible.errors import AnsibleError
 from ansible.parsing.mod_args import ModuleArgsParser
+
+if TYPE_CHECKING:
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.playbook.task import Task
+    from ansible.template import Templar
 
 INCLUDE_TASKS = ("include_tasks", "import_tasks")
 INCLUDE_ROLE = ("include_role", "import_role")
@@ -29,20 +36,20 @@ TASK_LISTS = ("block", "rescue", "always")
 MAX_DEPTH = 20
 
 
-def short_action(action):
+def short_action(action: str) -> str:
     for prefix in ("ansible.builtin.", "ansible.legacy."):
         if action.startswith(prefix):
             return action[len(prefix):]
     return action
 
 
-def error_text(error):
+def error_text(error: Exception) -> str:
     """An Ansible error's own words, without the source excerpt that Ansible adds to its text."""
     text = getattr(error, "message", None) or str(error)
     return " ".join(str(text).split())
 
 
-def _task_label(task, index):
+def _task_label(task: Any, index: int) -> str:
     name = task.get("name") if isinstance(task, dict) else None
     return "task %d%s" % (index, " ('%s')" % name if name else "")
 
@@ -57,17 +64,19 @@ class ChangeChecker:
     ``role_path``: the path of the including role, where Ansible looks for a relative tasks file.
     """
 
-    def __init__(self, loader, collection_list, templar=None, find_role=None, role_path=None):
+    def __init__(self, loader: DataLoader, collection_list: list[str] | None, templar: Templar | None = None,
+                 find_role: Callable[[str, list[str] | None], tuple[str, str | None]] | None = None,
+                 role_path: str | None = None) -> None:
         self._loader = loader
         self._collections = list(collection_list or [])
         self._templar = templar
         self._find_role = find_role
         self._role_path = role_path
-        self._seen = set()
+        self._seen: set[tuple[str, tuple[str, ...]]] = set()
 
     # Where things are ------------------------------------------------------------------------
 
-    def find_tasks_file(self, target, including_dir=None):
+    def find_tasks_file(self, target: str, including_dir: str | None = None) -> str | None:
         """The path Ansible would include for ``target``, or None when there is no such file."""
         candidates = []
         if os.path.isabs(target):
@@ -83,7 +92,7 @@ class ChangeChecker:
                 return candidate
         return None
 
-    def _value(self, value):
+    def _value(self, value: Any) -> str | None:
         """A name given in a task: templated when it holds a template; None when it cannot be known yet."""
         if not isinstance(value, str):
             return None
@@ -99,7 +108,8 @@ class ChangeChecker:
 
     # Checking --------------------------------------------------------------------------------
 
-    def check_tasks_file(self, target, option, including_dir=None, collections=None, depth=0):
+    def check_tasks_file(self, target: str, option: str, including_dir: str | None = None,
+                         collections: list[str] | None = None, depth: int = 0) -> list[str]:
         """Problems of the tasks file ``target`` named by ``option`` (a text for the messages)."""
         path = self.find_tasks_file(target, including_dir)
         if path is None:
@@ -108,7 +118,7 @@ class ChangeChecker:
                 "{{ playbook_dir }}/%s" % target)]
         return self._check_file(path, option, collections if collections is not None else self._collections, depth)
 
-    def _check_file(self, path, option, collections, depth):
+    def _check_file(self, path: str, option: str, collections: list[str], depth: int) -> list[str]:
         key = (os.path.realpath(path), tuple(collections))
         if key in self._seen:
             return []
@@ -125,7 +135,7 @@ class ChangeChecker:
             return ["%s (%s) is not a list of tasks" % (path, option)]
         return self._check_tasks(tasks, path, option, collections, depth)
 
-    def _check_tasks(self, tasks, path, option, collections, depth):
+    def _check_tasks(self, tasks: list[Any], path: str, option: str, collections: list[str], depth: int) -> list[str]:
         problems = []
         for index, task in enumerate(tasks, 1):
             label = _task_label(task, index)
@@ -147,7 +157,8 @@ class ChangeChecker:
                                                 depth, "%s, included by %s, %s" % (option, path, label)))
         return problems
 
-    def _check_include(self, action, args, where, path, option, collections, depth, included_by):
+    def _check_include(self, action: str, args: dict[str, Any], where: str, path: str, option: str,
+                       collections: list[str], depth: int, included_by: str) -> list[str]:
         if action in INCLUDE_TASKS:
             target = self._value(args.get("_raw_params") or args.get("file"))
             if target is None:
@@ -162,7 +173,8 @@ class ChangeChecker:
             return self.check_role(name, "%s: role" % where, args.get("tasks_from"), depth + 1, collections)
         return []
 
-    def check_role(self, name, option, tasks_from=None, depth=0, collections=None):
+    def check_role(self, name: str, option: str, tasks_from: str | None = None, depth: int = 0,
+                   collections: list[str] | None = None) -> list[str]:
         """Problems of the role ``name``: it exists, and its tasks, handlers and dependencies load."""
         if self._find_role is None:
             return []
@@ -190,14 +202,14 @@ class ChangeChecker:
                                             depth + 1, role_collections if role_collection else collections))
         return problems
 
-    def _role_file(self, role_path, kind, base):
+    def _role_file(self, role_path: str, kind: str, base: str) -> str | None:
         for extension in ("", ".yml", ".yaml"):
             path = os.path.join(role_path, kind, base + extension)
             if os.path.isfile(path):
                 return path
         return None
 
-    def _dependencies(self, role_path):
+    def _dependencies(self, role_path: str) -> list[str]:
         path = self._role_file(role_path, "meta", "main")
         if path is None:
             return []
@@ -213,3 +225,32 @@ class ChangeChecker:
             if value:
                 names.append(value)
         return names
+
+
+def change_problems(task: Task, loader: DataLoader, templar: Templar, options: Mapping[str, Any]) -> list[str]:
+    """What keeps Ansible from running the change or the user's verification tasks; ``task``: a task of the role
+    safe_change (its collections and role path are those the change runs with)."""
+    checker = ChangeChecker(loader, task.collections, templar=templar,
+                            find_role=lambda name, collection_list: find_role(task, loader, name, collection_list),
+                            role_path=task._role._role_path)
+    problems = []
+    if options["safe_change_tasks"]:
+        problems.extend(checker.check_tasks_file(options["safe_change_tasks"], "safe_change_tasks"))
+    if options["safe_change_role"]:
+        problems.extend(checker.check_role(options["safe_change_role"], "safe_change_role"))
+    if options["safe_change_verify_tasks"]:
+        problems.extend(checker.check_tasks_file(options["safe_change_verify_tasks"], "safe_change_verify_tasks"))
+    return problems
+
+
+def find_role(task: Task, loader: DataLoader, name: str, collection_list: list[str] | None) -> tuple[str, str | None]:
+    """(path, collection or None) of the role ``name`` as an include_role in ``task``'s play would find it."""
+    from ansible.playbook.role.include import RoleInclude
+    from ansible.plugins.loader import add_all_plugin_dirs
+
+    play = task._parent._play if task._parent is not None else None
+    included = RoleInclude.load(name, play=play, loader=loader, collection_list=collection_list)
+    if not included._role_collection:
+        # A classic role brings its own modules (library/, action_plugins/), as when it is included.
+        add_all_plugin_dirs(included._role_path)
+    return included._role_path, included._role_collection

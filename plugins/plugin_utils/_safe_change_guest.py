@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from typing import Any, Callable
 
 PROBE = "echo safe_change-probe"
 PROBE_ANSWER = "safe_change-probe"
@@ -23,7 +24,7 @@ class CheckFailed(Exception):
     """A check failed; the message says which and why."""
 
 
-def service_command(family, services):
+def service_command(family: str, services: list[str]) -> str:
     """One command that exits 1 and names the services that do not run, 0 when all run."""
     if family == "windows":
         quoted = ", ".join("'%s'" % name.replace("'", "''") for name in services)
@@ -37,7 +38,7 @@ def service_command(family, services):
             'if [ -n "$down" ]; then echo "$down"; exit 1; fi' % quoted)
 
 
-def guest_family(setting, shell_family):
+def guest_family(setting: str, shell_family: str | None) -> str:
     """``windows`` or ``linux``: the setting, or for ``auto`` the family of the guest's shell."""
     if setting in ("windows", "linux"):
         return setting
@@ -52,8 +53,10 @@ class GuestChecks:
     validate_certs, timeout) -> status`` requests a URL from the controller (raising on no answer).
     """
 
-    def __init__(self, host, run_command, reset, open_url=None, family="linux", sleep=time.sleep,
-                 clock=time.monotonic, log=None):
+    def __init__(self, host: str, run_command: Callable[[str], tuple[int | None, str, str]], reset: Callable[[], None],
+                 open_url: Callable[[str, bool, int], int] | None = None, family: str = "linux",
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 log: Callable[[str], None] | None = None) -> None:
         self.host = host
         self._run = run_command
         self._reset = reset
@@ -63,7 +66,7 @@ class GuestChecks:
         self._clock = clock
         self._log = log or (lambda message: None)
 
-    def probe(self):
+    def probe(self) -> str | None:
         """None when the guest answers, else why not."""
         try:
             rc, stdout, stderr = self._run(PROBE)
@@ -73,7 +76,7 @@ class GuestChecks:
             return "the probe command gave exit code %s: %s" % (rc, (stderr or stdout).strip()[:300])
         return None
 
-    def wait_until_answers(self, timeout):
+    def wait_until_answers(self, timeout: float) -> None:
         """Probe until the guest answers; CheckFailed after ``timeout`` seconds."""
         deadline = self._clock() + timeout
         pause = min(timeout, 5)
@@ -87,7 +90,7 @@ class GuestChecks:
             self._reset()
             self._sleep(max(0.0, min(pause, deadline - self._clock())))
 
-    def _tries(self, attempt, retries, delay):
+    def _tries(self, attempt: Callable[[], str | None], retries: int, delay: float) -> str | None:
         """Run ``attempt`` (returns None when the check passed, else the problem) up to 1 + ``retries`` times."""
         problem = None
         for number in range(retries + 1):
@@ -103,10 +106,10 @@ class GuestChecks:
             self._log("check on %s failed (try %d of %d): %s" % (self.host, number + 1, retries + 1, problem))
         return problem
 
-    def services(self, services, retries, delay):
+    def services(self, services: list[str], retries: int, delay: float) -> None:
         command = service_command(self.family, services)
 
-        def attempt():
+        def attempt() -> str | None:
             rc, stdout, stderr = self._run(command)
             return None if rc == 0 else (stdout.strip() or stderr.strip() or "exit code %s" % rc)
 
@@ -114,12 +117,15 @@ class GuestChecks:
         if problem is not None:
             raise CheckFailed("Services not running on %s: %s" % (self.host, problem))
 
-    def url(self, url, statuses, validate_certs, timeout, retries, delay):
+    def url(self, url: str, statuses: list[int], validate_certs: bool, timeout: int, retries: int,
+            delay: float) -> None:
         status, error = None, None
 
-        def attempt():
+        def attempt() -> str | None:
             nonlocal status, error
             try:
+                if self._open_url is None:
+                    raise TypeError("GuestChecks was given no open_url")
                 status, error = self._open_url(url, validate_certs, timeout), None
             except Exception as failure:  # no answer at all: reported with the reason
                 status, error = None, str(failure)
@@ -132,10 +138,10 @@ class GuestChecks:
             raise CheckFailed("%s answered nothing, expected %s: %s" % (url, expected, error))
         raise CheckFailed("%s answered %s, expected %s" % (url, status, expected))
 
-    def command(self, command, retries, delay):
+    def command(self, command: str, retries: int, delay: float) -> None:
         last = None  # (exit code, output) of the last try that ran
 
-        def attempt():
+        def attempt() -> str | None:
             nonlocal last
             rc, stdout, stderr = self._run(command)
             last = (rc, ("%s %s" % (stdout.strip(), stderr.strip())).strip())
@@ -150,7 +156,7 @@ class GuestChecks:
         raise CheckFailed("The verification command failed on %s with exit code %s%s" % (
             self.host, rc, ": " + output[:300] if output else ""))
 
-    def verify(self, options, url_from_controller=True):
+    def verify(self, options: dict[str, Any], url_from_controller: bool = True) -> None:
         """The built-in verification of safe_change, in order; CheckFailed names the first check that failed."""
         retries, delay = options["safe_change_verify_retries"], options["safe_change_verify_delay"]
         self.wait_until_answers(options["safe_change_reachable_timeout"])
@@ -162,3 +168,19 @@ class GuestChecks:
                      retries, delay)
         if options["safe_change_verify_command"]:
             self.command(options["safe_change_verify_command"], retries, delay)
+
+
+def open_url_status(url: str, validate_certs: bool, timeout: int) -> int:
+    """The HTTP status ``url`` answers with, requested from the controller (redirects of GET followed)."""
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+
+    try:
+        response = open_url(url, validate_certs=validate_certs, timeout=timeout, follow_redirects="safe")
+    except HTTPError as error:
+        return error.code
+    try:
+        return response.getcode()
+    finally:
+        response.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 MAX_NAME_LENGTH = 100
 MAX_WHO_LENGTH = 24
@@ -37,8 +38,9 @@ _NAME = re.compile(
 class CheckpointName:
     """What a checkpoint name of safe_change says; ``parsed`` is False for a name with only our prefix."""
 
-    def __init__(self, name, prefix, change_id=None, who=None, time=None, manual=False, kept_until=None,
-                 revert_failed=False, parsed=True):
+    def __init__(self, name: str, prefix: str, change_id: str | None = None, who: str | None = None,
+                 time: str | None = None, manual: bool = False, kept_until: str | None = None,
+                 revert_failed: bool = False, parsed: bool = True) -> None:
         self.name = name
         self.prefix = prefix
         self.change_id = change_id
@@ -49,11 +51,11 @@ class CheckpointName:
         self.revert_failed = revert_failed
         self.parsed = parsed
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "CheckpointName(%r)" % self.name
 
 
-def format_time(moment):
+def format_time(moment: datetime.datetime | float) -> str:
     """UTC text of a datetime (naive values are taken as UTC) or a POSIX timestamp."""
     if isinstance(moment, (int, float)):
         moment = datetime.datetime.fromtimestamp(moment, datetime.timezone.utc)
@@ -62,51 +64,51 @@ def format_time(moment):
     return moment.strftime(TIME_FORMAT)
 
 
-def normalize_who(who):
+def normalize_who(who: Any) -> str:
     """The requester as one word of at most 24 characters (spaces become ``_``)."""
     return re.sub(r"\s+", "_", str(who or "").strip())[:MAX_WHO_LENGTH]
 
 
-def build_name(prefix, change_id, who, started, manual=False):
+def build_name(prefix: str, change_id: Any, who: Any, started: datetime.datetime | float, manual: bool = False) -> str:
     """``<prefix> <change id> by <who> <UTC time>``, with `` manual`` for a checkpoint taken by hand."""
     who = normalize_who(who)
     name = "%s %s%s %s" % (prefix, str(change_id).strip(), (" by %s" % who) if who else "", format_time(started))
     return name + (" " + MANUAL if manual else "")
 
 
-def base_name(name):
+def base_name(name: str) -> str:
     """The name without its ``kept-until`` and ``revert-failed`` suffixes."""
     name = re.sub(r" %s$" % REVERT_FAILED, "", name)
     return re.sub(r" %s \S+$" % KEPT_UNTIL, "", name)
 
 
-def kept_name(name, until):
+def kept_name(name: str, until: datetime.datetime | float) -> str:
     """The name of a checkpoint kept after a success until ``until``."""
     return "%s %s %s" % (base_name(name), KEPT_UNTIL, format_time(until))
 
 
-def revert_failed_name(name):
+def revert_failed_name(name: str) -> str:
     """The name of a checkpoint kept by a failed revert."""
     return "%s %s" % (base_name(name), REVERT_FAILED)
 
 
-def adopted_name(name):
+def adopted_name(name: str) -> str:
     """A checkpoint taken by hand, once a run adopts it: without ``manual``, so it is that run's lock."""
     return re.sub(r" %s$" % MANUAL, "", base_name(name))
 
 
-def longest_name(name, keep_hours, now):
+def longest_name(name: str, keep_hours: int, now: datetime.datetime) -> str:
     """The longest this run's checkpoint name can become: kept after a success, or after a failed revert."""
     if keep_hours > 0:
         return kept_name(name, now + datetime.timedelta(hours=keep_hours))
     return revert_failed_name(name)
 
 
-def is_ours(name, prefix):
+def is_ours(name: str, prefix: str) -> bool:
     return name.startswith(prefix + " ")
 
 
-def parse(name, prefix):
+def parse(name: str, prefix: str) -> CheckpointName | None:
     """The CheckpointName of ``name`` when it starts with ``prefix``, else None."""
     if not is_ours(name, prefix):
         return None

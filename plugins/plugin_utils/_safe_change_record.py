@@ -3,12 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to the hyperv.checkpoint collection: what a run of safe_change reports.
 
-From the run's state (the dict the role's steps pass on, see _safe_change_steps) this builds the
+From a run's state (the dict the role's steps pass on, see _safe_change_run) this builds the
 fact ``safe_change_result`` of a guest, the one line of the summary table, the table itself and
 the set_stats artifacts of docs/artifacts.md. Pure functions, no I/O.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # The fact safe_change_result (roles/safe_change/README.md, "Results"); its keys are kept stable.
 RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "check_mode", "change_id", "host", "vm",
@@ -25,17 +27,20 @@ OUTCOMES = ("committed", "reverted", "revert_failed", "skipped")
 TABLE_FORMAT = "%-16s %-15s %-10s %8s %8s %8s  %s"
 TABLE_LABELS = {"committed": "committed", "reverted": "REVERTED", "revert_failed": "REVERT FAILED", "skipped": "skipped"}
 PHASE_LABELS = {"change": "The change", "verify": "The verification", "group": "The group"}
+# A run that pre-flight refused: its reason, and its line of the summary table (``preflight_problem`` of its run).
+PREFLIGHT_REASON = "Pre-flight refused the change: %s Nothing was changed."
+PREFLIGHT_LINE = "pre-flight refused: %s Nothing was changed."
 # The order of a run's phases, for the durations.
 PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
 
 
-def truncate(text, length):
+def truncate(text: Any, length: int) -> str:
     """``text`` cut to ``length`` characters, ending in '...' when cut."""
     text = str(text)
     return text if len(text) <= length else text[:max(0, length - 3)] + "..."
 
 
-def failure_message(result):
+def failure_message(result: Any) -> str:
     """A failed task's result in one line: its message, the failed loop item's, and its output."""
     if not isinstance(result, dict):
         return "unknown error"
@@ -46,7 +51,7 @@ def failure_message(result):
     return text + (": " + truncate(output, 300) if output else "")
 
 
-def failure_phase(failed_action, verification_started, group_failure=False):
+def failure_phase(failed_action: str | None, verification_started: bool, group_failure: bool = False) -> str:
     """``group`` when another member of the guest's group failed, ``verify`` when the verification (built-in or
     the user's tasks) failed, ``change`` otherwise."""
     if group_failure:
@@ -56,116 +61,116 @@ def failure_phase(failed_action, verification_started, group_failure=False):
     return "change"
 
 
-def durations(marks, end):
+def durations(marks: dict[str, float | None], end: float) -> dict[str, float]:
     """Seconds from each phase's mark to the next (the last to ``end``), and ``total_seconds``."""
     ordered = sorted(((time, phase) for phase, time in marks.items() if time is not None), key=lambda item: item[0])
     out = {}
     for index, (time, phase) in enumerate(ordered):
         until = ordered[index + 1][0] if index + 1 < len(ordered) else end
         out["%s_seconds" % phase] = round(until - time, 1)
-    if "preflight" in marks:
-        out["total_seconds"] = round(end - marks["preflight"], 1)
+    preflight = marks.get("preflight")
+    if preflight is not None:
+        out["total_seconds"] = round(end - preflight, 1)
     return out
 
 
-def _checkpoint_text(checkpoint):
+def _checkpoint_text(checkpoint: dict[str, Any]) -> str:
     if not checkpoint.get("name") or checkpoint.get("state") in (None, "none"):
         return ""
     text = "checkpoint '%s' %s" % (checkpoint["name"], checkpoint.get("state") or "")
     return text + (" until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
 
 
-def _what_failed(failure):
-    label = PHASE_LABELS.get(failure.get("phase"), "The change")
+def _what_failed(failure: dict[str, Any]) -> str:
+    label = PHASE_LABELS.get(str(failure.get("phase")), "The change")
     task = " (task '%s')" % failure["task"] if failure.get("task") and failure.get("phase") != "group" else ""
     return "%s failed%s: %s" % (label, task, str(failure.get("msg") or "").strip())
 
 
-def is_failed(state):
+def is_failed(run: dict[str, Any]) -> bool:
     """The host fails: everything but a commit, and a check-mode run whose pre-flight passed."""
-    outcome = state["outcome"]
-    return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not state.get("would"))
+    outcome = run["outcome"]
+    return outcome in ("reverted", "revert_failed") or (outcome == "skipped" and not run.get("would"))
 
 
-def needs_attention(state):
-    outcome = state["outcome"]
-    return outcome == "revert_failed" or (outcome == "reverted" and state.get("post_revert") != "passed")
+def needs_attention(run: dict[str, Any]) -> bool:
+    outcome = run["outcome"]
+    return outcome == "revert_failed" or (outcome == "reverted" and run.get("post_revert") != "passed")
 
 
-def message(state):
+def message(run: dict[str, Any]) -> str:
     """The readable message of the run: the host's failure message when it failed."""
-    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
+    outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
     if outcome == "committed":
         return "Change %s COMMITTED on %s: the change and its verification passed; %s." % (
-            state["change_id"], state["host"], _checkpoint_text(checkpoint))
+            run["change_id"], run["host"], _checkpoint_text(checkpoint))
     if outcome == "reverted":
-        verified = "PASSED" if state.get("post_revert") == "passed" else \
-            "FAILED: %s" % str(state.get("post_revert_reason") or "").strip()
+        verified = "PASSED" if run.get("post_revert") == "passed" else \
+            "FAILED: %s" % str(run.get("post_revert_reason") or "").strip()
         return ("CHANGE FAILED on %s and was REVERTED. %s. VM '%s' on %s was restored to checkpoint '%s' and brought "
                 "back to %s. Verification after the revert %s; %s." % (
-                    state["host"], _what_failed(failure), state["vm"], state["hyperv_host"], checkpoint.get("name"),
-                    state.get("vm_state"), verified, _checkpoint_text(checkpoint)))
+                    run["host"], _what_failed(failure), run["vm"], run["hyperv_host"], checkpoint.get("name"),
+                    run.get("power_state_before"), verified, _checkpoint_text(checkpoint)))
     if outcome == "revert_failed":
         return ("REVERT FAILED on %s - A HUMAN IS NEEDED. %s. Restoring checkpoint '%s' (id %s) of VM '%s' on %s then "
                 "failed: %s. The checkpoint is KEPT." % (
-                    state["host"], _what_failed(failure), checkpoint.get("name"), checkpoint.get("id"), state["vm"],
-                    state["hyperv_host"], str(state.get("revert_error") or "").strip()))
-    return str(state.get("reason") or "").strip()
+                    run["host"], _what_failed(failure), checkpoint.get("name"), checkpoint.get("id"), run["vm"],
+                    run["hyperv_host"], str(run.get("revert_error") or "").strip()))
+    return str(run.get("reason") or "").strip()
 
 
-def summary_line(state):
+def summary_line(run: dict[str, Any]) -> str:
     """The run in one line, as in the summary table."""
-    outcome, failure, checkpoint = state["outcome"], state.get("failure") or {}, state.get("checkpoint") or {}
-    phase = PHASE_LABELS.get(failure.get("phase"), "The change").lower()
+    outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
+    phase = PHASE_LABELS.get(str(failure.get("phase")), "The change").lower()
     if outcome == "committed":
         return "change and verification passed; checkpoint %s%s" % (
             checkpoint.get("state", ""), " until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
     if outcome == "reverted":
         return "%s failed: %s; reverted; verification after the revert %s" % (
-            phase, truncate(str(failure.get("msg") or "").strip(), 100), str(state.get("post_revert") or "").upper())
+            phase, truncate(str(failure.get("msg") or "").strip(), 100), str(run.get("post_revert") or "").upper())
     if outcome == "revert_failed":
         return "NEEDS A HUMAN: %s failed, then the restore failed: %s; checkpoint %s KEPT" % (
-            phase, truncate(str(state.get("revert_error") or "").strip(), 100), checkpoint.get("id"))
-    reason = str(state.get("reason") or "").strip()
-    if reason.startswith("Pre-flight refused the change: "):
-        reason = "pre-flight refused: " + reason[len("Pre-flight refused the change: "):]
-    return truncate(reason, 200)
+            phase, truncate(str(run.get("revert_error") or "").strip(), 100), checkpoint.get("id"))
+    if run.get("preflight_problem"):
+        return truncate(PREFLIGHT_LINE % run["preflight_problem"], 200)
+    return truncate(str(run.get("reason") or "").strip(), 200)
 
 
-def result_record(state, end):
+def result_record(run: dict[str, Any], end: float) -> dict[str, Any]:
     """The fact ``safe_change_result`` of the guest (roles/safe_change/README.md, "Results")."""
-    checkpoint = {"id": None, "name": state.get("checkpoint_name"), "state": "none"}
-    checkpoint.update(state.get("checkpoint") or {})
-    failure = state.get("failure") or {}
+    checkpoint = {"id": None, "name": run.get("checkpoint_name"), "state": "none"}
+    checkpoint.update(run.get("checkpoint") or {})
+    failure = run.get("failure") or {}
     return {
-        "outcome": state["outcome"],
-        "failed": is_failed(state),
-        "needs_attention": needs_attention(state),
-        "msg": message(state),
-        "summary": summary_line(state),
-        "check_mode": bool(state.get("check_mode")),
-        "change_id": state.get("change_id"),
-        "host": state["host"],
-        "vm": state.get("vm"),
-        "hyperv_host": state.get("hyperv_host"),
-        "started": state.get("started"),
-        "play": state.get("play", ""),
+        "outcome": run["outcome"],
+        "failed": is_failed(run),
+        "needs_attention": needs_attention(run),
+        "msg": message(run),
+        "summary": summary_line(run),
+        "check_mode": bool(run.get("check_mode")),
+        "change_id": run.get("change_id"),
+        "host": run["host"],
+        "vm": run.get("vm"),
+        "hyperv_host": run.get("hyperv_host"),
+        "started": run.get("started"),
+        "play": run.get("play", ""),
         "checkpoint": checkpoint,
         "failed_phase": failure.get("phase", ""),
         "failed_task": failure.get("task", ""),
         "failure": str(failure.get("msg") or "").strip(),
-        "post_revert_verification": state.get("post_revert") or "",
-        "notes": list(state.get("notes") or []),
-        "would": list(state.get("would") or []),
-        "durations": durations(state.get("marks") or {}, end),
-        "group": state.get("group") or "",
-        "group_order": state.get("group_order") or 0,
+        "post_revert_verification": run.get("post_revert") or "",
+        "notes": [note["text"] for note in run.get("notes") or []],
+        "would": list(run.get("would") or []),
+        "durations": durations(run.get("marks") or {}, end),
+        "group": run.get("group") or "",
+        "group_order": run.get("group_order") or 0,
         "group_outcome": "",
-        "group_cause": state.get("group_cause") or "",
+        "group_cause": run.get("group_cause") or "",
     }
 
 
-def group_outcome(members):
+def group_outcome(members: list[dict[str, Any]]) -> tuple[str, str]:
     """The outcome of an application group from its members' records: (outcome, the member that caused it).
 
     ``committed`` when every member was; ``reverted`` (``revert_failed`` when a member's revert failed)
@@ -182,9 +187,9 @@ def group_outcome(members):
     return "skipped", next((record["group_cause"] for record in members if record.get("group_cause")), "")
 
 
-def with_group_outcomes(records):
+def with_group_outcomes(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """``records`` ({guest: record}) with each group member's group_outcome and group_cause filled in."""
-    by_group = {}
+    by_group: dict[str, list[dict[str, Any]]] = {}
     for record in records.values():
         if record.get("group"):
             by_group.setdefault(record["group"], []).append(record)
@@ -196,9 +201,9 @@ def with_group_outcomes(records):
     return out
 
 
-def group_summaries(records):
+def group_summaries(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """hyperv_checkpoint_groups: {group: {members, outcome, cause, failed, needs_attention}}."""
-    groups = {}
+    groups: dict[str, dict[str, Any]] = {}
     for record in sorted(records.values(), key=lambda each: (each.get("group_order") or 0, each["host"])):
         if not record.get("group"):
             continue
@@ -211,7 +216,7 @@ def group_summaries(records):
     return groups
 
 
-def summary_table(records):
+def summary_table(records: list[dict[str, Any]]) -> list[str]:
     """The summary table: a header, a line per guest, and the counts."""
     lines = [TABLE_FORMAT % ("HOST", "OUTCOME", "CHECKPOINT", "CHANGE", "VERIFY", "TOTAL", "WHAT HAPPENED")]
     for record in records:
@@ -234,7 +239,7 @@ def summary_table(records):
     return lines
 
 
-def count_outcomes(records):
+def count_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
     counts = {"total": len(records)}
     for outcome in OUTCOMES:
         counts[outcome] = sum(1 for record in records if record["outcome"] == outcome)
@@ -243,7 +248,7 @@ def count_outcomes(records):
     return counts
 
 
-def artifacts(records):
+def artifacts(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The set_stats data over every guest of the run (docs/artifacts.md); ``records`` by guest."""
     ordered = [records[host] for host in sorted(records)]
     counts = count_outcomes(ordered)

@@ -3,11 +3,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PRIVATE to the hyperv.checkpoint collection: the Hyper-V side of a safe_change run.
 
-A run's state is a plain dict that every step of the role receives and returns (through registered
+A run's state (_safe_change_run) is a dict that every step of the role receives and returns (through registered
 variables): the run's options and names, what pre-flight found, the checkpoint, the failure, the
 outcome. ``HostSteps`` carries out the steps on the Hyper-V host: pre-flight and the checkpoint
 (with the lock), the commit or the revert, and the delete after a revert. The decisions come from
-_safe_change_plan and _safe_change_record; the operations go through the same host client as the
+_safe_change_preflight and _safe_change_record; the operations go through the same host client as the
 modules' (HyperVHost: retries, recovery after a lost connection, waiting for merges), on the VM
 record pre-flight read, so that a run costs no more round trips than it needs.
 """
@@ -16,57 +16,19 @@ from __future__ import annotations
 
 import datetime
 import time
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_preflight as preflight
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
 
-# The run's state: what each step receives from the one before and passes on.
-STATE_FIELDS = {
-    "run_id": "this run of the role on this guest (a step ignores what an earlier run left in variables)",
-    "host": "the guest's inventory name",
-    "vm": "the VM's name on the Hyper-V host",
-    "vm_id": "the VM's id, once read",
-    "vm_state": "the VM's power state before the change",
-    "host_time": "the Hyper-V host's clock when pre-flight read the VM (for the recovery of a lost create)",
-    "hyperv_host": "the Hyper-V host's inventory name (None when it is not in the inventory)",
-    "change_id": "safe_change_id",
-    "checkpoint_name": "the name of the checkpoint this run takes",
-    "started": "when the run started (UTC text)",
-    "check_mode": "the run is in check mode",
-    "play": "the play's name, for the summary table",
-    "options": "the role's variables, templated and of the types of meta/argument_specs.yml (each step templates "
-               "them again: they are not passed on)",
-    "proceed": "the run goes on to the next step",
-    "outcome": "committed, reverted, revert_failed, skipped, or empty while the run goes on",
-    "reason": "why the run stopped (outcome skipped)",
-    "guest_problem": "why the guest did not answer the pre-flight probe",
-    "checkpoint": "the checkpoint: id, name, state, reused, taken_type, fell_back, kept_until, restored, merge_seconds",
-    "notes": "what else happened, for the record",
-    "would": "check mode: what a real run would do",
-    "failure": "what failed: phase, task, msg",
-    "revert_error": "why the restore failed",
-    "post_revert": "passed or failed: the verification after the revert",
-    "post_revert_reason": "why the verification after the revert failed",
-    "marks": "when each phase started (controller clock): preflight, checkpoint, change, verify, commit, revert, "
-             "post_revert_verify",
-    "url_from_elsewhere": "the URL is requested from another inventory host (a task of its own)",
-    "verify_more": "the verification has tasks of its own (the URL from elsewhere, safe_change_verify_tasks, a group)",
-    "prefix": "safe_change_name_prefix",
-    "requested_by": "who runs the change, as it goes into the checkpoint name",
-    "group": "safe_change_group: the application group of the guest (empty: none)",
-    "group_order": "safe_change_group_order: lower changes first, reverts last",
-    "group_ready": "a member's pre-flight passed; the group's checkpoints are taken together",
-    "reuse": "a member's left-over checkpoint to reuse: id, name, change_id, time",
-    "withdraw": "the member's group was withdrawn: its checkpoint is deleted, nothing changed",
-    "group_cause": "the member whose refusal or failed checkpoint stopped the group",
-    "change_file": "what the role includes as the change: the user's tasks, the role, or the levels of a group",
-    "revert_level": "in a batch with group orders, the level the guest reverts at (highest first); else None",
-}
+if TYPE_CHECKING:
+    from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_client import HostClient
+
 CHECKPOINT_FIELDS = ("id", "name", "state", "reused", "taken_type", "fell_back", "kept_until", "restored",
                      "merge_seconds")
 FAILURE_FIELDS = ("phase", "task", "msg")
@@ -79,11 +41,53 @@ FELL_BACK_NOTE = "the guest could not be quiesced: Hyper-V took a standard check
 MERGING_NOTE = "the checkpoint is deleted; its disk merge was still running after %s s and goes on in the background"
 
 
-def working_copy(state):
+class Note(NamedTuple):
+    """What else happened in a run, for the record: ``code`` for decisions, ``text`` for people.
+
+    In a run's state a note is the dict of its fields; the record (safe_change_result) keeps its text.
+    """
+
+    code: str
+    text: str
+
+
+# The codes of the notes.
+FREE_SPACE_UNKNOWN = "free_space_unknown"
+LEFT_OVERS_REMOVED = "left_overs_removed"
+LEFT_OVER_REUSED = "left_over_reused"
+FELL_BACK = "fell_back"
+MERGE_GOES_ON = "merge_goes_on"
+DELETE_FAILED = "delete_failed"
+KEEP_FAILED = "keep_failed"
+OTHER_LEFT_OVERS = "other_left_overs"
+
+
+class Deleted(NamedTuple):
+    """How a delete went: ``error`` (text) when it failed; ``merging`` when its merge goes on in the background."""
+
+    deleted: bool
+    merge_seconds: float | None
+    error: str | None
+    merging: bool
+
+
+def add_note(run: dict[str, Any], code: str, text: str) -> None:
+    run["notes"].append(Note(code, text)._asdict())
+
+
+def note_codes(run: dict[str, Any]) -> list[str]:
+    return [note["code"] for note in run.get("notes") or []]
+
+
+def note_texts(notes: list[dict[str, Any]] | None) -> list[str]:
+    return [note["text"] for note in notes or []]
+
+
+def working_copy(run: dict[str, Any]) -> dict[str, Any]:
     """A copy of the run's state that a step may change: its lists and dicts copied one level down (their
     own items are plain values, and the options are only read)."""
-    copied = dict(state)
-    for key, value in state.items():
+    copied = dict(run)
+    for key, value in run.items():
         if isinstance(value, dict):
             copied[key] = dict(value)
         elif isinstance(value, list):
@@ -91,20 +95,20 @@ def working_copy(state):
     return copied
 
 
-def refuse(state, reason, **changes):
+def refuse(run: dict[str, Any], reason: str, **changes: Any) -> dict[str, Any]:
     """The run stops here: ``reason`` says why and what was (not) changed."""
-    state.update(changes, proceed=False, outcome="skipped", reason=reason)
-    return state
+    run.update(changes, proceed=False, outcome="skipped", reason=reason)
+    return run
 
 
-def preflight_refusal(state, problem):
+def preflight_refusal(run: dict[str, Any], problem: str) -> dict[str, Any]:
     """``problem``: one or more sentences, ending with a full stop."""
-    return refuse(state, "Pre-flight refused the change: %s Nothing was changed." % problem)
+    return refuse(run, record.PREFLIGHT_REASON % problem, preflight_problem=problem)
 
 
-def read_refusal(state, error):
+def read_refusal(run: dict[str, Any], error: Exception) -> dict[str, Any]:
     """Why pre-flight could not read the VM, as the user can act on it."""
-    vm, hyperv_host = state["vm"], state["hyperv_host"]
+    vm, hyperv_host = run["vm"], run["hyperv_host"]
     code = getattr(error, "code", "error")
     message = getattr(error, "message", str(error))
     if code == "owned_by_other_node":
@@ -120,7 +124,7 @@ def read_refusal(state, error):
         text = "The Hyper-V host %s did not answer: %s." % (hyperv_host, cause.rstrip("."))
     else:
         text = "Reading VM '%s' on %s failed (%s): %s." % (vm, hyperv_host, code, message.rstrip("."))
-    return preflight_refusal(state, text)
+    return preflight_refusal(run, text)
 
 
 class HostSteps:
@@ -137,317 +141,324 @@ class HostSteps:
     loudly at once (a revert that failed).
     """
 
-    def __init__(self, client, now=planner.utc_now, clock=time.time, alert=None):
+    def __init__(self, client: HostClient, now: Callable[[], datetime.datetime] = utc_now,
+                 clock: Callable[[], float] = time.time, alert: Callable[[str], None] | None = None) -> None:
         self._client = client
         self._now = now
         self._clock = clock
         self._alert = alert or (lambda text: None)
 
-    def _delete(self, state, checkpoint_id):
-        """Delete a checkpoint and wait for the merge: (deleted, merge_seconds, error text, merge still running)."""
+    def _delete(self, run: dict[str, Any], checkpoint_id: str) -> Deleted:
+        """Delete a checkpoint and wait for the merge."""
         try:
-            return True, self._client.delete(state["vm_id"], checkpoint_id), None, False
+            return Deleted(True, self._client.delete(run["vm_id"], checkpoint_id), None, False)
         except HostError as error:
             # A merge that outlasts the timeout means the checkpoint is deleted: Hyper-V merges in the background.
             if error.code == "merge_timeout":
-                return True, None, None, True
-            return False, None, self._client.describe(error), False
+                return Deleted(True, None, None, True)
+            return Deleted(False, None, self._client.describe(error), False)
 
     # Pre-flight and checkpoint ------------------------------------------------------------
 
-    def _survey(self, state):
-        """Read the VM: (host record, VM record, its checkpoints as this run sees them, now); notes its id and state."""
-        options = state["options"]
-        host_record, vm = self._client.read(state["vm"])
+    def _survey(self, run: dict[str, Any]
+                ) -> tuple[dict[str, Any], dict[str, Any], preflight.Checkpoints, datetime.datetime]:
+        """Read the VM: (host record, VM record, its checkpoints as this run sees them, now).
+
+        Notes the VM's id and power state in ``run``.
+        """
+        options = run["options"]
+        host_record, vm = self._client.read(run["vm"])
         now = self._now()
-        state.update(vm_id=vm["id"], vm_state=vm.get("state"), host_time=(host_record or {}).get("time"))
+        run.update(vm_id=vm["id"], power_state_before=vm.get("state"), host_time=(host_record or {}).get("time"))
         unknown = free_space.unknown_free_space(vm)
         if unknown and options["safe_change_min_free_gb"]:
-            state["notes"].append("the free space of %s is not known to the Hyper-V host, so "
-                                  "safe_change_min_free_gb could not be checked there" % ", ".join(unknown))
-        checkpoints = plan.Checkpoints(vm, options["safe_change_name_prefix"], state["change_id"],
-                                       options["safe_change_lock_minutes"], now)
+            add_note(run, FREE_SPACE_UNKNOWN, "the free space of %s is not known to the Hyper-V host, so "
+                     "safe_change_min_free_gb could not be checked there" % ", ".join(unknown))
+        checkpoints = preflight.Checkpoints(vm, options["safe_change_name_prefix"], run["change_id"],
+                                            options["safe_change_lock_minutes"], now)
         return host_record, vm, checkpoints, now
 
-    def checkpoint(self, state, check_mode, group_preflight=False):
+    def checkpoint(self, run: dict[str, Any], check_mode: bool, group_preflight: bool = False) -> dict[str, Any]:
         """Pre-flight on the host, then the checkpoint (taken, or a left-over reused) and the lock.
 
         ``group_preflight``: a member of an application group only runs its pre-flight here; the group's
         checkpoints are taken together once every member passed (_safe_change_groups).
         """
-        state = working_copy(state)
-        options = state["options"]
+        run = working_copy(run)
+        options = run["options"]
         try:
-            host_record, vm, checkpoints, now = self._survey(state)
+            host_record, vm, checkpoints, now = self._survey(run)
         except HostError as error:
-            return read_refusal(state, error)
-        reuse, to_remove = plan.choose_left_overs(checkpoints, options["safe_change_stale_policy"],
-                                                  options["safe_change_stale_max_age_hours"])
-        problems = plan.preflight_problems(vm, checkpoints, options, (host_record or {}).get("computer_name"), reuse,
-                                           to_remove)
-        if state.get("guest_problem"):
-            problems.append(state["guest_problem"])
+            return read_refusal(run, error)
+        reuse, to_remove = preflight.choose_left_overs(checkpoints, options["safe_change_stale_policy"],
+                                                       options["safe_change_stale_max_age_hours"])
+        problems = preflight.preflight_problems(vm, checkpoints, options, (host_record or {}).get("computer_name"),
+                                                reuse, to_remove)
+        if run.get("guest_problem"):
+            problems.append(preflight.Problem(preflight.GUEST_UNREACHABLE, run["guest_problem"]))
         if problems:
-            return preflight_refusal(state, "VM '%s' on %s: %s." % (state["vm"], state["hyperv_host"],
-                                                                    "; ".join(problems)))
+            return preflight_refusal(run, "VM '%s' on %s: %s." % (
+                run["vm"], run["hyperv_host"], "; ".join(problem.text for problem in problems)))
         if group_preflight:
-            state.update(group_ready=True, reuse=None if reuse is None else {
+            run.update(group_ready=True, reuse=None if reuse is None else {
                 "id": reuse["id"], "name": reuse["name"], "change_id": reuse["parsed"].change_id,
                 "time": reuse["parsed"].time})
         if check_mode:
             kept_until = names.format_time(now + datetime.timedelta(hours=options["safe_change_keep_hours"]))
-            return refuse(state, "Check mode: the pre-flight passed and nothing was changed.",
-                          would=plan.would(state, vm, reuse, to_remove, kept_until))
+            return refuse(run, "Check mode: the pre-flight passed and nothing was changed.",
+                          would=preflight.would(run, vm, reuse, to_remove, kept_until))
         if group_preflight:
-            return state
-        if to_remove and not self._remove_left_overs(state, to_remove):
-            return state
-        state["marks"]["checkpoint"] = self._clock()
+            return run
+        if to_remove and not self._remove_left_overs(run, to_remove):
+            return run
+        run["marks"]["checkpoint"] = self._clock()
         if reuse is not None:
-            return self._adopt(state, reuse)
-        return self._take(state, vm, to_remove)
+            return self._adopt(run, reuse)
+        return self._take(run, vm, to_remove)
 
-    def _remove_left_overs(self, state, to_remove):
+    def _remove_left_overs(self, run: dict[str, Any], to_remove: list[dict[str, Any]]) -> bool:
         for cp in to_remove:
-            deleted, dummy, error, dummy = self._delete(state, cp["id"])
-            if not deleted:
-                refuse(state, "Removing the left-over checkpoints failed: %s The change was not applied." % error)
+            removal = self._delete(run, cp["id"])
+            if not removal.deleted:
+                refuse(run, "Removing the left-over checkpoints failed: %s The change was not applied." % removal.error)
                 return False
-        state["notes"].append("removed left-over checkpoints: %s" % ", ".join(cp["name"] for cp in to_remove))
+        add_note(run, LEFT_OVERS_REMOVED,
+                 "removed left-over checkpoints: %s" % ", ".join(cp["name"] for cp in to_remove))
         return True
 
-    def _adopt(self, state, reuse):
+    def _adopt(self, run: dict[str, Any], reuse: dict[str, Any]) -> dict[str, Any]:
         name = reuse["name"]
         if reuse["parsed"].manual:
             # Taken by hand for this change: without "manual" it becomes this run's lock, which a
             # second run of the same change must not adopt while this one goes on.
             try:
-                name = self._client.rename(state["vm_id"], reuse["id"], names.adopted_name(name))["name"]
+                name = self._client.rename(run["vm_id"], reuse["id"], names.adopted_name(name))["name"]
             except HostError as error:
-                return refuse(state, "Adopting the checkpoint '%s' failed: %s The change was not applied."
+                return refuse(run, "Adopting the checkpoint '%s' failed: %s The change was not applied."
                               % (name, self._client.describe(error)))
-        state["checkpoint"] = {"id": reuse["id"], "name": name, "reused": True, "taken_type": None,
-                               "fell_back": None, "state": "present"}
-        state["notes"].append("reused the left-over checkpoint %s" % reuse["name"])
-        state["proceed"] = True
-        return state
+        run["checkpoint"] = {"id": reuse["id"], "name": name, "reused": True, "taken_type": None,
+                             "fell_back": None, "state": "present"}
+        add_note(run, LEFT_OVER_REUSED, "reused the left-over checkpoint %s" % reuse["name"])
+        run["proceed"] = True
+        return run
 
-    def _create(self, state, vm, known):
+    def _create(self, run: dict[str, Any], vm: dict[str, Any], known: list[dict[str, Any]]) -> dict[str, Any]:
         """Take the run's checkpoint; ``known``: the VM's checkpoints before (for the recovery of a lost create)."""
-        options = state["options"]
-        return self._client.create(state["vm_id"], state["checkpoint_name"],
+        options = run["options"]
+        return self._client.create(run["vm_id"], run["checkpoint_name"],
                                    checkpoint_types.host_value(options["safe_change_checkpoint_type"]),
                                    [cp["id"] for cp in known], options["safe_change_min_free_gb"],
-                                   state.get("host_time"), vm.get("checkpoint_type"))
+                                   run.get("host_time"), vm.get("checkpoint_type"))
 
-    def _take(self, state, vm, removed):
-        options = state["options"]
+    def _take(self, run: dict[str, Any], vm: dict[str, Any], removed: list[dict[str, Any]]) -> dict[str, Any]:
+        options = run["options"]
         gone = set(cp["id"] for cp in removed)
         known = [cp for cp in vm.get("checkpoints", []) if cp["id"] not in gone]
         try:
-            reply = self._create(state, vm, known)
+            reply = self._create(run, vm, known)
         except HostError as error:
             reason = "The checkpoint could not be taken: %s The change was not applied." % self._client.describe(error)
             if error.code == "timeout":
-                reason += TIMEOUT_NOTE % state["checkpoint_name"]
-            return refuse(state, reason)
+                reason += TIMEOUT_NOTE % run["checkpoint_name"]
+            return refuse(run, reason)
         taken = reply["checkpoint"]
-        state["checkpoint"] = {"id": taken["id"], "name": taken["name"], "reused": False,
-                               "taken_type": reply.get("taken_type"), "fell_back": reply.get("fell_back"),
-                               "state": "present"}
+        run["checkpoint"] = {"id": taken["id"], "name": taken["name"], "reused": False,
+                             "taken_type": reply.get("taken_type"), "fell_back": reply.get("fell_back"),
+                             "state": "present"}
         if reply.get("fell_back"):
-            state["notes"].append(FELL_BACK_NOTE)
+            add_note(run, FELL_BACK, FELL_BACK_NOTE)
         if options["safe_change_lock_minutes"] > 0:
-            return self._lock(state, (reply.get("vm") or {}).get("checkpoints"))
-        state["proceed"] = True
-        return state
+            return self._lock(run, (reply.get("vm") or {}).get("checkpoints"))
+        run["proceed"] = True
+        return run
 
-    def _lock(self, state, listed=None):
+    def _lock(self, run: dict[str, Any], listed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The checkpoint just taken is this run's lock: the run whose lock came first goes on.
 
         ``listed``: the VM's checkpoints as the create listed them right after taking this one; without
         them (a client that does not list), the VM is read again.
         """
-        options, checkpoint = state["options"], state["checkpoint"]
+        options, checkpoint = run["options"], run["checkpoint"]
         try:
-            vm = {"checkpoints": listed} if listed is not None else self._client.read(state["vm"])[1]
+            vm = {"checkpoints": listed} if listed is not None else self._client.read(run["vm"])[1]
         except HostError as error:
-            return refuse(state, "Checking for other runs on the VM failed: %s The change was not applied. This run's "
+            return refuse(run, "Checking for other runs on the VM failed: %s The change was not applied. This run's "
                           "checkpoint '%s' (id %s) is kept: later runs see it as a lock for safe_change_lock_minutes, "
                           "then as a left-over (safe_change_stale_policy)." % (
                               self._client.describe(error), checkpoint["name"], checkpoint["id"]),
                           checkpoint=dict(checkpoint, state="kept"))
-        first = plan.runs_that_came_first(vm, checkpoint["id"], options["safe_change_name_prefix"], state["change_id"],
-                                          options["safe_change_lock_minutes"], self._now())
+        first = preflight.runs_that_came_first(vm, checkpoint["id"], options["safe_change_name_prefix"],
+                                               run["change_id"], options["safe_change_lock_minutes"], self._now())
         if not first:
-            state["proceed"] = True
-            return state
+            run["proceed"] = True
+            return run
         other = first[0]
-        deleted, dummy, error, dummy = self._delete(state, checkpoint["id"])
-        if not deleted:
-            return refuse(state, "Another safe_change run took its checkpoint of VM '%s' at the same time, so this run "
+        backed_off = self._delete(run, checkpoint["id"])
+        if not backed_off.deleted:
+            return refuse(run, "Another safe_change run took its checkpoint of VM '%s' at the same time, so this run "
                           "did not change anything; deleting its own checkpoint '%s' (id %s) then failed: %s Delete it "
                           "by hand or with playbooks/cleanup.yml."
-                          % (state["vm"], checkpoint["name"], checkpoint["id"], error),
+                          % (run["vm"], checkpoint["name"], checkpoint["id"], backed_off.error),
                           checkpoint=dict(checkpoint, state="kept"))
-        return refuse(state, "Another safe_change run took its checkpoint of VM '%s' at the same time ('%s', id %s) and "
+        return refuse(run, "Another safe_change run took its checkpoint of VM '%s' at the same time ('%s', id %s) and "
                       "goes on; this run backed off and deleted its own checkpoint. Nothing was changed." % (
-                          state["vm"], other["name"], other["id"]),
+                          run["vm"], other["name"], other["id"]),
                       checkpoint=dict(checkpoint, state="deleted"))
 
     # A checkpoint taken by hand (playbooks/checkpoint.yml) -----------------------------------
 
-    def hold(self, state, check_mode):
+    def hold(self, run: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         """The checkpoint of a change made by hand: one per change id, named like the role's, plus "manual".
 
         A second run for the same change finds it and takes nothing. Another change's lock, a revert
         that failed, and what Hyper-V refuses (disabled, the limit, a merge) are refused as in pre-flight;
         left-overs of earlier changes are not this checkpoint's business (a warning says so).
         """
-        state = working_copy(state)
-        options = state["options"]
+        run = working_copy(run)
+        options = run["options"]
         try:
-            host_record, vm, checkpoints, dummy = self._survey(state)
+            host_record, vm, checkpoints, dummy = self._survey(run)
         except HostError as error:
-            return read_refusal(state, error)
-        mine = plan.taken_for_change(checkpoints, state["change_id"])
+            return read_refusal(run, error)
+        mine = preflight.taken_for_change(checkpoints, run["change_id"])
         if mine is not None:
-            found = {key: value for key, value in mine.items() if key not in plan.CHECKPOINT_VIEW_FIELDS}
-            state.update(checkpoint=dict(found, state="present", reused=True), outcome="held")
-            return state
+            found = {key: value for key, value in mine.items() if key not in preflight.CHECKPOINT_VIEW_FIELDS}
+            run.update(checkpoint=dict(found, state="present", reused=True), outcome="held")
+            return run
         # Left-overs of other changes are reported, not refused (policy "remove" lists no problem for them,
         # and nothing is removed here); any power state will do for a checkpoint taken by hand.
-        problems = [problem for problem in plan.preflight_problems(
+        problems = [problem for problem in preflight.preflight_problems(
             vm, checkpoints, dict(options, safe_change_stale_policy="remove"),
-            (host_record or {}).get("computer_name"), None, []) if not problem.startswith("it is ")]
+            (host_record or {}).get("computer_name"), None, []) if problem.code != preflight.NOT_RUNNING]
         if problems:
-            return refuse(state, "VM '%s' on %s: %s. Nothing was changed."
-                          % (state["vm"], state["hyperv_host"], "; ".join(problems)))
+            return refuse(run, "VM '%s' on %s: %s. Nothing was changed."
+                          % (run["vm"], run["hyperv_host"], "; ".join(problem.text for problem in problems)))
         if checkpoints.stale:
-            state["notes"].append("checkpoints of earlier changes are left on VM '%s': %s" % (
-                state["vm"], ", ".join(plan.label(cp) for cp in checkpoints.stale)))
+            add_note(run, OTHER_LEFT_OVERS, "checkpoints of earlier changes are left on VM '%s': %s" % (
+                run["vm"], ", ".join(preflight.label(cp) for cp in checkpoints.stale)))
         if check_mode:
-            state.update(checkpoint={"id": None, "name": state["checkpoint_name"], "state": "none"}, outcome="held")
-            return state
+            run.update(checkpoint={"id": None, "name": run["checkpoint_name"], "state": "none"}, outcome="held")
+            return run
         try:
-            reply = self._create(state, vm, vm.get("checkpoints", []))
+            reply = self._create(run, vm, vm.get("checkpoints", []))
         except HostError as error:
-            return refuse(state, "The checkpoint could not be taken: %s" % self._client.describe(error))
+            return refuse(run, "The checkpoint could not be taken: %s" % self._client.describe(error))
         taken = reply["checkpoint"]
-        state.update(outcome="held", checkpoint=dict(taken, state="present", reused=False,
-                                                     taken_type=reply.get("taken_type"),
-                                                     fell_back=reply.get("fell_back")))
+        run.update(outcome="held", checkpoint=dict(taken, state="present", reused=False,
+                                                   taken_type=reply.get("taken_type"),
+                                                   fell_back=reply.get("fell_back")))
         if reply.get("fell_back"):
-            state["notes"].append(FELL_BACK_NOTE)
-        return state
+            add_note(run, FELL_BACK, FELL_BACK_NOTE)
+        return run
 
     # After the change --------------------------------------------------------------------
 
-    def commit(self, state):
+    def commit(self, run: dict[str, Any]) -> dict[str, Any]:
         """The change and its verification passed: delete the checkpoint, or keep it renamed."""
-        state = working_copy(state)
-        state["marks"]["commit"] = self._clock()
-        options, checkpoint = state["options"], state["checkpoint"]
+        run = working_copy(run)
+        run["marks"]["commit"] = self._clock()
+        options, checkpoint = run["options"], run["checkpoint"]
         if options["safe_change_keep_hours"] == 0:
-            deleted, merge_seconds, error, merging = self._delete(state, checkpoint["id"])
-            if deleted:
-                checkpoint.update(state="deleted", merge_seconds=merge_seconds)
-                if merging:
-                    state["notes"].append(MERGING_NOTE % options["safe_change_merge_timeout"])
+            removal = self._delete(run, checkpoint["id"])
+            if removal.deleted:
+                checkpoint.update(state="deleted", merge_seconds=removal.merge_seconds)
+                if removal.merging:
+                    add_note(run, MERGE_GOES_ON, MERGING_NOTE % options["safe_change_merge_timeout"])
             else:
                 checkpoint["state"] = "kept"
-                state["notes"].append("the change is done, but deleting the checkpoint failed (%s); "
-                                      "playbooks/cleanup.yml removes it later" % error)
+                add_note(run, DELETE_FAILED, "the change is done, but deleting the checkpoint failed (%s); "
+                         "playbooks/cleanup.yml removes it later" % removal.error)
         else:
             until = self._now() + datetime.timedelta(hours=options["safe_change_keep_hours"])
             checkpoint["state"] = "kept"
             try:
-                renamed = self._client.rename(state["vm_id"], checkpoint["id"], names.kept_name(checkpoint["name"], until))
+                renamed = self._client.rename(run["vm_id"], checkpoint["id"], names.kept_name(checkpoint["name"], until))
                 checkpoint.update(name=renamed["name"], kept_until=names.format_time(until))
             except HostError as error:
-                state["notes"].append("the change is done, but marking the checkpoint as kept failed (%s)"
-                                      % self._client.describe(error))
-        state["outcome"] = "committed"
-        return state
+                add_note(run, KEEP_FAILED, "the change is done, but marking the checkpoint as kept failed (%s)"
+                         % self._client.describe(error))
+        run["outcome"] = "committed"
+        return run
 
-    def withdraw(self, state):
+    def withdraw(self, run: dict[str, Any]) -> dict[str, Any]:
         """The member's group was withdrawn before any change: delete the member's checkpoint."""
-        state = working_copy(state)
-        checkpoint = state["checkpoint"]
-        deleted, dummy, error, dummy = self._delete(state, checkpoint["id"])
-        checkpoint["state"] = "deleted" if deleted else "kept"
-        if not deleted:
-            state["notes"].append("withdrawing the checkpoint failed (%s); delete it by hand or with "
-                                  "playbooks/cleanup.yml" % error)
-        return state
+        run = working_copy(run)
+        checkpoint = run["checkpoint"]
+        removal = self._delete(run, checkpoint["id"])
+        checkpoint["state"] = "deleted" if removal.deleted else "kept"
+        if not removal.deleted:
+            add_note(run, DELETE_FAILED, "withdrawing the checkpoint failed (%s); delete it by hand or with "
+                     "playbooks/cleanup.yml" % removal.error)
+        return run
 
-    def revert(self, state):
+    def revert(self, run: dict[str, Any]) -> dict[str, Any]:
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
-        state = working_copy(state)
-        state["marks"]["revert"] = self._clock()
-        checkpoint = state["checkpoint"]
+        run = working_copy(run)
+        run["marks"]["revert"] = self._clock()
+        checkpoint = run["checkpoint"]
         try:
-            self._client.restore(state["vm_id"], checkpoint["id"], plan.restore_power_state(state.get("vm_state")))
+            self._client.restore(run["vm_id"], checkpoint["id"],
+                                 preflight.restore_power_state(run.get("power_state_before")))
         except HostError as error:
-            state["outcome"] = "revert_failed"
-            state["revert_error"] = self._client.describe(error)
+            run["outcome"] = "revert_failed"
+            run["revert_error"] = self._client.describe(error)
             checkpoint.update(restored=False, state="kept")
             # Best effort: the name tells later runs (and their stale policy) to leave it to a human.
             try:
-                renamed = self._client.rename(state["vm_id"], checkpoint["id"],
+                renamed = self._client.rename(run["vm_id"], checkpoint["id"],
                                               names.revert_failed_name(checkpoint["name"]))
                 checkpoint["name"] = renamed["name"]
             except HostError:
                 pass
-            self._alert(revert_failed_banner(state))
-            return state
+            self._alert(revert_failed_banner(run))
+            return run
         checkpoint["restored"] = True
-        state["outcome"] = "reverted"
-        return state
+        run["outcome"] = "reverted"
+        return run
 
-    def after_revert(self, state, verification_problem):
+    def after_revert(self, run: dict[str, Any], verification_problem: str | None) -> dict[str, Any]:
         """The verification after the revert: passed, the checkpoint is deleted; failed, it is kept for a human."""
-        state = working_copy(state)
-        checkpoint = state["checkpoint"]
+        run = working_copy(run)
+        checkpoint = run["checkpoint"]
         if verification_problem:
-            state.update(post_revert="failed", post_revert_reason=verification_problem)
+            run.update(post_revert="failed", post_revert_reason=verification_problem)
             checkpoint["state"] = "kept"
-            return state
-        state["post_revert"] = "passed"
-        deleted, dummy, error, merging = self._delete(state, checkpoint["id"])
-        if deleted:
+            return run
+        run["post_revert"] = "passed"
+        removal = self._delete(run, checkpoint["id"])
+        if removal.deleted:
             checkpoint["state"] = "deleted"
-            if merging:
-                state["notes"].append(MERGING_NOTE % state["options"]["safe_change_merge_timeout"])
+            if removal.merging:
+                add_note(run, MERGE_GOES_ON, MERGING_NOTE % run["options"]["safe_change_merge_timeout"])
         else:
             checkpoint["state"] = "kept"
-            state["notes"].append("the checkpoint could not be deleted after the revert (%s); playbooks/cleanup.yml "
-                                  "removes it later" % error)
-        return state
+            add_note(run, DELETE_FAILED, "the checkpoint could not be deleted after the revert (%s); "
+                     "playbooks/cleanup.yml removes it later" % removal.error)
+        return run
 
 
-def revert_failed_banner(state):
-    checkpoint, failure = state["checkpoint"], state.get("failure") or {}
+def revert_failed_banner(run: dict[str, Any]) -> str:
+    checkpoint, failure = run["checkpoint"], run.get("failure") or {}
     return "\n".join([
-        "REVERT FAILED on %s: a human is needed." % state["host"],
+        "REVERT FAILED on %s: a human is needed." % run["host"],
         "The %s failed (%s): %s" % (failure.get("phase", "change"), failure.get("task", ""), failure.get("msg", "")),
-        "Restoring the checkpoint then failed: %s" % state.get("revert_error"),
-        "VM '%s' on Hyper-V host %s is in an unknown state." % (state["vm"], state["hyperv_host"]),
+        "Restoring the checkpoint then failed: %s" % run.get("revert_error"),
+        "VM '%s' on Hyper-V host %s is in an unknown run." % (run["vm"], run["hyperv_host"]),
         "The checkpoint is KEPT: '%s' (id %s)." % (checkpoint.get("name"), checkpoint.get("id")),
         "Restore it by hand (Hyper-V Manager, or Restore-VMSnapshot on the host), or run playbooks/revert.yml with "
-        "-e revert_hosts=%s -e revert_checkpoint_id=%s -e revert_confirm=true" % (state["host"], checkpoint.get("id")),
+        "-e revert_hosts=%s -e revert_checkpoint_id=%s -e revert_confirm=true" % (run["host"], checkpoint.get("id")),
     ])
 
 
-def failure_of(state, captured, verified):
+def failure_of(run: dict[str, Any], captured: Any, verified: Any) -> dict[str, Any] | None:
     """The failure of this run's change or verification from what the rescue captured, or None.
 
     ``verified``: the registered result of the step verify; when it belongs to this run, the
     verification had started, and what failed was the verification.
     """
-    if not isinstance(captured, dict) or captured.get("run_id") != state["run_id"]:
+    if not isinstance(captured, dict) or captured.get("run_id") != run["run_id"]:
         return None
-    verification_started = isinstance(verified, dict) and verified.get("run_id") == state["run_id"]
+    verification_started = isinstance(verified, dict) and verified.get("run_id") == run["run_id"]
     return {
         "phase": record.failure_phase(captured.get("action"), verification_started,
                                       bool((captured.get("result") or {}).get("group_failure"))),

@@ -188,3 +188,17 @@ def test_checkpoint_playbook_and_the_role_share_one_naming_and_lock_convention(r
     assert result["outcome"] == "committed" and result["checkpoint"]["reused"], result
     assert result["checkpoint"]["name"] == name[:-len(" manual")]
     assert role_lab.checkpoint_names("man01") == [] and host.consistency_problems() == []
+
+
+def test_checkpoint_playbook_refuses_a_vm_another_cluster_node_owns(role_lab):
+    """A VM this node still lists while the cluster reports another owner (a live migration handing it over) is
+    refused, as the role's pre-flight refuses it: its checkpoint would be taken on the node about to lose it."""
+    host = role_lab.add_hyperv("hv01", vms=["mig01"])
+    host.set_vm("mig01", owner_node="HV99", listed_here=True)
+    role_lab.add_guest("mig01", files=APP_FILES)
+
+    run = role_lab.playbook("playbooks/checkpoint.yml", extra_vars={"change_id": "CHG-MIG", "checkpoint_hosts": "mig01"})
+    assert run.rc != 0, run
+    assert "it is owned by cluster node HV99" in run.stdout, run
+    assert role_lab.checkpoint_names("mig01") == []
+    assert "create_checkpoint" not in operations(host, "mig01")

@@ -47,6 +47,9 @@ VM_ATTRIBUTES = {
     "checkpoint_volume_full": bool,  # true: the volume of its checkpoint files is full, creating fails
     "is_clustered": bool,
     "cluster_role_name": str,  # the name of its cluster role, when not the VM's (SCVMM, renamed roles)
+    # true: Get-VM on this host still lists the VM although the cluster reports another owner node (Get-TargetVM
+    # returns a VM Get-VM finds, whatever its owner), e.g. while a live migration hands it over
+    "listed_here": bool,
     "disk_folder": str,  # where its disks are, e.g. "D:\\VMs" (a volume of set_free_space)
     "busy_calls": int,  # the next N cmdlets on the VM fail with ObjectInUse
     "invalid_state_calls": int,  # the next N Set-VM calls on the VM fail with InvalidState

@@ -534,7 +534,7 @@ class HyperVHost:
     def _is_foreign(self, vm: dict) -> bool:
         # The script compares with -ne, which ignores case.
         owner = vm.get("owner_node")
-        return bool(owner) and owner.lower() != self.computer_name.lower()
+        return bool(owner) and owner.lower() != self.computer_name.lower() and not vm.get("listed_here")
 
     def local_vms(self) -> list[dict]:
         """What ``Get-VM`` lists on this host: a clustered VM owned by another node runs there."""

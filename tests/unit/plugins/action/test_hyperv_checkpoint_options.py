@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""hyperv_checkpoint action: check_options refusals and wait_for_merge with a fake host and clock."""
+"""hyperv_checkpoint action: check_options refusals; wait_for_merge (_merge_wait) with a fake host and clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import types
 import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.action import hyperv_checkpoint as action
-from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import check_options, wait_for_merge
+from ansible_collections.hyperv.checkpoint.plugins.action.hyperv_checkpoint import check_options
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _merge_wait
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._merge_wait import wait_for_merge
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
 
@@ -148,7 +150,7 @@ class MergingHost:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(action, "time", types.SimpleNamespace(monotonic=fake.monotonic, sleep=fake.sleep))
+    monkeypatch.setattr(_merge_wait, "time", types.SimpleNamespace(monotonic=fake.monotonic, sleep=fake.sleep))
     return fake
 
 

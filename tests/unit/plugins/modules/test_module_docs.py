@@ -48,7 +48,11 @@ SUPPORT = {
     "hyperv_checkpoint_type": {"check_mode": "full", "diff_mode": "full"},
     "hyperv_host_probe": {"check_mode": "none", "diff_mode": "none"},
     "safe_change_step": {"check_mode": "full", "diff_mode": "none"},
+    "safe_change_hold": {"check_mode": "full", "diff_mode": "none"},
+    "safe_change_batches": {"check_mode": "full", "diff_mode": "none"},
 }
+# Modules that do not run on the Hyper-V host only: the role's steps (on the guest too), the batches (the controller).
+NOT_ONLY_ON_THE_HOST = ("safe_change_step", "safe_change_batches")
 
 
 def doc_module(name):
@@ -185,7 +189,7 @@ def test_option_relations_are_documented(name):
 def test_module_attributes(name):
     attributes = documentation(name)["attributes"]
     assert {key: attributes[key]["support"] for key in ("check_mode", "diff_mode")} == SUPPORT[name]
-    if name != "safe_change_step":
+    if name not in NOT_ONLY_ON_THE_HOST:
         assert attributes["platform"] == dict(attributes["platform"], support="full", platforms="windows")
         assert attributes["action"]["support"] == "full" and attributes["async"]["support"] == "none"
     for attribute in attributes.values():

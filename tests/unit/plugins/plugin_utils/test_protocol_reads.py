@@ -136,20 +136,21 @@ def role_names():
     """The role's options (meta/argument_specs.yml) and the run state and record its steps declare."""
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import (
         _safe_change_groups,
-        _safe_change_plan,
+        _safe_change_preflight,
         _safe_change_record,
+        _safe_change_run,
         _safe_change_steps,
     )
 
     specs = yaml.safe_load((REPO / "roles/safe_change/meta/argument_specs.yml").read_text(encoding="utf-8"))
-    return (set(specs["argument_specs"]["main"]["options"]) | set(_safe_change_steps.STATE_FIELDS)
+    return (set(specs["argument_specs"]["main"]["options"]) | set(_safe_change_run.RUN_FIELDS)
             | set(_safe_change_steps.CHECKPOINT_FIELDS) | set(_safe_change_steps.FAILURE_FIELDS)
             | set(_safe_change_steps.CAPTURED_FIELDS) | set(_safe_change_record.RECORD_FIELDS)
             | set(_safe_change_record.COUNT_FIELDS) | set(_safe_change_record.TASK_RESULT_FIELDS)
-            | set(_safe_change_record.PHASES) | set(_safe_change_plan.CHECKPOINT_VIEW_FIELDS)
+            | set(_safe_change_record.PHASES) | set(_safe_change_preflight.CHECKPOINT_VIEW_FIELDS)
             | set(_safe_change_record.GROUP_SUMMARY_FIELDS) | set(_safe_change_groups.GROUP_FIELDS)
-            | set(_safe_change_groups.PLAN_FIELDS) | set(_safe_change_groups.GATE_FIELDS)
-            | set(_safe_change_groups.REUSE_FIELDS))
+            | set(_safe_change_groups.FORM_FIELDS) | set(_safe_change_groups.GATE_FIELDS)
+            | set(_safe_change_groups.REUSE_FIELDS) | set(_safe_change_steps.Note._fields))
 
 
 KNOWN = contract_fields() | module_options() | module_returns() | role_names() | CONTROLLER_KEYS

@@ -15,7 +15,7 @@ CHECKPOINT = {"id": "c1", "name": "safe_change CHG0042 by jane 2026-11-25T12:00:
 
 def finished(outcome, **changes):
     changes.setdefault("checkpoint", dict(CHECKPOINT))
-    return state(outcome=outcome, proceed=outcome != "skipped", vm_state="Running", **changes)
+    return state(outcome=outcome, proceed=outcome != "skipped", power_state_before="Running", **changes)
 
 
 def test_a_commit():
@@ -57,7 +57,8 @@ def test_a_failed_revert_needs_a_human():
 
 def test_a_refusal_and_check_mode():
     refused = state(outcome="skipped", proceed=False,
-                    reason="Pre-flight refused the change: VM 'web01' on hv01: it is Off. Nothing was changed.")
+                    reason="Pre-flight refused the change: VM 'web01' on hv01: it is Off. Nothing was changed.",
+                    preflight_problem="VM 'web01' on hv01: it is Off.")
     result = record.result_record(refused, 0)
     assert result["failed"] and result["summary"] == "pre-flight refused: VM 'web01' on hv01: it is Off. Nothing was " \
                                                      "changed."

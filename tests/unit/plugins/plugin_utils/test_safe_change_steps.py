@@ -80,7 +80,7 @@ def test_a_clean_vm_gets_its_checkpoint_and_the_lock_is_checked():
         "id": NEW_ID, "name": after["checkpoint_name"], "reused": False, "taken_type": "Production",
         "fell_back": False, "state": "present"}
     assert [call[0] for call in client.calls] == ["read", "create"]
-    assert after["vm_id"] == VM_ID and after["vm_state"] == "Running"
+    assert after["vm_id"] == VM_ID and after["power_state_before"] == "Running"
 
 
 @pytest.mark.parametrize("create_lists, calls", [(True, ["read", "create", "delete"]),
@@ -129,7 +129,8 @@ def test_left_overs_are_removed_then_a_new_checkpoint_is_taken():
     client = Client(left, vm())
     after, dummy, dummy = run(client, options={"safe_change_stale_policy": "remove"})
     assert [call[0] for call in client.calls] == ["read", "delete", "create"]
-    assert after["notes"] == ["removed left-over checkpoints: %s" % OURS] and after["proceed"]
+    assert after["notes"] == [{"code": steps.LEFT_OVERS_REMOVED, "text": "removed left-over checkpoints: %s" % OURS}]
+    assert after["proceed"]
 
 
 def test_a_left_over_taken_by_hand_for_this_change_is_adopted_without_its_marker():
@@ -179,16 +180,16 @@ def test_commit_deletes_or_keeps_the_checkpoint():
 def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted():
     hyperv = steps.HostSteps(Client(fail={"delete": ("merge_timeout", "still merging")}), now=lambda: NOW)
     after = hyperv.commit(state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
-    assert after["checkpoint"]["state"] == "deleted" and "goes on in the background" in after["notes"][0]
+    assert after["checkpoint"]["state"] == "deleted" and "goes on in the background" in after["notes"][0]["text"]
     failed = steps.HostSteps(Client(fail={"delete": ("busy", "in use")}), now=lambda: NOW).commit(
         state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
-    assert failed["checkpoint"]["state"] == "kept" and "deleting the checkpoint failed" in failed["notes"][0]
+    assert failed["checkpoint"]["state"] == "kept" and "deleting the checkpoint failed" in failed["notes"][0]["text"]
 
 
 def test_a_revert_restores_to_the_power_state_before():
     client = Client()
     after = steps.HostSteps(client, now=lambda: NOW).revert(state(checkpoint={"id": "c1", "name": OURS},
-                                                                  vm_id=VM_ID, vm_state="Running"))
+                                                                  vm_id=VM_ID, power_state_before="Running"))
     assert client.calls == [("restore", "c1", "running")] and after["outcome"] == "reverted"
 
 
@@ -196,7 +197,7 @@ def test_a_failed_revert_keeps_the_checkpoint_marked_for_a_human_and_says_so_lou
     client = Client(fail={"restore": ("host_error", "the file was not found")})
     alerts = []
     after = steps.HostSteps(client, now=lambda: NOW, alert=alerts.append).revert(
-        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID, vm_state="Running",
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID, power_state_before="Running",
               failure={"phase": "change", "task": "t", "msg": "boom"}))
     assert after["outcome"] == "revert_failed" and after["checkpoint"]["name"] == OURS + " revert-failed"
     assert after["revert_error"] == "VM 'web01': the file was not found"

@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to the hyperv.checkpoint collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PRIVATE to the hyperv.checkpoint collection: the decisions of safe_change before the change.
+"""PRIVATE to the hyperv.checkpoint collection: the decisions of safe_change's pre-flight, before the change.
 
-The role's options checked together, what the VM's checkpoints mean for this run (locks of other
+What the VM's checkpoints mean for this run (locks of other
 runs, left-overs of earlier runs, the one to reuse, those to remove), the pre-flight problems, who
 wins when two runs took their checkpoints at once, and what a real run would do (check mode).
 The refusals Hyper-V itself imposes (checkpoints disabled, the limit of 50, a merge running) come
@@ -12,63 +12,39 @@ from checkpoint_planner, as for the module hyperv_checkpoint. Pure functions, no
 
 from __future__ import annotations
 
+import datetime
+from typing import Any, NamedTuple
+
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import PlanError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
 
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")
-STALE_POLICIES = ("fail", "reuse", "remove")
-CHECKPOINT_TYPES = ("", "standard", "production", "production_only")
-GUEST_FAMILIES = ("auto", "windows", "linux")
 
 
-def option_problems(options, hyperv_host_known):
-    """What is wrong with the role's options taken together; an empty list when nothing is.
+class Problem(NamedTuple):
+    """Why pre-flight refuses: ``code`` for decisions, ``text`` for people."""
 
-    ``options``: the role's variables (templated); ``hyperv_host_known``: whether ``hyperv_host`` names a
-    host of the inventory.
-    """
-    problems = []
-    hyperv_host = options.get("hyperv_host")
-    if not str(hyperv_host or "").strip():
-        problems.append("hyperv_host is not set: name the inventory host of the guest's Hyper-V host")
-    elif not hyperv_host_known:
-        problems.append("hyperv_host %s is not in the inventory" % hyperv_host)
-    if not str(options.get("safe_change_id") or "").strip():
-        problems.append("safe_change_id is empty: give the change id (e.g. CHG0042), it goes into the checkpoint name")
-    if bool(options.get("safe_change_tasks")) == bool(options.get("safe_change_role")):
-        problems.append("set exactly one of safe_change_tasks and safe_change_role (the change to apply)")
-    prefix = options.get("safe_change_name_prefix") or ""
-    if not prefix or " " in prefix:
-        problems.append("safe_change_name_prefix must not be empty or contain spaces")
-    for option, least, meaning in (
-            ("safe_change_keep_hours", 0, "0 (delete the checkpoint) or more"),
-            ("safe_change_stale_max_age_hours", 1, "more than 0"),
-            ("safe_change_lock_minutes", 0, "0 (no lock) or more"),
-            ("safe_change_reachable_timeout", 1, "more than 0 seconds"),
-            ("safe_change_verify_retries", 0, "0 or more"),
-            ("safe_change_verify_delay", 0, "0 or more seconds"),
-            ("safe_change_merge_timeout", 1, "more than 0 seconds"),
-            ("safe_change_operation_timeout", 1, "more than 0 seconds")):
-        value = options.get(option)
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            problems.append("%s must be %s, not %r" % (option, meaning, value))
-    min_free = options.get("safe_change_min_free_gb")
-    if not isinstance(min_free, (int, float)) or isinstance(min_free, bool) or min_free < 0:
-        problems.append("safe_change_min_free_gb must be 0 (no check) or more GB, not %r" % (min_free,))
-    for option, allowed in (("safe_change_stale_policy", STALE_POLICIES),
-                            ("safe_change_checkpoint_type", CHECKPOINT_TYPES),
-                            ("safe_change_guest_family", GUEST_FAMILIES)):
-        if options.get(option) not in allowed:
-            choices = ", ".join(repr(choice) for choice in allowed)
-            problems.append("%s must be one of %s, not %r" % (option, choices, options.get(option)))
-    return problems
+    code: str
+    text: str
 
 
-def name_problem(name, keep_hours, now):
+# The codes of the problems preflight_problems finds, and of what Hyper-V refuses (checkpoint_planner's PlanError).
+REVERT_FAILED_KEPT = "revert_failed_kept"
+OWNED_BY_OTHER_NODE = "owned_by_other_node"
+MERGING = "merging"
+LOW_FREE_SPACE = "low_free_space"
+NOT_RUNNING = "not_running"
+LOCKED = "locked"
+LEFT_OVERS = "left_overs"
+GUEST_UNREACHABLE = "guest_unreachable"
+
+
+def name_problem(name: str, keep_hours: int, now: datetime.datetime) -> str | None:
     """The problem when this run's checkpoint name could outgrow Hyper-V's limit, else None."""
     longest = names.longest_name(name, keep_hours, now)
     if len(longest) <= names.MAX_NAME_LENGTH:
@@ -77,7 +53,7 @@ def name_problem(name, keep_hours, now):
             "safe_change_requested_by or safe_change_name_prefix" % (longest, len(longest), names.MAX_NAME_LENGTH))
 
 
-def human_age(seconds):
+def human_age(seconds: float) -> str:
     seconds = int(seconds)
     return "%dh%dm" % (seconds // 3600, (seconds % 3600) // 60)
 
@@ -92,7 +68,8 @@ class Checkpoints:
     Each checkpoint is the host's record plus ``age_seconds``, ``is_current`` and ``parsed``.
     """
 
-    def __init__(self, vm, prefix, change_id, lock_minutes, now):
+    def __init__(self, vm: dict[str, Any], prefix: str, change_id: str, lock_minutes: int,
+                 now: datetime.datetime) -> None:
         self.vm = vm
         current = vm.get("current_checkpoint_id")
         self.ours, self.revert_failed, self.locks, self.kept, self.stale = [], [], [], [], []
@@ -113,7 +90,7 @@ class Checkpoints:
                 self.stale.append(cp)
 
 
-def is_lock(cp, change_id, lock_minutes):
+def is_lock(cp: dict[str, Any], change_id: str, lock_minutes: int) -> bool:
     """Whether ``cp`` (one of ours, not revert-failed) is the lock of a run that may still be going."""
     parsed = cp["parsed"]
     if parsed.kept_until or cp["age_seconds"] >= lock_minutes * 60:
@@ -123,7 +100,7 @@ def is_lock(cp, change_id, lock_minutes):
     return not (parsed.manual and parsed.change_id == change_id)
 
 
-def taken_for_change(checkpoints, change_id):
+def taken_for_change(checkpoints: Checkpoints, change_id: str) -> dict[str, Any] | None:
     """The checkpoint taken by hand for ``change_id`` (playbooks/checkpoint.yml), or None."""
     for cp in checkpoints.ours:
         parsed = cp["parsed"]
@@ -132,13 +109,14 @@ def taken_for_change(checkpoints, change_id):
     return None
 
 
-def label(cp):
+def label(cp: dict[str, Any]) -> str:
     """How a message names a checkpoint: 'name' (age, whether the VM runs from it)."""
     return "'%s' (%s old%s)" % (cp["name"], human_age(cp["age_seconds"]),
                                 ", the VM runs from it" if cp["is_current"] else "")
 
 
-def choose_left_overs(checkpoints, policy, stale_max_age_hours):
+def choose_left_overs(checkpoints: Checkpoints, policy: str,
+                      stale_max_age_hours: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """(the checkpoint to reuse or None, the checkpoints to remove) under ``policy``.
 
     Only a single left-over that the VM still runs from, younger than ``stale_max_age_hours`` and not
@@ -155,51 +133,57 @@ def choose_left_overs(checkpoints, policy, stale_max_age_hours):
     return None, []
 
 
-def preflight_problems(vm, checkpoints, options, host_computer_name, reuse, to_remove):
-    """Why the run must not take its checkpoint of ``vm``; an empty list when it may."""
+def preflight_problems(vm: dict[str, Any], checkpoints: Checkpoints, options: dict[str, Any],
+                       host_computer_name: str | None, reuse: dict[str, Any] | None,
+                       to_remove: list[dict[str, Any]]) -> list[Problem]:
+    """Why the run must not take its checkpoint of ``vm`` (Problems); an empty list when it may."""
     problems = []
     policy = options["safe_change_stale_policy"]
     if checkpoints.revert_failed:
-        problems.append("a revert of an earlier run failed and its checkpoint is kept for a human: %s. Check the VM, "
-                        "then restore (playbooks/revert.yml) or delete that checkpoint by hand"
-                        % ", ".join(cp["name"] for cp in checkpoints.revert_failed))
+        problems.append(Problem(
+            REVERT_FAILED_KEPT, "a revert of an earlier run failed and its checkpoint is kept for a human: %s. Check "
+            "the VM, then restore (playbooks/revert.yml) or delete that checkpoint by hand"
+            % ", ".join(cp["name"] for cp in checkpoints.revert_failed)))
     owner = vm.get("owner_node")
     if owner and host_computer_name and owner.lower() != host_computer_name.lower():
-        problems.append("it is owned by cluster node %s, not by %s: set hyperv_host to the owner node"
-                        % (owner, host_computer_name))
+        problems.append(Problem(OWNED_BY_OTHER_NODE, "it is owned by cluster node %s, not by %s: set hyperv_host to "
+                                "the owner node" % (owner, host_computer_name)))
     removed = set(cp["id"] for cp in to_remove)
     after = dict(vm, checkpoints=[cp for cp in vm.get("checkpoints", []) if cp["id"] not in removed])
     if reuse is None:
         try:
             planner.ensure_can_create(after, checkpoint_types.host_value(options["safe_change_checkpoint_type"]))
         except PlanError as error:
-            problems.append(error.message)
+            problems.append(Problem(error.code, error.message))
     if vm.get("merging"):
-        problems.append("a disk merge is running on it; run the change when the merge has finished")
+        problems.append(Problem(MERGING, "a disk merge is running on it; run the change when the merge has finished"))
     low = free_space.low_free_space(vm, options["safe_change_min_free_gb"])
     if low:
-        problems.append("%s (safe_change_min_free_gb)" % low)
+        problems.append(Problem(LOW_FREE_SPACE, "%s (safe_change_min_free_gb)" % low))
     if vm.get("state") != "Running":
-        problems.append("it is %s, not Running: the change needs a running guest" % vm.get("state"))
+        problems.append(Problem(NOT_RUNNING, "it is %s, not Running: the change needs a running guest"
+                                % vm.get("state")))
     if checkpoints.locks:
-        problems.append(
-            "another safe_change run is changing it: its checkpoint %s is younger than safe_change_lock_minutes (%s), "
-            "so it is the lock of a run that may still be going. If that run is dead (its controller was killed), "
-            "rerun with safe_change_lock_minutes=0 and safe_change_stale_policy=reuse (its checkpoint becomes the "
-            "rollback point) or remove" % (", ".join(label(cp) for cp in checkpoints.locks),
-                                           options["safe_change_lock_minutes"]))
+        problems.append(Problem(
+            LOCKED, "another safe_change run is changing it: its checkpoint %s is younger than "
+            "safe_change_lock_minutes (%s), so it is the lock of a run that may still be going. If that run is dead "
+            "(its controller was killed), rerun with safe_change_lock_minutes=0 and safe_change_stale_policy=reuse "
+            "(its checkpoint becomes the rollback point) or remove"
+            % (", ".join(label(cp) for cp in checkpoints.locks), options["safe_change_lock_minutes"])))
     stale_text = ", ".join(label(cp) for cp in checkpoints.stale)
     if checkpoints.stale and policy == "fail":
-        problems.append("checkpoints of an earlier run are left on it: %s. Remove them (playbooks/cleanup.yml), or "
-                        "set safe_change_stale_policy to remove, or to reuse" % stale_text)
+        problems.append(Problem(LEFT_OVERS, "checkpoints of an earlier run are left on it: %s. Remove them "
+                                "(playbooks/cleanup.yml), or set safe_change_stale_policy to remove, or to reuse"
+                                % stale_text))
     if checkpoints.stale and policy == "reuse" and reuse is None:
-        problems.append("checkpoints of an earlier run are left on it: %s. Policy reuse takes only a single left-over "
-                        "checkpoint that the VM runs from and that is younger than %s hours"
-                        % (stale_text, options["safe_change_stale_max_age_hours"]))
+        problems.append(Problem(LEFT_OVERS, "checkpoints of an earlier run are left on it: %s. Policy reuse takes only "
+                                "a single left-over checkpoint that the VM runs from and that is younger than %s hours"
+                                % (stale_text, options["safe_change_stale_max_age_hours"])))
     return problems
 
 
-def runs_that_came_first(vm, mine_id, prefix, change_id, lock_minutes, now):
+def runs_that_came_first(vm: dict[str, Any], mine_id: str, prefix: str, change_id: str, lock_minutes: int,
+                         now: datetime.datetime) -> list[dict[str, Any]]:
     """The locks of other runs on ``vm`` taken before checkpoint ``mine_id`` (creation time, then id).
 
     Read right after this run took its checkpoint: two runs that found the VM free at once both see
@@ -209,12 +193,12 @@ def runs_that_came_first(vm, mine_id, prefix, change_id, lock_minutes, now):
     mine = [cp for cp in checkpoints.ours if cp["id"] == mine_id]
     if not mine:
         return []
-    key = (planner.parse_time(mine[0]["creation_time"]), mine[0]["id"])
+    key = (parse_time(mine[0]["creation_time"]), mine[0]["id"])
     return [cp for cp in checkpoints.locks
-            if cp["id"] != mine_id and (planner.parse_time(cp["creation_time"]), cp["id"]) < key]
+            if cp["id"] != mine_id and (parse_time(cp["creation_time"]), cp["id"]) < key]
 
 
-def verify_text(options):
+def verify_text(options: dict[str, Any]) -> str:
     """The verification in words, for check mode."""
     parts = ["the guest answers within %ss" % options["safe_change_reachable_timeout"]]
     if options["safe_change_verify_services"]:
@@ -229,13 +213,14 @@ def verify_text(options):
     return "; ".join(parts)
 
 
-def only_reachability(options):
+def only_reachability(options: dict[str, Any]) -> bool:
     """Whether the verification would only check that the guest answers."""
     return not any(options[key] for key in ("safe_change_verify_services", "safe_change_verify_url",
                                             "safe_change_verify_command", "safe_change_verify_tasks"))
 
 
-def would(run, vm, reuse, to_remove, kept_until):
+def would(run: dict[str, Any], vm: dict[str, Any], reuse: dict[str, Any] | None, to_remove: list[dict[str, Any]],
+          kept_until: str) -> list[str]:
     """Check mode: what a real run would do, in words."""
     options = run["options"]
     lines = []
@@ -261,6 +246,6 @@ def would(run, vm, reuse, to_remove, kept_until):
     return lines
 
 
-def restore_power_state(state_before):
+def restore_power_state(power_state_before: str | None) -> str:
     """The power_state that brings the VM back to where it was: a production checkpoint restores to Off."""
-    return {"Running": "running", "Off": "off"}.get(state_before, "previous")
+    return {"Running": "running", "Off": "off"}.get(power_state_before or "", "previous")

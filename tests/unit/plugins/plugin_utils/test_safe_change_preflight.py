@@ -1,12 +1,15 @@
 # -*- coding: utf-8 -*-
-"""_safe_change_plan: the role's options together, the VM's checkpoints as a run sees them, pre-flight,
-the lock's tie-break and check mode's account of a real run."""
+"""_safe_change_preflight: the VM's checkpoints as a run sees them, pre-flight, the lock's tie-break and check
+mode's account of a real run; _safe_change_options: the role's options together."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as plan
+import types
+
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_options as role_options
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_preflight as preflight
 
 from hyperv_records import NOW, ago, checkpoint, cp_id, vm, volume
 from safe_change_fixtures import options, state
@@ -15,7 +18,7 @@ OURS = "safe_change CHG-OLD by someone 2026-01-01T00:00:00Z"
 
 
 def checkpoints_of(record, change_id="CHG0042", lock_minutes=120):
-    return plan.Checkpoints(record, "safe_change", change_id, lock_minutes, NOW)
+    return preflight.Checkpoints(record, "safe_change", change_id, lock_minutes, NOW)
 
 
 def names_in(found):
@@ -25,7 +28,7 @@ def names_in(found):
 # Options ---------------------------------------------------------------------------------------
 
 def test_good_options_have_no_problems():
-    assert plan.option_problems(options(), True) == []
+    assert role_options.option_problems(options(), True) == []
 
 
 @pytest.mark.parametrize("changes, known, expected", [
@@ -39,22 +42,31 @@ def test_good_options_have_no_problems():
     (dict(safe_change_stale_max_age_hours=0), True, "safe_change_stale_max_age_hours must be more than 0"),
     (dict(safe_change_lock_minutes=-5), True, "safe_change_lock_minutes must be 0 (no lock) or more"),
     (dict(safe_change_reachable_timeout=0), True, "safe_change_reachable_timeout must be more than 0 seconds"),
-    (dict(safe_change_stale_policy="keep"), True, "safe_change_stale_policy must be one of 'fail', 'reuse'"),
 ])
 def test_each_bad_option_is_named(changes, known, expected):
-    problems = plan.option_problems(options(**changes), known)
+    problems = role_options.option_problems(options(**changes), known)
     assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_types_and_choices_are_the_spec_s():
+    """The argument spec checks what it can say (types, choices) once; option_problems only the rest."""
+    templar = types.SimpleNamespace(template=lambda value: value)
+    given = options(safe_change_stale_policy="keep", safe_change_keep_hours="two")
+    dummy, problems = role_options.templated_options(templar, given)
+    assert len(problems) == 2, problems
+    assert "safe_change_stale_policy" in problems[0] + problems[1] and "keep_hours" in problems[0] + problems[1]
+    assert role_options.templated_options(templar, options()) == (options(), [])
 
 
 def test_a_name_that_could_outgrow_hyperv_limit_is_refused_before_anything():
     fits = "safe_change CHG1 by a 2026-11-25T12:00:00Z"
-    assert plan.name_problem(fits, 0, NOW) is None
+    assert preflight.name_problem(fits, 0, NOW) is None
     long_name = "safe_change %s by a 2026-11-25T12:00:00Z" % ("C" * 40)  # 78 characters
-    assert plan.name_problem(long_name, 0, NOW) is None  # 92 with " revert-failed"
+    assert preflight.name_problem(long_name, 0, NOW) is None  # 92 with " revert-failed"
     too_long = "safe_change %s by a 2026-11-25T12:00:00Z" % ("C" * 60)
-    assert "revert-failed' has 112 characters; Hyper-V allows 100" in plan.name_problem(too_long, 0, NOW)
+    assert "revert-failed' has 112 characters; Hyper-V allows 100" in preflight.name_problem(too_long, 0, NOW)
     # Kept after a success the name grows by " kept-until <time>" (32 characters): 110.
-    assert "has 110 characters" in plan.name_problem(long_name, 2, NOW)
+    assert "has 110 characters" in preflight.name_problem(long_name, 2, NOW)
 
 
 # Classification --------------------------------------------------------------------------------
@@ -91,19 +103,19 @@ def test_a_checkpoint_taken_by_hand_locks_other_changes_but_not_its_own():
 
 def test_reuse_takes_only_a_single_young_left_over_that_the_vm_runs_from():
     young = vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3))], current=1)
-    reuse, remove = plan.choose_left_overs(checkpoints_of(young), "reuse", 4)
+    reuse, remove = preflight.choose_left_overs(checkpoints_of(young), "reuse", 4)
     assert reuse["id"] == cp_id(1) and remove == []
     for record in (vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=5))], current=1),   # too old
                    vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3))], current=None),  # not running from it
                    vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3)),
                                    checkpoint(2, OURS, parent=1, created=ago(hours=3))], current=2)):  # two
-        assert plan.choose_left_overs(checkpoints_of(record), "reuse", 4) == (None, [])
+        assert preflight.choose_left_overs(checkpoints_of(record), "reuse", 4) == (None, [])
 
 
 def test_remove_takes_every_left_over_and_fail_takes_none():
     record = vm(checkpoints=[checkpoint(1, "nightly"), checkpoint(2, OURS, parent=1, created=ago(hours=3))], current=2)
-    assert names_in(plan.choose_left_overs(checkpoints_of(record), "remove", 4)[1]) == [OURS]
-    assert plan.choose_left_overs(checkpoints_of(record), "fail", 4) == (None, [])
+    assert names_in(preflight.choose_left_overs(checkpoints_of(record), "remove", 4)[1]) == [OURS]
+    assert preflight.choose_left_overs(checkpoints_of(record), "fail", 4) == (None, [])
 
 
 # Pre-flight ------------------------------------------------------------------------------------
@@ -111,9 +123,23 @@ def test_remove_takes_every_left_over_and_fail_takes_none():
 def problems_of(record, host="HV01", **changes):
     run_options = options(**changes)
     found = checkpoints_of(record, lock_minutes=run_options["safe_change_lock_minutes"])
-    reuse, remove = plan.choose_left_overs(found, run_options["safe_change_stale_policy"],
-                                           run_options["safe_change_stale_max_age_hours"])
-    return plan.preflight_problems(record, found, run_options, host, reuse, remove)
+    reuse, remove = preflight.choose_left_overs(found, run_options["safe_change_stale_policy"],
+                                                run_options["safe_change_stale_max_age_hours"])
+    return [problem.text for problem in preflight.preflight_problems(record, found, run_options, host, reuse, remove)]
+
+
+def codes_of(record, host="HV01", **changes):
+    run_options = options(**changes)
+    found = checkpoints_of(record, lock_minutes=run_options["safe_change_lock_minutes"])
+    return [problem.code for problem in preflight.preflight_problems(record, found, run_options, host, None, [])]
+
+
+def test_each_problem_has_a_code():
+    assert codes_of(vm(state="Off")) == [preflight.NOT_RUNNING]
+    assert codes_of(dict(vm(), owner_node="HV02")) == [preflight.OWNED_BY_OTHER_NODE]
+    assert codes_of(vm(merging=True)) == [preflight.MERGING]
+    assert codes_of(vm(volumes=[volume(free_gb=3.0)])) == [preflight.LOW_FREE_SPACE]
+    assert codes_of(vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3))], current=1)) == [preflight.LEFT_OVERS]
 
 
 def test_a_healthy_vm_passes():
@@ -161,20 +187,20 @@ def test_the_run_whose_checkpoint_came_first_goes_on():
     first = checkpoint(1, "safe_change CHG-A by a 2026-11-25T11:59:00Z", created=ago(seconds=30))
     second = checkpoint(2, "safe_change CHG-B by b 2026-11-25T11:59:00Z", parent=1, created=ago(seconds=20))
     record = vm(checkpoints=[first, second], current=2)
-    assert plan.runs_that_came_first(record, cp_id(1), "safe_change", "CHG-A", 120, NOW) == []
-    assert names_in(plan.runs_that_came_first(record, cp_id(2), "safe_change", "CHG-B", 120, NOW)) == [first["name"]]
+    assert preflight.runs_that_came_first(record, cp_id(1), "safe_change", "CHG-A", 120, NOW) == []
+    assert names_in(preflight.runs_that_came_first(record, cp_id(2), "safe_change", "CHG-B", 120, NOW)) == [first["name"]]
 
 
 def test_a_tie_in_time_is_broken_by_the_id():
     same = ago(seconds=10)
     record = vm(checkpoints=[checkpoint(1, "safe_change A by a 2026-11-25T11:59:50Z", created=same),
                              checkpoint(2, "safe_change A by a 2026-11-25T11:59:50Z", created=same)])
-    assert plan.runs_that_came_first(record, cp_id(1), "safe_change", "A", 120, NOW) == []
-    assert len(plan.runs_that_came_first(record, cp_id(2), "safe_change", "A", 120, NOW)) == 1
+    assert preflight.runs_that_came_first(record, cp_id(1), "safe_change", "A", 120, NOW) == []
+    assert len(preflight.runs_that_came_first(record, cp_id(2), "safe_change", "A", 120, NOW)) == 1
 
 
 def test_a_checkpoint_that_vanished_has_nobody_before_it():
-    assert plan.runs_that_came_first(vm(), cp_id(9), "safe_change", "A", 120, NOW) == []
+    assert preflight.runs_that_came_first(vm(), cp_id(9), "safe_change", "A", 120, NOW) == []
 
 
 # Check mode and verification ---------------------------------------------------------------------
@@ -183,7 +209,7 @@ def test_check_mode_says_what_a_real_run_would_do():
     run = state(options=dict(safe_change_checkpoint_type="production_only", safe_change_keep_hours=2,
                              safe_change_verify_services=["app"], safe_change_verify_url="https://web01/health"))
     left = checkpoint(1, OURS)
-    lines = plan.would(run, vm(), None, [left], "2026-11-25T14:00:00Z")
+    lines = preflight.would(run, vm(), None, [left], "2026-11-25T14:00:00Z")
     assert lines == [
         "remove left-over checkpoints: %s" % OURS,
         "take checkpoint 'safe_change CHG0042 by jane_doe 2026-11-25T12:00:00Z' of VM web01 on hv01 "
@@ -193,18 +219,18 @@ def test_check_mode_says_what_a_real_run_would_do():
         "on success keep the checkpoint for 2 hours (until 2026-11-25T14:00:00Z)",
         "on failure restore the checkpoint, bring the VM back to Running, wait for the guest, verify again and fail "
         "the host"]
-    assert plan.would(state(), vm(checkpoint_type="Production"), left, [], "")[0] == \
+    assert preflight.would(state(), vm(checkpoint_type="Production"), left, [], "")[0] == \
         "reuse the left-over checkpoint '%s'" % OURS
 
 
 def test_only_reachability_is_noticed():
-    assert plan.only_reachability(options())
-    assert not plan.only_reachability(options(safe_change_verify_command="true"))
+    assert preflight.only_reachability(options())
+    assert not preflight.only_reachability(options(safe_change_verify_command="true"))
 
 
 @pytest.mark.parametrize("before, after", [("Running", "running"), ("Off", "off"), ("Saved", "previous")])
 def test_the_power_state_to_restore(before, after):
-    assert plan.restore_power_state(before) == after
+    assert preflight.restore_power_state(before) == after
 
 
 def test_a_volume_low_on_space_is_refused_and_the_check_can_be_turned_off():
@@ -214,4 +240,4 @@ def test_a_volume_low_on_space_is_refused_and_the_check_can_be_turned_off():
     assert problems_of(low, safe_change_min_free_gb=0) == []
     assert problems_of(vm(volumes=[volume(free_gb=None)])) == []  # unknown is not low
     assert "safe_change_min_free_gb must be 0 (no check) or more GB" in \
-        plan.option_problems(options(safe_change_min_free_gb=-1), True)[0]
+        role_options.option_problems(options(safe_change_min_free_gb=-1), True)[0]
