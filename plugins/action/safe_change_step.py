@@ -74,11 +74,9 @@ class ActionModule(HyperVActionBase):
     ARGUMENT_SPEC = dict(step=STEP, **{option: dict(spec, required=False) for options in STEP_OPTIONS.values()
                                        for option, spec in options.items()})
 
-    def validated_args(self) -> dict[str, Any]:
+    def argument_spec(self) -> dict[str, dict[str, Any]]:
         step = self._task.args.get("step")
-        if step in STEP_OPTIONS:
-            self.ARGUMENT_SPEC = dict(step=STEP, **STEP_OPTIONS[step])
-        return super().validated_args()
+        return dict(step=STEP, **STEP_OPTIONS[step]) if step in STEP_OPTIONS else self.ARGUMENT_SPEC
 
     def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         handler: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = getattr(self, "_step_" + args["step"])

@@ -88,11 +88,15 @@ class HyperVActionBase(ActionBase):
             names.extend(value if isinstance(value, list) else [value] if value else [])
         return ", ".join(str(name) for name in names) or None
 
+    def argument_spec(self) -> dict[str, dict[str, Any]]:
+        """The options this task is validated against: ARGUMENT_SPEC, unless one action has several shapes."""
+        return self.ARGUMENT_SPEC
+
     def validated_args(self) -> dict[str, Any]:
         """The task's options, validated once and with defaults; raises OptionError naming the bad option."""
+        spec = self.argument_spec()
         try:
-            normalized = normalize_name_options(self.ARGUMENT_SPEC, self.NAME_OPTIONS, self._task.args,
-                                                self.NAME_HINTS)
+            normalized = normalize_name_options(spec, self.NAME_OPTIONS, self._task.args, self.NAME_HINTS)
         except OptionError as error:
             raise OptionError(error.message + NOTHING_SENT)
         for option in self.TYPE_OPTIONS:
@@ -103,7 +107,7 @@ class HyperVActionBase(ActionBase):
         self._task.args = normalized
         try:
             dummy, args = self.validate_argument_spec(
-                argument_spec=self.ARGUMENT_SPEC,
+                argument_spec=spec,
                 mutually_exclusive=self.MUTUALLY_EXCLUSIVE,
                 required_one_of=self.REQUIRED_ONE_OF,
                 required_if=self.REQUIRED_IF,

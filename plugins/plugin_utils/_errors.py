@@ -148,7 +148,7 @@ class SessionRejectedError(HostError):
     reconnects and tries again, as after a lost connection.
     """
 
-    def __init__(self, operation, host, cause):
+    def __init__(self, operation: str, host: str | None, cause: object) -> None:
         super().__init__("session_rejected", "the host refused the connection's session: %s" % cause,
                          operation=operation, host=host, details={"cause": str(cause)})
 

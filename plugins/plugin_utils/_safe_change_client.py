@@ -29,7 +29,9 @@ def host_steps(connect: Callable[[], HyperVHost], run: dict[str, Any]) -> HostSt
     """The Hyper-V side of ``run`` over the connection ``connect`` opens (the task's, delegated to the host)."""
     client = HostClient(connect, run["options"]["safe_change_merge_timeout"],
                         describe=lambda error: error_message(error, run["vm"]))
-    return HostSteps(client, alert=lambda text: display.display(text, color=C.COLOR_ERROR))
+    # COLOR_ERROR is set on ansible.constants from the configuration when it loads: no static type sees it.
+    error_color = getattr(C, "COLOR_ERROR")
+    return HostSteps(client, alert=lambda text: display.display(text, color=error_color))
 
 
 class HostClient:
