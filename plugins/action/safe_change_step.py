@@ -72,7 +72,7 @@ class ActionModule(HyperVActionBase):
         change_id=dict(type="str"),
         name_prefix=dict(type="str", default="safe_change"),
         requested_by=dict(type="str", default=""),
-        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
+        checkpoint_type=dict(type="str", default="", choices=["", *checkpoint_types.REQUESTABLE]),
         lock_minutes=dict(type="int", default=120),
         operation_timeout=dict(type="int", default=600),
         # batches (playbooks/patch_window.yml)

@@ -21,7 +21,8 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import P
 # What Checkpoints adds to the host's checkpoint record.
 CHECKPOINT_VIEW_FIELDS = ("age_seconds", "is_current", "parsed")
 STALE_POLICIES = ("fail", "reuse", "remove")
-CHECKPOINT_TYPES = ("", "standard", "production", "production_only")
+# "" is the VM's own setting.
+CHECKPOINT_TYPES = ("",) + checkpoint_types.REQUESTABLE
 GUEST_FAMILIES = ("auto", "windows", "linux")
 
 
