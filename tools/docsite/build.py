@@ -12,10 +12,10 @@ requirements-test.txt), into a staged copy of the collection (OUTPUT/collections
 generated docs/docsite), and antsibull-docs reads that copy. GUIDES lists the Markdown files and their sections; a
 guide under docs/ that GUIDES does not list fails the build, so none is left out silently.
 
-The build needs no network. sphinx-init's conf.py fetches intersphinx inventories (Python, Jinja, the Ansible docs);
-the pages antsibull-docs writes link to a few labels of the Ansible docs, so conf.py gets, instead, an inventory of those
-labels written here (ANSIBLE_LABELS): the links go to docs.ansible.com, and nothing is fetched. When a new antsibull-docs
-links to another label, Sphinx fails the build (-W, nitpicky) and names it: add it there.
+The build needs no network. sphinx-init's conf.py fetches intersphinx inventories (Python, Jinja, the Ansible
+docs); the pages antsibull-docs writes link to a few labels of the Ansible docs, so conf.py gets, instead, an inventory
+of those labels written here (ANSIBLE_LABELS): the links go to docs.ansible.com, and nothing is fetched. When a new
+antsibull-docs links to another label, Sphinx fails the build (-W, nitpicky) and names it: add it there.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ NOT_STAGED = {"docs", "build", ".git", ".venv", ".ansible", "tests", "bench"}
 def guide_sources() -> dict[str, str]:
     """Markdown source -> document name, checked against the guides under docs/."""
     sources = {source: name for section in GUIDES.values() for name, source in section}
-    on_disk = {"docs/%s" % path.name for path in (REPO / "docs").glob("*.md")}
+    # docs/README.md lists the guides on GitHub; the site's index does that there.
+    on_disk = {"docs/%s" % path.name for path in (REPO / "docs").glob("*.md") if path.name != "README.md"}
     unlisted = on_disk - set(sources)
     missing = [source for source in sources if not (REPO / source).is_file()]
     if unlisted or missing:
@@ -194,8 +195,8 @@ def main(output: pathlib.Path) -> None:
         raise SystemExit("sphinx-init's conf.py has no intersphinx_mapping to empty: check the antsibull-docs pin")
     inventory = source / "ansible_devel.inv"
     write_inventory(inventory)
-    conf.write_text(text + "\n# Offline build (tools/docsite/build.py): no inventory is fetched.\nintersphinx_mapping = %r\n"
-                    % {"ansible_devel": (ANSIBLE_DOCS, str(inventory))})
+    conf.write_text(text + "\n# Offline build (tools/docsite/build.py): no inventory is fetched.\n"
+                    "intersphinx_mapping = %r\n" % {"ansible_devel": (ANSIBLE_DOCS, str(inventory))})
     (source / "rst").chmod(0o700)
     run([str(bin_dir / "antsibull-docs"), "--config-file", "antsibull-docs.cfg", "collection", "--cleanup",
          "everything", "--use-current", "--squash-hierarchy", "--fail-on-error", "--dest-dir", "rst", COLLECTION],
