@@ -127,7 +127,7 @@ def rewrite(node, name: str, source: str, sources: dict[str, str], blob_url: str
         attr, inlines, (url, title) = node["c"]
         if "://" in url or url.startswith("mailto:"):
             return node
-        path, _, anchor = url.partition("#")
+        path, dummy, anchor = url.partition("#")
         target = posixpath.normpath(posixpath.join(posixpath.dirname(source), path)) if path else source
         if target in sources:
             return rst_ref(plain_text(inlines), label(sources[target], anchor or None))
