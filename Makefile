@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # test-core-<version> and sanity-<version> are pattern rules, which make skips for .PHONY targets.
 .PHONY: venv venvs collection browser demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
-  test-versions lint changelog-lint typecheck build galaxy-importer ee-context clean
+  test-versions lint changelog-lint typecheck docs docs-lint build galaxy-importer ee-context clean
 
 $(STAMP): requirements.txt requirements-test.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,7 +74,7 @@ bench-quick: venv collection
 # ansible-test sanity of each version. See tests/integration/README.md.
 test: venvs collection browser pscheck
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
-	$(MAKE) --no-print-directory test-versions lint changelog-lint typecheck galaxy-importer sanity-all
+	$(MAKE) --no-print-directory test-versions lint changelog-lint docs-lint typecheck galaxy-importer sanity-all
 
 # The static checks of the PowerShell scripts (tools/pscheck: parse, cmdlet catalog, host protocol).
 pscheck: venv
@@ -111,6 +111,18 @@ typecheck: venv collection
 	  MYPYPATH=$(COLLECTIONS) $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/mypy.ini --python-version $$version \
 	    --cache-dir $(CURDIR)/build/mypy-cache/$$version $(TYPECHECK_PACKAGES) || exit 1; \
 	done
+
+# antsibull-docs' checks of what docs.ansible.com would render: every module's, plugin's and the role's documentation
+# (schema, markup, references), as RST through rstcheck.
+docs-lint: venv collection
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+# The documentation site, as docs.ansible.com renders collections (antsibull-docs, Sphinx): open
+# build/docs/html/index.html. The guides stay Markdown (GitHub and Automation Hub render it); tools/docsite/build.py
+# converts them to RST extra docs at build time (pandoc) and lists them in its GUIDES. No network at build time.
+# Not in `make test`: tests/unit/collection/test_docsite.py builds it there.
+docs: venv collection
+	$(BIN)/python tools/docsite/build.py build/docs
 
 # ansible-test needs a real .../ansible_collections/hyperv/checkpoint copy (not a symlink),
 # outside this checkout (inside it, git would hide the copy's files as ignored).

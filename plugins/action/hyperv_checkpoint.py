@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Collection, Mapping
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_planner as planner
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -58,7 +59,7 @@ class ActionModule(HyperVActionBase):
         checkpoint_id=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent", "restored"]),
         new_name=dict(type="str"),
-        checkpoint_type=dict(type="str", choices=["standard", "production", "production_only"]),
+        checkpoint_type=dict(type="str", choices=list(checkpoint_types.REQUESTABLE)),
         max_age=dict(type="str"),
         include_children=dict(type="bool", default=False),
         all_with_name=dict(type="bool", default=False),

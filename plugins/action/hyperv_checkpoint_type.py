@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _option_rules as rules
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _type_planner as type_planner
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -24,7 +25,7 @@ class ActionModule(HyperVActionBase):
         vm=dict(type="list", elements="str"),
         vm_id=dict(type="list", elements="str"),
         all_vms=dict(type="bool", default=False),
-        checkpoint_type=dict(type="str", choices=["standard", "production", "production_only", "disabled"]),
+        checkpoint_type=dict(type="str", choices=list(checkpoint_types.SETTINGS)),
         automatic_checkpoints=dict(type="bool"),
         checkpoint_location=dict(type="str"),
         operation_timeout=dict(type="int", default=600),

@@ -14,6 +14,7 @@ from typing import Any
 
 from ansible.utils.display import Display
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_preflight as preflight
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
@@ -33,7 +34,7 @@ class ActionModule(HyperVActionBase):
         change_id=dict(type="str"),
         name_prefix=dict(type="str", default="safe_change"),
         requested_by=dict(type="str", default=""),
-        checkpoint_type=dict(type="str", default="", choices=["", "standard", "production", "production_only"]),
+        checkpoint_type=dict(type="str", default="", choices=["", *checkpoint_types.REQUESTABLE]),
         lock_minutes=dict(type="int", default=120),
         operation_timeout=dict(type="int", default=600),
     )

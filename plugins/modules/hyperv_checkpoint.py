@@ -15,27 +15,13 @@ short_description: Create, restore, rename and delete checkpoints of a Hyper-V v
 version_added: 0.1.0
 description:
   - Manages the checkpoints (snapshots) of one Hyper-V virtual machine, for example around a patch window.
-  - O(state=present) makes sure a checkpoint named O(name) exists and creates it when the VM has none; with
-    O(new_name) it renames a checkpoint instead. O(state=restored) applies a checkpoint and then sets the VM's power
-    state (O(power_state)). O(state=absent) deletes one checkpoint (O(name) or O(checkpoint_id)), every checkpoint of
-    a name (O(all_with_name)), or a clean-up selection (O(name_prefix) or O(name_pattern), with O(older_than) and
-    O(keep_newest)), then waits for Hyper-V's disk merge (O(wait)).
-  - Each task reads the VM and all its checkpoints once, plans, and only then changes anything, so every refusal
-    (ambiguous names, disabled checkpoints, the limit of 50, too little free space, a checkpoint older than
-    O(max_age)) happens before the host is changed. A task with nothing to do costs one round trip to the host.
-  - Checkpoint names match as Hyper-V compares them, case-insensitively, and literally (V(*), V(?) and V([) are
-    ordinary characters); O(name_pattern) is the only option that takes a pattern. Names equal but for case are the
-    same name. Hyper-V allows several checkpoints of one name; when O(name) matches more than one, the task fails
-    with RV(error_code=ambiguous) and changes nothing, and C(matches) in RV(error_details) lists them. Pick one with
-    O(checkpoint_id), or delete them all with O(all_with_name=true). A name to restore or rename that matches
-    nothing fails with RV(error_code=checkpoint_not_found) and suggests the closest names.
-  - Only user checkpoints are managed, the ones Hyper-V reports with snapshot type C(Standard) (production, standard
-    and automatic checkpoints). C(Recovery) checkpoints of backup software and C(Replica) checkpoints are never
-    matched, counted or deleted; addressing one with O(checkpoint_id), or deleting a subtree that holds one, fails
-    with RV(error_code=not_a_user_checkpoint).
-  - Options that only apply to some states (O(max_age), O(checkpoint_type) and O(min_free_gb) to V(present),
-    O(include_children), O(all_with_name) and O(wait) to V(absent), O(power_state) to V(restored)) are ignored with a
-    warning under the other states. Options that contradict the state fail with RV(error_code=invalid_option).
+  - O(state=present) makes sure a checkpoint named O(name) exists, and takes it when missing; with O(new_name), renames
+    it.
+  - O(state=absent) deletes one checkpoint (O(name) or O(checkpoint_id)), all of a name (O(all_with_name)) or a clean-up
+    selection (O(name_prefix) or O(name_pattern), with O(older_than) and O(keep_newest)), then waits for Hyper-V's disk
+    merge (O(wait)).
+  - O(state=restored) applies a checkpoint, discarding the VM's current state, then sets the VM's power state
+    (O(power_state)).
 extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
 options:
   vm:
@@ -67,9 +53,7 @@ options:
     type: str
   state:
     description:
-      - V(present) makes sure the checkpoint exists (or renames it, with O(new_name)). V(absent) deletes checkpoints
-        and reports no change when nothing matches. V(restored) applies the checkpoint, discarding the VM's current
-        state.
+      - What each state does is in the module's description. V(absent) reports no change when nothing matches.
       - V(restored) B(always reports changed), also in check mode, and restores again on every run, because Hyper-V
         cannot tell whether the VM has drifted since. Guard the task with C(when).
       - V(present) and V(restored) need O(name) or O(checkpoint_id); V(absent) needs O(name), O(checkpoint_id),
@@ -98,12 +82,9 @@ options:
         RV(fell_back=true). Other failures (busy, a timeout, too little space) never fall back; they fail with their
         own RV(error_code). V(production_only) fails with RV(error_code=production_checkpoint_failed) instead of
         falling back, and nothing is created.
-      - Hyper-V has no type per checkpoint, only the VM's setting. The host switches that setting for the checkpoint
-        only when it cannot give the kind asked for, and puts it back afterwards, also when the create fails. It notes
-        the type to put back under C(%ProgramData%\hyperv.checkpoint) first; a run stopped in between (a timeout, a
-        lost connection) leaves it switched, and the task's retry or the next checkpoint any run takes puts it back
-        and warns (M(hyperv.checkpoint.hyperv_checkpoint_info) shows it as C(type_override)). To change the VM's own
-        setting, use M(hyperv.checkpoint.hyperv_checkpoint_type).
+      - Hyper-V has no type per checkpoint, only the VM's setting, which the host switches for this checkpoint when
+        needed and puts back (see the notes). To change the VM's own setting, use
+        M(hyperv.checkpoint.hyperv_checkpoint_type).
       - When not set, the VM's setting applies; Hyper-V's own fallback of a C(Production) VM is reported the same way.
         An existing checkpoint with the name is reused whatever its kind. A VM whose checkpoint type is C(Disabled) is
         refused with RV(error_code=checkpoints_disabled) even with this option. Needs a host with checkpoint types
@@ -183,8 +164,8 @@ options:
     description:
       - With O(state=absent), wait until Hyper-V has merged the deleted checkpoints' differencing disks (C(.avhdx))
         into their neighbours, which needs free space and can take from seconds to hours; progress shows at C(-v).
-        Hyper-V shows a merge a moment after the delete, so the host
-        first waits up to 10 seconds for the merge or a shorter disk chain to show (the task warns when neither did).
+        Hyper-V shows a merge a moment after the delete, so the host first waits up to 10 seconds for the merge or a
+        shorter disk chain to show (the task warns when neither did).
       - With V(false), the task returns right after the delete and the merge goes on in the background; a later task
         that changes the VM's checkpoints meets it as O(on_merge) says.
     type: bool
@@ -223,18 +204,38 @@ options:
     default: 10.0
     version_added: 0.2.0
 notes:
+  - Checkpoint names match as Hyper-V compares them, case-insensitively, and literally (V(*), V(?) and V([) are
+    ordinary characters); O(name_pattern) is the only option that takes a pattern. Names equal but for case are the
+    same name. Hyper-V allows several checkpoints of one name; when O(name) matches more than one, the task fails with
+    RV(error_code=ambiguous) and changes nothing, and C(matches) in RV(error_details) lists them. Pick one with
+    O(checkpoint_id), or delete them all with O(all_with_name=true). A name to restore or rename that matches nothing
+    fails with RV(error_code=checkpoint_not_found) and suggests the closest names.
+  - Only user checkpoints are managed, the ones Hyper-V reports with snapshot type C(Standard) (production, standard
+    and automatic checkpoints). C(Recovery) checkpoints of backup software and C(Replica) checkpoints are never
+    matched, counted or deleted; addressing one with O(checkpoint_id), or deleting a subtree that holds one, fails
+    with RV(error_code=not_a_user_checkpoint).
+  - Options that only apply to some states (O(max_age), O(checkpoint_type) and O(min_free_gb) to V(present),
+    O(include_children), O(all_with_name) and O(wait) to V(absent), O(power_state) to V(restored)) are ignored with a
+    warning under the other states. Options that contradict the state fail with RV(error_code=invalid_option).
+  - Each task reads the VM and all its checkpoints once, plans, and only then changes anything, so every refusal
+    (ambiguous names, disabled checkpoints, the limit of 50, too little free space, a checkpoint older than
+    O(max_age)) happens before the host is changed. A task with nothing to do costs one round trip to the host.
+  - Hyper-V allows at most 50 checkpoints per VM, of every kind, backup and replication included. One more fails with
+    RV(error_code=limit_reached) before anything is changed.
+  - With O(checkpoint_type), the host switches the VM's type only when its setting cannot give the kind asked for,
+    and puts it back, also when the create fails. A run stopped in between leaves it switched; the task's retry or the
+    next create puts it back and warns (M(hyperv.checkpoint.hyperv_checkpoint_info) shows C(type_override)).
   - For a clustered VM, run the task on the node that owns it; another node fails with
     RV(error_code=owned_by_other_node). With O(vm_id) the owner is found through the cluster's "Virtual Machine"
     resource of that id; with O(vm) only through a cluster role named like the VM, so address clustered VMs by id
     where roles are named otherwise (SCVMM, renamed roles).
   - Checkpoints are not backups. They depend on the VM's disks and live next to them; a chain of checkpoints slows
     disk I/O and grows, so delete checkpoints once the change they protect is done.
-  - Hyper-V allows at most 50 checkpoints per VM, of every kind, backup and replication included. One more fails with
-    RV(error_code=limit_reached) before anything is changed.
-  - Checkpoint-VM takes a checkpoint under Hyper-V's default name first and renames it afterwards. When the rename
-    fails, or the connection is lost in between, the host or the task's retry finds the checkpoint made since the
-    attempt began, renames it to O(name) and warns; no second checkpoint is made, and RV(taken_type) and
-    RV(fell_back) are V(null) when the retry found it.
+  - Hyper-V takes a checkpoint under a default name, then renames it. A create cut off in between is completed by the
+    host or the task's retry, with a warning and no second checkpoint (RV(taken_type) and RV(fell_back) are V(null)
+    then).
+  - What happens when a host, a connection or the input goes wrong - docs/reliability.md; how the host carries out
+    each operation (the type switch's marker file, the merge's grace period) - docs/host-protocol.md.
 attributes:
   check_mode:
     description: Reads the VM and plans, but changes nothing. C(changed) tells whether the task would change the VM,

@@ -22,6 +22,12 @@ HOST_VALUES = {
     "disabled": "Disabled",
 }
 OPTION_VALUES = {host: option for option, host in HOST_VALUES.items()}
+# The choices of the options, in the order the documentation lists them. Module documentation is static YAML, so
+# tests/unit/collection/test_checkpoint_type_choices.py checks that every documented list equals these.
+# A VM's setting (hyperv_checkpoint_type).
+SETTINGS = tuple(HOST_VALUES)
+# What a task can ask of one checkpoint (hyperv_checkpoint, the role): "disabled" is a VM's setting, not a kind.
+REQUESTABLE = tuple(option for option in SETTINGS if option != "disabled")
 _BY_KEY = {option.replace("_", ""): option for option in HOST_VALUES}
 
 
