@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_plan as safe_change_plan
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_options import role_options
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 ANSIBLE_DOC = pathlib.Path(sys.executable).parent / "ansible-doc"
@@ -29,7 +29,7 @@ ROLE_CHOICES = ["", *REQUESTABLE, *(checkpoint_types.host_value(option) for opti
 DOCUMENTED = {
     ("module", "hyperv_checkpoint", "checkpoint_type"): REQUESTABLE,
     ("module", "hyperv_checkpoint_type", "checkpoint_type"): list(checkpoint_types.SETTINGS),
-    ("module", "safe_change_step", "checkpoint_type"): ["", *REQUESTABLE],
+    ("module", "safe_change_hold", "checkpoint_type"): ["", *REQUESTABLE],
     ("role", "safe_change", "safe_change_checkpoint_type"): ROLE_CHOICES,
 }
 
@@ -89,5 +89,6 @@ def test_awx_surveys_offer_the_role_choices():
                 assert set(choices) <= set(ROLE_CHOICES), (path.name, question["variable"])
 
 
-def test_the_role_plan_checks_the_same_choices():
-    assert list(safe_change_plan.CHECKPOINT_TYPES) == ["", *REQUESTABLE]
+def test_the_role_validates_the_documented_choices():
+    """The role's variables are validated once, against its argument spec as the role's options reader reads it."""
+    assert role_options()["safe_change_checkpoint_type"]["choices"] == ROLE_CHOICES
