@@ -30,22 +30,15 @@ options:
     type: str
     default: "1"
 attributes:
-  action:
-    description: Runs on the Ansible controller as an action plugin.
-    support: full
-  async:
-    description: The module cannot run asynchronously.
-    support: none
   check_mode:
     description: The module changes nothing; it runs in check mode as it runs otherwise.
     support: full
-  diff_mode:
-    description: The module reports no diff.
-    support: none
   platform:
     description: Runs on the controller only.
     support: full
     platforms: posix
+extends_documentation_fragment:
+  - hyperv.checkpoint._role_step
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """

@@ -53,18 +53,9 @@ options:
     type: int
     default: 600
 attributes:
-  action:
-    description: Runs on the Ansible controller as an action plugin.
-    support: full
-  async:
-    description: The module cannot run asynchronously.
-    support: none
   check_mode:
     description: In check mode the module only reads the Hyper-V host and says which checkpoint it would take.
     support: full
-  diff_mode:
-    description: The module reports no diff.
-    support: none
   platform:
     description: Targets a Windows Hyper-V host.
     support: full
@@ -72,6 +63,8 @@ attributes:
 seealso:
   - module: hyperv.checkpoint.safe_change_step
     description: The steps of the role, whose pre-flight refusals this module shares.
+extends_documentation_fragment:
+  - hyperv.checkpoint._role_step
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """

@@ -99,19 +99,10 @@ options:
     type: str
     default: ""
 attributes:
-  action:
-    description: Runs on the Ansible controller as an action plugin.
-    support: full
-  async:
-    description: The steps cannot run asynchronously.
-    support: none
   check_mode:
     description: In check mode V(checkpoint) only reads the Hyper-V host and reports what a real run would do; the role
       skips the change.
     support: full
-  diff_mode:
-    description: The steps report no diff.
-    support: none
   platform:
     description: V(checkpoint), V(settle) and V(finish) target a Windows Hyper-V host; V(prepare) and V(verify) a guest
       of any operating system.
@@ -124,6 +115,8 @@ seealso:
     description: The checkpoint of a change made by hand (playbooks/checkpoint.yml), which the role can adopt.
   - module: hyperv.checkpoint.safe_change_batches
     description: Serial batches that keep application groups whole (playbooks/patch_window.yml).
+extends_documentation_fragment:
+  - hyperv.checkpoint._role_step
 author:
   - hyperv.checkpoint maintainers (@hyperv-checkpoint)
 """
