@@ -13,6 +13,7 @@ rescue catches.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
@@ -97,6 +98,11 @@ class ActionModule(HyperVActionBase):
 
     # prepare: on the guest, nothing on the Hyper-V host ----------------------------------------
 
+    def _role_tasks(self) -> str:
+        """The role's own tasks directory. Its files are named by their full path: Ansible looks for a relative
+        name in the playbook's folder too, where a user's tasks/verify.yml would replace the role's."""
+        return os.path.join(self._task._role._role_path, "tasks")
+
     def _step_prepare(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         started = time.time()
         if self._task._role is None:
@@ -109,7 +115,7 @@ class ActionModule(HyperVActionBase):
         run = RunState.begin(inventory_name, options.get("hyperv_vm_name") or inventory_name,
                              hyperv_host if known_host else None, str(options.get("safe_change_id") or "").strip(),
                              options, now, check_mode=bool(self._task.check_mode),
-                             play=task_vars.get("ansible_play_name", ""))
+                             play=task_vars.get("ansible_play_name", ""), role_tasks=self._role_tasks())
         run.marks = {"preflight": started}
         warnings = unknown_variable_warnings(task_vars)
         if not problems:
@@ -299,7 +305,7 @@ class ActionModule(HyperVActionBase):
         # level by level, highest first (change_in_order.yml, the role's rescue); else all at once.
         for run in gated["runs"].values():
             if gated["levels"]:
-                run["change_file"] = "change_in_order.yml"
+                run["change_file"] = os.path.join(self._role_tasks(), "change_in_order.yml")
             run["revert_level"] = (run.get("group_order") or 0) if gated["levels"] else None
         gated["revert_levels"] = list(reversed(gated["levels"])) or [None]
         return dict(gated, msg="%d guest(s), %d group(s)" % (len(gated["runs"]), len(gated["groups"])))

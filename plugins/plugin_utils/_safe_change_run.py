@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import uuid
 from typing import Any
 
@@ -103,14 +104,16 @@ class RunState:
 
     @classmethod
     def begin(cls, host: str, vm: str, hyperv_host: str | None, change_id: str, options: dict[str, Any],
-              now: datetime.datetime, check_mode: bool = False, play: str = "") -> RunState:
-        """A new run, before pre-flight: what the role's options say of it."""
+              now: datetime.datetime, check_mode: bool = False, play: str = "", role_tasks: str = "") -> RunState:
+        """A new run, before pre-flight: what the role's options say of it. ``role_tasks``: the role's tasks
+        directory, which the role's own change file is named in (a relative name would find a file of the same
+        name in the user's playbook folder first)."""
         return cls(run_id=uuid.uuid4().hex, host=host, vm=vm, hyperv_host=hyperv_host, change_id=change_id,
                    options=options, started=names.format_time(now), check_mode=check_mode, play=play,
                    prefix=options.get("safe_change_name_prefix"),
                    group=str(options.get("safe_change_group") or "").strip(),
                    group_order=options.get("safe_change_group_order") or 0,
-                   change_file=options.get("safe_change_tasks") or "change_role.yml")
+                   change_file=options.get("safe_change_tasks") or os.path.join(role_tasks, "change_role.yml"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -202,3 +202,66 @@ def test_checkpoint_playbook_refuses_a_vm_another_cluster_node_owns(role_lab):
     assert "it is owned by cluster node HV99" in run.stdout, run
     assert role_lab.checkpoint_names("mig01") == []
     assert "create_checkpoint" not in operations(host, "mig01")
+
+
+# Every file name the role's own tasks include or import, and a few a user's playbook folder ordinarily has.
+ROLE_TASK_FILES = sorted(path.name for path in (TARGET.parents[3] / "roles" / "safe_change" / "tasks").glob("*.yml"))
+
+
+def test_files_in_the_users_playbook_folder_never_replace_the_roles_own(role_lab, tmp_path):
+    """A playbook in a folder of the user's own, whose tasks/ holds a file of every name the role uses
+    (main.yml, verify.yml, revert.yml ...): each is a task that fails loudly if it runs. The role must run its
+    own files: a committed guest, a reverted one (its post-revert verification is the role's), and a group."""
+    host = role_lab.add_hyperv("hv01", vms=["own01", "own02", "grp01", "grp02"])
+    folder = tmp_path / "operator"
+    (folder / "tasks").mkdir(parents=True)
+    for name in ROLE_TASK_FILES + ["change.yml"]:
+        write(folder / "tasks" / name, """\
+            - name: The user's own %s
+              ansible.builtin.fail:
+                msg: "the user's tasks/%s ran in place of the role's"
+            """ % (name, name))
+    # The user's change and verification, named as users name them, in the same folder.
+    write(folder / "tasks" / "patch.yml", """\
+        - name: Install the release
+          ansible.builtin.copy:
+            dest: "{{ guest_disk_path }}/app/version"
+            content: "2.0\\n"
+            mode: "0644"
+        - name: A step that fails
+          ansible.builtin.fail:
+            msg: "the patch failed"
+          when: patch_fails | default(false) | bool
+        """)
+    playbook = write(folder / "site.yml", """\
+        - name: Patch
+          hosts: guests
+          gather_facts: false
+          vars:
+            safe_change_id: CHG-OWN
+            safe_change_requested_by: pytest
+            safe_change_tasks: tasks/patch.yml
+          roles:
+            - role: hyperv.checkpoint.safe_change
+        """)
+    role_lab.add_guest("own01", files=APP_FILES, safe_change_verify_services=["app"])
+    role_lab.add_guest("own02", files=APP_FILES, safe_change_verify_services=["app"], patch_fails=True)
+    for guest, order in (("grp01", 0), ("grp02", 1)):
+        role_lab.add_guest(guest, files=APP_FILES, safe_change_verify_services=["app"], safe_change_group="shop",
+                           safe_change_group_order=order, patch_fails=guest == "grp02")
+    before = {name: role_lab.digest(name) for name in role_lab.guests}
+
+    run = role_lab.playbook(playbook, cwd=folder)
+
+    assert "ran in place of the role's" not in run.stdout, run
+    assert {guest: run.result(guest)["outcome"] for guest in role_lab.guests} == {
+        "own01": "committed", "own02": "reverted", "grp01": "reverted", "grp02": "reverted"}, run
+    assert run.result("own02")["post_revert_verification"] == "passed", run.result("own02")
+    assert (role_lab.disk("own01") / "app" / "version").read_text() == "2.0\n"
+    for guest in ("own02", "grp01", "grp02"):
+        assert role_lab.digest(guest) == before[guest], guest
+    for guest in role_lab.guests:
+        assert role_lab.checkpoint_names(guest) == [], guest
+    assert run.custom["hyperv_checkpoint_ok"] is False and run.custom["hyperv_checkpoint_counts"]["total"] == 4, \
+        run.custom
+    assert host.consistency_problems() == []
