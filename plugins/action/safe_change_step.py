@@ -57,7 +57,7 @@ STEP_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "form_groups": {},
     "group_checkpoint": dict(run=RUN),
     "gate": dict(formed=dict(type="raw"), created=dict(type="list", elements="dict")),
-    "verify": dict(run=RUN, phase=dict(type="str", default="change", choices=["change", "after_revert"]),
+    "verify": dict(run=RUN, phase=dict(type="str", default="after_change", choices=["after_change", "after_revert"]),
                    reachable_only=dict(type="bool", default=False)),
     "group_check": dict(run=RUN, gate=dict(type="raw")),
     "revert": dict(run=RUN, verified=dict(type="raw"), failure=dict(type="raw")),

@@ -78,10 +78,10 @@ options:
     description: The registered result of the step V(finish) (V(settle)).
     type: raw
   phase:
-    description: Whether V(verify) checks the change or the state after a revert.
+    description: Whether V(verify) checks the change or the state after a revert (the role's C(safe_change_phase)).
     type: str
-    choices: [change, after_revert]
-    default: change
+    choices: [after_change, after_revert]
+    default: after_change
   reachable_only:
     description: V(verify) only waits until the guest answers.
     type: bool

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLE_SPEC = os.path.join(COLLECTION_ROOT, "roles", "safe_change", "meta", "argument_specs.yml")
 # Variables the role sets or publishes itself: not typos of its options.
-ROLE_OUTPUTS = ("safe_change_result", "safe_change_results")
+ROLE_OUTPUTS = ("safe_change_result", "safe_change_results", "safe_change_phase")
 # The least value of each number option, and how a message says it.
 LEAST_VALUES = (
     ("safe_change_keep_hours", 0, "0 (delete the checkpoint) or more"),

@@ -265,3 +265,31 @@ def test_files_in_the_users_playbook_folder_never_replace_the_roles_own(role_lab
     assert run.custom["hyperv_checkpoint_ok"] is False and run.custom["hyperv_checkpoint_counts"]["total"] == 4, \
         run.custom
     assert host.consistency_problems() == []
+
+
+def test_the_users_verification_knows_whether_it_runs_after_the_change_or_after_a_revert(role_lab, tmp_path):
+    """safe_change_phase: the user's verification checks the new release after the change and the old one after a
+    revert, as the README advises; a reverted guest's verification after the revert then passes."""
+    role_lab.add_hyperv("hv01", vms=["ph01", "ph02"])
+    verify = write(tmp_path / "verify.yml", """\
+        - name: The release on the guest
+          ansible.builtin.command: cat "{{ guest_disk_path }}/app/version"
+          register: release
+          changed_when: false
+        - name: The new release after the change, the old one after a revert
+          ansible.builtin.assert:
+            that: release.stdout == ('2.0' if safe_change_phase == 'after_change' else '1.4')
+        - name: A check of the new release that fails on ph02
+          ansible.builtin.fail:
+            msg: "the new release does not serve orders"
+          when: safe_change_phase == 'after_change' and (test_verify_fails | default(false) | bool)
+        """)
+    for guest in ("ph01", "ph02"):
+        role_lab.add_guest(guest, files=APP_FILES, safe_change_tasks=CHANGE_OK, safe_change_verify_tasks=verify,
+                           test_verify_fails=guest == "ph02")
+    run = role_lab.playbook(SITE)
+    assert run.result("ph01")["outcome"] == "committed", run.result("ph01")
+    reverted = run.result("ph02")
+    assert reverted["outcome"] == "reverted" and reverted["post_revert_verification"] == "passed", reverted
+    assert "the new release does not serve orders" in reverted["msg"], reverted
+    assert "safe_change does not know the variable safe_change_phase" not in run.stdout
