@@ -293,3 +293,21 @@ def test_the_users_verification_knows_whether_it_runs_after_the_change_or_after_
     assert reverted["outcome"] == "reverted" and reverted["post_revert_verification"] == "passed", reverted
     assert "the new release does not serve orders" in reverted["msg"], reverted
     assert "safe_change does not know the variable safe_change_phase" not in run.stdout
+
+
+@pytest.mark.parametrize("playbook, variable", [
+    ("cleanup", "cleanup_hosts"), ("report", "report_hosts"), ("probe_host", "probe_hosts"),
+    ("checkpoint", "checkpoint_hosts"), ("patch_window", "patch_window_hosts")])
+def test_a_playbook_whose_host_pattern_matches_nothing_fails_and_says_what_to_set(role_lab, tmp_path, playbook,
+                                                                                   variable):
+    """Ansible only warns and exits 0 when a play's pattern matches no host: a scheduled job would be green while
+    it did nothing. Every playbook checks its pattern first, names it and the variable that sets it."""
+    host = role_lab.add_hyperv("hv01", vms=["pat01"])
+    role_lab.add_guest("pat01", files=APP_FILES)
+    run = role_lab.playbook("playbooks/%s.yml" % playbook, cwd=tmp_path, extra_vars={
+        variable: "hyperv_hosts", "change_id": "CHG-PAT", "probe_vm": "pat01",
+        "probe_report": str(tmp_path / "probe.json")})
+    assert run.rc != 0, run
+    assert "The host pattern 'hyperv_hosts' matches no host of the inventory" in run.stdout, run
+    assert "-e %s=" % variable in run.stdout, run
+    assert [request["operation"] for request in host.requests()] == []
