@@ -26,7 +26,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_steps as steps
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._action_base import HyperVActionBase
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, sentence
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_vars import host_var, safe_change_group
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_client import host_steps
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_content import change_problems
@@ -337,7 +337,7 @@ class ActionModule(HyperVActionBase):
 
 def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) -> dict[str, Any]:
     """prepare's result when pre-flight refuses the change for ``problems``."""
-    text = "%s: %s." % (what, "; ".join(problem.rstrip(".") for problem in problems))
+    text = sentence("%s: %s" % (what, "; ".join(problem.rstrip(".") for problem in problems)))
     stopped = steps.preflight_refusal(run.to_dict(), text)
     return dict(run=stopped, warnings=warnings, msg=stopped["reason"])
 

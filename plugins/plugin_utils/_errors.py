@@ -186,6 +186,13 @@ def host_name(inventory_name: str | None, computer_name: str | None) -> str | No
     return inventory_name or computer_name
 
 
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence: a full stop added, unless it ends with one, or with a question ("did you
+    mean 'web01'?") or an exclamation mark."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 def error_message(error: BaseException, vm_label: str | None = None) -> str:
     """The message of a failed task: what happened to which VM, where, and what to do."""
     code = getattr(error, "code", "error")

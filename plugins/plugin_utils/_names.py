@@ -45,7 +45,10 @@ def closest_names(name: str, names: Iterable[str], count: int = 3) -> list[str]:
 
 def did_you_mean(name: str, names: Iterable[str]) -> str:
     """``; did you mean 'web01'?`` when some of ``names`` look like ``name``, else an empty string."""
-    close = closest_names(name, names)
-    if not close:
-        return ""
-    return "; did you mean %s?" % " or ".join("'%s'" % candidate for candidate in close)
+    return suggestion_text(closest_names(name, names))
+
+
+def suggestion_text(close: Iterable[str]) -> str:
+    """``; did you mean 'web01' or 'web02'?`` for names already chosen as close, else an empty string."""
+    quoted = ["'%s'" % candidate for candidate in close]
+    return "; did you mean %s?" % " or ".join(quoted) if quoted else ""

@@ -25,6 +25,7 @@ from typing import Any
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_names as names
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_change_record as record
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import sentence
 
 GROUP_FIELDS = ("members", "orders", "problem", "outcome", "cause", "hyperv_hosts")
 # What form and gate return, and what a member's pre-flight says of the left-over it would reuse.
@@ -120,7 +121,7 @@ def left_over_problem(name: str, members: list[str], runs: dict[str, dict[str, A
 
 
 def refuse_member(run: dict[str, Any], problem: str, cause: str) -> None:
-    problem = problem.rstrip(".") + "."
+    problem = sentence(problem)
     run.update(proceed=False, outcome="skipped", group_ready=False, would=[], group_cause=cause,
                reason=record.PREFLIGHT_REASON % problem, preflight_problem=problem)
 

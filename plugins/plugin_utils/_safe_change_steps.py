@@ -24,7 +24,8 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, sentence
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import suggestion_text
 
 if TYPE_CHECKING:
     from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_client import HostClient
@@ -116,14 +117,16 @@ def read_refusal(run: dict[str, Any], error: Exception) -> dict[str, Any]:
         text = ("VM '%s' is clustered and owned by another node (%s), not by %s: set hyperv_host to the owner node."
                 % (vm, owner, hyperv_host))
     elif code == "vm_not_found":
+        # The host's closest names (HyperVHost keeps them in the details), as the modules suggest them.
+        close = suggestion_text((getattr(error, "details", None) or {}).get("suggestions") or [])
         text = ("Hyper-V host %s has no VM named '%s' (set hyperv_vm_name when the VM's name differs from the "
-                "inventory name)." % (hyperv_host, vm))
+                "inventory name)%s" % (hyperv_host, vm, close or "."))
     elif code == "host_unreachable":
         # The error's message names the host already; its cause is what the user needs after the host's name.
         cause = (getattr(error, "details", None) or {}).get("cause") or message
-        text = "The Hyper-V host %s did not answer: %s." % (hyperv_host, cause.rstrip("."))
+        text = sentence("The Hyper-V host %s did not answer: %s" % (hyperv_host, cause))
     else:
-        text = "Reading VM '%s' on %s failed (%s): %s." % (vm, hyperv_host, code, message.rstrip("."))
+        text = sentence("Reading VM '%s' on %s failed (%s): %s" % (vm, hyperv_host, code, message))
     return preflight_refusal(run, text)
 
 
@@ -197,8 +200,8 @@ class HostSteps:
         if run.get("guest_problem"):
             problems.append(preflight.Problem(preflight.GUEST_UNREACHABLE, run["guest_problem"]))
         if problems:
-            return preflight_refusal(run, "VM '%s' on %s: %s." % (
-                run["vm"], run["hyperv_host"], "; ".join(problem.text for problem in problems)))
+            return preflight_refusal(run, sentence("VM '%s' on %s: %s" % (
+                run["vm"], run["hyperv_host"], "; ".join(problem.text.rstrip(".") for problem in problems))))
         if group_preflight:
             run.update(group_ready=True, reuse=None if reuse is None else {
                 "id": reuse["id"], "name": reuse["name"], "change_id": reuse["parsed"].change_id,

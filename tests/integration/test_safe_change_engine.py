@@ -311,3 +311,17 @@ def test_a_playbook_whose_host_pattern_matches_nothing_fails_and_says_what_to_se
     assert "The host pattern 'hyperv_hosts' matches no host of the inventory" in run.stdout, run
     assert "-e %s=" % variable in run.stdout, run
     assert [request["operation"] for request in host.requests()] == []
+
+
+def test_a_vm_name_the_host_does_not_have_is_refused_with_its_closest_names(role_lab):
+    """As the modules do: the refusal suggests the host's closest VM names, in one sentence."""
+    host = role_lab.add_hyperv("hv01", vms=["adhoc1"])
+    # The guest answers (its connection reaches adhoc1); the role is told the VM is 'adhoc', a typo.
+    role_lab.add_guest("adhoc", vm="adhoc1", files=APP_FILES, safe_change_tasks=CHANGE_OK, hyperv_vm_name="adhoc",
+                       ansible_sim_vm="adhoc1")
+    run = role_lab.playbook(SITE)
+    result = run.result("adhoc")
+    assert result["outcome"] == "skipped" and result["failed"], result
+    assert "has no VM named 'adhoc'" in result["msg"] and "did you mean 'adhoc1'?" in result["msg"], result
+    assert "?." not in result["msg"] and "?." not in run.stdout, result
+    assert "create_checkpoint" not in [request["operation"] for request in host.requests()]

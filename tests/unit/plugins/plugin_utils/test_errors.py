@@ -14,6 +14,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     PlanError,
     ProtocolError,
     error_result,
+    sentence,
 )
 
 
@@ -48,3 +49,13 @@ def test_a_host_failure_names_the_vm_the_hyperv_host_its_computer_name_and_the_o
         "No VM 'web02' on host HV01 (Hyper-V host hv01, computer name HV01, operation get_vms). What to do: ")
     same = HostError("busy", "in use", operation="get_vm", host="HV01", computer_name="HV01")
     assert "computer name" not in error_result(same)["msg"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("VM 'adhoc' was not found", "VM 'adhoc' was not found."),
+    ("VM 'adhoc' was not found; did you mean 'adhoc1'?", "VM 'adhoc' was not found; did you mean 'adhoc1'?"),
+    ("The file was not found. ", "The file was not found."),
+    ("Stop!", "Stop!"),
+])
+def test_a_message_ends_as_one_sentence(text, expected):
+    assert sentence(text) == expected

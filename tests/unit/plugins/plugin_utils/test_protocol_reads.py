@@ -33,8 +33,8 @@ CONTROLLER_KEYS = {
     "renamed_from",
     # report rows computed on the controller (and the host probe's comparison, host_assumptions.compare)
     "age_seconds", "checkpoint_matching", "checkpoint_total", "before", "after", "changed", "status",
-    # details of the host's "ambiguous" error
-    "matches",
+    # details of the host's "ambiguous" error; the closest VM names HyperVHost keeps of a "vm_not_found"
+    "matches", "suggestions",
     # task variables
     "inventory_hostname", "ansible_delegated_vars", "hostvars", "groups", "all", "ansible_play_name",
     "ansible_play_hosts_all", "ansible_play_batch", "safe_change_result", "awx_user_name", "tower_user_name",
