@@ -325,3 +325,13 @@ def test_a_vm_name_the_host_does_not_have_is_refused_with_its_closest_names(role
     assert "has no VM named 'adhoc'" in result["msg"] and "did you mean 'adhoc1'?" in result["msg"], result
     assert "?." not in result["msg"] and "?." not in run.stdout, result
     assert "create_checkpoint" not in [request["operation"] for request in host.requests()]
+
+
+def test_a_vm_name_in_another_case_reaches_the_vm_and_its_guest(role_lab):
+    """Hyper-V matches VM names case aside; so does the simulated guest connection (it refused CASE01 for case01)."""
+    role_lab.add_hyperv("hv01", vms=["case01"])
+    role_lab.add_guest("case01", files=APP_FILES, safe_change_tasks=CHANGE_OK, hyperv_vm_name="CASE01",
+                       safe_change_verify_services=["app"])
+    run = role_lab.playbook(SITE)
+    assert run.result("case01")["outcome"] == "committed", run.result("case01")
+    assert (role_lab.disk("case01") / "app" / "version").read_text() == "2.0\n"

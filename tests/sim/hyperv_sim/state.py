@@ -51,8 +51,11 @@ def running_disk(disks_dir: str | os.PathLike, vm: dict) -> pathlib.Path:
 
 
 def find_vm(state: dict, name_or_id: str) -> dict:
-    """Any VM of the state file (also one owned by another node): a unique exact name, else an id."""
-    named = [vm for vm in state["vms"].values() if vm["name"] == name_or_id]
+    """Any VM of the state file (also one owned by another node): a unique name, else an id. Names compare as
+    Hyper-V compares them, case aside (an exact match first), so a guest named WEB01 in the inventory reaches
+    the VM web01 as it would on a real host."""
+    named = [vm for vm in state["vms"].values() if vm["name"] == name_or_id] or \
+        [vm for vm in state["vms"].values() if vm["name"].lower() == name_or_id.lower()]
     if len(named) > 1:
         raise LookupError("%d VMs are named %r: use an id (%s)" % (len(named), name_or_id,
                                                                    ", ".join(vm["id"] for vm in named)))
