@@ -70,6 +70,14 @@ HOST_ATTRIBUTES = {
     "language_mode": str,  # "ConstrainedLanguage": an AppLocker/WDAC host, the runner refuses to run
 }
 
+# The host attributes that say how long something takes (hyperv-sim admin set-times), with what they mean.
+TIMING_ATTRIBUTES = {
+    "merge_seconds": "how long the disk merge after a delete runs",
+    "merge_start_seconds": "how long after a delete its merge shows (MergingDisks)",
+    "start_seconds": "how long Start-VM takes (also the start after a restore)",
+    "checkpoint_seconds": "how long Checkpoint-VM takes",
+}
+
 
 def _check_type(attribute: str, value, expected) -> None:
     # bool is an int in Python, but True is no number of seconds.
@@ -393,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")
     fault.add_argument("--at", choices=engine.KILL_POINTS, help="where a kill stops the operation")
     commands.add_parser("check", help="print what is inconsistent in the stored host; exit 1 when anything is")
+    times = commands.add_parser("set-times", help="how long the host's cmdlets take, in seconds, for testing your own "
+                                "playbooks' waits (a merge after a delete, Start-VM, Checkpoint-VM)")
+    for attribute, meaning in TIMING_ATTRIBUTES.items():
+        times.add_argument("--" + attribute.replace("_", "-"), type=float, dest=attribute, help=meaning)
     free = commands.add_parser("set-free-gb", help="free space of the host's volumes, in GB")
     free.add_argument("free_gb", type=float)
     free.add_argument("--volume", help="only this volume (e.g. D:\\), added when missing")
@@ -401,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | check
-    | inject-fault OP ACTION | set-free-gb N [--volume V]``."""
+    | inject-fault OP ACTION | set-times [--merge-seconds S ...] | set-free-gb N [--volume V]``."""
     args = build_parser().parse_args(argv)
     host = SimHost(args.state)
     try:
@@ -409,6 +421,15 @@ def main(argv: list[str] | None = None) -> int:
             print(host.add_vm(args.name, state="Off" if args.off else "Running", checkpoint_type=args.checkpoint_type))
         elif args.command == "show":
             print(json.dumps(host.summary(), indent=2))
+        elif args.command == "set-times":
+            given = {attribute: getattr(args, attribute) for attribute in TIMING_ATTRIBUTES
+                     if getattr(args, attribute) is not None}
+            if not given:
+                raise ValueError("set-times needs at least one of %s"
+                                 % ", ".join("--" + name.replace("_", "-") for name in TIMING_ATTRIBUTES))
+            if any(seconds < 0 for seconds in given.values()):
+                raise ValueError("set-times takes seconds, 0 or more")
+            host.set_host(**given)
         elif args.command == "set-free-gb":
             host.set_free_space(args.free_gb, volume=args.volume)
         elif args.command == "check":
