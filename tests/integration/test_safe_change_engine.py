@@ -298,8 +298,8 @@ def test_the_users_verification_knows_whether_it_runs_after_the_change_or_after_
 @pytest.mark.parametrize("playbook, variable", [
     ("cleanup", "cleanup_hosts"), ("report", "report_hosts"), ("probe_host", "probe_hosts"),
     ("checkpoint", "checkpoint_hosts"), ("patch_window", "patch_window_hosts")])
-def test_a_playbook_whose_host_pattern_matches_nothing_fails_and_says_what_to_set(role_lab, tmp_path, playbook,
-                                                                                   variable):
+def test_a_playbook_whose_host_pattern_matches_nothing_fails_and_says_what_to_set(
+        role_lab, tmp_path, playbook, variable):
     """Ansible only warns and exits 0 when a play's pattern matches no host: a scheduled job would be green while
     it did nothing. Every playbook checks its pattern first, names it and the variable that sets it."""
     host = role_lab.add_hyperv("hv01", vms=["pat01"])
