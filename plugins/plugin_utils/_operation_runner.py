@@ -42,6 +42,8 @@ SHARED_PREFIX = "_"
 COMMAND_LINE_LIMIT = 8191
 
 _script_cache: dict[str, str] = {}
+# (script directory, operation script) -> the shared functions it needs (shared_functions_for).
+_selection_cache: dict[tuple[str, str], str] = {}
 
 
 # A line whose first non-blank character is '#': a comment (pscheck refuses here-strings and block
@@ -141,11 +143,15 @@ def shared_functions_for(script: str) -> str:
     """The definitions of the shared functions that the runner stub and the operation ``script`` need.
 
     Only those travel: a read needs a handful of the functions, and the scripts travel with every operation.
+    Worked out once per script and process (the files do not change while Ansible runs), not per request.
     """
-    shared = _shared_functions()
-    names = needed_functions([_read_script(RUNNER_SCRIPT), script], shared)
-    return "".join(definition if definition.endswith("\n") else definition + "\n"
-                   for definition in (shared[name] for name in names))
+    key = (SCRIPT_DIR, script)
+    if key not in _selection_cache:
+        shared = _shared_functions()
+        names = needed_functions([_read_script(RUNNER_SCRIPT), script], shared)
+        _selection_cache[key] = "".join(definition if definition.endswith("\n") else definition + "\n"
+                                        for definition in (shared[name] for name in names))
+    return _selection_cache[key]
 
 
 def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
