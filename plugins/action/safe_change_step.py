@@ -345,4 +345,6 @@ def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) 
 def recorded(run: dict[str, Any]) -> dict[str, Any]:
     """The result of a step that ends the run: the run and its record (the fact safe_change_result)."""
     result = record.result_record(run, time.time())
-    return dict(run=run, record=result, msg=result["summary"])
+    # A checkpoint the run could not delete, or whose delete lost the host, shows at once, not only in the table.
+    warnings = [note["text"] for note in run.get("notes") or [] if note["code"] in steps.WARNED_NOTES]
+    return dict(run=run, record=result, msg=result["summary"], warnings=warnings)

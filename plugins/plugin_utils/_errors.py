@@ -18,6 +18,10 @@ from typing import Any
 # Codes worth another attempt: the host was busy, or the connection broke before
 # the answer arrived. Everything else is a decision the user has to make.
 TRANSIENT_CODES = frozenset(("busy", "connection_lost"))
+# Codes of an exchange that broke after the request may have reached the host: whether the operation took
+# effect is unknown (as opposed to the host's own refusals, after which nothing was changed).
+# (host_unreachable is not one: the request never reached the host.)
+OUTCOME_UNKNOWN_CODES = frozenset(("timeout", "connection_lost", "session_rejected", "protocol_error"))
 # The host's codes (docs/host-protocol.md, "Error codes") and the controller's own.
 KNOWN_CODES = frozenset((
     "vm_not_found", "ambiguous", "owned_by_other_node", "checkpoint_not_found", "checkpoints_disabled",
@@ -97,6 +101,9 @@ class HostError(HypervError):
         self.operation = operation
         self.host = host
         self.computer_name = computer_name
+        # How many attempts of the operation were sent and got no answer (HyperVHost counts them): one of them
+        # may have been carried out, whatever the last attempt met.
+        self.unanswered_attempts = 0
         super().__init__(code, message, details)
 
     @property
@@ -177,6 +184,11 @@ class ProtocolError(HostError):
             host=host,
             details={"rc": rc, "stdout": stdout[-2000:], "stderr": stderr[-2000:]},
         )
+
+
+def may_have_taken_effect(error: HostError) -> bool:
+    """Whether the operation that failed with ``error`` may have been carried out on the host all the same."""
+    return error.unanswered_attempts > 0 or error.code in OUTCOME_UNKNOWN_CODES
 
 
 def host_name(inventory_name: str | None, computer_name: str | None) -> str | None:

@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, ProtocolError
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import OUTCOME_UNKNOWN_CODES, HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import run_operation
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import parse_time
@@ -84,6 +84,7 @@ class HyperVHost:
             # A defect on this side: better to stop here than to let the host guess.
             raise ValueError("parameters of %s do not follow docs/host-protocol.md: %s" % (name, "; ".join(problems)))
         attempt = 0
+        unanswered = 0
         lost = False
         while True:
             attempt += 1
@@ -95,8 +96,11 @@ class HyperVHost:
                 result = self._checked_result(name, reply)
                 return dict(result, connection_lost=True) if lost else result
             except HostError as error:
+                if error.code in OUTCOME_UNKNOWN_CODES:
+                    unanswered += 1
                 session_forgotten = error.code == "session_rejected" and self._answered
                 if not (error.transient or session_forgotten) or attempt > self.retries:
+                    error.unanswered_attempts = unanswered
                     raise with_suggestions(error)
                 delay = backoff_delay(attempt, self.retry_delay)
                 self._log("hyperv %s: %s failed transiently (%s); retrying in %.1fs"
@@ -106,7 +110,12 @@ class HyperVHost:
                     lost = True
                     self._reset_connection()
                 if recover is not None:
-                    recovered = recover()
+                    try:
+                        recovered = recover()
+                    except HostError as failure:
+                        # The failure is the recovery's, but the operation's lost attempts may have taken effect.
+                        failure.unanswered_attempts = unanswered
+                        raise
                     if recovered is not None:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered

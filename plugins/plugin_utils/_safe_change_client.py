@@ -45,6 +45,7 @@ class HostClient:
         self._connect = connect
         self._host: HyperVHost | None = None
         self._merge_timeout = merge_timeout
+        self._delete_started = time.monotonic()
         self.describe = describe
 
     @property
@@ -62,12 +63,15 @@ class HostClient:
                                            min_free_bytes=free_space.min_free_bytes(min_free_gb), since=since,
                                            vm_type=vm_type)
 
-    def delete(self, vm_id: str, checkpoint_id: str) -> float:
-        """Delete the checkpoint and wait for its merge: the seconds that took."""
-        started = time.monotonic()
-        reply = self.host.remove_checkpoints(vm_id, [checkpoint_id])
-        seconds, dummy = wait_for_merge(self.host, reply["vm"], self._merge_timeout, "after deleting checkpoints",
-                                        started=started)
+    def delete(self, vm_id: str, checkpoint_id: str) -> dict[str, Any]:
+        """Delete the checkpoint; the VM record after the delete (its ``merging`` says whether a merge runs)."""
+        self._delete_started = time.monotonic()
+        return self.host.remove_checkpoints(vm_id, [checkpoint_id])["vm"]
+
+    def wait_for_merge(self, vm: dict[str, Any]) -> float:
+        """Wait for the merge a delete started: the seconds since the delete began."""
+        seconds, dummy = wait_for_merge(self.host, vm, self._merge_timeout, "after deleting checkpoints",
+                                        started=self._delete_started)
         return seconds
 
     def restore(self, vm_id: str, checkpoint_id: str, power_state: str) -> dict[str, Any]:

@@ -164,12 +164,8 @@ def preflight_problems(vm: dict[str, Any], checkpoints: Checkpoints, options: di
         problems.append(Problem(NOT_RUNNING, "it is %s, not Running: the change needs a running guest"
                                 % vm.get("state")))
     if checkpoints.locks:
-        problems.append(Problem(
-            LOCKED, "another safe_change run is changing it: its checkpoint %s is younger than "
-            "safe_change_lock_minutes (%s), so it is the lock of a run that may still be going. If that run is dead "
-            "(its controller was killed), rerun with safe_change_lock_minutes=0 and safe_change_stale_policy=reuse "
-            "(its checkpoint becomes the rollback point) or remove"
-            % (", ".join(label(cp) for cp in checkpoints.locks), options["safe_change_lock_minutes"])))
+        problems.append(Problem(LOCKED, lock_text(checkpoints.locks, options["safe_change_lock_minutes"],
+                                                  vm.get("name") or "")))
     stale_text = ", ".join(label(cp) for cp in checkpoints.stale)
     if checkpoints.stale and policy == "fail":
         problems.append(Problem(LEFT_OVERS, "checkpoints of an earlier run are left on it: %s. Remove them "
@@ -180,6 +176,34 @@ def preflight_problems(vm: dict[str, Any], checkpoints: Checkpoints, options: di
                                 "a single left-over checkpoint that the VM runs from and that is younger than %s hours"
                                 % (stale_text, options["safe_change_stale_max_age_hours"])))
     return problems
+
+
+def lock_text(locks: list[dict[str, Any]], lock_minutes: int, vm_name: str) -> str:
+    """Why checkpoints younger than the lock stop this run: whose they are, what their run may have left, what to do.
+
+    The host keeps no outcome beside the name: a run that is still going and one that ended without deleting
+    its checkpoint (its host lost during the delete, a revert that failed while the host did not answer) look
+    the same; that run's own summary and artifacts say which.
+    """
+    described = []
+    for cp in locks:
+        parsed = cp["parsed"]
+        whose = " by %s" % parsed.who if parsed.who else ""
+        change = " for change %s" % parsed.change_id if parsed.change_id else ""
+        described.append("'%s' (id %s, taken %s ago%s%s%s)" % (
+            cp["name"], cp["id"], human_age(cp["age_seconds"]), whose, change,
+            "; the VM runs from it" if cp["is_current"] else ""))
+    return (
+        "the checkpoint %s is younger than safe_change_lock_minutes (%s), so it may be the lock of a safe_change run "
+        "that is still going. No outcome is recorded on the host: a run that ended without deleting its checkpoint "
+        "(its delete failed or lost the host, or its revert failed) leaves the same; that run's summary and "
+        "artifacts say which (checkpoint kept or UNKNOWN, REVERT FAILED). When no run is going: look at VM '%s' "
+        "(playbooks/report.yml); if the earlier change is good, rerun with safe_change_lock_minutes=0 and "
+        "safe_change_stale_policy=remove (or delete it with playbooks/cleanup.yml once it is older than "
+        "cleanup_older_than_hours); to roll back to it, run playbooks/revert.yml with -e revert_hosts=<this guest> "
+        "-e revert_checkpoint_id=%s -e revert_confirm=true; to make it this run's rollback point, rerun with "
+        "safe_change_lock_minutes=0 and safe_change_stale_policy=reuse"
+        % ("; ".join(described), lock_minutes, vm_name, locks[0]["id"]))
 
 
 def runs_that_came_first(vm: dict[str, Any], mine_id: str, prefix: str, change_id: str, lock_minutes: int,

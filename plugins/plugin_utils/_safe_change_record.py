@@ -74,11 +74,18 @@ def durations(marks: dict[str, float | None], end: float) -> dict[str, float]:
     return out
 
 
+def _checkpoint_state(checkpoint: dict[str, Any]) -> str:
+    """The checkpoint's state in words: ``deleted``, ``kept until ...``, ``UNKNOWN ...``."""
+    if checkpoint.get("state") == "unknown":
+        return "UNKNOWN (the host stopped answering during its delete: look at the VM)"
+    return "%s%s" % (checkpoint.get("state") or "", " until %s" % checkpoint["kept_until"]
+                     if checkpoint.get("kept_until") else "")
+
+
 def _checkpoint_text(checkpoint: dict[str, Any]) -> str:
     if not checkpoint.get("name") or checkpoint.get("state") in (None, "none"):
         return ""
-    text = "checkpoint '%s' %s" % (checkpoint["name"], checkpoint.get("state") or "")
-    return text + (" until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
+    return "checkpoint '%s' %s" % (checkpoint["name"], _checkpoint_state(checkpoint))
 
 
 def _what_failed(failure: dict[str, Any]) -> str:
@@ -94,8 +101,10 @@ def is_failed(run: dict[str, Any]) -> bool:
 
 
 def needs_attention(run: dict[str, Any]) -> bool:
+    """A human must look: a revert failed or its verification did, or nobody knows whether the checkpoint is gone."""
     outcome = run["outcome"]
-    return outcome == "revert_failed" or (outcome == "reverted" and run.get("post_revert") != "passed")
+    return (outcome == "revert_failed" or (outcome == "reverted" and run.get("post_revert") != "passed")
+            or (run.get("checkpoint") or {}).get("state") == "unknown")
 
 
 def message(run: dict[str, Any]) -> str:
@@ -124,8 +133,7 @@ def summary_line(run: dict[str, Any]) -> str:
     outcome, failure, checkpoint = run["outcome"], run.get("failure") or {}, run.get("checkpoint") or {}
     phase = PHASE_LABELS.get(str(failure.get("phase")), "The change").lower()
     if outcome == "committed":
-        return "change and verification passed; checkpoint %s%s" % (
-            checkpoint.get("state", ""), " until %s" % checkpoint["kept_until"] if checkpoint.get("kept_until") else "")
+        return "change and verification passed; checkpoint %s" % _checkpoint_state(checkpoint)
     if outcome == "reverted":
         return "%s failed: %s; reverted; verification after the revert %s" % (
             phase, truncate(str(failure.get("msg") or "").strip(), 100), str(run.get("post_revert") or "").upper())
@@ -232,6 +240,10 @@ def summary_table(records: list[dict[str, Any]]) -> list[str]:
     counts = count_outcomes(records)
     lines.append("%d host(s): %d committed, %d reverted, %d revert failed (need a human), %d skipped" % (
         counts["total"], counts["committed"], counts["reverted"], counts["revert_failed"], counts["skipped"]))
+    unknown = [record["host"] for record in records if (record.get("checkpoint") or {}).get("state") == "unknown"]
+    if unknown:
+        lines.append("checkpoint state UNKNOWN (the host stopped answering during the delete; look at the VM, "
+                     "playbooks/cleanup.yml deletes what is left): %s" % ", ".join(unknown))
     for name, group in sorted(group_summaries({record["host"]: record for record in records}).items()):
         lines.append("group %s (%s): %s%s" % (
             name, ", ".join(group["members"]), TABLE_LABELS.get(group["outcome"], group["outcome"]),

@@ -24,7 +24,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _safe_cha
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._utc_time import utc_now
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _checkpoint_types as checkpoint_types
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _free_space as free_space
-from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, sentence
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import HostError, may_have_taken_effect, sentence
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import suggestion_text
 
 if TYPE_CHECKING:
@@ -40,6 +40,11 @@ TIMEOUT_NOTE = (" The host may still have taken checkpoint '%s' after the timeou
                 "of a run for safe_change_lock_minutes, then as a left-over (safe_change_stale_policy).")
 FELL_BACK_NOTE = "the guest could not be quiesced: Hyper-V took a standard checkpoint (with memory) instead"
 MERGING_NOTE = "the checkpoint is deleted; its disk merge was still running after %s s and goes on in the background"
+MERGE_UNSEEN_NOTE = ("the checkpoint is deleted; then the host stopped answering while its disk merge was awaited (%s): "
+                     "Hyper-V finishes the merge on its own")
+DELETE_UNKNOWN_NOTE = ("whether the checkpoint was deleted is UNKNOWN: the host stopped answering during the delete "
+                       "(%s). Look at the VM (playbooks/report.yml); if checkpoint '%s' (id %s) is still there, delete it "
+                       "with playbooks/cleanup.yml. Until then the next run on this VM refuses, naming it")
 
 
 class Note(NamedTuple):
@@ -59,17 +64,28 @@ LEFT_OVER_REUSED = "left_over_reused"
 FELL_BACK = "fell_back"
 MERGE_GOES_ON = "merge_goes_on"
 DELETE_FAILED = "delete_failed"
+DELETE_UNKNOWN = "delete_unknown"
+MERGE_UNSEEN = "merge_unseen"
+# The notes the step that records them also shows as a warning: someone has to look at the checkpoint.
+WARNED_NOTES = frozenset((DELETE_FAILED, DELETE_UNKNOWN))
 KEEP_FAILED = "keep_failed"
 OTHER_LEFT_OVERS = "other_left_overs"
 
 
 class Deleted(NamedTuple):
-    """How a delete went: ``error`` (text) when it failed; ``merging`` when its merge goes on in the background."""
+    """How a delete went: ``state`` ``deleted``, ``kept`` (the host refused: ``error`` says why) or ``unknown`` (the
+    host stopped answering after the request may have reached it); ``merging`` when its merge goes on in the
+    background; ``merge_unseen`` (text) when the host stopped answering while the merge was awaited."""
 
-    deleted: bool
+    state: str
     merge_seconds: float | None
     error: str | None
     merging: bool
+    merge_unseen: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.state == "deleted"
 
 
 def add_note(run: dict[str, Any], code: str, text: str) -> None:
@@ -138,7 +154,8 @@ class HostSteps:
     checkpoint_type, known_ids, min_free_gb, since, vm_type) -> reply`` (HyperVHost.create_checkpoint:
     the host refuses below min_free_gb; ``since``, the host's time of the read, and ``vm_type`` serve its
     recovery after a lost connection), ``delete(vm_id, checkpoint_id)
-    -> seconds the merge took`` (it waits for the merge; code merge_timeout when it outlasts the timeout),
+    -> VM record`` and ``wait_for_merge(vm) -> seconds since the delete began`` (code merge_timeout when the
+    merge outlasts the timeout),
     ``restore(vm_id, checkpoint_id, power_state)``, ``rename(vm_id, checkpoint_id, new_name) -> checkpoint``
     and ``describe(error) -> text`` (the error as the modules report it). ``alert(text)`` shows ``text``
     loudly at once (a revert that failed).
@@ -152,14 +169,31 @@ class HostSteps:
         self._alert = alert or (lambda text: None)
 
     def _delete(self, run: dict[str, Any], checkpoint_id: str) -> Deleted:
-        """Delete a checkpoint and wait for the merge."""
+        """Delete a checkpoint and wait for the merge: whether the host answered the delete, and then the merge."""
         try:
-            return Deleted(True, self._client.delete(run["vm_id"], checkpoint_id), None, False)
+            vm = self._client.delete(run["vm_id"], checkpoint_id)
         except HostError as error:
-            # A merge that outlasts the timeout means the checkpoint is deleted: Hyper-V merges in the background.
+            return Deleted("unknown" if may_have_taken_effect(error) else "kept", None, self._client.describe(error),
+                           False)
+        try:
+            return Deleted("deleted", self._client.wait_for_merge(vm), None, False)
+        except HostError as error:
+            # The host answered the delete: the checkpoint is gone, and Hyper-V merges in the background.
             if error.code == "merge_timeout":
-                return Deleted(True, None, None, True)
-            return Deleted(False, None, self._client.describe(error), False)
+                return Deleted("deleted", None, None, True)
+            return Deleted("deleted", None, None, False, merge_unseen=self._client.describe(error))
+
+    def _note_delete(self, run: dict[str, Any], removal: Deleted, kept_text: str) -> None:
+        """The notes of a delete that did not simply end with its merge; ``kept_text`` % error for one refused."""
+        checkpoint = run["checkpoint"]
+        if removal.merging:
+            add_note(run, MERGE_GOES_ON, MERGING_NOTE % run["options"]["safe_change_merge_timeout"])
+        elif removal.merge_unseen:
+            add_note(run, MERGE_UNSEEN, MERGE_UNSEEN_NOTE % removal.merge_unseen)
+        elif removal.state == "unknown":
+            add_note(run, DELETE_UNKNOWN, DELETE_UNKNOWN_NOTE % (removal.error, checkpoint["name"], checkpoint["id"]))
+        elif removal.state == "kept":
+            add_note(run, DELETE_FAILED, kept_text % removal.error)
 
     # Pre-flight and checkpoint ------------------------------------------------------------
 
@@ -299,10 +333,11 @@ class HostSteps:
         backed_off = self._delete(run, checkpoint["id"])
         if not backed_off.deleted:
             return refuse(run, "Another safe_change run took its checkpoint of VM '%s' at the same time, so this run "
-                          "did not change anything; deleting its own checkpoint '%s' (id %s) then failed: %s Delete it "
-                          "by hand or with playbooks/cleanup.yml."
-                          % (run["vm"], checkpoint["name"], checkpoint["id"], backed_off.error),
-                          checkpoint=dict(checkpoint, state="kept"))
+                          "did not change anything; deleting its own checkpoint '%s' (id %s) then %s: %s Delete it "
+                          "by hand or with playbooks/cleanup.yml if it is still there."
+                          % (run["vm"], checkpoint["name"], checkpoint["id"],
+                             "failed" if backed_off.state == "kept" else "lost the host", backed_off.error),
+                          checkpoint=dict(checkpoint, state=backed_off.state))
         return refuse(run, "Another safe_change run took its checkpoint of VM '%s' at the same time ('%s', id %s) and "
                       "goes on; this run backed off and deleted its own checkpoint. Nothing was changed." % (
                           run["vm"], other["name"], other["id"]),
@@ -363,14 +398,9 @@ class HostSteps:
         options, checkpoint = run["options"], run["checkpoint"]
         if options["safe_change_keep_hours"] == 0:
             removal = self._delete(run, checkpoint["id"])
-            if removal.deleted:
-                checkpoint.update(state="deleted", merge_seconds=removal.merge_seconds)
-                if removal.merging:
-                    add_note(run, MERGE_GOES_ON, MERGING_NOTE % options["safe_change_merge_timeout"])
-            else:
-                checkpoint["state"] = "kept"
-                add_note(run, DELETE_FAILED, "the change is done, but deleting the checkpoint failed (%s); "
-                         "playbooks/cleanup.yml removes it later" % removal.error)
+            checkpoint.update(state=removal.state, merge_seconds=removal.merge_seconds)
+            self._note_delete(run, removal, "the change is done, but deleting the checkpoint failed (%s); "
+                              "playbooks/cleanup.yml removes it later")
         else:
             until = self._now() + datetime.timedelta(hours=options["safe_change_keep_hours"])
             checkpoint["state"] = "kept"
@@ -388,10 +418,9 @@ class HostSteps:
         run = working_copy(run)
         checkpoint = run["checkpoint"]
         removal = self._delete(run, checkpoint["id"])
-        checkpoint["state"] = "deleted" if removal.deleted else "kept"
-        if not removal.deleted:
-            add_note(run, DELETE_FAILED, "withdrawing the checkpoint failed (%s); delete it by hand or with "
-                     "playbooks/cleanup.yml" % removal.error)
+        checkpoint["state"] = removal.state
+        self._note_delete(run, removal, "withdrawing the checkpoint failed (%s); delete it by hand or with "
+                          "playbooks/cleanup.yml")
         return run
 
     def revert(self, run: dict[str, Any]) -> dict[str, Any]:
@@ -429,14 +458,9 @@ class HostSteps:
             return run
         run["post_revert"] = "passed"
         removal = self._delete(run, checkpoint["id"])
-        if removal.deleted:
-            checkpoint["state"] = "deleted"
-            if removal.merging:
-                add_note(run, MERGE_GOES_ON, MERGING_NOTE % run["options"]["safe_change_merge_timeout"])
-        else:
-            checkpoint["state"] = "kept"
-            add_note(run, DELETE_FAILED, "the checkpoint could not be deleted after the revert (%s); "
-                     "playbooks/cleanup.yml removes it later" % removal.error)
+        checkpoint["state"] = removal.state
+        self._note_delete(run, removal, "the checkpoint could not be deleted after the revert (%s); "
+                          "playbooks/cleanup.yml removes it later")
         return run
 
 

@@ -13,7 +13,9 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     HostError,
     OperationTimeoutError,
     ProtocolError,
+    HostUnreachableError,
     SessionRejectedError,
+    may_have_taken_effect,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost, backoff_delay
 
@@ -555,3 +557,22 @@ def test_missing_vms_are_reported_as_the_failures_they_would_have_been():
     assert reported == [{"vm": "web1", "error_code": "vm_not_found",
                          "msg": "No VM 'web1' on host HV01; did you mean 'web01'?",
                          "error_details": {"vm": "web1", "computer_name": "HV01", "suggestions": ["web01"]}}]
+
+
+def unreachable():
+    return HostUnreachableError("x", "hv01", ConnectionRefusedError("connection refused"))
+
+
+@pytest.mark.parametrize("answers, recovery, may_have_run", [
+    ([unreachable()], [], False),                         # never reached the host
+    ([busy()] * 4, [reread(checkpoint(1, "old"))], False),  # refused by the host at every attempt
+    ([lost()], [unreachable()], True),                    # the lost attempt may have run; its recovery met no host
+    ([lost(), lost(), lost(), lost()], [reread(checkpoint(1, "old"))] * 3, True),
+    ([OperationTimeoutError("x", "hv01", 600)], [], True),
+], ids=["unreachable", "busy", "lost-then-unreachable", "lost-every-time", "timeout"])
+def test_an_operation_that_fails_says_whether_an_attempt_may_have_run_on_the_host(answers, recovery, may_have_run):
+    runner = FakeRunner(remove_checkpoints=answers, get_vms=recovery)
+    host, dummy, dummy2 = make_host(runner)
+    with pytest.raises(HostError) as caught:
+        host.remove_checkpoints(VM_ID, [cp_id(1)])
+    assert may_have_taken_effect(caught.value) is may_have_run

@@ -168,8 +168,13 @@ def test_the_limit_of_fifty_counts_what_the_run_removes_or_reuses():
 def test_locks_and_left_overs_are_named_with_their_age():
     live = vm(checkpoints=[checkpoint(1, OURS, created=ago(minutes=30))], current=1)
     [problem] = problems_of(live)
-    assert problem.startswith("another safe_change run is changing it: its checkpoint '%s' (0h30m old, the VM runs "
-                              "from it)" % OURS) and "safe_change_lock_minutes=0" in problem
+    assert problem.startswith("the checkpoint '%s' (id %s, taken 0h30m ago by someone for change CHG-OLD; the VM "
+                              "runs from it) is younger than safe_change_lock_minutes" % (OURS, cp_id(1)))
+    # What the refusal tells a user whose earlier run ended without deleting its checkpoint.
+    for remedy in ("No outcome is recorded on the host", "UNKNOWN", "playbooks/report.yml",
+                   "safe_change_stale_policy=remove", "revert_checkpoint_id=%s" % cp_id(1),
+                   "safe_change_stale_policy=reuse"):
+        assert remedy in problem
     left = vm(checkpoints=[checkpoint(1, OURS, created=ago(hours=3))])
     assert problems_of(left)[0].startswith("checkpoints of an earlier run are left on it: '%s' (3h0m old)" % OURS)
     assert "younger than 4 hours" in problems_of(left, safe_change_stale_policy="reuse")[0]

@@ -51,6 +51,10 @@ class Client:
     def delete(self, vm_id, checkpoint_id):
         self.calls.append(("delete", checkpoint_id))
         self._maybe_fail("delete")
+        return vm(merging=True)
+
+    def wait_for_merge(self, record):
+        self._maybe_fail("wait_for_merge")
         return 1.5
 
     def restore(self, vm_id, checkpoint_id, power_state):
@@ -155,7 +159,7 @@ def test_two_runs_of_the_same_second_are_told_apart_by_the_lock():
     name = state()["checkpoint_name"]
     client = Client(vm(checkpoints=[checkpoint(1, name, created=ago(seconds=1))]))
     after, dummy, dummy = run(client)
-    assert not after["proceed"] and "another safe_change run is changing it" in after["reason"]
+    assert not after["proceed"] and "may be the lock of a safe_change run that is still going" in after["reason"]
     assert [call[0] for call in client.calls] == ["read"]
 
 
@@ -178,7 +182,7 @@ def test_commit_deletes_or_keeps_the_checkpoint():
 
 
 def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted():
-    hyperv = steps.HostSteps(Client(fail={"delete": ("merge_timeout", "still merging")}), now=lambda: NOW)
+    hyperv = steps.HostSteps(Client(fail={"wait_for_merge": ("merge_timeout", "still merging")}), now=lambda: NOW)
     after = hyperv.commit(state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
     assert after["checkpoint"]["state"] == "deleted" and "goes on in the background" in after["notes"][0]["text"]
     failed = steps.HostSteps(Client(fail={"delete": ("busy", "in use")}), now=lambda: NOW).commit(
@@ -229,3 +233,43 @@ def test_failure_of_knows_the_phase():
                                                                           "msg": "404"}
     assert steps.failure_of(run_state, captured, {"run_id": "old"})["phase"] == "change"
     assert steps.failure_of(run_state, dict(captured, run_id="old"), None) is None
+
+
+def lost(operation, code="connection_lost", unanswered=1):
+    """A client whose ``operation`` fails with ``code`` after ``unanswered`` attempts that got no answer."""
+    client = Client()
+    failure = HostError(code, "the connection to the host was lost", operation=operation, host="HV01")
+    failure.unanswered_attempts = unanswered
+
+    def fail(*args):
+        client.calls.append((operation,) + args)
+        raise failure
+    setattr(client, operation, fail)
+    return client
+
+
+@pytest.mark.parametrize("code, unanswered", [("connection_lost", 3), ("timeout", 0), ("host_unreachable", 1),
+                                              ("session_rejected", 0), ("vm_not_found", 1)])
+def test_a_delete_whose_answer_never_came_leaves_the_checkpoint_unknown_and_says_what_to_check(code, unanswered):
+    after = steps.HostSteps(lost("delete", code, unanswered), now=lambda: NOW).commit(
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
+    assert after["outcome"] == "committed" and after["checkpoint"]["state"] == "unknown"
+    assert steps.note_codes(after) == [steps.DELETE_UNKNOWN]
+    assert "playbooks/report.yml" in after["notes"][0]["text"] and "(id c1)" in after["notes"][0]["text"]
+    reverted = steps.HostSteps(lost("delete", code, unanswered), now=lambda: NOW).after_revert(
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID), None)
+    assert reverted["checkpoint"]["state"] == "unknown"
+
+
+@pytest.mark.parametrize("code", ["host_unreachable", "busy"])
+def test_a_delete_the_host_never_saw_or_refused_keeps_the_checkpoint(code):
+    after = steps.HostSteps(lost("delete", code, 0), now=lambda: NOW).commit(
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
+    assert after["checkpoint"]["state"] == "kept" and steps.note_codes(after) == [steps.DELETE_FAILED]
+
+
+def test_a_host_lost_while_the_merge_was_awaited_still_deleted_the_checkpoint():
+    after = steps.HostSteps(lost("wait_for_merge"), now=lambda: NOW).commit(
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID))
+    assert after["checkpoint"]["state"] == "deleted" and steps.note_codes(after) == [steps.MERGE_UNSEEN]
+    assert "Hyper-V finishes the merge on its own" in after["notes"][0]["text"]
