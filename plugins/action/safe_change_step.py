@@ -230,7 +230,7 @@ class ActionModule(HyperVActionBase):
         if isinstance(verified, dict) and verified.get("run_id") == run["run_id"]:
             run["marks"] = dict(run["marks"], verify=verified.get("started_at"))
         run["failure"] = steps.failure_of(run, dict(args.get("failure") or {}, run_id=run["run_id"]), verified)
-        return dict(recorded(self._host_steps(run, task_vars).revert(run)), changed=True)
+        return changed_on_host(run, recorded(self._host_steps(run, task_vars).revert(run)))
 
     def _step_finish(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """After the verification that follows a restore: delete the checkpoint, or keep it."""
@@ -246,7 +246,7 @@ class ActionModule(HyperVActionBase):
             problem = None
         else:
             problem = "the verification after the revert did not run"
-        return dict(recorded(self._host_steps(run, task_vars).after_revert(run, problem)), changed=True)
+        return changed_on_host(run, recorded(self._host_steps(run, task_vars).after_revert(run, problem)))
 
     def _step_settle(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """The end of the run on the host: a refusal is recorded; a change that passed is committed;
@@ -256,13 +256,13 @@ class ActionModule(HyperVActionBase):
             if done is not None:
                 return recorded(done["run"])
         if run.get("withdraw"):
-            return dict(recorded(self._host_steps(run, task_vars).withdraw(run)), changed=True)
+            return changed_on_host(run, recorded(self._host_steps(run, task_vars).withdraw(run)))
         if not run.get("proceed"):
             return recorded(run)
         verified = args.get("verified")
         if isinstance(verified, dict) and verified.get("run_id") == run["run_id"]:
             run["marks"] = dict(run["marks"], verify=verified.get("started_at"))
-        return dict(recorded(self._host_steps(run, task_vars).commit(run)), changed=True)
+        return changed_on_host(run, recorded(self._host_steps(run, task_vars).commit(run)))
 
     # Application groups: form_groups, group_checkpoint, gate (once per batch) and group_check -------
 
@@ -340,6 +340,16 @@ def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) 
     text = sentence("%s: %s" % (what, "; ".join(problem.rstrip(".") for problem in problems)))
     stopped = steps.preflight_refusal(run.to_dict(), text)
     return dict(run=stopped, warnings=warnings, msg=stopped["reason"])
+
+
+def changed_on_host(before: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with ``changed`` when its step changed the host: the checkpoint restored, renamed, or deleted
+    (or perhaps deleted: a delete whose answer never came). A restore the host refused changed nothing."""
+    was, now = before.get("checkpoint") or {}, result["run"].get("checkpoint") or {}
+    gone = ("deleted", "unknown")
+    restored = bool(now.get("restored")) and not was.get("restored")
+    deleted = now.get("state") in gone and was.get("state") not in gone
+    return dict(result, changed=restored or deleted or now.get("name") != was.get("name"))
 
 
 def recorded(run: dict[str, Any]) -> dict[str, Any]:

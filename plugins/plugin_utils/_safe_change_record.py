@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 # The fact safe_change_result (roles/safe_change/README.md, "Results"); its keys are kept stable.
-RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "check_mode", "change_id", "host", "vm",
+RECORD_FIELDS = ("outcome", "failed", "needs_attention", "msg", "summary", "headline", "check_mode", "change_id", "host", "vm",
                  "hyperv_host", "started", "play", "checkpoint", "failed_phase", "failed_task", "failure",
                  "post_revert_verification", "notes", "would", "durations", "group", "group_order", "group_outcome",
                  "group_cause")
@@ -145,6 +145,18 @@ def summary_line(run: dict[str, Any]) -> str:
     return truncate(str(run.get("reason") or "").strip(), 200)
 
 
+def headline(run: dict[str, Any]) -> str:
+    """The line the role fails a failed guest with. Ansible shows a task's failure twice (as an error and in the
+    result), so a revert is told in its one summary line there; the whole story is in ``msg``. A refusal's message
+    is what to do: it stays whole."""
+    outcome = run["outcome"]
+    if outcome == "reverted":
+        return "CHANGE FAILED on %s and was REVERTED: %s." % (run["host"], summary_line(run))
+    if outcome == "revert_failed":
+        return "REVERT FAILED on %s: %s." % (run["host"], summary_line(run))
+    return message(run)
+
+
 def result_record(run: dict[str, Any], end: float) -> dict[str, Any]:
     """The fact ``safe_change_result`` of the guest (roles/safe_change/README.md, "Results")."""
     checkpoint = {"id": None, "name": run.get("checkpoint_name"), "state": "none"}
@@ -156,6 +168,7 @@ def result_record(run: dict[str, Any], end: float) -> dict[str, Any]:
         "needs_attention": needs_attention(run),
         "msg": message(run),
         "summary": summary_line(run),
+        "headline": headline(run),
         "check_mode": bool(run.get("check_mode")),
         "change_id": run.get("change_id"),
         "host": run["host"],

@@ -335,3 +335,26 @@ def test_a_vm_name_in_another_case_reaches_the_vm_and_its_guest(role_lab):
     run = role_lab.playbook(SITE)
     assert run.result("case01")["outcome"] == "committed", run.result("case01")
     assert (role_lab.disk("case01") / "app" / "version").read_text() == "2.0\n"
+
+
+def test_a_restore_the_host_never_answered_is_not_changed_and_the_guest_fails_with_one_line(role_lab):
+    """Issue 22, point 6: the Hyper-V host goes down after the change failed. The revert step is not
+    'changed' (nothing changed on the host), and the guest fails with its one-line headline, under the
+    comment that says why, not with the whole message twice."""
+    host = role_lab.add_hyperv("hv01", vms=["down01"])
+    role_lab.add_guest("down01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_fail.yml"),
+                       safe_change_operation_timeout=20)
+    for operation in ("restore_checkpoint", "rename_checkpoint"):
+        host.inject_fault(operation, "drop_before", times=-1)
+    run = role_lab.playbook(SITE)
+
+    result = run.result("down01")
+    assert result["outcome"] == "revert_failed" and result["needs_attention"], result
+    revert = run.stdout.split("TASK [hyperv.checkpoint.safe_change : Failed change | Restore the checkpoint, VM back "
+                              "to its power state]")[-1].split("TASK [")[0]
+    assert "ok: [down01 -> hv01" in revert and "changed: [down01" not in revert, revert
+    assert result["headline"] == "REVERT FAILED on down01: %s." % result["summary"]
+    failing = run.stdout.split("Fail the guest when the change did not go through]")[1]
+    assert failing.count(result["headline"]) == 2 and result["msg"] not in failing, failing
+    assert "safe_change failed this guest on purpose" in failing, failing
+    assert [request["operation"] for request in host.requests()].count("restore_checkpoint") >= 1
