@@ -194,7 +194,8 @@ class ActionModule(HyperVActionBase):
         host = task_vars["inventory_hostname"]
         family = guest_family(options["safe_change_guest_family"], getattr(self._connection._shell, "SHELL_FAMILY", ""))
         return GuestChecks(host, self._guest_command, self._reset_guest_connection, open_url=open_url_status,
-                           family=family, log=lambda text: display.vvv(text, host=host))
+                           family=family, log=lambda text: display.vvv(text, host=host),
+                           progress=lambda text: display.display("%s: %s" % (host, text)))
 
     def _guest_command(self, command: str) -> tuple[int | None, str, str]:
         result = self._low_level_execute_command(command, sudoable=False)

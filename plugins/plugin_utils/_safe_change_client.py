@@ -31,7 +31,8 @@ def host_steps(connect: Callable[[], HyperVHost], run: dict[str, Any]) -> HostSt
                         describe=lambda error: error_message(error, run["vm"]))
     # COLOR_ERROR is set on ansible.constants from the configuration when it loads: no static type sees it.
     error_color = getattr(C, "COLOR_ERROR")
-    return HostSteps(client, alert=lambda text: display.display(text, color=error_color))
+    return HostSteps(client, alert=lambda text: display.display(text, color=error_color),
+                     progress=lambda text: display.display("%s: %s" % (run["host"], text)))
 
 
 class HostClient:

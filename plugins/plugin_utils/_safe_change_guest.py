@@ -56,7 +56,7 @@ class GuestChecks:
     def __init__(self, host: str, run_command: Callable[[str], tuple[int | None, str, str]], reset: Callable[[], None],
                  open_url: Callable[[str, bool, int], int] | None = None, family: str = "linux",
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None) -> None:
         self.host = host
         self._run = run_command
         self._reset = reset
@@ -65,6 +65,9 @@ class GuestChecks:
         self._sleep = sleep
         self._clock = clock
         self._log = log or (lambda message: None)
+        # A line when a wait begins and when it ends (shown at default verbosity, as win_reboot's waits are at its
+        # level): a verification that retries for minutes must not look like a hang.
+        self._progress = progress or (lambda message: None)
 
     def probe(self) -> str | None:
         """None when the guest answers, else why not."""
@@ -78,21 +81,33 @@ class GuestChecks:
 
     def wait_until_answers(self, timeout: float) -> None:
         """Probe until the guest answers; CheckFailed after ``timeout`` seconds."""
-        deadline = self._clock() + timeout
+        started = self._clock()
+        deadline = started + timeout
         pause = min(timeout, 5)
+        probes = 0
         while True:
             problem = self.probe()
+            probes += 1
             if problem is None:
+                if probes > 1:
+                    self._progress("the guest answers, after %s (%d probes)" % (seconds(self._clock() - started),
+                                                                                probes))
                 return
             if self._clock() >= deadline:
-                raise CheckFailed("The guest %s did not answer within %s seconds: %s" % (self.host, timeout, problem))
+                raise CheckFailed("The guest %s did not answer within %s seconds (%d probes): %s"
+                                  % (self.host, timeout, probes, problem))
+            if probes == 1:
+                self._progress("the guest does not answer yet (%s); waiting up to %s seconds for it"
+                               % (problem, timeout))
             self._log("guest %s does not answer yet: %s" % (self.host, problem))
             self._reset()
             self._sleep(max(0.0, min(pause, deadline - self._clock())))
 
-    def _tries(self, attempt: Callable[[], str | None], retries: int, delay: float) -> str | None:
-        """Run ``attempt`` (returns None when the check passed, else the problem) up to 1 + ``retries`` times."""
+    def _tries(self, what: str, attempt: Callable[[], str | None], retries: int, delay: float) -> tuple[str | None, str]:
+        """Run ``attempt`` (returns None when the check passed, else the problem) up to 1 + ``retries`` times:
+        (None, "") when it passed, else (the problem of the last try, how many tries over how long)."""
         problem = None
+        started = self._clock()
         for number in range(retries + 1):
             if number:
                 self._sleep(delay)
@@ -102,9 +117,16 @@ class GuestChecks:
                 problem = "the guest did not answer: %s" % error
                 self._reset()
             if problem is None:
-                return None
+                if number:
+                    self._progress("%s passed at try %d of %d, after %s" % (
+                        what, number + 1, retries + 1, seconds(self._clock() - started)))
+                return None, ""
             self._log("check on %s failed (try %d of %d): %s" % (self.host, number + 1, retries + 1, problem))
-        return problem
+            if number == 0 and retries:
+                self._progress("%s failed at try 1 of %d (%s); trying again every %s seconds"
+                               % (what, retries + 1, problem, delay))
+        return problem, " (%d %s over %s)" % (retries + 1, "try" if retries == 0 else "tries",
+                                              seconds(self._clock() - started))
 
     def services(self, services: list[str], retries: int, delay: float) -> None:
         command = service_command(self.family, services)
@@ -113,9 +135,9 @@ class GuestChecks:
             rc, stdout, stderr = self._run(command)
             return None if rc == 0 else (stdout.strip() or stderr.strip() or "exit code %s" % rc)
 
-        problem = self._tries(attempt, retries, delay)
+        problem, tries = self._tries("the services check", attempt, retries, delay)
         if problem is not None:
-            raise CheckFailed("Services not running on %s: %s" % (self.host, problem))
+            raise CheckFailed("Services not running on %s: %s%s" % (self.host, problem, tries))
 
     def url(self, url: str, statuses: list[int], validate_certs: bool, timeout: int, retries: int,
             delay: float) -> None:
@@ -131,12 +153,13 @@ class GuestChecks:
                 status, error = None, str(failure)
             return None if status in statuses else "status %s" % status
 
-        if self._tries(attempt, retries, delay) is None:
+        problem, tries = self._tries("the URL check", attempt, retries, delay)
+        if problem is None:
             return
         expected = " or ".join(str(each) for each in statuses)
         if status is None:
-            raise CheckFailed("%s answered nothing, expected %s: %s" % (url, expected, error))
-        raise CheckFailed("%s answered %s, expected %s" % (url, status, expected))
+            raise CheckFailed("%s answered nothing, expected %s: %s%s" % (url, expected, error, tries))
+        raise CheckFailed("%s answered %s, expected %s%s" % (url, status, expected, tries))
 
     def command(self, command: str, retries: int, delay: float) -> None:
         last = None  # (exit code, output) of the last try that ran
@@ -147,14 +170,14 @@ class GuestChecks:
             last = (rc, ("%s %s" % (stdout.strip(), stderr.strip())).strip())
             return None if rc == 0 else "exit code %s" % rc
 
-        problem = self._tries(attempt, retries, delay)
+        problem, tries = self._tries("the verification command", attempt, retries, delay)
         if problem is None:
             return
         if last is None:
-            raise CheckFailed("The verification command failed on %s (%s)" % (self.host, problem))
+            raise CheckFailed("The verification command failed on %s (%s)%s" % (self.host, problem, tries))
         rc, output = last[0], last[1]
-        raise CheckFailed("The verification command failed on %s with exit code %s%s" % (
-            self.host, rc, ": " + output[:300] if output else ""))
+        raise CheckFailed("The verification command failed on %s with exit code %s%s%s" % (
+            self.host, rc, tries, ": " + output[:300] if output else ""))
 
     def verify(self, options: dict[str, Any], url_from_controller: bool = True) -> None:
         """The built-in verification of safe_change, in order; CheckFailed names the first check that failed."""
@@ -168,6 +191,10 @@ class GuestChecks:
                      retries, delay)
         if options["safe_change_verify_command"]:
             self.command(options["safe_change_verify_command"], retries, delay)
+
+
+def seconds(value: float) -> str:
+    return "%d s" % round(value)
 
 
 def open_url_status(url: str, validate_certs: bool, timeout: int) -> int:

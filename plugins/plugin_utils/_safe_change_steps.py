@@ -162,11 +162,14 @@ class HostSteps:
     """
 
     def __init__(self, client: HostClient, now: Callable[[], datetime.datetime] = utc_now,
-                 clock: Callable[[], float] = time.time, alert: Callable[[str], None] | None = None) -> None:
+                 clock: Callable[[], float] = time.time, alert: Callable[[str], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self._client = client
         self._now = now
         self._clock = clock
         self._alert = alert or (lambda text: None)
+        # A line when a long wait on the host begins and ends (a restore starts the VM again), at any verbosity.
+        self._progress = progress or (lambda text: None)
 
     def _delete(self, run: dict[str, Any], checkpoint_id: str) -> Deleted:
         """Delete a checkpoint and wait for the merge: whether the host answered the delete, and then the merge."""
@@ -428,6 +431,9 @@ class HostSteps:
         run = working_copy(run)
         run["marks"]["revert"] = self._clock()
         checkpoint = run["checkpoint"]
+        started = self._clock()
+        self._progress("restoring checkpoint '%s' of VM '%s' on %s, VM back to %s" % (
+            checkpoint["name"], run["vm"], run["hyperv_host"], run.get("power_state_before")))
         try:
             self._client.restore(run["vm_id"], checkpoint["id"],
                                  preflight.restore_power_state(run.get("power_state_before")))
@@ -445,6 +451,7 @@ class HostSteps:
             self._alert(revert_failed_banner(run))
             return run
         checkpoint["restored"] = True
+        self._progress("restored, after %d s" % round(self._clock() - started))
         run["outcome"] = "reverted"
         return run
 

@@ -358,3 +358,23 @@ def test_a_restore_the_host_never_answered_is_not_changed_and_the_guest_fails_wi
     assert failing.count(result["headline"]) == 2 and result["msg"] not in failing, failing
     assert "safe_change failed this guest on purpose" in failing, failing
     assert [request["operation"] for request in host.requests()].count("restore_checkpoint") >= 1
+
+
+def test_long_waits_show_a_line_when_they_begin_and_end_at_default_verbosity(role_lab):
+    """Issue 22, point 5: a verification that retries, and a restore, each say when they begin and end, with
+    attempt counts, without -v; the failure says how many tries were made."""
+    role_lab.add_hyperv("hv01", vms=["slow01"])
+    role_lab.add_guest("slow01", files=APP_FILES, safe_change_tasks=CHANGE_OK,
+                       safe_change_verify_command="test -e /nonexistent-file", safe_change_verify_retries=2,
+                       safe_change_verify_delay=1)
+    run = role_lab.playbook(SITE)
+
+    result = run.result("slow01")
+    assert result["outcome"] == "reverted", result
+    lines = run.stdout.splitlines()
+    begun = "slow01: the verification command failed at try 1 of 3 (exit code 1); trying again every 1 seconds"
+    assert lines.count(begun) == 2, run  # after the change, and again after the revert
+    assert "The verification command failed on slow01 with exit code 1 (3 tries over " in result["msg"], result
+    restoring = [line for line in lines if line.startswith("slow01: restoring checkpoint '")]
+    assert len(restoring) == 1 and "of VM 'slow01' on hv01, VM back to Running" in restoring[0], run
+    assert any(re.fullmatch(r"slow01: restored, after \d+ s", line) for line in lines), run

@@ -192,9 +192,13 @@ def test_a_merge_that_outlasts_the_timeout_still_counts_as_deleted():
 
 def test_a_revert_restores_to_the_power_state_before():
     client = Client()
-    after = steps.HostSteps(client, now=lambda: NOW).revert(state(checkpoint={"id": "c1", "name": OURS},
-                                                                  vm_id=VM_ID, power_state_before="Running"))
+    progress, times = [], iter([90.0, 100.0, 142.0])
+    after = steps.HostSteps(client, now=lambda: NOW, clock=lambda: next(times), progress=progress.append).revert(
+        state(checkpoint={"id": "c1", "name": OURS}, vm_id=VM_ID, power_state_before="Running"))
     assert client.calls == [("restore", "c1", "running")] and after["outcome"] == "reverted"
+    # A restore starts the VM again, which takes a while: a line when it begins and when it ends.
+    assert progress == ["restoring checkpoint '%s' of VM 'web01' on hv01, VM back to Running" % OURS,
+                        "restored, after 42 s"]
 
 
 def test_a_failed_revert_keeps_the_checkpoint_marked_for_a_human_and_says_so_loudly():
