@@ -37,6 +37,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_gue
     open_url_status,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._safe_change_options import (
+    is_lockstep,
     option_problems,
     requested_by,
     templated_options,
@@ -94,6 +95,7 @@ class ActionModule(HyperVActionBase):
             result["run"] = {key: value for key, value in result["run"].items() if key != "options"}
         result.setdefault("changed", False)
         result["started_at"] = started
+        result["ended_at"] = time.time()
         return result
 
     # prepare: on the guest, nothing on the Hyper-V host ----------------------------------------
@@ -117,9 +119,11 @@ class ActionModule(HyperVActionBase):
                              options, now, check_mode=bool(self._task.check_mode),
                              play=task_vars.get("ansible_play_name", ""), role_tasks=self._role_tasks())
         run.marks = {"preflight": started}
+        strategy = str(self._task.get_play().strategy)
+        run.lockstep = is_lockstep(strategy)
         warnings = unknown_variable_warnings(task_vars)
         if not problems:
-            problems = option_problems(options, known_host)
+            problems = option_problems(options, known_host, strategy)
         if not problems:
             run.requested_by = requested_by(options, task_vars, self._templar)
             run.checkpoint_name = names.build_name(options["safe_change_name_prefix"], run.change_id,
@@ -231,6 +235,10 @@ class ActionModule(HyperVActionBase):
         if isinstance(verified, dict) and verified.get("run_id") == run["run_id"]:
             run["marks"] = dict(run["marks"], verify=verified.get("started_at"))
         run["failure"] = steps.failure_of(run, dict(args.get("failure") or {}, run_id=run["run_id"]), verified)
+        if run.get("lockstep"):
+            ended = record.own_end(run, verified, other_verifications(task_vars, run["host"]))
+            if ended is not None:
+                run["marks"] = dict(run["marks"], waiting=ended)
         return changed_on_host(run, recorded(self._host_steps(run, task_vars).revert(run)))
 
     def _step_finish(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +341,7 @@ class ActionModule(HyperVActionBase):
     def _step_summary(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         """The records of this batch (for the fact safe_change_result), the summary table and the artifacts."""
         return summarize(task_vars, display.display if args["summary"] else None, args["set_stats"],
-                         args["results_file"])
+                         args["results_file"], lockstep=is_lockstep(str(self._task.get_play().strategy)))
 
 
 def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) -> dict[str, Any]:
@@ -341,6 +349,12 @@ def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) 
     text = sentence("%s: %s" % (what, "; ".join(problem.rstrip(".") for problem in problems)))
     stopped = steps.preflight_refusal(run.to_dict(), text)
     return dict(run=stopped, warnings=warnings, msg=stopped["reason"])
+
+
+def other_verifications(task_vars: dict[str, Any], host: str) -> list[Any]:
+    """The registered verify steps of the batch's other guests (of any run: own_end keeps the recent ones)."""
+    return [host_var(task_vars, other, "__safe_change_verified")
+            for other in task_vars.get("ansible_play_batch", []) if other != host]
 
 
 def changed_on_host(before: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

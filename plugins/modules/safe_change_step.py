@@ -200,4 +200,9 @@ started_at:
   returned: always
   type: float
   sample: 1764077715.3
+ended_at:
+  description: When the step ended (seconds since the epoch, controller clock); a failed verification's own end.
+  returned: always
+  type: float
+  sample: 1764077716.1
 """

@@ -90,12 +90,36 @@ def templated_options(templar: Templar, task_vars: Mapping[str, Any]) -> tuple[d
     return dict(validated.validated_parameters), problems
 
 
-def option_problems(options: Mapping[str, Any], hyperv_host_known: bool) -> list[str]:
+# Strategies that run a task on every host of the batch before the next task: the role's steps that decide for
+# the whole batch (application groups, the summary) run once, after every guest got there. mitogen's strategies
+# keep the names of those they wrap.
+LOCKSTEP_STRATEGIES = frozenset(("linear", "debug", "mitogen_linear"))
+
+
+def is_lockstep(strategy: str) -> bool:
+    """Whether the play's ``strategy`` runs its hosts task by task together (``linear`` and its kind)."""
+    return strategy.rsplit(".", 1)[-1] in LOCKSTEP_STRATEGIES
+
+
+def strategy_problem(options: Mapping[str, Any], strategy: str) -> str | None:
+    """Why the role cannot honour the play's strategy for these options, or None."""
+    if is_lockstep(strategy) or not str(options.get("safe_change_group") or "").strip():
+        return None
+    return ("safe_change_group needs the linear strategy, and this play's strategy is %s: the members of an "
+            "application group take their checkpoints together, change in order and revert all together, which needs "
+            "every guest of the batch at each step at once. Set strategy: linear on the play (the default), or run "
+            "these guests without safe_change_group" % strategy)
+
+
+def option_problems(options: Mapping[str, Any], hyperv_host_known: bool, strategy: str = "linear") -> list[str]:
     """What is wrong with the role's options (of the spec's types and choices) taken together; empty when nothing is.
 
-    ``hyperv_host_known``: whether ``hyperv_host`` names a host of the inventory.
+    ``hyperv_host_known``: whether ``hyperv_host`` names a host of the inventory; ``strategy``: the play's.
     """
     problems = []
+    problem = strategy_problem(options, strategy)
+    if problem:
+        problems.append(problem)
     hyperv_host = options.get("hyperv_host")
     if not str(hyperv_host or "").strip():
         problems.append("hyperv_host is not set: name the inventory host of the guest's Hyper-V host")

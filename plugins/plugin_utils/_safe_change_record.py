@@ -31,7 +31,7 @@ PHASE_LABELS = {"change": "The change", "verify": "The verification", "group": "
 PREFLIGHT_REASON = "Pre-flight refused the change: %s Nothing was changed."
 PREFLIGHT_LINE = "pre-flight refused: %s Nothing was changed."
 # The order of a run's phases, for the durations.
-PHASES = ("preflight", "checkpoint", "change", "verify", "commit", "revert", "post_revert_verify")
+PHASES = ("preflight", "checkpoint", "change", "verify", "waiting", "commit", "revert", "post_revert_verify")
 
 
 def truncate(text: Any, length: int) -> str:
@@ -72,6 +72,23 @@ def durations(marks: dict[str, float | None], end: float) -> dict[str, float]:
     if preflight is not None:
         out["total_seconds"] = round(end - preflight, 1)
     return out
+
+
+def own_end(run: dict[str, Any], verified: Any, others: list[Any]) -> float | None:
+    """When the failed change or verification of ``run`` ended, as far as the linear strategy lets it be known.
+
+    Its rescue (the revert) waits until every other guest of the batch finished its change and verification,
+    so the revert's start is not the failure's time: a failed verification ended when its own step did; a
+    failed change no later than the first verification of another guest that started after this change
+    (the linear strategy starts the verification once every guest's change tasks ended). None when nothing
+    tells (every guest's change failed: the reverts then start right after the changes).
+    """
+    if (run.get("failure") or {}).get("phase") == "verify" and isinstance(verified, dict):
+        return verified.get("ended_at")
+    change = (run.get("marks") or {}).get("change")
+    starts = [other.get("started_at") for other in others if isinstance(other, dict)]
+    after = [start for start in starts if isinstance(start, (int, float)) and change is not None and start >= change]
+    return min(after) if after else None
 
 
 def _checkpoint_state(checkpoint: dict[str, Any]) -> str:

@@ -58,8 +58,8 @@ class RunState:
     would: list[str] = dataclasses.field(default_factory=list)
     # what failed: phase, task, msg
     failure: dict[str, Any] = dataclasses.field(default_factory=dict)
-    # when each phase started (controller clock): preflight, checkpoint, change, verify, commit, revert,
-    # post_revert_verify
+    # when each phase started (controller clock): preflight, checkpoint, change, verify, waiting (for the other
+    # guests, before a revert), commit, revert, post_revert_verify
     marks: dict[str, float | None] = dataclasses.field(default_factory=dict)
     # the URL is requested from another inventory host (a task of its own)
     url_from_elsewhere: bool = False
@@ -101,6 +101,9 @@ class RunState:
     group_cause: str | None = None
     # in a batch with group orders, the level the guest reverts at (highest first); else None
     revert_level: int | None = None
+    # the play's strategy runs the batch's guests step by step together (linear): the steps that decide for the
+    # whole batch run once; else (free) every guest runs them for itself
+    lockstep: bool = True
 
     @classmethod
     def begin(cls, host: str, vm: str, hyperv_host: str | None, change_id: str, options: dict[str, Any],

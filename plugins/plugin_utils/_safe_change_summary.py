@@ -20,14 +20,35 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._host_vars impor
 
 
 def summarize(task_vars: Mapping[str, Any], show: Callable[[str], None] | None, set_stats: bool,
-              results_file: str) -> dict[str, Any]:
-    """The step summary's result: the records of this batch, the artifacts; ``show`` shows the summary table."""
+              results_file: str, lockstep: bool = True) -> dict[str, Any]:
+    """The step summary's result: the records of this batch, the artifacts; ``show`` shows the summary table.
+
+    ``lockstep`` (the linear strategy): the step runs once, after every guest of the batch settled. Else (free)
+    every guest runs it when it is done: it returns only its own record, and the table, the artifacts and the
+    results file come from the guest that sees every guest still in the play settled (the last to settle always
+    does; a guest that sees them all too writes the same).
+    """
     batch = {}
     for host in task_vars.get("ansible_play_batch", []):
         settled = host_var(task_vars, host, "__safe_change_settled")
         if isinstance(settled, dict) and isinstance(settled.get("record"), dict):
             batch[host] = settled["record"]
     batch = record.with_group_outcomes(batch)
+    if not lockstep:
+        own = task_vars.get("inventory_hostname", "")
+        still_in_play = set(task_vars.get("ansible_play_hosts", []))
+        waiting = [host for host in task_vars.get("ansible_play_batch", []) if host in still_in_play and host not in batch]
+        if waiting:
+            return {"changed": False, "records": {own: batch[own]} if own in batch else {},
+                    "msg": "%d guest(s) of the batch still running: the last one shows the summary" % len(waiting)}
+        return dict(_summarized(task_vars, batch, show, set_stats, results_file),
+                    records={own: batch[own]} if own in batch else {})
+    return _summarized(task_vars, batch, show, set_stats, results_file)
+
+
+def _summarized(task_vars: Mapping[str, Any], batch: dict[str, dict[str, Any]], show: Callable[[str], None] | None,
+                set_stats: bool, results_file: str) -> dict[str, Any]:
+    """The table, the artifacts and the results file of ``batch`` (records by guest) and the earlier batches."""
     records = {}
     for host in (task_vars.get("groups") or {}).get("all", []):
         value = batch.get(host) or host_var(task_vars, host, "safe_change_result")

@@ -5,6 +5,7 @@ role share one naming and lock convention. Real ansible-playbook runs against th
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -378,3 +379,69 @@ def test_long_waits_show_a_line_when_they_begin_and_end_at_default_verbosity(rol
     restoring = [line for line in lines if line.startswith("slow01: restoring checkpoint '")]
     assert len(restoring) == 1 and "of VM 'slow01' on hv01, VM back to Running" in restoring[0], run
     assert any(re.fullmatch(r"slow01: restored, after \d+ s", line) for line in lines), run
+
+
+def test_under_the_free_strategy_each_guest_runs_on_its_own_and_the_summary_comes_once(role_lab):
+    """Issue 22, point 7: the role under strategy free (what docs/performance.md recommends for large windows):
+    one guest committed, one whose change fails and one whose verification fails reverted, the disks of the
+    reverted ones byte-identical; one summary table for the batch, the artifacts of every guest, no checkpoint
+    left, and no warning about run_once."""
+    role_lab.add_hyperv("hv01", vms=["free01", "free02", "free03"])
+    role_lab.add_guest("free01", files=APP_FILES, safe_change_tasks=CHANGE_OK, safe_change_verify_services=["app"])
+    role_lab.add_guest("free02", files=APP_FILES, safe_change_tasks=str(TASKS / "change_fail.yml"),
+                       safe_change_verify_services=["app"])
+    role_lab.add_guest("free03", files=APP_FILES, safe_change_tasks=str(TASKS / "change_break_health.yml"),
+                       safe_change_verify_url=role_lab.url("free03", "www/health"))
+    before = {name: role_lab.digest(name) for name in role_lab.guests}
+    run = role_lab.playbook(SITE, environment={"ANSIBLE_STRATEGY": "free"})
+
+    assert {guest: run.result(guest)["outcome"] for guest in ("free01", "free02", "free03")} == {
+        "free01": "committed", "free02": "reverted", "free03": "reverted"}, run
+    for guest in ("free02", "free03"):
+        assert run.result(guest)["post_revert_verification"] == "passed", run.result(guest)
+        assert role_lab.digest(guest) == before[guest], guest
+    assert role_lab.digest("free01") != before["free01"]
+    assert all(role_lab.checkpoint_names(guest) == [] for guest in ("free01", "free02", "free03"))
+    assert run.stdout.count("3 host(s): 1 committed, 2 reverted, 0 revert failed") == 1, run
+    assert run.custom["hyperv_checkpoint_counts"]["total"] == 3
+    assert "run_once with the free strategy" not in run.stdout + run.stderr, run
+
+
+def test_under_the_linear_strategy_a_failed_change_does_not_count_the_other_guests_verification(role_lab):
+    """Issue 22, point 5: slow01's change fails at once, then its revert waits while fast01 verifies for a
+    while (the linear strategy runs fast01's verification before any rescue). slow01's change time is its own:
+    what it waited is a phase of its own. Bounds, not timings: the wait lasts at least fast01's verification."""
+    role_lab.add_hyperv("hv01", vms=["fast01", "slow01"])
+    role_lab.add_guest("fast01", files=APP_FILES, safe_change_tasks=CHANGE_OK,
+                       safe_change_verify_command="sleep 4")
+    role_lab.add_guest("slow01", files=APP_FILES, safe_change_tasks=str(TASKS / "change_fail.yml"),
+                       safe_change_verify_services=["app"])
+    run = role_lab.playbook(SITE)
+
+    assert run.result("fast01")["outcome"] == "committed" and run.result("slow01")["outcome"] == "reverted", run
+    spent = run.result("slow01")["durations"]
+    assert spent["waiting_seconds"] >= 4, spent
+    assert spent["change_seconds"] <= spent["total_seconds"] - 4, spent
+    assert "waiting_seconds" not in run.result("fast01")["durations"]
+
+
+def test_patch_window_under_the_free_strategy_keeps_its_batches_and_results(role_lab, tmp_path):
+    """playbooks/patch_window.yml with patch_window_strategy=free (docs/performance.md, large windows): serial
+    batches of 2, the failed guest reverted, both batches in the summary, the artifacts and the results file."""
+    role_lab.add_hyperv("hv01", vms=["pw1", "pw2", "pw3", "pw4"])
+    for name in ("pw1", "pw2", "pw3", "pw4"):
+        role_lab.add_guest(name, files=APP_FILES, test_patch_fails=name == "pw3")
+    before = role_lab.digest("pw3")
+    run = role_lab.playbook("playbooks/patch_window.yml", cwd=tmp_path, extra_vars={
+        "change_id": "CHG-FREE", "patch_window_serial": 2, "patch_window_max_fail_percentage": 50,
+        "patch_window_strategy": "free", "patch_window_change_tasks": str(TASKS / "patch.yml")})
+
+    assert run.stdout.count("PLAY [Patch window]") == 2, run
+    assert {name: result["outcome"] for name, result in run.results.items()} == {
+        "pw1": "committed", "pw2": "committed", "pw3": "reverted", "pw4": "committed"}, run
+    assert role_lab.digest("pw3") == before
+    assert "4 host(s): 3 committed, 1 reverted" in run.stdout, run
+    written = json.loads((tmp_path / "patch-window-results.json").read_text())
+    assert set(written["hyperv_checkpoint_outcome"]) == {"pw1", "pw2", "pw3", "pw4"}
+    assert "run_once with the free strategy" not in run.stdout + run.stderr, run
+    assert all(role_lab.checkpoint_names(name) == [] for name in ("pw1", "pw2", "pw3", "pw4"))

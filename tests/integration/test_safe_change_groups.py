@@ -240,3 +240,22 @@ def test_check_mode_says_what_would_happen_to_each_member(role_lab, tmp_path):
         assert would[0].startswith("as member %s of the group pay" % position), would
         assert "m%s: check mode, as a member of the group, a real run would:" % guest[-1] in run.stdout
     assert not log.exists()
+
+
+def test_groups_are_refused_under_a_strategy_that_does_not_keep_the_batch_together(role_lab, tmp_path):
+    """Issue 22, point 7: the order and the all-or-nothing revert of a group need the linear strategy; under
+    free the role refuses before any checkpoint, naming the strategy and what to set."""
+    host = role_lab.add_hyperv("hv01", vms=["db01", "web01"])
+    log = tmp_path / "order.log"
+    add_member(role_lab, "db01", "shop", 0, log)
+    add_member(role_lab, "web01", "shop", 1, log)
+    run = role_lab.playbook(SITE, environment={"ANSIBLE_STRATEGY": "free"})
+
+    for guest in ("db01", "web01"):
+        result = run.result(guest)
+        assert result["outcome"] == "skipped" and result["failed"], result
+        assert "safe_change_group needs the linear strategy, and this play's strategy is free" in result["msg"]
+        assert "Set strategy: linear on the play" in result["msg"]
+    assert host.checkpoints("db01") == [] and host.checkpoints("web01") == []
+    assert "create_checkpoint" not in [request["operation"] for request in host.requests()]
+    assert not log.exists()

@@ -37,7 +37,7 @@ CONTROLLER_KEYS = {
     "matches", "suggestions",
     # task variables
     "inventory_hostname", "ansible_delegated_vars", "hostvars", "groups", "all", "ansible_play_name",
-    "ansible_play_hosts_all", "ansible_play_batch", "safe_change_result", "awx_user_name", "tower_user_name",
+    "ansible_play_hosts_all", "ansible_play_batch", "ansible_play_hosts", "safe_change_result", "awx_user_name", "tower_user_name",
     # the controller's environment
     "USER",
     # Ansible's own result keys that an action reads of another's result, and of a low-level command

@@ -167,3 +167,29 @@ def test_every_published_artifact_is_documented():
     data = record.artifacts(group_records())
     assert set(data) <= documented, set(data) - documented
     assert set(data["hyperv_checkpoint_outcome"]["web01"]) <= documented
+
+
+@pytest.mark.parametrize("phase, others, ended", [
+    # A failed verification ended with its own step, whatever the other guests did after.
+    ("verify", [{"started_at": 103.0}], 120.0),
+    # A failed change ended no later than the first verification another guest started after this change.
+    ("change", [{"started_at": 90.0}, {"started_at": 107.0}, {"started_at": 104.0}, None, "skipped"], 104.0),
+    # Every guest's change failed: nothing tells, the reverts start right after the changes.
+    ("change", [{"started_at": 90.0}], None),
+])
+def test_a_failed_guest_s_own_end_under_the_linear_strategy(phase, others, ended):
+    run = state(marks={"change": 100.0}, failure={"phase": phase, "task": "t", "msg": "m"})
+    assert record.own_end(run, {"started_at": 110.0, "ended_at": 120.0}, others) == ended
+
+
+def test_the_time_waited_for_other_guests_is_a_phase_of_its_own():
+    spent = record.durations({"preflight": 0.0, "change": 10.0, "waiting": 12.0, "revert": 40.0}, 45.0)
+    assert spent == {"preflight_seconds": 10.0, "change_seconds": 2.0, "waiting_seconds": 28.0,
+                     "revert_seconds": 5.0, "total_seconds": 45.0}
+
+
+def test_a_revert_fails_the_guest_with_its_summary_line_and_a_refusal_with_its_whole_reason():
+    reverted = finished("reverted", failure={"phase": "change", "task": "t", "msg": "exit 1"}, post_revert="passed")
+    assert record.headline(reverted) == "CHANGE FAILED on web01 and was REVERTED: %s." % record.summary_line(reverted)
+    refused = finished("skipped", reason="Pre-flight refused the change: it is Off. Nothing was changed.")
+    assert record.headline(refused) == record.message(refused)
