@@ -41,6 +41,9 @@ def parse_args(argv):
     parser.add_argument("--sizes", help="guests per patch window, comma-separated (default 10,100; the committed "
                         "results add 400, about 20 more minutes)")
     parser.add_argument("--forks", type=int, default=25)
+    parser.add_argument("--strategy", choices=("linear", "free"), default="linear",
+                        help="the patch window play's strategy (free: what docs/performance.md recommends for large "
+                        "windows; measure it with BENCH_TIME_SCALE=1)")
     parser.add_argument("--profile", type=int, metavar="GUESTS",
                         help="also profile one patch window of GUESTS guests task by task (results: profile)")
     parser.add_argument("--report", metavar="RESULTS", help="print the table of a results file and exit")
@@ -110,7 +113,7 @@ def main(argv=None) -> int:
         sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else config["sizes"]
         results["patch_window"] = patch_window.measure(
             make_lab, sizes, args.hosts, args.forks, time_scale, lambda size: config["window_runs"].get(size, 1),
-            progress=save_window)
+            progress=save_window, strategy=args.strategy)
         save()
     if args.profile:
         results["profile"] = profile.measure(make_lab, args.profile, args.hosts, args.forks, time_scale)

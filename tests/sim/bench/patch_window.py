@@ -25,6 +25,7 @@ ROLE_SETTINGS = {
 PLAY = """- name: Patch window
   hosts: guests
   gather_facts: false
+  strategy: {strategy}
   vars:
     safe_change_id: BENCH-1
     safe_change_requested_by: bench
@@ -67,9 +68,14 @@ def tasks_per_guest(stdout: str) -> float | None:
     return sum(guest_counts) / len(guest_counts) if guest_counts else None
 
 
-def run_window(lab, forks: int, runs: int) -> dict:
+def play(strategy: str = "linear") -> str:
+    """The window's playbook under the play ``strategy`` (linear, or free: docs/performance.md, large windows)."""
+    return PLAY.replace("{strategy}", strategy)
+
+
+def run_window(lab, forks: int, runs: int, strategy: str = "linear") -> dict:
     startup = lab.run(EMPTY_PLAY, forks=forks)
-    measured = [lab.run(PLAY, forks=forks) for dummy in range(runs)]
+    measured = [lab.run(play(strategy), forks=forks) for dummy in range(runs)]
     return {
         "tasks_per_guest": tasks_per_guest(measured[0]["stdout"]),
         "startup_wall": startup["wall"],
@@ -83,29 +89,33 @@ def run_window(lab, forks: int, runs: int) -> dict:
     }
 
 
-def critical_path(make_lab, time_scale: float, runs: int) -> dict:
+def critical_path(make_lab, time_scale: float, runs: int, strategy: str = "linear") -> dict:
     """The role for one guest alone: its net wall time and what of it is the simulated work."""
     with make_lab() as lab:
         build(lab, 1, 1, time_scale)
-        window = run_window(lab, forks=1, runs=runs)
+        window = run_window(lab, forks=1, runs=runs, strategy=strategy)
     work = sum(latencies(time_scale).values())
     median = window["wall"]["median"]
     return dict(window, simulated_work=work, role_overhead=median - work)
 
 
-def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for, progress=None) -> dict:
+def measure(make_lab, sizes, hosts: int, forks: int, time_scale: float, runs_for, progress=None,
+            strategy: str = "linear") -> dict:
     """Per size: makespan against the ideal, reconstructed at full scale; ``runs_for(size)`` repetitions.
 
-    ``progress(results)`` is called after every size, so a long run keeps what it measured.
+    ``progress(results)`` is called after every size, so a long run keeps what it measured. The reconstruction
+    assumes the linear strategy (the controller's work adds to the waiting); at time scale 1 nothing is
+    reconstructed, which is how the free strategy is measured (its controller work hides in the waiting).
     """
-    critical = critical_path(make_lab, time_scale, runs_for(1))
+    critical = critical_path(make_lab, time_scale, runs_for(1), strategy)
     full_work = sum(FULL_SCALE.values())
-    results = {"time_scale": time_scale, "hosts": hosts, "forks": forks, "latencies": latencies(time_scale),
+    results = {"time_scale": time_scale, "hosts": hosts, "forks": forks, "strategy": strategy,
+               "latencies": latencies(time_scale),
                "latencies_full_scale": FULL_SCALE, "critical_path": critical, "sizes": {}}
     for size in sizes:
         with make_lab() as lab:
             build(lab, size, hosts, time_scale)
-            window = run_window(lab, forks=forks, runs=runs_for(size))
+            window = run_window(lab, forks=forks, runs=runs_for(size), strategy=strategy)
         rounds = math.ceil(size / forks)
         ideal = rounds * critical["wall"]["median"]
         makespan = window["wall"]["median"]

@@ -33,7 +33,7 @@ def measure(make_lab, guests: int, hosts: int, forks: int, time_scale: float) ->
         profile_file = lab.tmp / "profile.json"
         lab.environment["BENCH_PROFILE_FILE"] = str(profile_file)
         lab.callbacks.append((CALLBACK_DIR, "bench_profile"))
-        run = lab.run(patch_window.PLAY, forks=forks)
+        run = lab.run(patch_window.play(), forks=forks)
         tasks = json.loads(profile_file.read_text())
     by_kind = {}
     for task in tasks:

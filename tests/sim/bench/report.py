@@ -72,9 +72,10 @@ def patch_window_table(section: dict) -> list[str]:
     critical = section["critical_path"]
     scale = section["time_scale"]
     lines = [
-        "3./4. Patch window: safe_change role, %d simulated hosts, forks %d, time scale %g (latencies: checkpoint "
-        "%.1f s, merge %.1f s, change %.1f s)" % (
-            section["hosts"], section["forks"], scale, section["latencies"]["checkpoint"],
+        "3./4. Patch window: safe_change role, %d simulated hosts, forks %d, strategy %s, time scale %g (latencies: "
+        "checkpoint %.1f s, merge %.1f s, change %.1f s)" % (
+            section["hosts"], section["forks"], section.get("strategy", "linear"), scale,
+            section["latencies"]["checkpoint"],
             section["latencies"]["merge"], section["latencies"]["change"]),
         "   one guest's critical path %s s = simulated work %.1f s + role overhead %.1f s; %s task results per guest, "
         "%s of them Hyper-V tasks (%s round trips)" % (

@@ -30,3 +30,16 @@ def test_the_bench_runs_every_figure_in_smoke_mode(tmp_path):
     assert critical["guest_cpu"]["median"] > 0
     assert "per task" in completed.stdout.lower() and "patch window" in completed.stdout.lower()
     assert "collection psrp" in completed.stdout and "collection ssh" in completed.stdout
+
+
+def test_the_patch_window_bench_runs_under_the_free_strategy(tmp_path):
+    out = tmp_path / "results.json"
+    completed = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--only", "patch_window", "--strategy", "free",
+                                "--sizes", "3", "--forks", "2", "--hosts", "2", "--out", str(out)], cwd=str(SIM_DIR),
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    window = json.loads(out.read_text())["patch_window"]
+    assert window["strategy"] == "free" and window["sizes"]["3"]["rounds"] == 2
+    # Every guest ran the role (its Hyper-V tasks reached the hosts): the counts, not a timing.
+    assert window["sizes"]["3"]["round_trips_per_guest"] >= 3
+    assert "strategy free" in completed.stdout
