@@ -46,4 +46,4 @@ def connection_problem(connection_name: str | None, shell_family: str | None, ho
         where = ("the task's connection to '%s' is '%s' with the '%s' shell, not a Windows shell (powershell or cmd)"
                  % (host, connection_name, shell_family or "unknown"))
     return ("hyperv.checkpoint runs Windows PowerShell on the Hyper-V host, but %s. What to do: %s. Nothing was sent "
-            "to the host" % (where, HOW_TO_REACH))
+            "to the host." % (where, HOW_TO_REACH))

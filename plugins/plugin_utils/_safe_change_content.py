@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ansible.errors import AnsibleError
 from ansible.parsing.mod_args import ModuleArgsParser
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, suggestion_text
+
 if TYPE_CHECKING:
     from ansible.parsing.dataloader import DataLoader
     from ansible.playbook.task import Task
@@ -52,6 +54,15 @@ def error_text(error: Exception) -> str:
 def _task_label(task: Any, index: int) -> str:
     name = task.get("name") if isinstance(task, dict) else None
     return "task %d%s" % (index, " ('%s')" % name if name else "")
+
+
+def neighbour_hint(target: str) -> str:
+    """``; did you mean '/x/change.yml'?`` for a missing absolute tasks file whose folder holds a file named alike."""
+    folder, name = os.path.split(target)
+    if not os.path.isabs(target) or not os.path.isdir(folder):
+        return ""
+    close = closest_names(name, [entry for entry in os.listdir(folder) if entry.endswith((".yml", ".yaml"))])
+    return suggestion_text([os.path.join(folder, entry) for entry in close])
 
 
 class ChangeChecker:
@@ -113,9 +124,9 @@ class ChangeChecker:
         """Problems of the tasks file ``target`` named by ``option`` (a text for the messages)."""
         path = self.find_tasks_file(target, including_dir)
         if path is None:
-            return ["the tasks file '%s' (%s) does not exist%s" % (
+            return ["the tasks file '%s' (%s) does not exist%s%s" % (
                 target, option, "" if os.path.isabs(target) else "; give an absolute path, e.g. "
-                "{{ playbook_dir }}/%s" % target)]
+                "{{ playbook_dir }}/%s" % target, neighbour_hint(target))]
         return self._check_file(path, option, collections if collections is not None else self._collections, depth)
 
     def _check_file(self, path: str, option: str, collections: list[str], depth: int) -> list[str]:

@@ -19,7 +19,7 @@ def test_a_posix_shell_is_refused_naming_connection_shell_host_and_what_to_set()
     assert "'web01' is 'ssh' with the 'sh' shell" in message
     for setting in ("delegate_to", "ansible_connection=winrm or psrp", "ansible_shell_type=powershell"):
         assert setting in message
-    assert message.endswith("Nothing was sent to the host")
+    assert message.endswith("Nothing was sent to the host.")
 
 
 def test_the_controller_itself_is_refused_as_no_hyperv_host():

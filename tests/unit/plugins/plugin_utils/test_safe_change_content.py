@@ -77,6 +77,15 @@ def test_missing_files_and_relative_paths(tree):
     assert problem == "%s (safe_change_tasks), task 1 ('Next'): includes 'gone.yml', which does not exist" % include
 
 
+def test_a_misspelled_absolute_tasks_file_suggests_the_file_beside_it(tree):
+    change = tree("change.yml", "- ansible.builtin.ping:\n")
+    typo = change.replace("change.yml", "chnage.yml")
+    [problem] = checker(tree.root).check_tasks_file(typo, "safe_change_tasks")
+    assert problem == "the tasks file '%s' (safe_change_tasks) does not exist; did you mean '%s'?" % (typo, change)
+    [problem] = checker(tree.root).check_tasks_file(change.replace("change.yml", "rollback-plan.yml"), "safe_change_tasks")
+    assert problem.endswith("does not exist")
+
+
 def test_a_file_that_is_not_tasks(tree):
     assert "is not a list of tasks" in checker(tree.root).check_tasks_file(tree("d.yml", "a: 1\n"), "x")[0]
     assert "cannot be loaded" in checker(tree.root).check_tasks_file(tree("bad.yml", "- a: [\n"), "x")[0]
