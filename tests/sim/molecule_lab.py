@@ -52,6 +52,8 @@ START_TIMEOUT_SECONDS = 120
 # How long ``down`` lets the keeper stop its hosts (each gets running_simulator's own 5 s grace) before
 # it kills the whole process group.
 STOP_TIMEOUT_SECONDS = 30
+# After SIGKILL: how long until the kernel has torn the processes down and they are reaped.
+KILL_WAIT_SECONDS = 30
 POLL_SECONDS = 0.1
 HOST_KEYS = {"vms", "settings", "vm_settings", "checkpoints", "free_gb"}
 GUEST_KEYS = {"hyperv", "vm", "files"}
@@ -221,15 +223,23 @@ def stop_group(pgid: int) -> bool:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while _group_alive(pgid) and time.monotonic() < deadline:
-        # The keeper is not our child (``up`` has exited): init reaps it; reap it here when it is ours.
+    if not _wait_for_group(pgid, STOP_TIMEOUT_SECONDS):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        _wait_for_group(pgid, KILL_WAIT_SECONDS)
+    return True
+
+
+def _wait_for_group(pgid: int, seconds: float) -> bool:
+    """Wait until no process of the group is left (a killed process counts until it is reaped); True if none is."""
+    deadline = time.monotonic() + seconds
+    while _group_alive(pgid):
+        if time.monotonic() > deadline:
+            return False
+        # The keeper is not our child once ``up`` has exited (init reaps it); reap it here when it is ours.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pgid, os.WNOHANG)
         time.sleep(POLL_SECONDS)
-    if _group_alive(pgid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
     return True
 
 
