@@ -145,7 +145,8 @@ def test_a_converge_that_is_not_idempotent_fails_naming_the_task(molecule_run, t
     molecule_yml = (MOLECULE_ROOT / "modules" / "molecule.yml").read_text()
     assert "    - prepare\n" in molecule_yml and "    - verify\n" in molecule_yml
     (scenario / "molecule.yml").write_text(molecule_yml.replace("    - prepare\n", "").replace("    - verify\n", ""))
-    (scenario / "lab.yml").write_text("hyperv:\n  hv01:\n    vms: [web01]\n")
+    (scenario / "lab").mkdir()
+    (scenario / "lab" / "hosts.yml").write_text("hyperv:\n  hv01:\n    vms: [web01]\n")
     (scenario / "converge.yml").write_text(NOT_IDEMPOTENT_CONVERGE)
 
     completed = subprocess.run([sys.executable, "-m", "molecule", "test", "-s", "not_idempotent"],

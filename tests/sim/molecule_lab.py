@@ -5,7 +5,7 @@ A Molecule scenario's ``create`` and ``destroy`` are separate ansible-playbook r
 exactly such blocks (hyperv_sim.harness.running_simulator for each host, demo/guests.py's GuestWeb for the guests'
 web pages) until ``down`` stops it:
 
-    python tests/sim/molecule_lab.py up --spec lab.yml --dir LAB --inventory INVENTORY_DIR/hyperv_lab.yml
+    python tests/sim/molecule_lab.py up --spec lab/hosts.yml --dir LAB --inventory INVENTORY_DIR/hyperv_lab.yml
     python tests/sim/molecule_lab.py down --dir LAB
 
 The spec (YAML) names the Hyper-V hosts, their VMs, checkpoints and settings, and the guests with the files on their
