@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,15 +239,13 @@ def down(lab: pathlib.Path, keep: bool = False) -> int:
     pid = _keeper_pid(lab)
     stopped = stop_group(pid) if pid is not None else False
     if not keep and lab.exists():
-        import shutil
-
         shutil.rmtree(lab)
     print(json.dumps({"stopped": stopped, "removed": not keep}))
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("up", "serve"):
         command = commands.add_parser(name)
