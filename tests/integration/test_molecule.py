@@ -16,12 +16,14 @@ from __future__ import annotations
 import itertools
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 
 from deprecations import DEPRECATION
 from isolation import private_socket_dirs
@@ -97,13 +99,21 @@ def check_output(output: str) -> None:
         assert DEPRECATION not in line, output[-20000:]
 
 
+# A line of the DETAILS Molecule prints at the end: "<scenario> > <step>: Executed: <result>" ("➜" in colour).
+DETAIL = re.compile(r"^(\S+) (?:>|➜) (\w+): Executed: (.+?)\s*$")
+
+
 def test_scenario(molecule_scenario: MoleculeScenario, molecule_run):
-    """``molecule test`` of each scenario: destroy, syntax, create, prepare, converge, idempotence (modules),
-    verify, destroy. The scenario's verify.yml holds its assertions."""
+    """``molecule test`` of each scenario: every step of its test_sequence ran and succeeded (none skipped or
+    missing its playbook). The scenario's verify.yml holds its assertions."""
     completed = molecule_scenario.test()
     output = molecule_run.output()
     assert completed.returncode == 0, output[-20000:]
-    assert "Molecule executed 1 scenario" in output, output[-20000:]
+    sequence = yaml.safe_load((MOLECULE_ROOT / molecule_scenario.name / "molecule.yml").read_text())[
+        "scenario"]["test_sequence"]
+    details = [match.group(2, 3) for match in map(DETAIL.match, output.splitlines())
+               if match and match.group(1) == molecule_scenario.name]
+    assert details == [(step, "Successful") for step in sequence], output[-20000:]
     check_output(output)
 
 
