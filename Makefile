@@ -95,7 +95,7 @@ test-integration: venv collection browser
 	$(BIN)/python -m pytest tests/integration -q
 
 lint: venv collection
-	$(BIN)/ansible-lint --offline --profile production roles playbooks
+	$(BIN)/ansible-lint --offline --profile production roles playbooks extensions
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint

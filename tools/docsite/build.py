@@ -42,6 +42,7 @@ GUIDES = {
         ("host_setup", "docs/host-setup.md"),
         ("safe_change", "roles/safe_change/README.md"),
         ("playbooks", "playbooks/README.md"),
+        ("molecule", "docs/molecule.md"),
         ("awx", "docs/awx.md"),
         ("artifacts", "docs/artifacts.md"),
     ],
