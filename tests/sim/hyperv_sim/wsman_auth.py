@@ -1,13 +1,19 @@
 """Authentication, MS-WSMV message encryption and TLS for the simulated WinRM endpoint.
 
-Two transports, as a Windows host offers them to pywinrm (and so to Ansible's ``winrm``
-connection):
+Three transports, as a Windows host offers them to pywinrm (and so to Ansible's ``winrm``
+connection) and pypsrp (``psrp``):
 
 * ``basic``: every request carries ``Authorization: Basic ...``.
 * ``ntlm``: a pyspnego NTLM acceptor. NTLM authenticates the TCP connection, not a request,
   so the state lives in one :class:`NTLMConnectionAuth` per connection. After the handshake
   the client either sends plain SOAP (https) or MS-WSMV ``multipart/encrypted`` bodies
   sealed with the NTLM session keys (http, the Windows default).
+* ``kerberos``: a GSSAPI acceptor (pyspnego on python-gssapi, MIT Kerberos) with the host's keytab,
+  as a domain-joined host whose domain has turned NTLM off: ``Negotiate`` carrying a Kerberos
+  token (raw, as pywinrm's pykerberos sends it, or SPNEGO-wrapped, as pypsrp sends it) is
+  accepted, an NTLM token is not. Like NTLM it authenticates the connection; the acceptor's
+  answer (the AP-REP) goes back on the 200 for the client's mutual authentication, and the
+  same ``multipart/encrypted`` bodies are sealed with GSS wrap tokens (``wrap_winrm``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ _NTLM_NEGOTIATE, _NTLM_AUTHENTICATE = 1, 3
 # own user file, so every acceptor call runs under this lock with the variable pointing
 # at the calling server's file.
 _NTLM_ENV_LOCK = threading.Lock()
+# Likewise MIT Kerberos finds the acceptor's keys through the process-wide KRB5_KTNAME when a context
+# accepts its first token.
+_KERBEROS_ENV_LOCK = threading.Lock()
 
 
 class EncryptionError(Exception):
@@ -56,14 +65,30 @@ class AuthOutcome:
     """What the HTTP layer does with a request after the authentication check.
 
     ``accepted`` requests are processed; the others are answered with ``status`` and
-    ``headers`` and an empty body. ``context`` is the established NTLM context of the
-    connection (None for basic), used for message encryption.
+    ``headers`` and an empty body. ``context`` is the established NTLM or Kerberos context of
+    the connection (None for basic), used for message encryption. An accepted request's
+    ``headers`` go on its response (Kerberos' mutual authentication token).
     """
 
     accepted: bool
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     context: spnego.ContextProxy | None = None
+
+
+@contextlib.contextmanager
+def _environment_variable(lock: threading.Lock, name: str, value: str):
+    """Hold the process-wide environment variable ``name`` at ``value`` (restored afterwards) under ``lock``."""
+    with lock:
+        previous = os.environ.get(name)
+        os.environ[name] = value
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = previous
 
 
 class BasicAuthenticator:
@@ -127,19 +152,9 @@ class NTLMAuthenticator:
     def new_connection(self) -> NTLMConnectionAuth:
         return NTLMConnectionAuth(self)
 
-    @contextlib.contextmanager
     def acceptor_environment(self):
         """Hold the process-wide NTLM_USER_FILE pointing at this server's user file."""
-        with _NTLM_ENV_LOCK:
-            previous = os.environ.get("NTLM_USER_FILE")
-            os.environ["NTLM_USER_FILE"] = self._user_file
-            try:
-                yield
-            finally:
-                if previous is None:
-                    del os.environ["NTLM_USER_FILE"]
-                else:
-                    os.environ["NTLM_USER_FILE"] = previous
+        return _environment_variable(_NTLM_ENV_LOCK, "NTLM_USER_FILE", self._user_file)
 
     def new_context(self) -> spnego.ContextProxy:
         with self.acceptor_environment():
@@ -203,6 +218,86 @@ class NTLMConnectionAuth:
         self._pending = None
         self._established = None
         return AuthOutcome(accepted=False, status=401, headers=list(NTLMAuthenticator.challenge_headers))
+
+
+class KerberosAuthenticator:
+    """Kerberos through pyspnego's GSSAPI acceptor, with the keys of the host's service principal in ``keytab``.
+
+    The acceptor takes any service principal whose key the keytab holds: a ticket for another service
+    (``HTTP/other-host``) cannot be decrypted and is refused, as is an expired ticket (MIT's check, within
+    the realm's clock skew). ``KRB5_CONFIG`` of the process names the realm.
+    """
+
+    challenge_headers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "Kerberos")]
+
+    def __init__(self, keytab: str):
+        if not os.path.isfile(keytab):
+            raise ValueError("the keytab %s does not exist" % keytab)
+        self._keytab = keytab
+
+    def new_connection(self) -> KerberosConnectionAuth:
+        return KerberosConnectionAuth(self)
+
+    def acceptor_environment(self):
+        return _environment_variable(_KERBEROS_ENV_LOCK, "KRB5_KTNAME", "FILE:%s" % self._keytab)
+
+    def new_context(self) -> spnego.ContextProxy:
+        # pyspnego's Negotiate acceptor takes SPNEGO and raw Kerberos tokens, Kerberos through GSSAPI (MIT); a
+        # context that ends up on NTLM is refused in check() (no NTLM user file exists for it anyway).
+        return spnego.server(protocol="negotiate", service="HTTP")
+
+
+class KerberosConnectionAuth:
+    """Kerberos state of one TCP connection: one token (the AP-REQ) authenticates it; the acceptor's answer (the
+    AP-REP) goes back on the response for the client's mutual authentication.
+
+    Requests without an Authorization header are accepted once the connection is established (clients send the
+    header on the first request only); a new token on the same connection starts again.
+    """
+
+    def __init__(self, authenticator: KerberosAuthenticator):
+        self._authenticator = authenticator
+        self._pending: spnego.ContextProxy | None = None
+        self._established: spnego.ContextProxy | None = None
+        self.refusal: str | None = None  # why the last token was refused (logged)
+
+    def check(self, authorization: str | None) -> AuthOutcome:
+        if not authorization:
+            if self._established is not None:
+                return AuthOutcome(accepted=True, context=self._established)
+            return self._reject("no Kerberos token")
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() not in ("negotiate", "kerberos"):
+            return self._reject("authentication scheme %s is not offered" % scheme)
+        try:
+            token = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return self._reject("the token is not base64")
+        if not token or token.startswith(_NTLM_SIGNATURE):
+            return self._reject("NTLM is not accepted by this host, only Kerberos")
+
+        self._established = None
+        context = self._pending or self._authenticator.new_context()
+        self._pending = None
+        try:
+            with self._authenticator.acceptor_environment():
+                answer = context.step(token)
+        except Exception as error:  # pyspnego raises SpnegoError, and others for tokens it cannot parse
+            return self._reject("the Kerberos token was refused: %s" % error)
+        headers = [("WWW-Authenticate", "%s %s" % (scheme, base64.b64encode(answer).decode()))] if answer else []
+        if not context.complete:
+            self._pending = context
+            return AuthOutcome(accepted=False, status=401, headers=headers)
+        if context.negotiated_protocol != "kerberos":
+            return self._reject("the client negotiated %s, not Kerberos" % context.negotiated_protocol)
+        self._established = context
+        return AuthOutcome(accepted=True, headers=headers, context=context)
+
+    def _reject(self, reason: str) -> AuthOutcome:
+        self.refusal = reason
+        self._pending = None
+        self._established = None
+        return AuthOutcome(accepted=False, status=401, headers=list(KerberosAuthenticator.challenge_headers))
 
 
 def is_encrypted(content_type: str | None) -> bool:
