@@ -118,7 +118,8 @@ def test_kerberos_refusals_name_the_host_and_the_cause(start_lab, kerberos_realm
         assert time.monotonic() < deadline, "the ticket of %s did not expire" % SHORT_LIFETIME
         time.sleep(0.2)
     lab.host_vars = without_password(connection)
-    assert_refused(lab.target(*info, env={"KRB5CCNAME": "FILE:%s" % cache}), "expired")
+    run = lab.target(*info, env={"KRB5CCNAME": "FILE:%s" % cache})
+    assert_refused(run, "expired")
     assert lab.host.checkpoints("web01") == []  # nothing ran
 
 

@@ -54,9 +54,10 @@ def service_host(host: str) -> str:
 
 
 # The service classes a Windows host's WinRM listener answers to: HTTP (pywinrm, and so the winrm connection, asks
-# for HTTP/<name>; Active Directory maps it to the computer's host/ SPN) and WSMAN (pypsrp, and so psrp, asks for
-# WSMAN/<name>, which the WinRM service registers for itself).
-SERVICE_CLASSES = ("HTTP", "WSMAN")
+# for HTTP/<name>; Active Directory maps it to the computer's host/ SPN), WSMAN (pypsrp 0.9 through ansible-core
+# 2.19's psrp asks for WSMAN/<name>, which the WinRM service registers for itself) and host (the psrp connection of
+# ansible-core 2.21 asks for host/<name>, which every computer account has).
+SERVICE_CLASSES = ("HTTP", "WSMAN", "host")
 
 
 def service_principals(host: str) -> list[str]:
@@ -169,7 +170,7 @@ class Realm:
         return service_host(host)
 
     def keytab(self, host: str) -> str:
-        """The keytab of simulated host ``host``: the keys of ``HTTP/`` and ``WSMAN/<host>.hyperv.test`` only."""
+        """The keytab of simulated host ``host``: the keys of its ``HTTP/``, ``WSMAN/`` and ``host/`` principals only."""
         if host.lower() not in self.hosts:
             raise ValueError("the realm has no service for %r (it has %s)" % (host, ", ".join(self.hosts)))
         return os.path.join(self.directory, "%s.keytab" % host.lower())
