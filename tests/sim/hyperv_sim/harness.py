@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -65,6 +66,11 @@ class SimulatorProcess:
     # With Kerberos: the host's name in the realm (its service principal is HTTP/<this>), which clients ask a
     # ticket for instead of 127.0.0.1 (the connections' hostname override variables).
     service_host: str | None = None
+    # With certificate authentication: the user's client certificate and key (PEM), issued by the CA the host's
+    # certificate mapping trusts, with the user's UPN.
+    client_cert: str | None = None
+    client_key: str | None = None
+    client_issuer: tuple | None = dataclasses.field(default=None, repr=False)  # that CA: (certificate, key)
 
     @property
     def scheme(self) -> str:
@@ -110,6 +116,9 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
         if sim.tls:
             # Validation stays on, as in every example: the client trusts the simulator's own certificate.
             variables["ansible_winrm_ca_trust_path"] = sim.ca_cert
+        if sim.client_cert:
+            del variables["ansible_password"]
+            variables.update({"ansible_winrm_cert_pem": sim.client_cert, "ansible_winrm_cert_key_pem": sim.client_key})
         if sim.service_host:
             variables["ansible_winrm_kerberos_hostname_override"] = sim.service_host
             # The connection runs kinit with an empty environment but for these: the realm's krb5.conf is not
@@ -125,6 +134,10 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
         })
         if sim.tls:
             variables["ansible_psrp_ca_cert"] = sim.ca_cert
+        if sim.client_cert:
+            del variables["ansible_password"]
+            variables.update({"ansible_psrp_certificate_pem": sim.client_cert,
+                              "ansible_psrp_certificate_key_pem": sim.client_key})
         if sim.service_host:
             variables["ansible_psrp_negotiate_hostname_override"] = sim.service_host
     else:
@@ -162,6 +175,9 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
     both reach the process through its environment, not its (world-readable) command line.
 
+    ``transport="certificate"`` (with ``tls``): the host trusts a client CA made for it and maps the user (default
+    ``ansible-sim@localhost``) to the certificate with that UPN, which the yielded process names (``client_cert``).
+
     ``kerberos=(realm, name)`` with ``transport="kerberos"``: the host is ``name`` of a running
     ``kerberos_realm.Realm``; it accepts tickets for ``HTTP/<name>.<realm domain>`` with that name's keytab, and the
     user and password default to the realm's user principal and password.
@@ -175,7 +191,7 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         user, password = user or realm.principal, password or realm.password
         service_host = realm.service_host(realm_host)
         environment.update(realm.environment())
-    user = user or "ansible-sim"
+    user = user or ("ansible-sim@localhost" if transport == "certificate" else "ansible-sim")
     password = password or secrets.token_urlsafe(18)
     command = [sys.executable, str(SIMULATOR), "serve", "--port", str(port), "--state", str(state_path),
                "--transport", transport, "--ssh-port", str(ssh_port)]
@@ -191,6 +207,15 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         command += ["--host-name", host_name]
     if kerberos is not None:
         command += ["--keytab", kerberos[0].keytab(kerberos[1])]
+    client_cert = client_key = client_issuer = None
+    if transport == "certificate":
+        # The user's certificate, from a CA made for this host (kept with the state file, like the SSH key).
+        from hyperv_sim.wsman_auth import create_client_certificate
+
+        directory = str(pathlib.Path(state_path).parent)
+        prefix = pathlib.Path(state_path).name + ".client"
+        client_cert, client_key, client_issuer = create_client_certificate(directory, prefix, user)
+        command += ["--client-ca", os.path.join(directory, prefix + "-ca.pem")]
     if free_gb is not None:
         command += ["--free-gb", str(free_gb)]
     if waiting is not None:
@@ -223,7 +248,8 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         yield SimulatorProcess(port=ready_port, user=user, password=password, transport=transport, tls=tls,
                                state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert,
                                ssh_port=ready_ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts,
-                               service_host=service_host)
+                               service_host=service_host, client_cert=client_cert, client_key=client_key,
+                               client_issuer=client_issuer)
     finally:
         _stop(process)
         stderr.close()

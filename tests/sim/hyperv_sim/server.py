@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=TRANSPORTS, default="ntlm",
                        help="WinRM authentication (default: ntlm, with message encryption over http; kerberos needs "
                             "--keytab, and KRB5_CONFIG naming the realm)")
+    serve.add_argument("--client-ca", metavar="PATH",
+                       help="with --transport certificate (and --tls): the CA whose client certificates the host's "
+                            "certificate mapping trusts; the mapped user is --user, as the certificates' UPN")
     serve.add_argument("--keytab", metavar="PATH",
                        help="with --transport kerberos: the keytab holding the key of the host's service principal "
                             "HTTP/<name>")
@@ -113,7 +116,8 @@ def serve(args: argparse.Namespace) -> int:
         SimHost(args.state).set_free_space(args.free_gb)
     server = bound_when_free(lambda: WSManServer(
         command_host, user=args.user, password=args.password, transport=args.transport, tls=args.tls,
-        host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state), keytab=args.keytab), args.port,
+        host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state), keytab=args.keytab,
+        client_ca=args.client_ca), args.port,
         args.wait_for_port)
     # The host key stays with the state file: a restarted host keeps its identity, as a real one does.
     ssh = SSHEndpoint(command_host, user=args.user, password=args.password, host_key_path=args.state + ".ssh_host_key",

@@ -74,7 +74,7 @@ def test_anything_but_a_ticket_for_the_host_is_refused(hv01, ticket, case):
     response = post(hv01, authorization)
     assert response.status_code == 401
     assert "Negotiate" in response.headers.get("WWW-Authenticate", "")
-    assert hv01.stats()["kerberos_refusals"] == 1
+    assert hv01.stats()["logon_refusals"] == 1
 
 
 def test_pywinrm_messages_are_sealed_with_the_kerberos_session_key(hv01, ticket, command_host):
