@@ -200,14 +200,20 @@ def create_client_certificate(directory: str, name: str, upn: str, ca: tuple | N
         .add_extension(x509.SubjectAlternativeName([x509.OtherName(UPN_OID, upn_der)]), critical=False)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .sign(ca_key, hashes.SHA256()))
-    cert_path, key_path = os.path.join(directory, "%s.pem" % name), os.path.join(directory, "%s.key" % name)
+    cert_path, key_path = _write_pem(certificate, key, os.path.join(directory, "%s.pem" % name),
+                                     os.path.join(directory, "%s.key" % name))
+    return cert_path, key_path, ca
+
+
+def _write_pem(certificate, key, cert_path: str, key_path: str) -> tuple[str, str]:
+    """Write a certificate and its private key (readable by the owner only) as PEM; returns both paths."""
     with open(cert_path, "wb") as handle:
         handle.write(certificate.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as handle:
         handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     os.chmod(key_path, 0o600)
-    return cert_path, key_path, ca
+    return cert_path, key_path
 
 
 class BasicAuthenticator:
@@ -488,14 +494,8 @@ def create_self_signed_tls(directory: str, client_ca: str | None = None) -> ssl.
         ]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    cert_path = os.path.join(directory, "cert.pem")
-    key_path = os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as handle:
-        handle.write(certificate.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(key_path, 0o600)
+    cert_path, key_path = _write_pem(certificate, key, os.path.join(directory, "cert.pem"),
+                                     os.path.join(directory, "key.pem"))
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
