@@ -50,7 +50,7 @@ def test_a_certificate_the_host_does_not_map_is_refused(start_lab, connection, t
     lab = start_certificate_lab(start_lab, connection)
     certificate, key = CERTIFICATE_VARIABLES[connection]
     for case, (user, trusted, client_auth) in REFUSALS.items():
-        cert_path, key_path, _ = create_client_certificate(
+        cert_path, key_path, dummy = create_client_certificate(
             str(tmp_path), case.replace(" ", "-"), user or lab.sim.user,
             ca=lab.sim.client_issuer if trusted else None, client_auth=client_auth)
         lab.host_vars = {certificate: cert_path, key: key_path}

@@ -22,12 +22,13 @@ from hyperv_sim import traffic
 from hyperv_sim.harness import running_simulator
 from hyperv_sim.kerberos_realm import OTHER_SERVICE_HOST, service_host
 
-from role_lab import role_lab  # noqa: F401  (the fixture)
+import role_lab as role_lab_fixtures
 from test_hyperv_vms_inventory import InventoryLab, members
 from test_safe_change import APP_FILES, SITE, TASKS
 from test_transports import assert_ok, checkpoint_each_guest
 
 pytestmark = [pytest.mark.integration, pytest.mark.kerberos]
+role_lab = role_lab_fixtures.role_lab  # the fixture, for the role's test
 
 # (connection, where the ticket comes from): the password in the inventory, or a cache from an earlier kinit.
 LOGONS = {
@@ -104,8 +105,8 @@ def test_kerberos_refusals_name_the_host_and_the_cause(start_lab, kerberos_realm
     assert_refused(lab.target(*info), "No credentials were supplied")
 
     # A ticket for another service: the host cannot decrypt it and refuses the logon.
-    lab.host_vars = {"ansible_%s" % ("winrm_kerberos_hostname_override" if connection == "winrm"
-                                    else "psrp_negotiate_hostname_override"): service_host(OTHER_SERVICE_HOST)}
+    override = "winrm_kerberos_hostname_override" if connection == "winrm" else "psrp_negotiate_hostname_override"
+    lab.host_vars = {"ansible_" + override: service_host(OTHER_SERVICE_HOST)}
     assert_refused(lab.target(*info), "the specified credentials were rejected by the server" if connection == "winrm"
                    else "failed to authenticate with the server")
 

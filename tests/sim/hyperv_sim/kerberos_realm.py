@@ -208,8 +208,8 @@ def _run(command: list[str], environment: dict[str, str], stdin: str | None = No
     completed = subprocess.run(command, input=stdin, capture_output=True, text=True, env=environment,
                                timeout=KDC_START_SECONDS, check=False)
     if completed.returncode != 0:
-        raise KerberosSetupError("%s failed (rc=%s): %s%s" % (" ".join(command[:2]), completed.returncode,
-                                                               completed.stdout, completed.stderr))
+        raise KerberosSetupError("%s failed (rc=%s): %s%s"
+                                 % (" ".join(command[:2]), completed.returncode, completed.stdout, completed.stderr))
 
 
 def _create(directory: str, kdc_port: int, hosts: tuple[str, ...]) -> Realm:

@@ -56,7 +56,7 @@ def test_a_kerberos_token_for_the_host_is_accepted_with_the_answer_for_mutual_au
         client, authorization = token_for("hv01", protocol)
         response = post(hv01, authorization)
         assert response.status_code == 200, response.headers
-        scheme, _, answer = response.headers["WWW-Authenticate"].partition(" ")
+        scheme, dummy, answer = response.headers["WWW-Authenticate"].partition(" ")
         assert scheme == "Negotiate"
         client.step(base64.b64decode(answer))
         assert client.complete  # the host proved it holds the service key

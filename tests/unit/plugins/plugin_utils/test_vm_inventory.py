@@ -113,7 +113,7 @@ def test_an_entry_s_kerberos_hostname_becomes_the_connections_hostname_override(
     assert winrm["ansible_winrm_kerberos_hostname_override"] == "hv01.corp.example"
     psrp = inv.connection_variables(endpoints[0], "http", "kerberos", True, None, "auto", None, connection="psrp")
     assert psrp["ansible_psrp_negotiate_hostname_override"] == "hv01.corp.example"
-    assert not any("override" in name for name in inv.connection_variables(endpoints[1], "http", "kerberos", True,
-                                                                            None, "auto", None))
+    plain = inv.connection_variables(endpoints[1], "http", "kerberos", True, None, "auto", None)
+    assert not any("override" in name for name in plain)
     with pytest.raises(inv.InventoryConfigError, match=r"hosts\[0\]: kerberos_hostname must be a host name"):
         inv.parse_endpoints([{"name": "hv01", "kerberos_hostname": ""}], 5985, "hosts")
