@@ -178,6 +178,8 @@ class Realm:
     def environment(self, cache: str | None = None) -> dict[str, str]:
         """Variables for a Kerberos client of this realm (``cache``: a ticket cache file, else none is used)."""
         variables = {"KRB5_CONFIG": self.krb5_config, "KRB5_KDC_PROFILE": self.kdc_profile,
+                     # The acceptors' replay cache, else in /var/tmp.
+                     "KRB5RCACHEDIR": self.directory,
                      # A client with no cache of its own must not find one of the machine's user.
                      "KRB5CCNAME": "FILE:%s" % (cache or os.path.join(self.directory, "no-cache"))}
         return variables
