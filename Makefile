@@ -23,10 +23,11 @@ export ANSIBLE_LOCAL_TEMP := $(CURDIR)/.ansible/tmp
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 # test-core-<version> and sanity-<version> are pattern rules, which make skips for .PHONY targets.
-.PHONY: venv venvs collection browser demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
+.PHONY: venv venvs collection browser kerberos demo bench bench-quick sanity sanity-all pscheck test test-unit test-integration \
   test-versions lint changelog-lint typecheck docs docs-lint build galaxy-importer ee-context clean
 
-$(STAMP): requirements.txt requirements-test.txt
+# kerberos first: the Kerberos libraries of requirements-connections.txt build against MIT Kerberos' headers.
+$(STAMP): requirements.txt requirements-test.txt requirements-connections.txt requirements-sim.txt | kerberos
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
@@ -34,7 +35,7 @@ $(STAMP): requirements.txt requirements-test.txt
 
 venv: $(STAMP)
 
-.venv-%/.installed: requirements-ansible-%.txt requirements-connections.txt requirements-sim.txt
+.venv-%/.installed: requirements-ansible-%.txt requirements-connections.txt requirements-sim.txt | kerberos
 	@test -n "$(PYTHON_$*)" || { echo "ansible-core $* needs Python $(if $(filter 2.20,$*),3.12,3.13): none found (set PYTHON_$*=/path/to/python)"; exit 1; }
 	test -x .venv-$*/bin/python || $(PYTHON_$*) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
@@ -58,6 +59,18 @@ browser:
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 
+# MIT Kerberos (Debian packages), installed only when missing (apt needs root or sudo): the KDC and kadmin.local
+# for the test realm the tests marked `kerberos` start (tests/sim/hyperv_sim/kerberos_realm.py), kinit and klist
+# (the winrm connection runs kinit), and the headers and compiler that pykerberos, gssapi and krb5 build with.
+KERBEROS_PACKAGES := krb5-kdc krb5-admin-server krb5-user libkrb5-dev gcc
+kerberos:
+	@missing=$$(for package in $(KERBEROS_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q 'install ok installed' || echo $$package; done); \
+	test -z "$$missing" || { \
+	  echo "Installing the Debian packages $$missing (Kerberos: the test realm's KDC, kinit, the libraries' headers)"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }
+
 demo: venv collection
 	$(BIN)/python tests/sim/run_demo.py
 
@@ -72,7 +85,7 @@ bench-quick: venv collection
 # Everything on ansible-core 2.19 (the whole suite, every transport), then on 2.20 and 2.21 the integration
 # tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
 # ansible-test sanity of each version. See tests/integration/README.md.
-test: venvs collection browser pscheck
+test: venvs collection browser kerberos pscheck
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
 	$(MAKE) --no-print-directory test-versions lint changelog-lint docs-lint typecheck galaxy-importer sanity-all
 

@@ -52,6 +52,11 @@ options:
       - An entry is a host name, which is both the inventory name and the address to connect to, or a dict with
         C(name) (inventory name, required), C(address) (what to connect to, default the name) and C(port)
         (default O(port)).
+      - With O(transport=kerberos), the client asks for a ticket to the service principal of the address
+        (C(HTTP/<address>), C(WSMAN/<address>) over psrp). When the address is not the name in the host's service
+        principals (an IP address, a port forward, a load balancer), give that name as the entry's
+        C(kerberos_hostname); the host gets it as C(ansible_winrm_kerberos_hostname_override) or
+        C(ansible_psrp_negotiate_hostname_override).
       - A cluster node from O(clusters) whose name, or the first label of whose name, matches an entry here is
         reached through that entry (its address and port) and listed once.
     type: list

@@ -30,6 +30,7 @@ from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import (
     error_result,
 )
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._hyperv_host import HyperVHost
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._operation_runner import is_logon_failure
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._option_rules import normalize_name_options
 
 display = Display()
@@ -134,10 +135,12 @@ class HyperVActionBase(ActionBase):
         if problem:
             raise PlanError(UNSUPPORTED_CONNECTION, problem)
         # Connect first: a wrong password or an unreachable host fails here (over ssh, which logs on
-        # with the first command, operation_runner does the same).
+        # with the first command, operation_runner does the same). psrp lets the Kerberos libraries' errors through.
         try:
             self._connection._connect()
-        except AnsibleConnectionFailure as error:
-            raise HostUnreachableError("connect", host, error)
+        except Exception as error:
+            if isinstance(error, AnsibleConnectionFailure) or is_logon_failure(error):
+                raise HostUnreachableError("connect", host, error)
+            raise
         return HyperVHost(self._connection, host, timeout=operation_timeout,
                           log=lambda message: display.vvv(message, host=host))

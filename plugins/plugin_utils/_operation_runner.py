@@ -303,7 +303,7 @@ def run_operation(connection: ConnectionBase, name: str, params: dict[str, Any] 
     except HostError:
         raise
     except Exception as exc:  # the connection plugins raise many types for a broken link
-        if _is_authentication_failure(exc):
+        if is_logon_failure(exc):
             # ssh logs on with the first command, where winrm and psrp log on when the action connects: the same
             # failure as theirs (action_base), not retried, since nothing ran and a retry cannot help.
             raise HostUnreachableError(name, host, exc)
@@ -323,11 +323,35 @@ def run_operation(connection: ConnectionBase, name: str, params: dict[str, Any] 
 OPENSSH_AUTHENTICATION_REFUSED = "Permission denied ("
 
 
-def _is_authentication_failure(exc: BaseException) -> bool:
+# The Kerberos libraries' own errors, which the psrp connection (pypsrp on pyspnego, pykrb5 and python-gssapi) lets
+# through unwrapped when the logon fails before any request: a wrong password (the KDC's "Preauthentication failed"),
+# no ticket in the cache, an expired one, a service principal the KDC does not know. (module, class) pairs, looked
+# up where the library is installed.
+KERBEROS_ERRORS = (("krb5", "Krb5Error"), ("spnego.exceptions", "SpnegoError"), ("gssapi.exceptions", "GSSError"))
+
+
+def is_logon_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the host could not be logged on to: nothing ran there, and trying again cannot help."""
     from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure
 
-    return isinstance(exc, AnsibleAuthenticationFailure) or (
-        isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc))
+    if isinstance(exc, AnsibleAuthenticationFailure) or (
+            isinstance(exc, AnsibleConnectionFailure) and OPENSSH_AUTHENTICATION_REFUSED in str(exc)):
+        return True
+    return any(isinstance(exc, error_type) for error_type in _library_errors(KERBEROS_ERRORS))
+
+
+def _library_errors(names: tuple[tuple[str, str], ...]) -> list[type]:
+    """The exception classes of ``names`` whose libraries are installed."""
+    found = []
+    for module_name, class_name in names:
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+        except ImportError:
+            continue
+        error_type = getattr(module, class_name, None)
+        if isinstance(error_type, type):
+            found.append(error_type)
+    return found
 
 
 # The HTTP answers with which a WinRM or PSRP endpoint refuses a request of a logon session it does not know

@@ -24,9 +24,11 @@ class Endpoint(NamedTuple):
     name: str
     address: str
     port: int
+    # The host name in the host's Kerberos service principals (HTTP/<it>, WSMAN/<it>) when the address is not it.
+    kerberos_hostname: str | None = None
 
 
-ENDPOINT_KEYS = frozenset(("name", "address", "port"))
+ENDPOINT_KEYS = frozenset(("name", "address", "port", "kerberos_hostname"))
 # Cluster node states whose VMs can be listed: a paused node still runs its VMs.
 LISTABLE_NODE_STATES = frozenset(("Up", "Paused"))
 
@@ -47,7 +49,7 @@ def parse_endpoints(entries: Iterable[object] | None, default_port: int, option:
                                        % (where, entry))
         unknown = sorted(set(entry) - ENDPOINT_KEYS)
         if unknown:
-            raise InventoryConfigError("%s has unknown keys %s (allowed: name, address, port)"
+            raise InventoryConfigError("%s has unknown keys %s (allowed: name, address, port, kerberos_hostname)"
                                        % (where, ", ".join(unknown)))
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -56,7 +58,11 @@ def parse_endpoints(entries: Iterable[object] | None, default_port: int, option:
         port = entry.get("port", default_port)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise InventoryConfigError("%s: port must be a number from 1 to 65535, not %r" % (where, port))
-        endpoints.append(Endpoint(name.strip(), str(address).strip(), port))
+        kerberos_hostname = entry.get("kerberos_hostname")
+        if kerberos_hostname is not None and (not isinstance(kerberos_hostname, str) or not kerberos_hostname.strip()):
+            raise InventoryConfigError("%s: kerberos_hostname must be a host name, not %r" % (where, kerberos_hostname))
+        endpoints.append(Endpoint(name.strip(), str(address).strip(), port,
+                                  kerberos_hostname.strip() if kerberos_hostname else None))
     names = [endpoint.name.lower() for endpoint in endpoints]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -150,11 +156,13 @@ CONNECTION_VARIABLES = {
     "winrm": {"scheme": "ansible_winrm_scheme", "transport": "ansible_winrm_transport",
               "message_encryption": "ansible_winrm_message_encryption",
               "validate_certs": "ansible_winrm_server_cert_validation",
-              "connection_timeout": "ansible_winrm_connection_timeout", "ca_path": "ansible_winrm_ca_trust_path"},
+              "connection_timeout": "ansible_winrm_connection_timeout", "ca_path": "ansible_winrm_ca_trust_path",
+              "kerberos_hostname": "ansible_winrm_kerberos_hostname_override"},
     "psrp": {"scheme": "ansible_psrp_protocol", "transport": "ansible_psrp_auth",
              "message_encryption": "ansible_psrp_message_encryption",
              "validate_certs": "ansible_psrp_cert_validation",
-             "connection_timeout": "ansible_psrp_connection_timeout", "ca_path": "ansible_psrp_ca_cert"},
+             "connection_timeout": "ansible_psrp_connection_timeout", "ca_path": "ansible_psrp_ca_cert",
+             "kerberos_hostname": "ansible_psrp_negotiate_hostname_override"},
 }
 
 
@@ -175,4 +183,6 @@ def connection_variables(endpoint: Endpoint, scheme: str, transport: str, valida
         variables[names["connection_timeout"]] = connection_timeout
     if ca_path:
         variables[names["ca_path"]] = ca_path
+    if endpoint.kerberos_hostname:
+        variables[names["kerberos_hostname"]] = endpoint.kerberos_hostname
     return variables

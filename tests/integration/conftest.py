@@ -23,6 +23,7 @@ sys.path.insert(0, str(SIM_DIR))
 
 from hyperv_sim.admin import SimHost  # noqa: E402
 from hyperv_sim.harness import inventory_vars, running_simulator  # noqa: E402
+from hyperv_sim.kerberos_realm import running_realm  # noqa: E402
 from deprecations import SHOW, assert_no_deprecation  # noqa: E402
 from isolation import private_socket_dirs  # noqa: E402
 
@@ -54,9 +55,11 @@ class Lab:
         self.extra_hosts = {}
         self.connection = connection  # how the play reaches hv01: winrm, psrp or ssh (by key or password)
         self.ssh_auth = ssh_auth
+        self.env = {}  # more environment for every run (a Kerberos realm's KRB5_CONFIG and ticket cache)
+        self.host_vars = {}  # more variables of hv01, over inventory_vars' (kinit mode, a hostname override)
 
     def write_inventory(self):
-        hyperv = {"hv01": inventory_vars(self.sim, self.connection, self.ssh_auth)}
+        hyperv = {"hv01": dict(inventory_vars(self.sim, self.connection, self.ssh_auth), **self.host_vars)}
         inventory = {
             "all": {
                 "children": {
@@ -86,6 +89,7 @@ class Lab:
         run_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_RETRY_FILES_ENABLED="False",
                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                        ANSIBLE_LOCAL_TEMP=str(self.tmp_path / "ansible-tmp"), **self.socket_dirs)
+        run_env.update(self.env)
         run_env.update(env or {})
         run_env.update(SHOW)
         completed = subprocess.run(command, check=False, capture_output=True, text=True, env=run_env, timeout=timeout,
@@ -127,3 +131,12 @@ def start_lab(tmp_path):
             return Lab(tmp_path, sim, connection, ssh_auth, socket_dirs=socket_dirs)
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def kerberos_realm(tmp_path_factory):
+    """The test session's Kerberos realm (hyperv_sim.kerberos_realm): a KDC on a free loopback port with the user and
+    the services of simulated hosts hv01 and hv02, stopped when the session ends, also after failures. Each xdist
+    worker has its own."""
+    with running_realm(tmp_path_factory.mktemp("kerberos-realm"), hosts=("hv01", "hv02")) as realm:
+        yield realm

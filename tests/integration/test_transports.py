@@ -92,6 +92,22 @@ def test_faults_over_psrp_and_ssh(start_lab, name):
     assert "the Hyper-V host hv01 did not answer" in run.stdout and expected in run.stdout, run
 
 
+def checkpoint_each_guest(lab, source, checkpoint):
+    """A playbook over the plugin's inventory checkpoints web01 on hv01 and db01 on hv02, delegated to the host the
+    plugin says runs each VM."""
+    play = lab.tmp_path / "checkpoint.yml"
+    play.write_text(
+        "- hosts: guests\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Checkpoint each VM on the host that runs it\n"
+        "      hyperv.checkpoint.hyperv_checkpoint: {vm_id: '{{ hyperv_vm_id }}', name: %s}\n"
+        "      delegate_to: '{{ hyperv_host }}'\n" % checkpoint)
+    lab.playbook(source, play)
+    for name, vm in (("hv01", "web01"), ("hv02", "db01")):
+        assert [cp["name"] for cp in lab.hosts[name].checkpoints(vm)] == [checkpoint]
+
+
 @pytest.mark.transports
 @pytest.mark.parametrize("connection", ["winrm", "psrp"])
 def test_inventory_plugin_over_winrm_and_psrp(tmp_path, connection):
@@ -110,17 +126,7 @@ def test_inventory_plugin_over_winrm_and_psrp(tmp_path, connection):
         assert hostvars["db01"]["hyperv_host"] == "hv02"
         assert hostvars["hv01"]["ansible_connection"] == connection
         assert hostvars["hv01"]["ansible_%s_%s" % (connection, "auth" if connection == "psrp" else "transport")] == "ntlm"
-        play = tmp_path / "checkpoint.yml"
-        play.write_text(
-            "- hosts: guests\n"
-            "  gather_facts: false\n"
-            "  tasks:\n"
-            "    - name: Checkpoint each VM on the host that runs it\n"
-            "      hyperv.checkpoint.hyperv_checkpoint: {vm_id: '{{ hyperv_vm_id }}', name: over-inventory}\n"
-            "      delegate_to: '{{ hyperv_host }}'\n")
-        lab.playbook(source, play)
-        for name, vm in (("hv01", "web01"), ("hv02", "db01")):
-            assert [cp["name"] for cp in lab.hosts[name].checkpoints(vm)] == ["over-inventory"]
+        checkpoint_each_guest(lab, source, "over-inventory")
         # Only the chosen protocol reached the hosts: the plugin's listing and the playbook's tasks.
         records = [record for record in traffic.read_records(lab.hosts["hv01"].traffic_path) if record.get("action")]
         assert records and {record["protocol"] for record in records} == {"psrp" if connection == "psrp" else "winrs"}

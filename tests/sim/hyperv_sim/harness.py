@@ -5,6 +5,10 @@
         inventory = {"hv01": inventory_vars(sim, "psrp")}         # PowerShell remoting, same port
         inventory = {"hv01": inventory_vars(sim, "ssh", "key")}   # OpenSSH, PowerShell shell
 
+    with running_realm(tmp_dir) as realm, \
+            running_simulator(tmp_path / "state.json", transport="kerberos", kerberos=(realm, "hv01")) as sim:
+        inventory = {"hv01": inventory_vars(sim)}                 # winrm with Kerberos (psrp likewise)
+
 The process is always stopped when the ``with`` block ends, also when it raises.
 """
 
@@ -22,7 +26,9 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
+
 
 SIMULATOR = pathlib.Path(__file__).resolve().parent.parent / "hyperv-sim"
 READY_LINE = re.compile(rb"^hyperv-sim listening on 127\.0\.0\.1:(\d+) ssh 127\.0\.0\.1:(\d+)$")
@@ -57,6 +63,14 @@ class SimulatorProcess:
     ssh_port: int = 0
     ssh_key: str | None = None  # the user's private key, authorized on the SSH endpoint
     ssh_known_hosts: str | None = None  # the SSH endpoint's host key, to validate it against
+    # With Kerberos: the host's name in the realm (its service principal is HTTP/<this>), which clients ask a
+    # ticket for instead of 127.0.0.1 (the connections' hostname override variables).
+    service_host: str | None = None
+    # With certificate authentication: the user's client certificate and key (PEM), issued by the CA the host's
+    # certificate mapping trusts, with the user's UPN.
+    client_cert: str | None = None
+    client_key: str | None = None
+    client_issuer: tuple | None = dataclasses.field(default=None, repr=False)  # that CA: (certificate, key)
 
     @property
     def scheme(self) -> str:
@@ -102,6 +116,14 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
         if sim.tls:
             # Validation stays on, as in every example: the client trusts the simulator's own certificate.
             variables["ansible_winrm_ca_trust_path"] = sim.ca_cert
+        if sim.client_cert:
+            del variables["ansible_password"]
+            variables.update({"ansible_winrm_cert_pem": sim.client_cert, "ansible_winrm_cert_key_pem": sim.client_key})
+        if sim.service_host:
+            variables["ansible_winrm_kerberos_hostname_override"] = sim.service_host
+            # The connection runs kinit with an empty environment but for these: the realm's krb5.conf is not
+            # /etc/krb5.conf.
+            variables["ansible_winrm_kinit_env_vars"] = ["KRB5_CONFIG"]
     elif connection == "psrp":
         variables.update({
             "ansible_psrp_protocol": sim.scheme,
@@ -112,6 +134,12 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
         })
         if sim.tls:
             variables["ansible_psrp_ca_cert"] = sim.ca_cert
+        if sim.client_cert:
+            del variables["ansible_password"]
+            variables.update({"ansible_psrp_certificate_pem": sim.client_cert,
+                              "ansible_psrp_certificate_key_pem": sim.client_key})
+        if sim.service_host:
+            variables["ansible_psrp_negotiate_hostname_override"] = sim.service_host
     else:
         if ssh_auth not in SSH_AUTHS:
             raise ValueError("ssh_auth must be one of %s, not %r" % (", ".join(SSH_AUTHS), ssh_auth))
@@ -131,7 +159,7 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30, port=0, ssh_port=0, free_gb=None, waiting=None):
+                      startup_timeout=30, port=0, ssh_port=0, free_gb=None, waiting=None, kerberos=None):
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
     a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
@@ -146,8 +174,24 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
 
     ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
     both reach the process through its environment, not its (world-readable) command line.
+
+    ``transport="certificate"`` (with ``tls``): the host trusts a client CA made for it and maps the user (default
+    ``ansible-sim@localhost``) to the certificate with that UPN, which the yielded process names (``client_cert``).
+
+    ``kerberos=(realm, name)`` with ``transport="kerberos"``: the host is ``name`` of a running
+    ``kerberos_realm.Realm``; it accepts tickets for ``HTTP/<name>.<realm domain>`` with that name's keytab, and the
+    user and password default to the realm's user principal and password.
     """
-    user = user or "ansible-sim"
+    environment = dict(os.environ)
+    service_host = None
+    if (transport == "kerberos") != (kerberos is not None):
+        raise ValueError("kerberos=(realm, host name) goes with transport='kerberos', and only with it")
+    if kerberos is not None:
+        realm, realm_host = kerberos
+        user, password = user or realm.principal, password or realm.password
+        service_host = realm.service_host(realm_host)
+        environment.update(realm.environment())
+    user = user or ("ansible-sim@localhost" if transport == "certificate" else "ansible-sim")
     password = password or secrets.token_urlsafe(18)
     command = [sys.executable, str(SIMULATOR), "serve", "--port", str(port), "--state", str(state_path),
                "--transport", transport, "--ssh-port", str(ssh_port)]
@@ -161,13 +205,24 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
         command += ["--tls", "--tls-cert-out", ca_cert]
     if host_name:
         command += ["--host-name", host_name]
+    if kerberos is not None:
+        command += ["--keytab", kerberos[0].keytab(kerberos[1])]
+    client_cert = client_key = client_issuer = None
+    if transport == "certificate":
+        # The user's certificate, from a CA made for this host (kept with the state file, like the SSH key).
+        from hyperv_sim.wsman_auth import create_client_certificate
+
+        directory = str(pathlib.Path(state_path).parent)
+        prefix = pathlib.Path(state_path).name + ".client"
+        client_cert, client_key, client_issuer = create_client_certificate(directory, prefix, user)
+        command += ["--client-ca", os.path.join(directory, prefix + "-ca.pem")]
     if free_gb is not None:
         command += ["--free-gb", str(free_gb)]
     if waiting is not None:
         if not port:
             raise ValueError("waiting= is for a host started in place of another: give its port")
         command += ["--wait-for-port", str(startup_timeout)]
-    environment = dict(os.environ, HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
+    environment.update(HYPERV_SIM_USER=user, HYPERV_SIM_PASSWORD=password)
 
     # stderr goes to a file, not a pipe: nobody reads it while the tests run, and a full pipe
     # would block the simulator.
@@ -192,7 +247,9 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     try:
         yield SimulatorProcess(port=ready_port, user=user, password=password, transport=transport, tls=tls,
                                state_path=str(state_path), host_name=host_name, pid=process.pid, ca_cert=ca_cert,
-                               ssh_port=ready_ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts)
+                               ssh_port=ready_ssh_port, ssh_key=ssh_key, ssh_known_hosts=known_hosts,
+                               service_host=service_host, client_cert=client_cert, client_key=client_key,
+                               client_issuer=client_issuer)
     finally:
         _stop(process)
         stderr.close()
@@ -254,12 +311,17 @@ def _read_all(stderr) -> str:
     return stderr.read().decode("utf-8", "replace")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def terminate(process: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; returns once the process has gone."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    terminate(process)
     process.stdout.close()

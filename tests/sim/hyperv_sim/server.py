@@ -22,7 +22,7 @@ from typing import Callable, TypeVar
 
 from hyperv_sim.ssh_server import SSHEndpoint
 from hyperv_sim.traffic import traffic_path
-from hyperv_sim.wsman import WSManServer
+from hyperv_sim.wsman import TRANSPORTS, WSManServer
 
 BIND_ADDRESS = "127.0.0.1"
 # How often a host waiting for its port tries it again: the gap between the old host letting it go and
@@ -48,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="account clients log on with (default: $HYPERV_SIM_USER)")
     serve.add_argument("--password", default=os.environ.get("HYPERV_SIM_PASSWORD"),
                        help="its password (default: $HYPERV_SIM_PASSWORD)")
-    serve.add_argument("--transport", choices=("basic", "ntlm"), default="ntlm",
-                       help="WinRM authentication (default: ntlm, with message encryption over http)")
+    serve.add_argument("--transport", choices=TRANSPORTS, default="ntlm",
+                       help="WinRM authentication (default: ntlm, with message encryption over http; kerberos needs "
+                            "--keytab, and KRB5_CONFIG naming the realm)")
+    serve.add_argument("--client-ca", metavar="PATH",
+                       help="with --transport certificate (and --tls): the CA whose client certificates the host's "
+                            "certificate mapping trusts; the mapped user is --user, as the certificates' UPN")
+    serve.add_argument("--keytab", metavar="PATH",
+                       help="with --transport kerberos: the keytab holding the key of the host's service principal "
+                            "HTTP/<name>")
     serve.add_argument("--tls", action="store_true", help="serve https with a generated self-signed certificate")
     serve.add_argument("--tls-cert-out", metavar="PATH",
                        help="with --tls: write the certificate (PEM) there, for clients that validate it")
@@ -109,7 +116,9 @@ def serve(args: argparse.Namespace) -> int:
         SimHost(args.state).set_free_space(args.free_gb)
     server = bound_when_free(lambda: WSManServer(
         command_host, user=args.user, password=args.password, transport=args.transport, tls=args.tls,
-        host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state)), args.port, args.wait_for_port)
+        host=BIND_ADDRESS, port=args.port, traffic_path=traffic_path(args.state), keytab=args.keytab,
+        client_ca=args.client_ca), args.port,
+        args.wait_for_port)
     # The host key stays with the state file: a restarted host keeps its identity, as a real one does.
     ssh = SSHEndpoint(command_host, user=args.user, password=args.password, host_key_path=args.state + ".ssh_host_key",
                       authorized_keys=args.ssh_authorized_keys, host=BIND_ADDRESS, port=args.ssh_port,

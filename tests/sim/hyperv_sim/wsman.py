@@ -12,8 +12,8 @@ Layers, top down:
 
 * :class:`WSManServer` - HTTP/1.1 keep-alive server (threaded: Ansible runs forks in parallel)
   with optional TLS; owns the authenticator (``wsman_auth``) and the statistics tests read.
-* :class:`_RequestHandler` - one TCP connection: authentication state (NTLM binds to the
-  connection), MS-WSMV message encryption, dropping the connection on request.
+* :class:`_RequestHandler` - one TCP connection: authentication state (NTLM and Kerberos bind to
+  the connection), MS-WSMV message encryption, dropping the connection on request.
 * :class:`WinRSService` - SOAP parsing and the shell/command semantics, including the
   simulated faults ``hang`` (WSMan operation timeouts) and ``drop`` (connection reset).
 """
@@ -44,7 +44,9 @@ from xml.sax.saxutils import escape, quoteattr
 from hyperv_sim.wsman_auth import (
     ENCRYPTED_CONTENT_TYPE,
     BasicAuthenticator,
+    CertificateAuthenticator,
     EncryptionError,
+    KerberosAuthenticator,
     NTLMAuthenticator,
     create_self_signed_tls,
     is_encrypted,
@@ -56,6 +58,8 @@ from hyperv_sim.traffic import TrafficLog
 log = logging.getLogger("hyperv_sim.wsman")
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
+# The WinRM authentications the endpoint offers (wsman_auth).
+TRANSPORTS = ("basic", "ntlm", "kerberos", "certificate")
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -556,7 +560,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # Headers and body go out in separate writes; without NODELAY, Nagle plus the
         # client's delayed ACK would add ~40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.auth = self.server.authenticator.new_connection()
+        peer = self.connection.getpeercert(binary_form=True) if isinstance(self.connection, ssl.SSLSocket) else None
+        self.auth = self.server.authenticator.new_connection(peer_certificate=peer)
         self.number = self.server.track(self.connection)
         self._note: dict | None = None
 
@@ -579,14 +584,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         outcome = self.auth.check(self.headers.get("Authorization"))
         if not outcome.accepted:
+            refusal = getattr(self.auth, "refusal", None)
+            if refusal:
+                log.warning("refused a request from %s: %s", self.address_string(), refusal)
+                self.server.stats.increment("logon_refusals")
             self._reply(outcome.status, outcome.headers)
             return
+        # What the authentication adds to the answer (Kerberos' mutual authentication token).
+        auth_headers = outcome.headers
 
         content_type = self.headers.get("Content-Type", "")
         encrypted = is_encrypted(content_type)
         if encrypted:
             if outcome.context is None:
-                self._reply(400, body=b"message encryption needs NTLM authentication\n")
+                self._reply(400, body=b"message encryption needs NTLM or Kerberos authentication\n")
                 return
             try:
                 body = unwrap_request(outcome.context, content_type, body)
@@ -596,7 +607,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
         if not body:
             # pywinrm authenticates with an empty POST before it encrypts anything.
-            self._reply(200)
+            self._reply(200, auth_headers)
             return
 
         stats = self.server.stats
@@ -611,9 +622,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self._note["soap_out"] = len(response)
         if encrypted:
-            self._reply(status, [("Content-Type", ENCRYPTED_CONTENT_TYPE)], wrap_response(outcome.context, response))
+            self._reply(status, auth_headers + [("Content-Type", ENCRYPTED_CONTENT_TYPE)],
+                        wrap_response(outcome.context, response))
         else:
-            self._reply(status, [("Content-Type", SOAP_CONTENT_TYPE)], response)
+            self._reply(status, auth_headers + [("Content-Type", SOAP_CONTENT_TYPE)], response)
 
     def _reply(self, status: int, headers: list[tuple[str, str]] = (), body: bytes = b"") -> None:
         self.send_response(status)
@@ -716,9 +728,14 @@ class WSManServer:
     """
 
     def __init__(self, command_host, user: str, password: str, transport: str = "ntlm", tls: bool = False,
-                 host: str = "127.0.0.1", port: int = 0, traffic_path: str | None = None):
-        if transport not in ("basic", "ntlm"):
-            raise ValueError("transport must be 'basic' or 'ntlm', not %r" % transport)
+                 host: str = "127.0.0.1", port: int = 0, traffic_path: str | None = None, keytab: str | None = None,
+                 client_ca: str | None = None):
+        if transport not in TRANSPORTS:
+            raise ValueError("transport must be one of %s, not %r" % (", ".join(TRANSPORTS), transport))
+        if (transport == "kerberos") != bool(keytab):
+            raise ValueError("a keytab goes with the kerberos transport, and only with it")
+        if (transport == "certificate") != bool(client_ca) or (transport == "certificate" and not tls):
+            raise ValueError("the certificate transport needs tls and a client CA, and only it takes one")
         if not user or not password:
             raise ValueError("a user name and a password are required")
         self.transport = transport
@@ -729,9 +746,13 @@ class WSManServer:
         self._stopped = False
         self._tempdir = tempfile.mkdtemp(prefix="hyperv-sim-")
         try:
-            tls_context = create_self_signed_tls(self._tempdir) if tls else None
+            tls_context = create_self_signed_tls(self._tempdir, client_ca) if tls else None
             if transport == "ntlm":
                 authenticator = NTLMAuthenticator(user, password, os.path.join(self._tempdir, "ntlm-users"))
+            elif transport == "kerberos":
+                authenticator = KerberosAuthenticator(keytab)
+            elif transport == "certificate":
+                authenticator = CertificateAuthenticator(user, client_ca)
             else:
                 authenticator = BasicAuthenticator(user, password)
             traffic = TrafficLog(traffic_path)
@@ -761,7 +782,8 @@ class WSManServer:
     def stats(self) -> dict[str, int]:
         """Counters: plain_requests, encrypted_requests, faults, operation_timeouts (of which
         receives_ended_by_stop), receive_waits (Receives that found no output ready and waited for it),
-        dropped_connections."""
+        dropped_connections, logon_refusals (Kerberos tokens or client certificates refused, and requests without
+        one)."""
         return self._stats.snapshot()
 
     def wait_for_stat(self, name: str, at_least: int, timeout: float) -> bool:

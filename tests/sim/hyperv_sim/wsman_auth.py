@@ -1,13 +1,25 @@
 """Authentication, MS-WSMV message encryption and TLS for the simulated WinRM endpoint.
 
-Two transports, as a Windows host offers them to pywinrm (and so to Ansible's ``winrm``
-connection):
+Three transports, as a Windows host offers them to pywinrm (and so to Ansible's ``winrm``
+connection) and pypsrp (``psrp``):
 
 * ``basic``: every request carries ``Authorization: Basic ...``.
 * ``ntlm``: a pyspnego NTLM acceptor. NTLM authenticates the TCP connection, not a request,
   so the state lives in one :class:`NTLMConnectionAuth` per connection. After the handshake
   the client either sends plain SOAP (https) or MS-WSMV ``multipart/encrypted`` bodies
   sealed with the NTLM session keys (http, the Windows default).
+* ``kerberos``: a GSSAPI acceptor (pyspnego on python-gssapi, MIT Kerberos) with the host's keytab,
+  as a domain-joined host whose domain has turned NTLM off: ``Negotiate`` carrying a Kerberos
+  token (raw, as pywinrm's pykerberos sends it, or SPNEGO-wrapped, as pypsrp sends it) is
+  accepted, an NTLM token is not. Like NTLM it authenticates the connection; the acceptor's
+  answer (the AP-REP) goes back on the 200 for the client's mutual authentication, and the
+  same ``multipart/encrypted`` bodies are sealed with GSS wrap tokens (``wrap_winrm``).
+* ``certificate`` (https only): the client's TLS certificate, issued by the CA the host trusts
+  for client certificates, with the Client Authentication EKU and a user principal name
+  (``otherName`` UPN in its subjectAltName) that a certificate mapping of the host names, and
+  the request header ``Authorization: http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual``
+  (what pywinrm and pypsrp send). The TLS layer checks the chain; :class:`CertificateAuthenticator`
+  the mapping. No message encryption: TLS protects the traffic.
 """
 
 from __future__ import annotations
@@ -45,6 +57,9 @@ _NTLM_NEGOTIATE, _NTLM_AUTHENTICATE = 1, 3
 # own user file, so every acceptor call runs under this lock with the variable pointing
 # at the calling server's file.
 _NTLM_ENV_LOCK = threading.Lock()
+# Likewise MIT Kerberos finds the acceptor's keys through the process-wide KRB5_KTNAME when a context
+# accepts its first token.
+_KERBEROS_ENV_LOCK = threading.Lock()
 
 
 class EncryptionError(Exception):
@@ -56,14 +71,149 @@ class AuthOutcome:
     """What the HTTP layer does with a request after the authentication check.
 
     ``accepted`` requests are processed; the others are answered with ``status`` and
-    ``headers`` and an empty body. ``context`` is the established NTLM context of the
-    connection (None for basic), used for message encryption.
+    ``headers`` and an empty body. ``context`` is the established NTLM or Kerberos context of
+    the connection (None for basic), used for message encryption. An accepted request's
+    ``headers`` go on its response (Kerberos' mutual authentication token).
     """
 
     accepted: bool
     status: int = 200
     headers: list[tuple[str, str]] = field(default_factory=list)
     context: spnego.ContextProxy | None = None
+
+
+@contextlib.contextmanager
+def _environment_variable(lock: threading.Lock, name: str, value: str):
+    """Hold the process-wide environment variable ``name`` at ``value`` (restored afterwards) under ``lock``."""
+    with lock:
+        previous = os.environ.get(name)
+        os.environ[name] = value
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = previous
+
+
+# WS-Management's name for TLS client certificate authentication, sent as the Authorization header (DSP0226).
+CERTIFICATE_AUTHORIZATION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/https/mutual"
+# The subjectAltName otherName a Windows client certificate carries its user principal name in (szOID_NT_PRINCIPAL_NAME).
+UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
+
+
+class CertificateAuthenticator:
+    """Client certificate authentication, as WinRM's certificate mapping (``WSMan:\\localhost\\ClientCertificate``)
+    does it: the certificate's UPN must be the mapped user's, and it must be meant for client authentication. Its
+    chain is checked by TLS against ``client_ca`` (the mapping's issuer) before any request arrives."""
+
+    challenge_headers: list[tuple[str, str]] = []
+
+    def __init__(self, user: str, client_ca: str):
+        if not os.path.isfile(client_ca):
+            raise ValueError("the client CA file %s does not exist" % client_ca)
+        self.user = user
+        self.client_ca = client_ca
+
+    def new_connection(self, peer_certificate: bytes | None = None) -> CertificateConnectionAuth:
+        return CertificateConnectionAuth(self, peer_certificate)
+
+    def refusal(self, peer_certificate: bytes | None) -> str | None:
+        """Why the certificate does not log on the mapped user (None when it does)."""
+        if not peer_certificate:
+            return "no client certificate"
+        certificate = x509.load_der_x509_certificate(peer_certificate)
+        try:
+            usages = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usages = []
+        if x509.ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+            return "the certificate is not meant for client authentication"
+        try:
+            names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return "the certificate names no user principal"
+        upns = [_decode_utf8_string(name.value) for name in names.get_values_for_type(x509.OtherName)
+                if name.type_id == UPN_OID]
+        if not any(upn.lower() == self.user.lower() for upn in upns):
+            return "no certificate mapping for %s" % (", ".join(upns) or "a certificate without a UPN")
+        return None
+
+
+def _decode_utf8_string(der: bytes) -> str:
+    """The text of a DER UTF8String (tag 12), as a UPN otherName holds it."""
+    if len(der) < 2 or der[0] != 12:
+        return ""
+    length, offset = der[1], 2
+    if length & 0x80:
+        size = length & 0x7F
+        length, offset = int.from_bytes(der[2:2 + size], "big"), 2 + size
+    return der[offset:offset + length].decode("utf-8", "replace")
+
+
+class CertificateConnectionAuth:
+    """The certificate is the TLS connection's, so one check per connection; every request must still say that it
+    uses it (the Authorization header), as Windows requires."""
+
+    def __init__(self, authenticator: CertificateAuthenticator, peer_certificate: bytes | None):
+        self.refusal = authenticator.refusal(peer_certificate)
+
+    def check(self, authorization: str | None) -> AuthOutcome:
+        if self.refusal is None and (authorization or "").strip() == CERTIFICATE_AUTHORIZATION:
+            return AuthOutcome(accepted=True)
+        return AuthOutcome(accepted=False, status=401)
+
+
+def create_client_certificate(directory: str, name: str, upn: str, ca: tuple | None = None,
+                              client_auth: bool = True) -> tuple[str, str, tuple]:
+    """A client certificate for ``upn`` (files ``<name>.pem`` and ``<name>.key`` in ``directory``), issued by ``ca``
+    (``(certificate, key)`` from an earlier call) or by a new CA written to ``<name>-ca.pem``. Returns the
+    certificate's and key's paths and the CA."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if ca is None:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hyperv-sim client CA %s" % name)])
+        ca_certificate = (
+            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+        with open(os.path.join(directory, "%s-ca.pem" % name), "wb") as handle:
+            handle.write(ca_certificate.public_bytes(serialization.Encoding.PEM))
+        ca = (ca_certificate, ca_key)
+    ca_certificate, ca_key = ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    utf8 = upn.encode("utf-8")
+    upn_der = bytes([12, len(utf8)]) + utf8  # a short UTF8String: the UPNs here are under 128 bytes
+    usages = [x509.ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [x509.ExtendedKeyUsageOID.SERVER_AUTH]
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, upn.split("@")[0])]))
+        .issuer_name(ca_certificate.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.OtherName(UPN_OID, upn_der)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    cert_path, key_path = _write_pem(certificate, key, os.path.join(directory, "%s.pem" % name),
+                                     os.path.join(directory, "%s.key" % name))
+    return cert_path, key_path, ca
+
+
+def _write_pem(certificate, key, cert_path: str, key_path: str) -> tuple[str, str]:
+    """Write a certificate and its private key (readable by the owner only) as PEM; returns both paths."""
+    with open(cert_path, "wb") as handle:
+        handle.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(key_path, 0o600)
+    return cert_path, key_path
 
 
 class BasicAuthenticator:
@@ -75,7 +225,7 @@ class BasicAuthenticator:
         self._user = user
         self._password = password
 
-    def new_connection(self) -> BasicConnectionAuth:
+    def new_connection(self, peer_certificate: bytes | None = None) -> BasicConnectionAuth:
         return BasicConnectionAuth(self)
 
     def credentials_match(self, user: str, password: str) -> bool:
@@ -124,22 +274,12 @@ class NTLMAuthenticator:
             handle.write("%s:%s:%s\n" % (domain, name, password))
         os.chmod(user_file, 0o600)
 
-    def new_connection(self) -> NTLMConnectionAuth:
+    def new_connection(self, peer_certificate: bytes | None = None) -> NTLMConnectionAuth:
         return NTLMConnectionAuth(self)
 
-    @contextlib.contextmanager
     def acceptor_environment(self):
         """Hold the process-wide NTLM_USER_FILE pointing at this server's user file."""
-        with _NTLM_ENV_LOCK:
-            previous = os.environ.get("NTLM_USER_FILE")
-            os.environ["NTLM_USER_FILE"] = self._user_file
-            try:
-                yield
-            finally:
-                if previous is None:
-                    del os.environ["NTLM_USER_FILE"]
-                else:
-                    os.environ["NTLM_USER_FILE"] = previous
+        return _environment_variable(_NTLM_ENV_LOCK, "NTLM_USER_FILE", self._user_file)
 
     def new_context(self) -> spnego.ContextProxy:
         with self.acceptor_environment():
@@ -205,6 +345,86 @@ class NTLMConnectionAuth:
         return AuthOutcome(accepted=False, status=401, headers=list(NTLMAuthenticator.challenge_headers))
 
 
+class KerberosAuthenticator:
+    """Kerberos through pyspnego's GSSAPI acceptor, with the keys of the host's service principal in ``keytab``.
+
+    The acceptor takes any service principal whose key the keytab holds: a ticket for another service
+    (``HTTP/other-host``) cannot be decrypted and is refused, as is an expired ticket (MIT's check, within
+    the realm's clock skew). ``KRB5_CONFIG`` of the process names the realm.
+    """
+
+    challenge_headers = [("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", "Kerberos")]
+
+    def __init__(self, keytab: str):
+        if not os.path.isfile(keytab):
+            raise ValueError("the keytab %s does not exist" % keytab)
+        self._keytab = keytab
+
+    def new_connection(self, peer_certificate: bytes | None = None) -> KerberosConnectionAuth:
+        return KerberosConnectionAuth(self)
+
+    def acceptor_environment(self):
+        return _environment_variable(_KERBEROS_ENV_LOCK, "KRB5_KTNAME", "FILE:%s" % self._keytab)
+
+    def new_context(self) -> spnego.ContextProxy:
+        # pyspnego's Negotiate acceptor takes SPNEGO and raw Kerberos tokens, Kerberos through GSSAPI (MIT); a
+        # context that ends up on NTLM is refused in check() (no NTLM user file exists for it anyway).
+        return spnego.server(protocol="negotiate", service="HTTP")
+
+
+class KerberosConnectionAuth:
+    """Kerberos state of one TCP connection: one token (the AP-REQ) authenticates it; the acceptor's answer (the
+    AP-REP) goes back on the response for the client's mutual authentication.
+
+    Requests without an Authorization header are accepted once the connection is established (clients send the
+    header on the first request only); a new token on the same connection starts again.
+    """
+
+    def __init__(self, authenticator: KerberosAuthenticator):
+        self._authenticator = authenticator
+        self._pending: spnego.ContextProxy | None = None
+        self._established: spnego.ContextProxy | None = None
+        self.refusal: str | None = None  # why the last token was refused (logged)
+
+    def check(self, authorization: str | None) -> AuthOutcome:
+        if not authorization:
+            if self._established is not None:
+                return AuthOutcome(accepted=True, context=self._established)
+            return self._reject("no Kerberos token")
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() not in ("negotiate", "kerberos"):
+            return self._reject("authentication scheme %s is not offered" % scheme)
+        try:
+            token = base64.b64decode(value.strip(), validate=True)
+        except ValueError:
+            return self._reject("the token is not base64")
+        if not token or token.startswith(_NTLM_SIGNATURE):
+            return self._reject("NTLM is not accepted by this host, only Kerberos")
+
+        self._established = None
+        context = self._pending or self._authenticator.new_context()
+        self._pending = None
+        try:
+            with self._authenticator.acceptor_environment():
+                answer = context.step(token)
+        except Exception as error:  # pyspnego raises SpnegoError, and others for tokens it cannot parse
+            return self._reject("the Kerberos token was refused: %s" % error)
+        headers = [("WWW-Authenticate", "%s %s" % (scheme, base64.b64encode(answer).decode()))] if answer else []
+        if not context.complete:
+            self._pending = context
+            return AuthOutcome(accepted=False, status=401, headers=headers)
+        if context.negotiated_protocol != "kerberos":
+            return self._reject("the client negotiated %s, not Kerberos" % context.negotiated_protocol)
+        self._established = context
+        return AuthOutcome(accepted=True, headers=headers, context=context)
+
+    def _reject(self, reason: str) -> AuthOutcome:
+        self.refusal = reason
+        self._pending = None
+        self._established = None
+        return AuthOutcome(accepted=False, status=401, headers=list(KerberosAuthenticator.challenge_headers))
+
+
 def is_encrypted(content_type: str | None) -> bool:
     return bool(content_type) and content_type.lower().startswith("multipart/encrypted")
 
@@ -254,8 +474,9 @@ def wrap_response(context: spnego.ContextProxy, message: bytes) -> bytes:
     )
 
 
-def create_self_signed_tls(directory: str) -> ssl.SSLContext:
-    """A server TLS context with a throw-away certificate for 127.0.0.1/localhost, written to ``directory``."""
+def create_self_signed_tls(directory: str, client_ca: str | None = None) -> ssl.SSLContext:
+    """A server TLS context with a throw-away certificate for 127.0.0.1/localhost, written to ``directory``;
+    ``client_ca``: ask clients for a certificate and accept those it issued (certificate authentication)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -273,15 +494,13 @@ def create_self_signed_tls(directory: str) -> ssl.SSLContext:
         ]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    cert_path = os.path.join(directory, "cert.pem")
-    key_path = os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as handle:
-        handle.write(certificate.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(key_path, 0o600)
+    cert_path, key_path = _write_pem(certificate, key, os.path.join(directory, "cert.pem"),
+                                     os.path.join(directory, "key.pem"))
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
+    if client_ca:
+        # Optional at the TLS level, as on Windows: a connection without a certificate gets a 401 from the mapping.
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(cafile=client_ca)
     return context

@@ -51,7 +51,7 @@ CONTROLLER_KEYS = {
     # argument specs (option_rules reads an option's declared type, safe_change_step a role option's default)
     "type", "default",
     # the inventory plugin's host entries ("name:port" or "address") and the connection plugin it loads
-    "address", "port", "winrm",
+    "address", "port", "kerberos_hostname", "winrm",
     # the inventory-style variable that names the connection plugin remote_connection loads
     "ansible_connection",
 }

@@ -22,7 +22,7 @@ def test_parse_endpoints_takes_names_and_dicts():
     ([42], "hosts[0] must be a host name or a dict with name, address and port, not 42"),
     ([{"address": "192.0.2.1"}], "hosts[0] needs a name"),
     (["hv01", {"name": " "}], "hosts[1] needs a name"),
-    ([{"name": "hv01", "user": "x"}], "hosts[0] has unknown keys user (allowed: name, address, port)"),
+    ([{"name": "hv01", "user": "x"}], "hosts[0] has unknown keys user (allowed: name, address, port, kerberos_hostname)"),
     ([{"name": "hv01", "port": "5986"}], "hosts[0]: port must be a number from 1 to 65535, not '5986'"),
     ([{"name": "hv01", "port": 70000}], "hosts[0]: port must be a number from 1 to 65535, not 70000"),
     ([{"name": "hv01", "port": True}], "hosts[0]: port must be a number from 1 to 65535, not True"),
@@ -103,3 +103,17 @@ def test_psrp_connection_variables_validate_certificates_and_carry_no_credential
         "ansible_psrp_protocol": "https", "ansible_psrp_auth": "ntlm", "ansible_psrp_message_encryption": "auto",
         "ansible_psrp_cert_validation": "validate", "ansible_psrp_ca_cert": "/etc/ca.pem",
         "ansible_psrp_connection_timeout": 30}
+
+
+def test_an_entry_s_kerberos_hostname_becomes_the_connections_hostname_override():
+    endpoints = inv.parse_endpoints([{"name": "hv01", "address": "192.0.2.1", "kerberos_hostname": "hv01.corp.example"},
+                                     "hv02"], 5985, "hosts")
+    assert endpoints[0].kerberos_hostname == "hv01.corp.example" and endpoints[1].kerberos_hostname is None
+    winrm = inv.connection_variables(endpoints[0], "http", "kerberos", True, None, "auto", None)
+    assert winrm["ansible_winrm_kerberos_hostname_override"] == "hv01.corp.example"
+    psrp = inv.connection_variables(endpoints[0], "http", "kerberos", True, None, "auto", None, connection="psrp")
+    assert psrp["ansible_psrp_negotiate_hostname_override"] == "hv01.corp.example"
+    plain = inv.connection_variables(endpoints[1], "http", "kerberos", True, None, "auto", None)
+    assert not any("override" in name for name in plain)
+    with pytest.raises(inv.InventoryConfigError, match=r"hosts\[0\]: kerberos_hostname must be a host name"):
+        inv.parse_endpoints([{"name": "hv01", "kerberos_hostname": ""}], 5985, "hosts")
