@@ -33,7 +33,7 @@ USER = "operator"
 # A service principal that exists in the realm but is in no simulated host's keytab: a ticket for it is a ticket
 # for the wrong service.
 OTHER_SERVICE_HOST = "other"
-KDC_PROGRAMS = ("krb5kdc", "kdb5_util", "kadmin.local", "kinit", "klist")
+KDC_PROGRAMS = ("krb5kdc", "kdb5_util", "kadmin.local", "kinit", "klist", "kvno")
 # The KDC answers within a fraction of a second; the deadline only bounds a KDC that never comes up.
 KDC_START_SECONDS = 30
 KDC_STOP_SECONDS = 5
@@ -200,6 +200,19 @@ class Realm:
                               env=dict(os.environ, **self.environment(cache)), check=False,
                               timeout=KDC_START_SECONDS).returncode == 0
 
+    def service_ticket_refusal(self, cache: str, host: str) -> str | None:
+        """Why the KDC gives no ticket for ``host``'s HTTP service to the user of ``cache`` (``kvno``'s error), or None
+        when it gives one. ``cache`` is left as it is: kvno works on a copy, so no service ticket is stored."""
+        probe = cache + ".probe"
+        shutil.copyfile(cache, probe)
+        try:
+            completed = subprocess.run([_program("kvno"), "-c", "FILE:%s" % probe, "HTTP/%s" % service_host(host)],
+                                       capture_output=True, text=True, env=dict(os.environ, **self.environment(probe)),
+                                       timeout=KDC_START_SECONDS, check=False)
+        finally:
+            os.unlink(probe)
+        return None if completed.returncode == 0 else (completed.stderr.strip() or "kvno exit %d" % completed.returncode)
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
@@ -214,10 +227,10 @@ def _run(command: list[str], environment: dict[str, str], stdin: str | None = No
                                  % (" ".join(command[:2]), completed.returncode, completed.stdout, completed.stderr))
 
 
-def _create(directory: str, kdc_port: int, hosts: tuple[str, ...]) -> Realm:
+def _create(directory: str, kdc_port: int, hosts: tuple[str, ...], clock_skew: int = CLOCK_SKEW_SECONDS) -> Realm:
     realm = Realm(directory=directory, kdc_port=kdc_port, password=secrets.token_urlsafe(18), hosts=hosts)
     with open(realm.krb5_config, "w", encoding="ascii") as handle:
-        handle.write(krb5_conf(kdc_port))
+        handle.write(krb5_conf(kdc_port, clock_skew))
     with open(realm.kdc_profile, "w", encoding="ascii") as handle:
         handle.write(kdc_conf(directory, kdc_port))
     with open(os.path.join(directory, "kadm5.acl"), "w", encoding="ascii") as handle:
@@ -261,9 +274,10 @@ def _start_kdc(realm: Realm) -> None:
 
 
 @contextlib.contextmanager
-def running_realm(directory, hosts=("hv01", "hv02")):
+def running_realm(directory, hosts=("hv01", "hv02"), clock_skew=CLOCK_SKEW_SECONDS):
     """Create the realm in ``directory`` (a fresh, empty directory), start its KDC, yield the :class:`Realm`, and
-    always stop the KDC on exit."""
+    always stop the KDC on exit. ``clock_skew``: seconds the KDC, its clients and the hosts tolerate, also past a
+    ticket's end (a realm where a ticket expires for good within seconds has a small one)."""
     directory = os.fspath(directory)
     hosts = tuple(host.lower() for host in hosts)
     missing = missing_programs()
@@ -275,7 +289,7 @@ def running_realm(directory, hosts=("hv01", "hv02")):
         attempt += 1
         attempt_dir = os.path.join(directory, "realm-%d" % attempt)
         os.makedirs(attempt_dir)
-        realm = _create(attempt_dir, _free_port(), hosts)
+        realm = _create(attempt_dir, _free_port(), hosts, clock_skew)
         try:
             _start_kdc(realm)
             break
