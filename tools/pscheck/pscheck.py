@@ -67,6 +67,8 @@ NEEDS_MODULE = re.compile(r"^[a-z]+-(vm|vhd|cluster)", re.IGNORECASE)
 MUST_CONFIRM_FALSE = {"restore-vmsnapshot", "remove-vmsnapshot", "restore-vmcheckpoint", "remove-vmcheckpoint"}
 NAME_LOOKUPS = {"get-vm", "get-vmsnapshot", "remove-vmsnapshot", "restore-vmsnapshot", "rename-vmsnapshot",
                 "get-vmcheckpoint", "remove-vmcheckpoint", "restore-vmcheckpoint", "rename-vmcheckpoint"}
+# Get-VM -Name is a wildcard pattern unless the names hold no wildcard character; a function that tests that first may use it.
+WILDCARD_GUARD = "[Management.Automation.WildcardPattern]::ContainsWildcardCharacters("
 PS7_NODES = {"pipeline_chain_tail": "&& / || pipeline chain", "null_coalesce_expression": "?? operator",
              "ternary_expression": "ternary ?: operator", "class_statement": "class definition",
              "enum_statement": "enum definition"}
@@ -347,6 +349,16 @@ def check_convertto_json(text: str) -> list[str]:
     return problems
 
 
+def _guards_wildcards(command: Node) -> bool:
+    """Whether ``command`` is in a function that tests its names for wildcard characters first
+    (Get-VMByName): Get-VM -Name then compares names exactly, as Test-SameName does (decompiled
+    VirtualizationObjectLocator), and builds the objects of those VMs only."""
+    node = command.parent
+    while node is not None and node.type != "function_statement":
+        node = node.parent
+    return node is not None and WILDCARD_GUARD in text_of(node)
+
+
 def check_no_name_lookups(text: str) -> list[str]:
     problems = []
     for written, command in commands(parse(text)):
@@ -355,6 +367,8 @@ def check_no_name_lookups(text: str) -> list[str]:
             continue
         dummy_sets, switches = catalog_parameters(CMDLETS[name])
         for parameter, dummy, node in arguments(command, switches):
+            if parameter in ("name", "vmname") and name == "get-vm" and _guards_wildcards(command):
+                continue
             if parameter in ("name", "vmname"):
                 problems.append("line %d: %s -%s is a wildcard pattern; filter with Test-SameName or use ids"
                                 % (line(node), written, parameter))

@@ -33,7 +33,7 @@ import sys
 import uuid
 from typing import Callable, Iterator
 
-from hyperv_sim import corrupt_replies, engine, request_log, traffic
+from hyperv_sim import corrupt_replies, engine, request_log, traffic, work_log
 from hyperv_sim.commands import FAULT_ACTIONS
 from hyperv_sim.state import StateFile, StateFileError, find_vm
 
@@ -245,6 +245,15 @@ class SimHost:
                 vm = host.state["vms"][host.add_vm(name)]
                 for number in range(1, checkpoints_each + 1):
                     host.add_checkpoint(vm, "cp-%d" % number, age_seconds=checkpoints_each - number + 1)
+
+    def work(self) -> dict:
+        """The host-side work of the operations since the last reset (hyperv_sim.work_log.summarize): cmdlet calls
+        and the objects they returned, what a real host's cost grows with."""
+        return work_log.summarize(work_log.read(self.state_file.path))
+
+    def reset_work(self) -> None:
+        """Count the host-side work from now on."""
+        work_log.reset(self.state_file.path)
 
     @property
     def traffic_path(self) -> pathlib.Path:

@@ -131,6 +131,18 @@ def test_check_no_name_lookups_catches_name_parameters(snippet):
     assert check_no_name_lookups(snippet) != []
 
 
+def test_check_no_name_lookups_accepts_get_vm_by_name_only_behind_a_wildcard_test():
+    guarded = ("function Get-VMByName {\n    param([string[]]$Name)\n"
+               "    if (@($Name | Where-Object { [Management.Automation.WildcardPattern]::ContainsWildcardCharacters($_) })"
+               ".Count -gt 0) { return @(Hyper-V\\Get-VM) }\n    Hyper-V\\Get-VM -Name $Name\n}\n")
+    assert check_no_name_lookups(guarded) == []
+    unguarded = "function Get-VMByName {\n    param([string[]]$Name)\n    Hyper-V\\Get-VM -Name $Name\n}\n"
+    assert check_no_name_lookups(unguarded) != []
+    # Only Get-VM: a checkpoint's -Name stays a pattern whatever the function tests.
+    snapshot = guarded.replace("Hyper-V\\Get-VM -Name $Name", "Hyper-V\\Get-VMSnapshot -VM $vm -Name $Name")
+    assert check_no_name_lookups(snapshot) != []
+
+
 def test_check_no_name_lookups_accepts_ids_and_objects():
     snippet = ("Hyper-V\\Get-VM -Id $g\nHyper-V\\Get-VMSnapshot -VM $vm\n"
                "Hyper-V\\Remove-VMSnapshot -VMSnapshot $s -IncludeAllChildSnapshots -Confirm:$false\n")
