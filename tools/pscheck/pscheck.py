@@ -349,6 +349,19 @@ def check_convertto_json(text: str) -> list[str]:
     return problems
 
 
+def check_no_case_sensitive_unique(text: str) -> list[str]:
+    """Select-Object -Unique compares strings case-sensitively in Windows PowerShell 5.1; paths and names do not."""
+    problems = []
+    for written, command in commands(parse(text)):
+        if split_module(written)[1] != "select-object":
+            continue
+        for parameter, dummy, node in arguments(command, {"unique"}):
+            if parameter == "unique":
+                problems.append("line %d: Select-Object -Unique compares case-sensitively in Windows PowerShell 5.1; "
+                                "use a HashSet[string] with [StringComparer]::OrdinalIgnoreCase" % line(node))
+    return problems
+
+
 def _guards_wildcards(command: Node) -> bool:
     """Whether ``command`` is in a function that tests its names for wildcard characters first
     (Get-VMByName): Get-VM -Name then compares names exactly, as Test-SameName does (decompiled
@@ -721,6 +734,7 @@ def check_file(path: str | pathlib.Path, common_text: str | None = None) -> list
     problems += check_comment_lines_are_comments(text)
     problems += check_windows_powershell_syntax(text)
     problems += check_no_name_lookups(text)
+    problems += check_no_case_sensitive_unique(text)
     if path.name == "runner.ps1":
         problems += check_runner_runs_common_then_operation(text)
         problems += check_runner_writes_one_reply(text)

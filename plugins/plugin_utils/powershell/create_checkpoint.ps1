@@ -6,12 +6,16 @@ param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes
 # (opened only when the type must change), the type to put back and whether the type changed.
 
 function Test-ProductionFailure {
-    # Whether a ProductionOnly Checkpoint-VM failed because the guest could not make a production
-    # checkpoint: the failed CreateSnapshot job shows as OperationFailed (the probe records the id on
-    # a real host). ObjectInUse, InvalidState, OperationTimeout, AccessDenied and the rest are other
-    # failures, never a reason to take a standard checkpoint; an Off VM needs no guest at all.
+    # Whether a ProductionOnly Checkpoint-VM failed because no production checkpoint can be made: the
+    # guest could not make one (the failed CreateSnapshot job shows as OperationFailed; the probe records
+    # the id on a real host), or the VM is Saved or Paused, a state that never allows one (decompiled
+    # IsProductionSnapshotAvailable) and answers InvalidState (32775, decompiled ExceptionHelper). That
+    # InvalidState does not clear by waiting: it is no reason to retry (busy). ObjectInUse, an InvalidState
+    # of a VM that runs, OperationTimeout, AccessDenied and the rest are other failures, never a reason to
+    # take a standard checkpoint; an Off VM needs no guest at all.
     param($Record, $VM)
-    (Get-ErrorId -Record $Record) -eq 'OperationFailed' -and $VM.state -ne 'Off'
+    $id = Get-ErrorId -Record $Record
+    ($id -eq 'OperationFailed' -and $VM.state -ne 'Off') -or ($id -eq 'InvalidState' -and @('Saved', 'Paused') -contains $VM.state)
 }
 
 function New-NamedCheckpoint {

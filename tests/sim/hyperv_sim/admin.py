@@ -54,6 +54,12 @@ VM_ATTRIBUTES = {
     "busy_calls": int,  # the next N cmdlets on the VM fail with ObjectInUse
     "invalid_state_calls": int,  # the next N Set-VM calls on the VM fail with InvalidState
     "checkpoint_failure": str,  # an error id (engine.ERROR_CATEGORIES) every Checkpoint-VM fails with; "" for none
+    # the name of a checkpoint another process takes right before the VM's next Checkpoint-VM (a racing run)
+    "concurrent_checkpoint": str,
+    "unreadable_disk": bool,  # true: Get-VHD of its running disk fails (in use by another node, moved, no right)
+    # the type-override marker on the host: {"original": type to put back, "live": held by a running create,
+    # "other_account": written by another account in a folder this one may not open files of}
+    "type_override": dict,
 }
 # The operations that name their VM with a VMId parameter (faults can be limited to one VM).
 VM_CHANGE_OPERATIONS = ("create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint")

@@ -54,6 +54,10 @@ DEFAULT_COMPUTER_NAME = "HV01"
 BUSY_MESSAGE = "The operation cannot be performed while the object is in use."
 # ... and for InvalidState (32775), as canonical/multipass#4204 quotes it (Set-VM).
 INVALID_STATE_MESSAGE = "The operation cannot be performed while the object is in its current state."
+# ... and the module's own text for a VM's state (OperationFailed_InvalidState of the decompiled CmdletErrorMessages).
+INVALID_STATE_VM_MESSAGE = "The operation cannot be performed while the virtual machine is in its current state."
+# Where the scripts keep the type-override markers (Get-TypeOverridePath: %ProgramData%\hyperv.checkpoint\type-override).
+TYPE_OVERRIDE_FOLDER = "C:\\ProgramData\\hyperv.checkpoint\\type-override"
 GIB = 1024 ** 3
 DEFAULT_VOLUME = "C:\\"
 DEFAULT_VOLUME_BYTES = 2048 * GIB
@@ -496,6 +500,12 @@ class HyperVHost:
         now = self.now()
         chain += AVHDX_HEADER_BYTES * sum(1 for merge in vm.get("merges", [])
                                           if merge["on_chain"] and now < parse_time(merge["done_at"]))
+        if vm.get("unreadable_disk"):
+            # Get-VHD of the running disk fails: the chain's size and that of the checkpoint it is written
+            # after are unknown, never a smaller sum.
+            chain = None
+            if vm["current_checkpoint_id"] in own:
+                own[vm["current_checkpoint_id"]] = None
         return {"checkpoints": own, "chain": chain}
 
     # -- VMs ---------------------------------------------------------------------------------
@@ -903,6 +913,11 @@ class HyperVHost:
             raise hyperv_error("hyperv-sim: checkpoint operation failed for '%s' (simulated %s)"
                                % (vm["name"], vm["checkpoint_failure"]), vm["checkpoint_failure"],
                                ERROR_CATEGORIES[vm["checkpoint_failure"]], "CheckpointVM")
+        other = vm.pop("concurrent_checkpoint", None)
+        if other:
+            # Another process took a checkpoint of the VM a moment before this one (a run racing for it), after
+            # this operation's first read of the VM's checkpoints.
+            self.take_checkpoint(vm, other, "standard", creation_time=self.now() - datetime.timedelta(seconds=1))
         in_effect = vm["checkpoint_type"] if self.supports_checkpoint_type else "Standard"
         if in_effect == "Disabled":
             raise hyperv_error("Checkpoint operation failed.\nCheckpoints have been disabled for '%s'." % vm["name"],
@@ -910,6 +925,10 @@ class HyperVHost:
         taken_type = "standard"
         if in_effect in ("Production", "ProductionOnly") and self._can_take_production(vm):
             taken_type = "production"
+        elif in_effect == "ProductionOnly" and vm["state"] in ("Saved", "Paused"):
+            # A state that never allows a production checkpoint: the job fails InvalidState (32775).
+            raise hyperv_error("Checkpoint operation failed for '%s'.\n%s" % (vm["name"], INVALID_STATE_VM_MESSAGE),
+                               "InvalidState", "InvalidOperation", "CheckpointVM")
         elif in_effect == "ProductionOnly":
             raise hyperv_error(
                 "Checkpoint operation failed. Production checkpoints cannot be created for '%s'." % vm["name"],
@@ -995,9 +1014,15 @@ class HyperVHost:
             "checkpoint_count": self._standard_count(checkpoints),
             "volumes": self.vm_volumes(vm),
             "disk_chain_bytes": sizes["chain"] if sizes else None,
-            "type_override": ({"original_type": None if override["live"] else override["original"],
-                               "live": override["live"]} if override else None),
+            "type_override": ({"original_type": None if self._marker_held(override) else override["original"],
+                               "live": self._marker_held(override)} if override else None),
         }
+
+    @staticmethod
+    def _marker_held(override: dict) -> bool:
+        """``Get-TypeOverride``'s ``live``: the marker is held by a running create, or it is another account's
+        that this one may not open (a folder made before it gave Hyper-V Administrators rights): held too."""
+        return bool(override["live"] or override.get("other_account"))
 
     def checkpoint_record(self, vm: dict, checkpoint: dict, sizes: dict | None = None) -> dict:
         return {
@@ -1128,6 +1153,12 @@ class HyperVHost:
         repaired = None
         override = vm.get("type_override")
         if has_types and override:
+            if override.get("other_account"):
+                raise HostError("busy", "The checkpoint-type marker of VM '%s' (%s) belongs to another account, which "
+                                "may be taking a checkpoint with the type switched; try again when it is done, or let "
+                                "that account or an administrator take a checkpoint of the VM, which puts the type back "
+                                "and removes the marker" % (vm["name"], TYPE_OVERRIDE_FOLDER + "\\" + vm["id"] + ".txt"),
+                                {"vm": vm["name"], "reason": "type_override_other_account"})
             if override["live"]:
                 raise HostError("busy", "Another run is taking a checkpoint of VM '%s' with its checkpoint type "
                                 "switched; try again when it is done" % vm["name"],
@@ -1171,7 +1202,8 @@ class HyperVHost:
                 made, name_repaired = self._new_named_checkpoint(vm, name, known, listed_at)
             except HostError as failure:
                 self._stop_low_disk_space(vm, self.vm_volumes(vm), min_free_bytes)
-                production_failure = error_id(failure) == "OperationFailed" and before["state"] != "Off"
+                production_failure = ((error_id(failure) == "OperationFailed" and before["state"] != "Off")
+                                      or (error_id(failure) == "InvalidState" and before["state"] in ("Saved", "Paused")))
                 if in_effect != "ProductionOnly" or not production_failure:
                     raise
                 if requested == "ProductionOnly":
@@ -1316,7 +1348,7 @@ class HyperVHost:
         if change.get("CheckpointType") is not None:
             if not self.supports_checkpoint_type:
                 raise self._unsupported("checkpoint_type")
-            if (vm.get("type_override") or {}).get("live"):
+            if vm.get("type_override") and self._marker_held(vm["type_override"]):
                 raise HostError("busy", "A checkpoint of VM '%s' is being taken with its checkpoint type switched; try "
                                 "again when it is done" % vm["name"],
                                 {"vm": vm["name"], "reason": "type_override_in_progress"})
