@@ -6,19 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hyperv_sim import engine
-from hyperv_sim.engine import HyperVHost
 
-from test_engine import FakeClock, create, fails, run, vm_of
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def host(tmp_path, clock):
-    return HyperVHost(engine.new_state(), tmp_path / "disks", clock=clock)
+from test_engine import clock, create, fails, host, run, vm_of  # noqa: F401  (clock and host: the fixtures)
 
 
 @pytest.mark.parametrize("name, expected", [
