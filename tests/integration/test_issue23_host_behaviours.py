@@ -82,7 +82,7 @@ def test_a_production_checkpoint_of_a_saved_or_paused_vm_is_not_retried(lab, sta
     assert "failed transiently" not in run.stdout  # never answered busy
     requests = [entry for entry in lab.host.requests() if entry.get("operation") == "create_checkpoint"]
     assert len(requests) == 2, requests  # one request per task: nothing was retried
-    assert [name for name in lab.host.checkpoints("web01")] and lab.host.checkpoints("web01")[0]["name"] == "cp"
+    assert [cp["name"] for cp in lab.host.checkpoints("web01")] == ["cp"]
     assert "Checkpoint-VM" in cmdlets_since(lab, "web01", seen)
 
 

@@ -6,8 +6,15 @@ from __future__ import annotations
 import pytest
 
 from hyperv_sim import engine
+from hyperv_sim.engine import HyperVHost
 
-from test_engine import clock, create, fails, host, run, vm_of  # noqa: F401  (clock and host: the fixtures)
+from test_engine import FakeClock, create, fails, run, vm_of
+
+
+@pytest.fixture
+def host(tmp_path):
+    """A simulated host whose clock (``host.clock``) moves only when told."""
+    return HyperVHost(engine.new_state(), tmp_path / "disks", clock=FakeClock())
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -36,7 +43,7 @@ def test_a_vm_read_by_name_or_id_costs_the_same_whatever_the_host_holds(host):
     assert work[0][0]["cmdlets"] == {"Get-VM -Name": 1, "Get-VMSnapshot -VM": 1, "Get-VMHardDiskDrive -VM": 1}
 
 
-def test_a_checkpoint_list_is_the_modules_cached_one_for_five_seconds(host, clock):
+def test_a_checkpoint_list_is_the_modules_cached_one_for_five_seconds(host):
     vm_id = host.add_vm("web01")
     vm = vm_of(host, vm_id)
     assert host.list_checkpoints(vm) == []
@@ -44,7 +51,7 @@ def test_a_checkpoint_list_is_the_modules_cached_one_for_five_seconds(host, cloc
     assert host.list_checkpoints(vm) == []  # served from the cache, without the new checkpoint
     assert host.find_checkpoint(vm, made["id"])["id"] == made["id"]  # a read by id is not
     assert [cp["id"] for cp in host.checkpoint_list(vm, taken=[made])] == [made["id"]]
-    clock.advance(engine.MODULE_CACHE_SECONDS)
+    host.clock.advance(engine.MODULE_CACHE_SECONDS)
     assert [cp["id"] for cp in host.list_checkpoints(vm)] == [made["id"]]
 
 
