@@ -101,9 +101,10 @@ ASSUMPTIONS = (
                "techthoughts2/Diag-V#10; reference section 3", False),
     Assumption("volumes_are_win32_volumes", "volumes", "all_paths_on_a_volume", True,
                "learn.microsoft.com Win32_Volume (mount points included); SMB paths have none", True),
-    Assumption("deleted_checkpoint_state_throws", "deleted_checkpoint_properties", "state_readable_after_delete",
-               False, "eryph-org/eryph#176; " + DECOMPILED + ", VMSnapshot properties re-read the host "
-               "(UpdatePolicy.EnsureUpdated, ServerObjectDeletedException)", True),
+    Assumption("deleted_checkpoint_reads_cached_values", "deleted_checkpoint_properties", "state_readable_after_delete",
+               True, DECOMPILED + ", DataUpdaterBase.GetData: a property read re-reads the host at most every 5 s "
+               "(Constants.UpdateThreshold) and, when the object is gone (ServerObjectDeletedException), marks it "
+               "deleted and returns the values read before", True),
     Assumption("cluster_owner_by_vm_id", "cluster_owner", "owner_is_this_node", True,
                "learn.microsoft.com Get-ClusterResource -VMId; the task runs on the VM's owner", False),
 )

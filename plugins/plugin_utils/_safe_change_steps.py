@@ -308,15 +308,17 @@ class HostSteps:
         if reply.get("fell_back"):
             add_note(run, FELL_BACK, FELL_BACK_NOTE)
         if options["safe_change_lock_minutes"] > 0:
-            return self._lock(run, (reply.get("vm") or {}).get("checkpoints"))
+            # Not on the list the create returned: the Hyper-V module serves a VM's checkpoint list from a cache
+            # of 5 s (decompiled DataUpdaterBase.GetData), so that list can miss another run's checkpoint taken
+            # after the create began. A read of its own (a new PowerShell process) lists what is there now.
+            return self._lock(run)
         run["proceed"] = True
         return run
 
     def _lock(self, run: dict[str, Any], listed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The checkpoint just taken is this run's lock: the run whose lock came first goes on.
 
-        ``listed``: the VM's checkpoints as the create listed them right after taking this one; without
-        them (a client that does not list), the VM is read again.
+        ``listed``: the VM's checkpoints as they are now, when the caller has read them; else the VM is read.
         """
         options, checkpoint = run["options"], run["checkpoint"]
         try:

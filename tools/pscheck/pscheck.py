@@ -67,6 +67,8 @@ NEEDS_MODULE = re.compile(r"^[a-z]+-(vm|vhd|cluster)", re.IGNORECASE)
 MUST_CONFIRM_FALSE = {"restore-vmsnapshot", "remove-vmsnapshot", "restore-vmcheckpoint", "remove-vmcheckpoint"}
 NAME_LOOKUPS = {"get-vm", "get-vmsnapshot", "remove-vmsnapshot", "restore-vmsnapshot", "rename-vmsnapshot",
                 "get-vmcheckpoint", "remove-vmcheckpoint", "restore-vmcheckpoint", "rename-vmcheckpoint"}
+# Get-VM -Name is a wildcard pattern unless the names hold no wildcard character; a function that tests that first may use it.
+WILDCARD_GUARD = "[Management.Automation.WildcardPattern]::ContainsWildcardCharacters("
 PS7_NODES = {"pipeline_chain_tail": "&& / || pipeline chain", "null_coalesce_expression": "?? operator",
              "ternary_expression": "ternary ?: operator", "class_statement": "class definition",
              "enum_statement": "enum definition"}
@@ -347,6 +349,29 @@ def check_convertto_json(text: str) -> list[str]:
     return problems
 
 
+def check_no_case_sensitive_unique(text: str) -> list[str]:
+    """Select-Object -Unique compares strings case-sensitively in Windows PowerShell 5.1; paths and names do not."""
+    problems = []
+    for written, command in commands(parse(text)):
+        if split_module(written)[1] != "select-object":
+            continue
+        for parameter, dummy, node in arguments(command, {"unique"}):
+            if parameter == "unique":
+                problems.append("line %d: Select-Object -Unique compares case-sensitively in Windows PowerShell 5.1; "
+                                "use a HashSet[string] with [StringComparer]::OrdinalIgnoreCase" % line(node))
+    return problems
+
+
+def _guards_wildcards(command: Node) -> bool:
+    """Whether ``command`` is in a function that tests its names for wildcard characters first
+    (Get-VMByName): Get-VM -Name then compares names exactly, as Test-SameName does (decompiled
+    VirtualizationObjectLocator), and builds the objects of those VMs only."""
+    node = command.parent
+    while node is not None and node.type != "function_statement":
+        node = node.parent
+    return node is not None and WILDCARD_GUARD in text_of(node)
+
+
 def check_no_name_lookups(text: str) -> list[str]:
     problems = []
     for written, command in commands(parse(text)):
@@ -355,6 +380,8 @@ def check_no_name_lookups(text: str) -> list[str]:
             continue
         dummy_sets, switches = catalog_parameters(CMDLETS[name])
         for parameter, dummy, node in arguments(command, switches):
+            if parameter in ("name", "vmname") and name == "get-vm" and _guards_wildcards(command):
+                continue
             if parameter in ("name", "vmname"):
                 problems.append("line %d: %s -%s is a wildcard pattern; filter with Test-SameName or use ids"
                                 % (line(node), written, parameter))
@@ -707,6 +734,7 @@ def check_file(path: str | pathlib.Path, common_text: str | None = None) -> list
     problems += check_comment_lines_are_comments(text)
     problems += check_windows_powershell_syntax(text)
     problems += check_no_name_lookups(text)
+    problems += check_no_case_sensitive_unique(text)
     if path.name == "runner.ps1":
         problems += check_runner_runs_common_then_operation(text)
         problems += check_runner_writes_one_reply(text)

@@ -17,12 +17,16 @@ function Get-DiskFile {
 
 function Get-ChainFiles {
     # The files of the chains under the VM's running disks: each disk, its parent, ... down to the base disk.
-    param([object[]]$Drives, [hashtable]$Files)
+    # A file that cannot be read ends its chain; $Unread (a list), when given, gets its path.
+    param([object[]]$Drives, [hashtable]$Files, [System.Collections.ArrayList]$Unread)
     @(foreach ($drive in $Drives) {
         $path = [string]$drive.Path
         while ($path) {
             $file = Get-DiskFile -Path $path -Files $Files
-            if ($null -eq $file) { break }
+            if ($null -eq $file) {
+                if ($null -ne $Unread) { [void]$Unread.Add($path) }
+                break
+            }
             $file
             $path = [string]$file.ParentPath
         }
@@ -54,7 +58,11 @@ function Get-DiskSizes {
         $id = [string]$snapshot.Id
         $total = [long]0
         if ($own.ContainsKey($id)) {
-            foreach ($path in @($own[$id] | Select-Object -Unique)) {
+            # Each file once, whatever the case of its path: Select-Object -Unique compares case-sensitively
+            # in Windows PowerShell 5.1, and Windows paths do not.
+            $counted = New-Object -TypeName 'System.Collections.Generic.HashSet[string]' -ArgumentList @(, [StringComparer]::OrdinalIgnoreCase)
+            foreach ($path in $own[$id]) {
+                if (-not $counted.Add($path)) { continue }
                 $file = Get-DiskFile -Path $path -Files $files
                 if ($null -eq $file) { $total = $null; break }
                 $total += [long]$file.FileSize
@@ -62,7 +70,10 @@ function Get-DiskSizes {
         }
         $sizes[$id] = $total
     }
+    # A file of the chain that cannot be read makes its size unknown, not a smaller sum.
+    $unread = New-Object System.Collections.ArrayList
     $chain = [long]0
-    foreach ($file in (Get-ChainFiles -Drives $Drives -Files $files)) { $chain += [long]$file.FileSize }
+    foreach ($file in (Get-ChainFiles -Drives $Drives -Files $files -Unread $unread)) { $chain += [long]$file.FileSize }
+    if ($unread.Count -gt 0) { $chain = $null }
     [ordered]@{ checkpoints = $sizes; chain = $chain }
 }

@@ -9,9 +9,57 @@ function Test-SameName {
     [string]::Equals($Left, $Right, [System.StringComparison]::OrdinalIgnoreCase)
 }
 
+function Test-NotFound {
+    # Whether a Hyper-V read's error says only that nothing is there: Get-VM -Id and Get-VMSnapshot -Id
+    # give ObjectNotFound, Get-VM -Name an InvalidParameter record per name no VM has (decompiled
+    # VirtualizationObjectLocator: GetVirtualMachineById, WriteNonMatchingNameErrors, GetVMSnapshotById).
+    param($Record)
+    $id = Get-ErrorId -Record $Record
+    $id -eq 'ObjectNotFound' -or $id -eq 'InvalidParameter' -or [string]$Record.CategoryInfo.Category -eq 'ObjectNotFound'
+}
+
+function Invoke-Lookup {
+    # Runs $Read, one Hyper-V read that answers "nothing there" with an error (Test-NotFound): its objects,
+    # none for such an error; any other error (access denied) is raised as it came.
+    param([scriptblock]$Read)
+    $ErrorActionPreference = 'Continue'
+    $output = @()
+    try {
+        $output = @(& $Read 2>&1)
+    } catch {
+        if (-not (Test-NotFound -Record $_)) { throw }
+    }
+    foreach ($item in $output) {
+        if ($item -isnot [System.Management.Automation.ErrorRecord]) { $item; continue }
+        if (-not (Test-NotFound -Record $item)) { throw $item }
+    }
+}
+
+function Get-VMByName {
+    # The VMs named $Name (one or more names). Without a wildcard character Get-VM -Name builds the objects
+    # of the VMs of those names only, compared as Test-SameName compares them (OrdinalIgnoreCase, decompiled
+    # VirtualizationObjectLocator.GetVirtualMachinesByNamesAndServers): a lookup costs the same on a host with
+    # 10 VMs or 1,000. A name with one (a pattern to Get-VM) is compared literally against every VM. A name
+    # no VM has is an error record, not a failure; any other error (access denied) is raised.
+    param([string[]]$Name)
+    $Name = @($Name | Where-Object { $_ })
+    if ($Name.Count -eq 0) { return @() }
+    if (@($Name | Where-Object { [Management.Automation.WildcardPattern]::ContainsWildcardCharacters($_) }).Count -gt 0) {
+        return @(Hyper-V\Get-VM)
+    }
+    Invoke-Lookup -Read { Hyper-V\Get-VM -Name $Name }.GetNewClosure()
+}
+
+function Get-VMById {
+    # The VM with id $Id on this host, or $null (Get-VM -Id: ObjectNotFound for an unknown id, decompiled
+    # VirtualizationObjectLocator.GetVirtualMachineById); any other error is raised.
+    param([guid]$Id)
+    Invoke-Lookup -Read { Hyper-V\Get-VM -Id $Id }.GetNewClosure() | Select-Object -First 1
+}
+
 function Get-TargetVM {
     # Names match literally and case-insensitively, as Hyper-V compares them; names equal but for case
-    # are ambiguous. $From lets a caller resolve many names against one listing.
+    # are ambiguous. $From (Get-VMByName of several names) lets a caller resolve many names with one read.
     param([string]$Name, [string]$Id, [object[]]$From)
     $owner = $null
     $matchedBy = 'vm_id'
@@ -20,17 +68,13 @@ function Get-TargetVM {
         $label = $Id
         $guid = [guid]::Empty
         if ([guid]::TryParse($Id, [ref]$guid)) {
-            # How Get-VM -Id reports an unknown id is unverified; if it returns nothing, the plain
-            # listing tells "not there" from real failures (access denied), which it raises.
-            $vm = $null
-            try { $vm = Hyper-V\Get-VM -Id $guid -ErrorAction SilentlyContinue } catch { $vm = $null }
-            if ($null -eq $vm) { $vm = Hyper-V\Get-VM | Where-Object { $_.Id -eq $guid } | Select-Object -First 1 }
+            $vm = Get-VMById -Id $guid
             if ($null -ne $vm) { return $vm }
             $owner = Get-ClusterOwner -VMId $guid
         }
     } else {
         $label = $Name
-        if ($null -eq $From) { $From = @(Hyper-V\Get-VM) }
+        if ($null -eq $From) { $From = @(Get-VMByName -Name $Name) }
         $found = @($From | Where-Object { Test-SameName $_.Name $Name })
         if ($found.Count -eq 1) { return $found[0] }
         if ($found.Count -gt 1) {
@@ -38,8 +82,8 @@ function Get-TargetVM {
             $message = "{0} VMs are named '{1}' as Hyper-V compares names (case aside); use the VM id" -f $found.Count, $Name
             Stop-Operation -Code 'ambiguous' -Message $message -Details ([ordered]@{ vm = $Name; matches = $candidates })
         }
-        # For the controller's "did you mean": the names there are.
-        $names = @(foreach ($vm in $From) { [string]$vm.Name })
+        # For the controller's "did you mean": the names there are (a listing of every VM, on this failure only).
+        $names = @(foreach ($vm in @(Hyper-V\Get-VM)) { [string]$vm.Name })
         $owner = Get-ClusterRoleOwner -Name $Name
         $matchedBy = 'cluster_role_name'
     }
@@ -75,13 +119,47 @@ function Get-ListedVM {
     }
 }
 
+function Get-SnapshotById {
+    # One checkpoint read by its id (Get-VMSnapshot -Id, decompiled VirtualizationObjectLocator.GetVMSnapshotById),
+    # or $null: ObjectNotFound for an id no checkpoint has. Unlike a VM's checkpoint list it is not served
+    # from the module's 5-second cache (Get-CheckpointList).
+    param([guid]$Id)
+    Invoke-Lookup -Read { Hyper-V\Get-VMSnapshot -Id $Id }.GetNewClosure() | Select-Object -First 1
+}
+
 function Find-Checkpoint {
-    # By id only: names are neither unique nor literal (-Name is a wildcard pattern).
+    # By id only: names are neither unique nor literal (-Name is a wildcard pattern). Read directly, not
+    # found in a listing of all the VM's checkpoints; a checkpoint of another VM is not this VM's.
     param($VM, [string]$Id, [switch]$MustExist)
-    $snapshot = Hyper-V\Get-VMSnapshot -VM $VM | Where-Object { [string]$_.Id -eq $Id } | Select-Object -First 1
+    $snapshot = $null
+    $guid = [guid]::Empty
+    if ([guid]::TryParse($Id, [ref]$guid)) {
+        $snapshot = Get-SnapshotById -Id $guid
+        if ($null -ne $snapshot -and [string]$snapshot.VMId -ne [string]$VM.Id) { $snapshot = $null }
+    }
     if ($null -eq $snapshot -and $MustExist) {
         $message = "VM '{0}' has no checkpoint with id {1}" -f $VM.Name, $Id
         Stop-Operation -Code 'checkpoint_not_found' -Message $message -Details ([ordered]@{ vm = [string]$VM.Name; checkpoint = $Id })
     }
     $snapshot
+}
+
+function Get-CheckpointList {
+    # The VM's checkpoints by creation time (Get-VMSnapshot -VM). The Hyper-V module serves what it read
+    # about a VM less than 5 seconds before (decompiled DataUpdaterBase.GetData, Constants.UpdateThreshold),
+    # and taking or deleting a checkpoint does not refresh it: $Taken (read by id since) are added when the
+    # list misses them, the ids in $Removed are left out.
+    param($VM, [object[]]$Taken, [string[]]$Removed)
+    $listed = @(Hyper-V\Get-VMSnapshot -VM $VM | Where-Object { $Removed -notcontains [string]$_.Id })
+    $ids = @(foreach ($snapshot in $listed) { [string]$snapshot.Id })
+    $missed = @(foreach ($snapshot in $Taken) { if ($ids -notcontains [string]$snapshot.Id) { $snapshot } })
+    @($listed + $missed | Sort-Object -Property CreationTime)
+}
+
+function Wait-CheckpointListRead {
+    # Until a checkpoint list read at $ListedAt (UTC) is read anew, not served from the module's cache
+    # (Get-CheckpointList): for a listing that must see a checkpoint whose id is not known.
+    param([DateTime]$ListedAt)
+    $left = ($ListedAt.AddSeconds(5.5) - [DateTime]::UtcNow).TotalMilliseconds
+    if ($left -gt 0) { Start-Sleep -Milliseconds ([int][Math]::Ceiling($left)) }
 }

@@ -15,7 +15,8 @@ function ConvertTo-VMRecord {
     # $Snapshots and $Drives: the VM's checkpoints and disk drives, when the caller has listed them
     # already; $Sizes: Get-DiskSizes, when sizes were asked for; $Features (Get-HostFeatures) and
     # $VolumeTable (Get-VolumeTable): read once by a caller that builds many records, else read here.
-    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes, $Features, [object[]]$VolumeTable)
+    # $HostedHere: the caller listed the VM on this node, whose node then owns it without asking the cluster.
+    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes, $Features, [object[]]$VolumeTable, [switch]$HostedHere)
     if ($null -eq $Snapshots) { $Snapshots = @(Hyper-V\Get-VMSnapshot -VM $VM) }
     if ($null -eq $Drives) { $Drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM) }
     if ($null -eq $Features) { $Features = Get-HostFeatures }
@@ -24,7 +25,8 @@ function ConvertTo-VMRecord {
     $automatic = $null
     if ($Features.automatic_checkpoints) { $automatic = [bool]$VM.AutomaticCheckpointsEnabled }
     $owner = $null
-    if ($VM.IsClustered) { $owner = Get-ClusterOwner -VMId $VM.Id }
+    if ($VM.IsClustered -and $HostedHere) { $owner = $env:COMPUTERNAME }
+    elseif ($VM.IsClustered) { $owner = Get-ClusterOwner -VMId $VM.Id }
     $chainBytes = $null
     if ($null -ne $Sizes) { $chainBytes = $Sizes.chain }
     $override = Get-TypeOverride -VMId $VM.Id

@@ -12,15 +12,11 @@ function Test-Merging {
 function Set-VMOff {
     # Off without Stop-VM: a turn-off or shut-down by Stop-VM deletes the VM's current checkpoint when
     # that is an automatic one (decompiled StopVM), e.g. the one just restored. Save-VM and
-    # Remove-VMSavedState do not. Hosts before Windows Server 2016 lack Remove-VMSavedState, and
-    # automatic checkpoints too: there Stop-VM -TurnOff deletes nothing.
+    # Remove-VMSavedState do not; Remove-VMSavedState is there from Windows Server 2012 on (its docs
+    # pages for 2012 and 2012 R2), so no host needs Stop-VM here.
     param($VM)
     $state = $VM.State.ToString()
     if ($state -eq 'Off') { return }
-    if (-not (Get-Command -Name 'Hyper-V\Remove-VMSavedState' -ErrorAction SilentlyContinue)) {
-        $null = Hyper-V\Stop-VM -VM $VM -TurnOff -Force -Confirm:$false
-        return
-    }
     if ($state -ne 'Saved') { $null = Hyper-V\Save-VM -VM $VM }
     $null = Hyper-V\Remove-VMSavedState -VM $VM
 }

@@ -6,25 +6,33 @@ param([string]$VMId, [string]$Name, [string]$CheckpointType, [long]$MinFreeBytes
 # (opened only when the type must change), the type to put back and whether the type changed.
 
 function Test-ProductionFailure {
-    # Whether a ProductionOnly Checkpoint-VM failed because the guest could not make a production
-    # checkpoint: the failed CreateSnapshot job shows as OperationFailed (the probe records the id on
-    # a real host). ObjectInUse, InvalidState, OperationTimeout, AccessDenied and the rest are other
-    # failures, never a reason to take a standard checkpoint; an Off VM needs no guest at all.
+    # Whether a ProductionOnly Checkpoint-VM failed because no production checkpoint can be made: the
+    # guest could not make one (the failed CreateSnapshot job shows as OperationFailed; the probe records
+    # the id on a real host), or the VM is Saved or Paused, a state that never allows one (decompiled
+    # IsProductionSnapshotAvailable) and answers InvalidState (32775, decompiled ExceptionHelper). That
+    # InvalidState does not clear by waiting: it is no reason to retry (busy). ObjectInUse, an InvalidState
+    # of a VM that runs, OperationTimeout, AccessDenied and the rest are other failures, never a reason to
+    # take a standard checkpoint; an Off VM needs no guest at all.
     param($Record, $VM)
-    (Get-ErrorId -Record $Record) -eq 'OperationFailed' -and $VM.state -ne 'Off'
+    $id = Get-ErrorId -Record $Record
+    ($id -eq 'OperationFailed' -and $VM.state -ne 'Off') -or ($id -eq 'InvalidState' -and @('Saved', 'Paused') -contains $VM.state)
 }
 
 function New-NamedCheckpoint {
     # Checkpoint-VM takes the checkpoint under Hyper-V's default name and only then renames it (two
     # steps, decompiled CheckpointVM). When the cmdlet fails after the first step, the checkpoint
     # exists under the default name: the one user checkpoint made since the attempt began is renamed.
-    param($VM, [string]$Name, [string[]]$KnownIds)
+    # $ListedAt: when $KnownIds were listed; the list is read anew before it is searched for the new one.
+    param($VM, [string]$Name, [string[]]$KnownIds, [DateTime]$ListedAt)
     $started = [DateTime]::UtcNow.AddSeconds(-2)
     try {
         $snapshot = Hyper-V\Checkpoint-VM -VM $VM -SnapshotName $Name -Passthru
         return [ordered]@{ snapshot = $snapshot; name_repaired = $false }
     } catch {
         $failure = $_
+        # In use: the VM refused to start the checkpoint, nothing was made (and nothing to wait for).
+        if ((Get-ErrorId -Record $failure) -eq 'ObjectInUse') { throw $failure }
+        $null = Wait-CheckpointListRead -ListedAt $ListedAt
         $made = @(Hyper-V\Get-VMSnapshot -VM $VM | Where-Object {
             $KnownIds -notcontains [string]$_.Id -and [string]$_.SnapshotType -eq 'Standard' -and
             -not ($_.PSObject.Properties['IsAutomaticCheckpoint'] -and $_.IsAutomaticCheckpoint) -and
@@ -99,7 +107,7 @@ function New-TypedCheckpoint {
         $InEffect = $switchTo
     }
     try {
-        $made = New-NamedCheckpoint -VM $VM -Name $Asked.name -KnownIds $Asked.known_ids
+        $made = New-NamedCheckpoint -VM $VM -Name $Asked.name -KnownIds $Asked.known_ids -ListedAt $Asked.listed_at
     } catch {
         return (Resolve-FailedCheckpoint -Failure $_ -VM $VM -Before $Before -TypeSwitch $TypeSwitch -Asked $Asked -InEffect $InEffect)
     }
@@ -120,7 +128,7 @@ function Resolve-FailedCheckpoint {
             fully_qualified_error_id = [string]$Failure.FullyQualifiedErrorId })
     }
     $null = Switch-CheckpointType -VM $VM -TypeSwitch $TypeSwitch -To 'Standard'
-    $made = New-NamedCheckpoint -VM $VM -Name $Asked.name -KnownIds $Asked.known_ids
+    $made = New-NamedCheckpoint -VM $VM -Name $Asked.name -KnownIds $Asked.known_ids -ListedAt $Asked.listed_at
     [ordered]@{ made = $made; in_effect = 'Standard'; fell_back = $true }
 }
 
@@ -175,6 +183,7 @@ if ($repaired) { $vm = Get-TargetVM -Id $VMId }
 $typeRestoreError = $null
 try {
     $volumeTable = Get-VolumeTable
+    $listedAt = [DateTime]::UtcNow
     $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm)
     $before = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable
     $null = Assert-CanCreate -VM $vm -Before $before -Count $snapshots.Count -Limit $CheckpointLimit -MinFreeBytes $MinFreeBytes
@@ -183,7 +192,7 @@ try {
     if ($CheckpointType) { $requested = $CheckpointType } elseif ($hasTypes) { $requested = $typeSwitch.original }
     $inEffect = 'Standard'
     if ($hasTypes) { $inEffect = $typeSwitch.original }
-    $asked = [ordered]@{ name = $Name; requested = $requested; min_free_bytes = $MinFreeBytes
+    $asked = [ordered]@{ name = $Name; requested = $requested; min_free_bytes = $MinFreeBytes; listed_at = $listedAt
         known_ids = @(foreach ($snapshot in $snapshots) { [string]$snapshot.Id }) }
     $taken = New-TypedCheckpoint -VM $vm -Before $before -TypeSwitch $typeSwitch -Asked $asked -InEffect $inEffect
 } finally {
@@ -202,8 +211,8 @@ if (-not $hasMemory -and ($inEffect -eq 'Production' -or $inEffect -eq 'Producti
 if ($hasMemory -and $inEffect -eq 'Production' -and $before.state -ne 'Off') { $fellBack = $true }
 $vm = Get-TargetVM -Id $VMId
 # The VM with its checkpoints as they are right after this one was taken (as get_vms lists them): the
-# caller's lock check needs no second read.
-$snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm | Sort-Object -Property CreationTime)
+# caller's lock check needs no second read. The list read before is still cached and misses the new one.
+$snapshots = @(Get-CheckpointList -VM $vm -Taken @($snapshot))
 $vmRecord = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable
 $vmRecord['checkpoints'] = @(foreach ($listed in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $listed -Features $features })
 [ordered]@{

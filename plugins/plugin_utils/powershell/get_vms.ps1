@@ -9,9 +9,9 @@ if ($ReportMissing) { $collect = $missing }
 if ($All) {
     $vms = @(Hyper-V\Get-VM | Sort-Object -Property Name)
 } else {
-    # One listing serves all names; each name still matches literally.
+    # One read serves all names (of those VMs only, Get-VMByName); each name still matches literally.
     $listing = $null
-    if ($Names) { $listing = @(Hyper-V\Get-VM) }
+    if ($Names) { $listing = @(Get-VMByName -Name $Names) }
     $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect }) +
         @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
 }
@@ -23,7 +23,8 @@ $records = @(foreach ($vm in $vms) {
     $drives = @(Hyper-V\Get-VMHardDiskDrive -VM $vm)
     $sizes = $null
     if ($IncludeSizes) { $sizes = Get-DiskSizes -VM $vm -Snapshots $snapshots -Drives $drives }
-    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes -Features $features -VolumeTable $volumeTable
+    # A VM that this node's Get-VM lists runs here: listing the host asks the cluster about none of them.
+    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes -Features $features -VolumeTable $volumeTable -HostedHere:$All
     if ($IncludeCheckpoints) {
         $record['checkpoints'] = @(foreach ($snapshot in $snapshots) {
             ConvertTo-CheckpointRecord -Snapshot $snapshot -Sizes $sizes -Features $features

@@ -5,6 +5,15 @@ param([string]$VMId, [string]$Experiment)
 # what the host did. The VM is put back as it was found: power state, checkpoint type, automatic
 # checkpoints, and no checkpoint left.
 
+function Get-FreshCheckpoints {
+    # The VM's checkpoints read anew after a change: the module serves a list read less than 5 seconds
+    # before again (Get-CheckpointList), so this waits for that, then notes when this list was read.
+    param($VM, [hashtable]$Listing)
+    $null = Wait-CheckpointListRead -ListedAt $Listing.at
+    $Listing.at = [DateTime]::UtcNow
+    @(Hyper-V\Get-VMSnapshot -VM $VM)
+}
+
 function Set-ProbeRunning {
     param([string]$Id)
     $target = Get-TargetVM -Id $Id
@@ -35,6 +44,8 @@ if ($experiments -notcontains $Experiment) {
     Stop-Operation -Code 'invalid_request' -Message ("Unknown probe experiment '{0}'" -f $Experiment)
 }
 $vm = Get-TargetVM -Id $VMId
+# The lists of checkpoints read after a change are read anew (Get-FreshCheckpoints).
+$listing = @{ at = [DateTime]::UtcNow }
 if (@(Hyper-V\Get-VMSnapshot -VM $vm).Count -gt 0) {
     $message = "VM '{0}' has checkpoints; the probe needs a disposable VM without any" -f $vm.Name
     Stop-Operation -Code 'invalid_request' -Message $message -Details ([ordered]@{ vm = [string]$vm.Name })
@@ -85,14 +96,14 @@ try {
         $observations['state_after_save'] = $vm.State.ToString()
         $null = Hyper-V\Remove-VMSavedState -VM $vm
         $observations['state_after_remove'] = (Get-TargetVM -Id $VMId).State.ToString()
-        $observations['checkpoints_unchanged'] = (@(Hyper-V\Get-VMSnapshot -VM $vm).Count -eq 0)
+        $observations['checkpoints_unchanged'] = (@(Get-FreshCheckpoints -VM $vm -Listing $listing).Count -eq 0)
     } elseif ($Experiment -eq 'turn_off_automatic') {
         $observations['supported'] = ($null -ne $startAutomatic)
         if ($null -ne $startAutomatic) {
             $null = Set-VMOff -VM $vm
             $null = Hyper-V\Set-VM -VM $vm -AutomaticCheckpointsEnabled $true
             $null = Hyper-V\Start-VM -VM $vm
-            $automatic = @(Hyper-V\Get-VMSnapshot -VM $vm | Where-Object { $_.IsAutomaticCheckpoint })
+            $automatic = @(Get-FreshCheckpoints -VM $vm -Listing $listing | Where-Object { $_.IsAutomaticCheckpoint })
             $observations['automatic_checkpoint_taken'] = ($automatic.Count -gt 0)
             if ($automatic.Count -gt 0) {
                 $automaticId = [string]$automatic[0].Id
@@ -187,7 +198,7 @@ try {
 } finally {
     # Back as it was: no checkpoint, the type and automatic checkpoints, the power state.
     $vm = Get-TargetVM -Id $VMId
-    foreach ($root in @(Hyper-V\Get-VMSnapshot -VM $vm | Where-Object { -not (ConvertTo-Text $_.ParentSnapshotId) })) {
+    foreach ($root in @(Get-FreshCheckpoints -VM $vm -Listing $listing | Where-Object { -not (ConvertTo-Text $_.ParentSnapshotId) })) {
         $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $root -IncludeAllChildSnapshots -Confirm:$false
     }
     if ($null -ne $startAutomatic) { $null = Hyper-V\Set-VM -VM $vm -AutomaticCheckpointsEnabled $startAutomatic }

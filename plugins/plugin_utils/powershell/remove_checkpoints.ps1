@@ -1,5 +1,14 @@
 param([string]$VMId, [string[]]$Ids, [bool]$IncludeChildren, [int]$MergeGraceSeconds)
 
+function Get-Descendants {
+    # The ids below checkpoint $Id in the tree $Parents (id -> parent id).
+    param([hashtable]$Parents, [string]$Id)
+    foreach ($child in @($Parents.Keys | Where-Object { $Parents[$_] -eq $Id })) {
+        $child
+        Get-Descendants -Parents $Parents -Id $child
+    }
+}
+
 $vm = Get-TargetVM -Id $VMId
 $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm)
 # The checkpoints "Now" derives from: deleting one of them merges into the VM's running disk chain.
@@ -11,22 +20,25 @@ while ($id -and $ancestors -notcontains $id) { $ancestors += $id; $id = $parents
 $chainBefore = @(Get-ChainFiles -Drives @(Hyper-V\Get-VMHardDiskDrive -VM $vm)).Count
 $expectMerge = $false
 $removed = @()
+# Every id gone, with the subtrees that went with them: a read of the VM's checkpoints within 5 seconds
+# still lists them (Get-CheckpointList), and how a read by id answers for a deleted one is unverified.
+$gone = @()
 foreach ($id in $Ids) {
-    # Looked up again for every id: removing an earlier subtree may already have taken this one.
     $snapshot = Find-Checkpoint -VM $vm -Id $id
-    if ($null -eq $snapshot) { continue }
-    # Read before the delete: a deleted checkpoint's properties are read from the host again and throw.
+    if ($null -eq $snapshot -or $gone -contains [string]$snapshot.Id) { continue }
+    # Read before the delete: a deleted checkpoint's properties are the module's cached values at best.
     $removedId = [string]$snapshot.Id
     $hasChildren = @($parents.Keys | Where-Object { $parents[$_] -eq $removedId }).Count -gt 0
     if ($hasChildren -and -not $IncludeChildren) { $expectMerge = $true }
     # Returns while Hyper-V still merges the disks; the controller waits for the merge if asked.
     $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $snapshot -IncludeAllChildSnapshots:$IncludeChildren -Confirm:$false
     $removed += $removedId
+    $gone += $removedId
+    if ($IncludeChildren) { $gone += @(Get-Descendants -Parents $parents -Id $removedId) }
 }
 $merge = 'none'
 if ($removed.Count -gt 0) {
-    $left = @(foreach ($snapshot in @(Hyper-V\Get-VMSnapshot -VM $vm)) { [string]$snapshot.Id })
-    $chainShrinks = @($ancestors | Where-Object { $left -notcontains $_ }).Count -gt 0
+    $chainShrinks = @($ancestors | Where-Object { $gone -contains $_ }).Count -gt 0
     $merge = 'unseen'
     if ($chainShrinks -or $expectMerge) {
         $merge = Wait-MergeVisible -VMId $VMId -ChainBefore $chainBefore -ChainShrinks $chainShrinks -Seconds $MergeGraceSeconds
@@ -37,4 +49,5 @@ if ($removed.Count -gt 0) {
 }
 # None left is not an error: a retry after a removal that succeeded must succeed too.
 $vm = Get-TargetVM -Id $VMId
-[ordered]@{ removed = $removed; merge = $merge; vm = (ConvertTo-VMRecord -VM $vm) }
+$left = @(Get-CheckpointList -VM $vm -Removed $gone)
+[ordered]@{ removed = $removed; merge = $merge; vm = (ConvertTo-VMRecord -VM $vm -Snapshots $left) }

@@ -15,17 +15,19 @@ import pathlib
 import platform
 import sys
 
-from bench import large_host, patch_window, per_task, profile
+from bench import host_work, large_host, patch_window, per_task, profile
 from bench.lab import REPO, BenchLab
 from bench.report import table
 
 MODES = {
     # per-task: tasks per run, runs; large host: VMs, checkpoints, runs; window: sizes, runs per size
+    # host work: the VMs of the small and the large host, checkpoints per VM
     "full": dict(tasks=20, runs=3, vms=500, checkpoints=10, large_runs=3, sizes=(10, 100),
-                 window_runs={1: 3, 10: 3, 100: 1, 400: 1}, baseline=True),
+                 window_runs={1: 3, 10: 3, 100: 1, 400: 1}, baseline=True, work_hosts=(10, 1000, 5)),
     "quick": dict(tasks=10, runs=1, vms=500, checkpoints=10, large_runs=1, sizes=(10, 100),
-                  window_runs={}, baseline=True),
-    "smoke": dict(tasks=1, runs=1, vms=5, checkpoints=2, large_runs=1, sizes=(), window_runs={}, baseline=False),
+                  window_runs={}, baseline=True, work_hosts=(10, 1000, 5)),
+    "smoke": dict(tasks=1, runs=1, vms=5, checkpoints=2, large_runs=1, sizes=(), window_runs={}, baseline=False,
+                  work_hosts=(2, 5, 1)),
 }
 
 
@@ -36,7 +38,7 @@ def parse_args(argv):
     mode.add_argument("--quick", action="store_const", const="quick", dest="mode")
     mode.add_argument("--smoke", action="store_const", const="smoke", dest="mode")
     parser.add_argument("--out", default=str(REPO / "bench" / "results.json"), help="results file (JSON)")
-    parser.add_argument("--only", choices=("per_task", "large_host", "patch_window"), action="append",
+    parser.add_argument("--only", choices=("per_task", "large_host", "patch_window", "host_work"), action="append",
                         help="run only these figures (repeatable)")
     parser.add_argument("--sizes", help="guests per patch window, comma-separated (default 10,100; the committed "
                         "results add 400, about 20 more minutes)")
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
         return 0
     config = MODES[args.mode]
     time_scale = float(os.environ.get("BENCH_TIME_SCALE", "0" if args.mode == "smoke" else "0.1"))
-    only = set(args.only or (() if args.profile else ("per_task", "large_host", "patch_window")))
+    only = set(args.only or (() if args.profile else ("per_task", "large_host", "patch_window", "host_work")))
     collections = None
     implementations = list(per_task.COLLECTION_OVER)
     if config["baseline"]:
@@ -109,6 +111,11 @@ def main(argv=None) -> int:
                                                        startup)
         save()
         print(table({"large_host": results["large_host"]}), flush=True)
+    if "host_work" in only:
+        small, large, checkpoints = config["work_hosts"]
+        results["host_work"] = host_work.measure(make_lab, small, large, checkpoints)
+        save()
+        print(table({"host_work": results["host_work"]}), flush=True)
     if "patch_window" in only:
         sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else config["sizes"]
         results["patch_window"] = patch_window.measure(

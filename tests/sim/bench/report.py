@@ -68,6 +68,21 @@ def large_host_table(section: dict) -> list[str]:
     ]
 
 
+def host_work_table(section: dict) -> list[str]:
+    lines = [
+        "5. Host-side work of one task: Hyper-V and cluster cmdlet calls / objects they returned, on a host of %d VMs "
+        "and one of %d (%d checkpoints each)" % (section["small_vms"], section["large_vms"], section["checkpoints_per_vm"]),
+        "   %-14s %-16s %-16s %-14s" % ("operation", "%d VMs" % section["small_vms"], "%d VMs" % section["large_vms"],
+                                        "large / small"),
+    ]
+    for label, entry in section["operations"].items():
+        lines.append("   %-14s %-16s %-16s %-14s" % (
+            label, "%d / %d" % (entry["small"]["calls"], entry["small"]["objects"]),
+            "%d / %d" % (entry["large"]["calls"], entry["large"]["objects"]),
+            "%.2f / %.2f" % (entry["calls_ratio"] or 0, entry["objects_ratio"] or 0)))
+    return lines
+
+
 def patch_window_table(section: dict) -> list[str]:
     critical = section["critical_path"]
     scale = section["time_scale"]
@@ -134,6 +149,8 @@ def table(results: dict) -> str:
         lines += per_task_table(results["per_task"]) + [""]
     if "large_host" in results:
         lines += large_host_table(results["large_host"]) + [""]
+    if "host_work" in results:
+        lines += host_work_table(results["host_work"]) + [""]
     if "patch_window" in results:
         lines += patch_window_table(results["patch_window"]) + [""]
     if "profile" in results:

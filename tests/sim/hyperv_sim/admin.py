@@ -33,7 +33,7 @@ import sys
 import uuid
 from typing import Callable, Iterator
 
-from hyperv_sim import corrupt_replies, engine, request_log, traffic
+from hyperv_sim import corrupt_replies, engine, request_log, traffic, work_log
 from hyperv_sim.commands import FAULT_ACTIONS
 from hyperv_sim.state import StateFile, StateFileError, find_vm
 
@@ -54,6 +54,12 @@ VM_ATTRIBUTES = {
     "busy_calls": int,  # the next N cmdlets on the VM fail with ObjectInUse
     "invalid_state_calls": int,  # the next N Set-VM calls on the VM fail with InvalidState
     "checkpoint_failure": str,  # an error id (engine.ERROR_CATEGORIES) every Checkpoint-VM fails with; "" for none
+    # the name of a checkpoint another process takes right before the VM's next Checkpoint-VM (a racing run)
+    "concurrent_checkpoint": str,
+    "unreadable_disk": bool,  # true: Get-VHD of its running disk fails (in use by another node, moved, no right)
+    # the type-override marker on the host: {"original": type to put back, "live": held by a running create,
+    # "other_account": written by another account in a folder this one may not open files of}
+    "type_override": dict,
 }
 # The operations that name their VM with a VMId parameter (faults can be limited to one VM).
 VM_CHANGE_OPERATIONS = ("create_checkpoint", "remove_checkpoints", "restore_checkpoint", "rename_checkpoint")
@@ -245,6 +251,15 @@ class SimHost:
                 vm = host.state["vms"][host.add_vm(name)]
                 for number in range(1, checkpoints_each + 1):
                     host.add_checkpoint(vm, "cp-%d" % number, age_seconds=checkpoints_each - number + 1)
+
+    def work(self) -> dict:
+        """The host-side work of the operations since the last reset (hyperv_sim.work_log.summarize): cmdlet calls
+        and the objects they returned, what a real host's cost grows with."""
+        return work_log.summarize(work_log.read(self.state_file.path))
+
+    def reset_work(self) -> None:
+        """Count the host-side work from now on."""
+        work_log.reset(self.state_file.path)
 
     @property
     def traffic_path(self) -> pathlib.Path:

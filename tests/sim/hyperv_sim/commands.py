@@ -30,7 +30,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from hyperv_sim import corrupt_replies, engine, exec_wrapper, request_log
+from hyperv_sim import corrupt_replies, engine, exec_wrapper, request_log, work_log
 from hyperv_sim.state import StateFile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -351,3 +351,5 @@ class CommandHost:
                 if vm.get("type_override"):
                     vm["type_override"]["live"] = False
             return host, error_reply(engine.HostError("host_error", "killed"), host.computer_name)
+        finally:
+            work_log.append(self.state_file.path, name, host.work)

@@ -30,6 +30,7 @@ before it answers.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import pathlib
 import re
@@ -53,6 +54,10 @@ DEFAULT_COMPUTER_NAME = "HV01"
 BUSY_MESSAGE = "The operation cannot be performed while the object is in use."
 # ... and for InvalidState (32775), as canonical/multipass#4204 quotes it (Set-VM).
 INVALID_STATE_MESSAGE = "The operation cannot be performed while the object is in its current state."
+# ... and the module's own text for a VM's state (OperationFailed_InvalidState of the decompiled CmdletErrorMessages).
+INVALID_STATE_VM_MESSAGE = "The operation cannot be performed while the virtual machine is in its current state."
+# Where the scripts keep the type-override markers (Get-TypeOverridePath: %ProgramData%\hyperv.checkpoint\type-override).
+TYPE_OVERRIDE_FOLDER = "C:\\ProgramData\\hyperv.checkpoint\\type-override"
 GIB = 1024 ** 3
 DEFAULT_VOLUME = "C:\\"
 DEFAULT_VOLUME_BYTES = 2048 * GIB
@@ -64,6 +69,10 @@ AVHDX_HEADER_BYTES = 4 * 1024 * 1024
 CHECKPOINT_FLOOR_BYTES = GIB
 # The scripts' Wait-MergeVisible polls this often.
 MERGE_POLL_SECONDS = 0.25
+# The Hyper-V module keeps what it read about an object for this long before it reads it again
+# (decompiled Constants.UpdateThreshold, used by DataUpdaterBase.GetData); taking or deleting a checkpoint
+# does not refresh the VM's list of checkpoints.
+MODULE_CACHE_SECONDS = 5.0
 # Type of a setting's default name of Checkpoint-VM: "web01 - (12/03/2026 - 08:40:12)" [U: locale].
 DEFAULT_NAME_FORMAT = "%s - (%s)"
 
@@ -118,6 +127,16 @@ ERROR_CATEGORIES = {"OperationFailed": "NotSpecified", "AccessDenied": "Permissi
 # Where a kill fault (SimHost.inject_fault(op, "kill", at=...)) can stop a create: the process dies
 # right after the VM-wide type was switched, or between Checkpoint-VM's two steps.
 KILL_POINTS = ("type_switched", "checkpoint_taken")
+
+
+def contains_wildcard_characters(text: str) -> bool:
+    """``WildcardPattern.ContainsWildcardCharacters``: a *, ?, [ or ] that no backtick escapes."""
+    index = 0
+    while index < len(text):
+        if text[index] in "*?[]":
+            return True
+        index += 2 if text[index] == "`" else 1
+    return False
 
 
 def same_name(left: str, right: str) -> bool:
@@ -351,6 +370,16 @@ class HyperVHost:
         self.command_seconds = 0.0
         self.kill_at = kill_at
         self.killed = False  # set by the command host when the kill happened
+        # The host-side work of the operation: Hyper-V and FailoverClusters cmdlet calls and the objects they
+        # returned (SimHost.work()). A real host's cost of a read grows with the objects it builds.
+        self.work: dict = {"cmdlets": {}, "objects": 0}
+        # Get-VMSnapshot -VM lists read in this operation (one PowerShell process): {vm id: (time, checkpoints)}.
+        self._listed: dict[str, tuple[datetime.datetime, list[dict]]] = {}
+
+    def _read(self, cmdlet: str, objects: int = 0) -> None:
+        """One call of ``cmdlet`` that returned ``objects`` objects."""
+        self.work["cmdlets"][cmdlet] = self.work["cmdlets"].get(cmdlet, 0) + 1
+        self.work["objects"] += objects
 
     def now(self) -> datetime.datetime:
         """The operation's time: the clock plus what its cmdlets took so far."""
@@ -471,6 +500,12 @@ class HyperVHost:
         now = self.now()
         chain += AVHDX_HEADER_BYTES * sum(1 for merge in vm.get("merges", [])
                                           if merge["on_chain"] and now < parse_time(merge["done_at"]))
+        if vm.get("unreadable_disk"):
+            # Get-VHD of the running disk fails: the chain's size and that of the checkpoint it is written
+            # after are unknown, never a smaller sum.
+            chain = None
+            if vm["current_checkpoint_id"] in own:
+                own[vm["current_checkpoint_id"]] = None
         return {"checkpoints": own, "chain": chain}
 
     # -- VMs ---------------------------------------------------------------------------------
@@ -547,9 +582,39 @@ class HyperVHost:
                 return vm["owner_node"]
         return None
 
-    def find_vm(self, name: str = "", vm_id: str = "") -> dict:
+    def vms_by_name(self, names: list[str]) -> list[dict]:
+        """``Get-VMByName``: ``Get-VM -Name`` builds the VMs of those names only (OrdinalIgnoreCase, decompiled
+        VirtualizationObjectLocator.GetVirtualMachinesByNamesAndServers) unless a name holds a wildcard
+        character; then every VM is listed and compared literally."""
+        names = [name for name in names if name]
+        if not names:
+            return []
+        if any(contains_wildcard_characters(name) for name in names):
+            listed = self.local_vms()
+            self._read("Get-VM", len(listed))
+            return listed
+        found = [vm for vm in self.local_vms() if any(same_name(vm["name"], name) for name in names)]
+        self._read("Get-VM -Name", len(found))
+        return found
+
+    def vm_by_id(self, guid: str) -> dict | None:
+        """``Get-VMById``: ``Get-VM -Id``, ObjectNotFound for an id no VM of this host has."""
+        found = [vm for vm in self.local_vms() if vm["id"] == guid]
+        self._read("Get-VM -Id", len(found))
+        return found[0] if found else None
+
+    def _cluster_owner(self, guid: str) -> str | None:
+        """``Get-ClusterOwner``: ``Get-ClusterResource -VMId`` on a cluster node."""
+        if not self.host["cluster_nodes"]:
+            return None
+        owner = self._foreign_owner(lambda vm: vm["id"] == guid)
+        self._read("Get-ClusterResource -VMId", 1 if owner else 0)
+        return owner
+
+    def find_vm(self, name: str = "", vm_id: str = "", listing: list[dict] | None = None) -> dict:
         """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match as Test-SameName does
-        (OrdinalIgnoreCase: case aside, literally); a name that matches several VMs is ambiguous.
+        (OrdinalIgnoreCase: case aside, literally); a name that matches several VMs is ambiguous. ``listing``: the
+        VMs one read of several names returned (get_vms).
 
         A VM on another node is found by its id through the cluster's "Virtual Machine" resource
         (Get-ClusterResource -VMId), by name only through a cluster role of that name.
@@ -559,20 +624,27 @@ class HyperVHost:
             guid = _parse_guid(vm_id)
             owner = None
             if guid:
-                for vm in self.local_vms():
-                    if vm["id"] == guid:
-                        return vm
-                owner = self._foreign_owner(lambda vm: vm["id"] == guid)
+                vm = self.vm_by_id(guid)
+                if vm is not None:
+                    return vm
+                owner = self._cluster_owner(guid)
         else:
             label, matched_by = name, "cluster_role_name"
-            found = [vm for vm in self.local_vms() if same_name(vm["name"], name)]
+            if listing is None:
+                listing = self.vms_by_name([name])
+            found = [vm for vm in listing if same_name(vm["name"], name)]
             if len(found) == 1:
                 return found[0]
             if found:
                 raise HostError("ambiguous", "%d VMs are named '%s' as Hyper-V compares names (case aside); use the "
                                 "VM id" % (len(found), name), {
                                     "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
-            owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
+            # The names for "did you mean" (every VM, on this failure only) and the cluster's roles.
+            self._read("Get-VM", len(self.local_vms()))
+            owner = None
+            if self.host["cluster_nodes"]:
+                self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
+                owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
             if matched_by == "cluster_role_name":
@@ -609,11 +681,41 @@ class HyperVHost:
     def _checkpoints_by_time(self, vm: dict) -> list[dict]:
         return sorted(vm["checkpoints"].values(), key=lambda checkpoint: checkpoint["creation_time"])
 
+    def list_checkpoints(self, vm: dict) -> list[dict]:
+        """``Get-VMSnapshot -VM``: the VM's checkpoints by creation time, as the module has them. It keeps what it
+        read about a VM for MODULE_CACHE_SECONDS, and taking or deleting a checkpoint does not refresh that: a
+        list read less than that long before in the same operation (one PowerShell process) is served again,
+        copies of the checkpoints as they were (a new one missing, a deleted one still there)."""
+        now = self.now()
+        cached = self._listed.get(vm["id"])
+        if cached is None or (now - cached[0]).total_seconds() >= MODULE_CACHE_SECONDS:
+            cached = (now, copy.deepcopy(self._checkpoints_by_time(vm)))
+            self._listed[vm["id"]] = cached
+        self._read("Get-VMSnapshot -VM", len(cached[1]))
+        return list(cached[1])
+
+    def checkpoint_list(self, vm: dict, taken: list[dict] = (), removed: set | list = ()) -> list[dict]:
+        """``Get-CheckpointList``: the VM's (possibly cached) list, ``taken`` added when it misses them, the
+        ``removed`` ids left out."""
+        listed = [checkpoint for checkpoint in self.list_checkpoints(vm) if checkpoint["id"] not in removed]
+        ids = {checkpoint["id"] for checkpoint in listed}
+        listed += [checkpoint for checkpoint in taken if checkpoint["id"] not in ids]
+        return sorted(listed, key=lambda checkpoint: checkpoint["creation_time"])
+
+    def wait_checkpoint_list_read(self, listed_at: datetime.datetime) -> None:
+        """``Wait-CheckpointListRead``: until a list read at ``listed_at`` is read anew."""
+        left = (listed_at + datetime.timedelta(seconds=MODULE_CACHE_SECONDS + 0.5) - self.now()).total_seconds()
+        if left > 0:
+            self.command_seconds += left
+
     def find_checkpoint(self, vm: dict, checkpoint_id: str, must_exist: bool = False) -> dict | None:
-        """``Find-Checkpoint``: by id only, compared as strings ignoring case."""
-        for checkpoint in vm["checkpoints"].values():
-            if checkpoint["id"] == checkpoint_id.lower():
-                return checkpoint
+        """``Find-Checkpoint``: ``Get-VMSnapshot -Id`` reads that one checkpoint (ObjectNotFound when no
+        checkpoint has the id), not served from a cached list; a checkpoint of another VM is not this VM's."""
+        guid = _parse_guid(checkpoint_id)
+        found = vm["checkpoints"].get(guid) if guid else None
+        self._read("Get-VMSnapshot -Id", 1 if found else 0)
+        if found is not None:
+            return found
         if must_exist:
             message = "VM '%s' has no checkpoint with id %s" % (vm["name"], checkpoint_id)
             raise HostError("checkpoint_not_found", message, {"vm": vm["name"], "checkpoint": checkpoint_id})
@@ -623,8 +725,9 @@ class HyperVHost:
         checkpoint = vm["checkpoints"].get(checkpoint_id) if checkpoint_id else None
         return checkpoint["name"] if checkpoint else None
 
-    def _standard_count(self, vm: dict) -> int:
-        return sum(1 for checkpoint in vm["checkpoints"].values() if checkpoint["snapshot_type"] == USER_SNAPSHOT_TYPE)
+    @staticmethod
+    def _standard_count(checkpoints: list[dict]) -> int:
+        return sum(1 for checkpoint in checkpoints if checkpoint["snapshot_type"] == USER_SNAPSHOT_TYPE)
 
     @staticmethod
     def _can_take_production(vm: dict) -> bool:
@@ -729,12 +832,13 @@ class HyperVHost:
 
     def _cmdlet_start_vm(self, vm: dict) -> None:
         """``Start-VM``: synchronous; a saved state is resumed. Starting from Off with automatic
-        checkpoints on and no checkpoint takes an automatic checkpoint first (reference §9)."""
+        checkpoints on and no current checkpoint takes an automatic checkpoint first (decompiled StartVM:
+        ``AutomaticCheckpointsEnabled && GetParentSnapshot() == null``; reference §9)."""
         self._require_idle(vm, "StartVM")
         if vm["state"] == "Running":
             return
         if (vm["state"] == "Off" and vm["automatic_checkpoints"] and self.supports_automatic_checkpoints
-                and not vm["checkpoints"]):
+                and vm["current_checkpoint_id"] is None):
             self.take_checkpoint(vm, "Automatic Checkpoint - %s - (%s)" % (vm["name"], self._default_time()),
                                  "production" if vm["checkpoint_type"] != "Standard" else "standard", is_automatic=True)
         vm["state"] = "Running"
@@ -809,6 +913,11 @@ class HyperVHost:
             raise hyperv_error("hyperv-sim: checkpoint operation failed for '%s' (simulated %s)"
                                % (vm["name"], vm["checkpoint_failure"]), vm["checkpoint_failure"],
                                ERROR_CATEGORIES[vm["checkpoint_failure"]], "CheckpointVM")
+        other = vm.pop("concurrent_checkpoint", None)
+        if other:
+            # Another process took a checkpoint of the VM a moment before this one (a run racing for it), after
+            # this operation's first read of the VM's checkpoints.
+            self.take_checkpoint(vm, other, "standard", creation_time=self.now() - datetime.timedelta(seconds=1))
         in_effect = vm["checkpoint_type"] if self.supports_checkpoint_type else "Standard"
         if in_effect == "Disabled":
             raise hyperv_error("Checkpoint operation failed.\nCheckpoints have been disabled for '%s'." % vm["name"],
@@ -816,6 +925,10 @@ class HyperVHost:
         taken_type = "standard"
         if in_effect in ("Production", "ProductionOnly") and self._can_take_production(vm):
             taken_type = "production"
+        elif in_effect == "ProductionOnly" and vm["state"] in ("Saved", "Paused"):
+            # A state that never allows a production checkpoint: the job fails InvalidState (32775).
+            raise hyperv_error("Checkpoint operation failed for '%s'.\n%s" % (vm["name"], INVALID_STATE_VM_MESSAGE),
+                               "InvalidState", "InvalidOperation", "CheckpointVM")
         elif in_effect == "ProductionOnly":
             raise hyperv_error(
                 "Checkpoint operation failed. Production checkpoints cannot be created for '%s'." % vm["name"],
@@ -869,11 +982,19 @@ class HyperVHost:
             "time": format_time(self.now()),
         }
 
-    def vm_record(self, vm: dict, sizes: dict | None = None) -> dict:
+    def vm_record(self, vm: dict, sizes: dict | None = None, checkpoints: list[dict] | None = None,
+                  hosted_here: bool = False) -> dict:
+        """``ConvertTo-VMRecord``: ``checkpoints`` the caller listed already (else listed now); ``hosted_here``:
+        the VM was listed on this node, which then owns it without asking the cluster."""
+        if checkpoints is None:
+            checkpoints = self.list_checkpoints(vm)
+        self._read("Get-VMHardDiskDrive -VM", 1)
         merging = self._is_merging(vm)
         owner = None
-        if vm["is_clustered"]:
-            owner = vm["owner_node"] or self.computer_name
+        if vm["is_clustered"] and hosted_here:
+            owner = self.computer_name
+        elif vm["is_clustered"]:
+            owner = self._cluster_owner(vm["id"]) or vm["owner_node"] or self.computer_name
         override = vm.get("type_override")
         return {
             "id": vm["id"],
@@ -890,12 +1011,18 @@ class HyperVHost:
             "primary_status": "Ok",
             "secondary_status": "MergingDisks" if merging else None,
             "merging": merging,
-            "checkpoint_count": self._standard_count(vm),
+            "checkpoint_count": self._standard_count(checkpoints),
             "volumes": self.vm_volumes(vm),
             "disk_chain_bytes": sizes["chain"] if sizes else None,
-            "type_override": ({"original_type": None if override["live"] else override["original"],
-                               "live": override["live"]} if override else None),
+            "type_override": ({"original_type": None if self._marker_held(override) else override["original"],
+                               "live": self._marker_held(override)} if override else None),
         }
+
+    @staticmethod
+    def _marker_held(override: dict) -> bool:
+        """``Get-TypeOverride``'s ``live``: the marker is held by a running create, or it is another account's
+        that this one may not open (a folder made before it gave Hyper-V Administrators rights): held too."""
+        return bool(override["live"] or override.get("other_account"))
 
     def checkpoint_record(self, vm: dict, checkpoint: dict, sizes: dict | None = None) -> dict:
         return {
@@ -919,6 +1046,9 @@ class HyperVHost:
         with the code the runner gives it."""
         if operation not in OPERATIONS:
             raise HostError("invalid_request", "Unknown operation '%s'" % operation)
+        # Each operation is a PowerShell process of its own: the module's cache starts empty.
+        self._listed = {}
+        self.work = {"cmdlets": {}, "objects": 0}
         try:
             bound = bind_parameters(operation, params or {})
             if not self.host.get("hyperv_module", True) and operation not in WITHOUT_HYPERV_MODULE:
@@ -942,7 +1072,7 @@ class HyperVHost:
         def listed(**wanted):
             """``Get-ListedVM``: with report_missing, a VM not on this host goes to ``missing``."""
             try:
-                return [self.find_vm(**wanted)]
+                return [self.find_vm(listing=listing, **wanted)]
             except HostError as error:
                 if not report_missing or error.code not in ("vm_not_found", "owned_by_other_node"):
                     raise
@@ -950,18 +1080,20 @@ class HyperVHost:
                                 "message": error.message, "details": error.details})
                 return []
 
+        listing = self.vms_by_name(names) if names and not all_vms else None
         if all_vms:
             vms = sorted(self.local_vms(), key=lambda vm: (vm["name"].lower(), vm["name"]))
+            self._read("Get-VM", len(vms))
         else:
             vms = [vm for name in names for vm in listed(name=name)] + \
                 [vm for vm_id in ids for vm in listed(vm_id=vm_id)]
         records = []
         for vm in vms:
             sizes = self.disk_sizes(vm) if include_sizes else None
-            record = self.vm_record(vm, sizes)
+            checkpoints = self.list_checkpoints(vm)
+            record = self.vm_record(vm, sizes, checkpoints, hosted_here=all_vms)
             if include_checkpoints:
-                record["checkpoints"] = [self.checkpoint_record(vm, checkpoint, sizes)
-                                         for checkpoint in self._checkpoints_by_time(vm)]
+                record["checkpoints"] = [self.checkpoint_record(vm, checkpoint, sizes) for checkpoint in checkpoints]
             records.append(record)
         return {"host": self.host_record(), "vms": records, "missing": missing}
 
@@ -974,26 +1106,32 @@ class HyperVHost:
         return {"host": self.host_record(),
                 "nodes": [{"name": node, "state": "Up"} for node in sorted(nodes, key=str.lower)]}
 
-    def _new_named_checkpoint(self, vm: dict, name: str, known_ids: set) -> tuple[dict, bool]:
+    def _new_named_checkpoint(self, vm: dict, name: str, known_ids: set,
+                              listed_at: datetime.datetime) -> tuple[dict, bool]:
         """New-NamedCheckpoint of create_checkpoint.ps1: (checkpoint, whether its name had to be set afterwards)."""
         started = self.now() - datetime.timedelta(seconds=2)
         try:
             return self._cmdlet_checkpoint_vm(vm, name), False
         except HostError as failure:
-            made = [checkpoint for checkpoint in vm["checkpoints"].values()
+            if error_id(failure) == "ObjectInUse":
+                raise
+            self.wait_checkpoint_list_read(listed_at)
+            made = [checkpoint for checkpoint in self.list_checkpoints(vm)
                     if checkpoint["id"] not in known_ids and checkpoint["snapshot_type"] == USER_SNAPSHOT_TYPE
                     and not checkpoint["is_automatic"] and parse_time(checkpoint["creation_time"]) >= started]
             if len(made) != 1:
                 raise
+            # The listed copy names the checkpoint; the cmdlets act on the checkpoint itself.
+            found = vm["checkpoints"][made[0]["id"]]
             try:
-                self._cmdlet_rename_vmsnapshot(vm, made[0], name)
+                self._cmdlet_rename_vmsnapshot(vm, found, name)
             except HostError:
                 try:
-                    self._cmdlet_remove_vmsnapshot(vm, made[0], False)
+                    self._cmdlet_remove_vmsnapshot(vm, found, False)
                 except HostError:
                     pass
                 raise failure from None
-            return made[0], True
+            return self.find_checkpoint(vm, found["id"], must_exist=True), True
 
     def _set_checkpoint_type(self, vm: dict, checkpoint_type: str) -> None:
         self._cmdlet_set_vm(vm, checkpoint_type=checkpoint_type)
@@ -1015,6 +1153,12 @@ class HyperVHost:
         repaired = None
         override = vm.get("type_override")
         if has_types and override:
+            if override.get("other_account"):
+                raise HostError("busy", "The checkpoint-type marker of VM '%s' (%s) belongs to another account, which "
+                                "may be taking a checkpoint with the type switched; try again when it is done, or let "
+                                "that account or an administrator take a checkpoint of the VM, which puts the type back "
+                                "and removes the marker" % (vm["name"], TYPE_OVERRIDE_FOLDER + "\\" + vm["id"] + ".txt"),
+                                {"vm": vm["name"], "reason": "type_override_other_account"})
             if override["live"]:
                 raise HostError("busy", "Another run is taking a checkpoint of VM '%s' with its checkpoint type "
                                 "switched; try again when it is done" % vm["name"],
@@ -1022,12 +1166,14 @@ class HyperVHost:
             repaired = override["original"]
             self._set_checkpoint_type(vm, repaired)
             vm["type_override"] = None
-        before = self.vm_record(vm)
+        listed_at = self.now()
+        snapshots = self.list_checkpoints(vm)
+        before = self.vm_record(vm, checkpoints=snapshots)
         original = before["checkpoint_type"]
         if original == "Disabled":
             raise HostError("checkpoints_disabled", "Checkpoints are disabled for VM '%s'" % vm["name"],
                             {"vm": vm["name"]})
-        count = len(vm["checkpoints"])
+        count = len(snapshots)
         if count >= checkpoint_limit:
             raise HostError("limit_reached", "VM '%s' already has %d checkpoints, the Hyper-V maximum is %d"
                             % (vm["name"], count, checkpoint_limit),
@@ -1042,7 +1188,7 @@ class HyperVHost:
             switch_to = "ProductionOnly"
         elif requested == "Production" and in_effect == "Standard":
             switch_to = "Production"
-        known = set(vm["checkpoints"])
+        known = {checkpoint["id"] for checkpoint in snapshots}
         type_changed, killed, type_restore_error, fell_back = False, False, None, False
         try:
             if switch_to:
@@ -1053,10 +1199,11 @@ class HyperVHost:
                 self._step("type_switched")
                 in_effect = switch_to
             try:
-                made, name_repaired = self._new_named_checkpoint(vm, name, known)
+                made, name_repaired = self._new_named_checkpoint(vm, name, known, listed_at)
             except HostError as failure:
                 self._stop_low_disk_space(vm, self.vm_volumes(vm), min_free_bytes)
-                production_failure = error_id(failure) == "OperationFailed" and before["state"] != "Off"
+                production_failure = ((error_id(failure) == "OperationFailed" and before["state"] != "Off")
+                                      or (error_id(failure) == "InvalidState" and before["state"] in ("Saved", "Paused")))
                 if in_effect != "ProductionOnly" or not production_failure:
                     raise
                 if requested == "ProductionOnly":
@@ -1067,7 +1214,7 @@ class HyperVHost:
                 self._set_checkpoint_type(vm, "Standard")
                 type_changed = True
                 in_effect = "Standard"
-                made, name_repaired = self._new_named_checkpoint(vm, name, known)
+                made, name_repaired = self._new_named_checkpoint(vm, name, known, listed_at)
                 fell_back = True
         except ProcessKilled:
             killed = True
@@ -1082,6 +1229,7 @@ class HyperVHost:
                     vm["type_override"]["live"] = False  # the marker stays for the next create
             elif not killed:
                 vm["type_override"] = None  # Set-VM refused the switch: the type never changed
+        listed = self.checkpoint_list(vm, taken=[made])
         has_memory = bool(made.get("has_memory_state"))
         taken_type = "production" if not has_memory and in_effect in ("Production", "ProductionOnly") else "standard"
         if has_memory and in_effect == "Production" and before["state"] != "Off":
@@ -1093,8 +1241,9 @@ class HyperVHost:
             "type_restore_error": type_restore_error,
             "name_repaired": name_repaired,
             "type_override_repaired": repaired,
-            "vm": dict(self.vm_record(vm), checkpoints=[self.checkpoint_record(vm, checkpoint)
-                                                        for checkpoint in self._checkpoints_by_time(vm)]),
+            # The list read before is still the module's: Get-CheckpointList adds the new checkpoint.
+            "vm": dict(self.vm_record(vm, checkpoints=listed), checkpoints=[self.checkpoint_record(vm, checkpoint)
+                                                                            for checkpoint in listed]),
         }
 
     def _wait_merge_visible(self, vm: dict, chain_before: int, chain_shrinks: bool, seconds: int) -> str:
@@ -1114,27 +1263,31 @@ class HyperVHost:
     def remove_checkpoints(self, vm_id: str = "", ids: list[str] = (), include_children: bool = False,
                            merge_grace_seconds: int = 0) -> dict:
         vm = self.find_vm(vm_id=vm_id)
+        parents = {checkpoint["id"]: checkpoint["parent_id"] for checkpoint in self.list_checkpoints(vm)}
         ancestors = self.ancestors(vm)
         chain_before = self.chain_length(vm)
         expect_merge = False
-        removed = []
+        removed, gone = [], []
         for checkpoint_id in ids:
-            # Looked up again for every id: an earlier subtree may already have taken it.
             checkpoint = self.find_checkpoint(vm, checkpoint_id)
-            if checkpoint is None:
+            if checkpoint is None or checkpoint["id"] in gone:
                 continue
             removed_id = checkpoint["id"]
-            if any(child["parent_id"] == removed_id for child in vm["checkpoints"].values()) and not include_children:
+            if any(parent == removed_id for parent in parents.values()) and not include_children:
                 expect_merge = True
             self._cmdlet_remove_vmsnapshot(vm, checkpoint, include_children)
             removed.append(removed_id)
+            gone.append(removed_id)
+            if include_children:
+                gone += _descendants(parents, removed_id)
         merge = "none"
         if removed:
-            chain_shrinks = any(checkpoint_id not in vm["checkpoints"] for checkpoint_id in ancestors)
+            chain_shrinks = any(checkpoint_id in gone for checkpoint_id in ancestors)
             merge = "done"
             if chain_shrinks or expect_merge:
                 merge = self._wait_merge_visible(vm, chain_before, chain_shrinks, merge_grace_seconds)
-        return {"removed": removed, "merge": merge, "vm": self.vm_record(vm)}
+        return {"removed": removed, "merge": merge,
+                "vm": self.vm_record(vm, checkpoints=self.checkpoint_list(vm, removed=gone))}
 
     def _set_off(self, vm: dict) -> None:
         """Set-VMOff of _vm_state.ps1: Save-VM when needed, then Remove-VMSavedState; never Stop-VM."""
@@ -1195,7 +1348,7 @@ class HyperVHost:
         if change.get("CheckpointType") is not None:
             if not self.supports_checkpoint_type:
                 raise self._unsupported("checkpoint_type")
-            if (vm.get("type_override") or {}).get("live"):
+            if vm.get("type_override") and self._marker_held(vm["type_override"]):
                 raise HostError("busy", "A checkpoint of VM '%s' is being taken with its checkpoint type switched; try "
                                 "again when it is done" % vm["name"],
                                 {"vm": vm["name"], "reason": "type_override_in_progress"})
@@ -1216,7 +1369,7 @@ class HyperVHost:
             settings["automatic_checkpoints"] = bool(change["AutomaticCheckpoints"])  # PowerShell's [bool] cast
         if change.get("CheckpointLocation") is not None:
             # Hyper-V moves the location only while the VM has no checkpoints of any type.
-            count = len(vm["checkpoints"])
+            count = len(self.list_checkpoints(vm))
             if count > 0:
                 raise HostError("checkpoint_location_in_use",
                                 "VM '%s' has %d checkpoints; its checkpoint location can only change without "
@@ -1239,6 +1392,14 @@ class HyperVHost:
         from hyperv_sim.probe import run_experiment
 
         return run_experiment(self, vm_id, experiment)
+
+
+def _descendants(parents: dict, checkpoint_id: str) -> list[str]:
+    """``Get-Descendants`` of remove_checkpoints.ps1: the ids below ``checkpoint_id`` in ``parents`` (id -> parent)."""
+    found = []
+    for child in [child for child, parent in parents.items() if parent == checkpoint_id]:
+        found += [child] + _descendants(parents, child)
+    return found
 
 
 def _path_root(path: str) -> str:

@@ -22,9 +22,16 @@ class ProbeExperiments:
     """probe_host.ps1 on the simulated host: the same cmdlet sequences against the model, so that the
     probe's observations on the simulator are what the simulator assumes (_host_assumptions.py)."""
 
-    def __init__(self, host: HyperVHost, vm: dict):
+    def __init__(self, host: HyperVHost, vm: dict, listed_at):
         self.host = host
         self.vm = vm
+        self.listed_at = listed_at  # when the VM's checkpoints were first listed (the module's cache)
+
+    def listed(self) -> list[dict]:
+        """``Get-FreshCheckpoints`` of probe_host.ps1: the VM's checkpoints once the cached list is read anew."""
+        self.host.wait_checkpoint_list_read(self.listed_at)
+        self.listed_at = self.host.now()
+        return self.host.list_checkpoints(self.vm)
 
     def running(self) -> None:
         if self.vm["state"] != "Running":
@@ -81,7 +88,7 @@ class ProbeExperiments:
         observations["state_after_save"] = self.vm["state"]
         self.host._cmdlet_remove_saved_state(self.vm)
         observations["state_after_remove"] = self.vm["state"]
-        observations["checkpoints_unchanged"] = not self.vm["checkpoints"]
+        observations["checkpoints_unchanged"] = not self.listed()
 
     def turn_off_automatic(self, observations: dict) -> None:
         observations["supported"] = self.host.supports_automatic_checkpoints
@@ -90,7 +97,7 @@ class ProbeExperiments:
         self.host._set_off(self.vm)
         self.host._cmdlet_set_vm(self.vm, automatic_checkpoints=True)
         self.host._cmdlet_start_vm(self.vm)
-        automatic = [checkpoint for checkpoint in self.vm["checkpoints"].values() if checkpoint["is_automatic"]]
+        automatic = [checkpoint for checkpoint in self.listed() if checkpoint["is_automatic"]]
         observations["automatic_checkpoint_taken"] = bool(automatic)
         if automatic:
             self.host._cmdlet_stop_vm_turn_off(self.vm)
@@ -163,11 +170,12 @@ class ProbeExperiments:
         observations["all_paths_on_a_volume"] = all(volume["free_bytes"] is not None for volume in volumes)
 
     def deleted_checkpoint_properties(self, observations: dict) -> None:
-        # A deleted checkpoint's Id is still in the object; its State is read from the host again and throws.
+        # A deleted checkpoint's object keeps the values read before (decompiled DataUpdaterBase.GetData catches
+        # ServerObjectDeletedException and returns them): Id and State still read.
         checkpoint = self.checkpoint("hyperv-probe deleted")
         self.host._cmdlet_remove_vmsnapshot(self.vm, checkpoint, False)
         observations["id_readable_after_delete"] = True
-        observations["state_readable_after_delete"] = checkpoint["id"] in self.vm["checkpoints"]
+        observations["state_readable_after_delete"] = True
 
     def cluster_owner(self, observations: dict) -> None:
         observations["clustered"] = bool(self.vm["is_clustered"])
@@ -178,8 +186,8 @@ class ProbeExperiments:
 
     def reset(self, state: str, checkpoint_type: str, automatic: bool) -> None:
         """Back as it was: no checkpoint, the type and automatic checkpoints, the power state."""
-        for root in [cp for cp in self.vm["checkpoints"].values() if cp["parent_id"] is None]:
-            self.host._cmdlet_remove_vmsnapshot(self.vm, root, True)
+        for root in [cp for cp in self.listed() if cp["parent_id"] is None]:
+            self.host._cmdlet_remove_vmsnapshot(self.vm, self.vm["checkpoints"][root["id"]], True)
         self.vm["automatic_checkpoints"] = automatic
         self.checkpoint_type(checkpoint_type)
         if state == "Running" and self.vm["state"] != "Running":
@@ -193,10 +201,11 @@ def run_experiment(host: HyperVHost, vm_id: str, experiment: str) -> dict:
     if experiment not in EXPERIMENTS:
         raise HostError("invalid_request", "Unknown probe experiment '%s'" % experiment)
     vm = host.find_vm(vm_id=vm_id)
-    if vm["checkpoints"]:
+    listed_at = host.now()
+    if host.list_checkpoints(vm):
         raise HostError("invalid_request", "VM '%s' has checkpoints; the probe needs a disposable VM without any"
                         % vm["name"], {"vm": vm["name"]})
-    probe = ProbeExperiments(host, vm)
+    probe = ProbeExperiments(host, vm, listed_at)
     start = (vm["state"], vm["checkpoint_type"], vm["automatic_checkpoints"])
     observations = {}
     try:

@@ -18,6 +18,7 @@ from pscheck import (
     check_convertto_json,
     check_known_commands,
     check_module_qualified,
+    check_no_case_sensitive_unique,
     check_no_name_lookups,
     check_operation_params,
     check_operation_result,
@@ -129,6 +130,23 @@ def test_check_convertto_json_accepts_inputobject_and_depth():
 ])
 def test_check_no_name_lookups_catches_name_parameters(snippet):
     assert check_no_name_lookups(snippet) != []
+
+
+def test_check_no_name_lookups_accepts_get_vm_by_name_only_behind_a_wildcard_test():
+    guarded = ("function Get-VMByName {\n    param([string[]]$Name)\n"
+               "    if (@($Name | Where-Object { [Management.Automation.WildcardPattern]::ContainsWildcardCharacters($_) })"
+               ".Count -gt 0) { return @(Hyper-V\\Get-VM) }\n    Hyper-V\\Get-VM -Name $Name\n}\n")
+    assert check_no_name_lookups(guarded) == []
+    unguarded = "function Get-VMByName {\n    param([string[]]$Name)\n    Hyper-V\\Get-VM -Name $Name\n}\n"
+    assert check_no_name_lookups(unguarded) != []
+    # Only Get-VM: a checkpoint's -Name stays a pattern whatever the function tests.
+    snapshot = guarded.replace("Hyper-V\\Get-VM -Name $Name", "Hyper-V\\Get-VMSnapshot -VM $vm -Name $Name")
+    assert check_no_name_lookups(snapshot) != []
+
+
+def test_check_no_case_sensitive_unique_catches_select_object_unique():
+    assert check_no_case_sensitive_unique("$p = @($paths | Select-Object -Unique)\n") != []
+    assert check_no_case_sensitive_unique("$p = @($paths | Select-Object -First 1)\n") == []
 
 
 def test_check_no_name_lookups_accepts_ids_and_objects():
