@@ -23,6 +23,7 @@ class ActionModule(HyperVActionBase):
         include_sizes=dict(type="bool", default=True),
         on_missing=dict(type="str", default="fail", choices=["fail", "report"]),
         operation_timeout=dict(type="int", default=600),
+        follow_vm=dict(type="bool", default=True),
     )
     NAME_OPTIONS = ("vm", "vm_id", "name_pattern")
 
@@ -31,7 +32,7 @@ class ActionModule(HyperVActionBase):
         return check_options(args)
 
     def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        host = self.hyperv_host(task_vars, args["operation_timeout"])
+        host = self.hyperv_host(task_vars, args["operation_timeout"], follow=args["follow_vm"])
         host_record, vms, missing = host.get_vms_and_missing(
             names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=not args["vm"] and not args["vm_id"],
             include_checkpoints=True, include_sizes=args["include_sizes"],

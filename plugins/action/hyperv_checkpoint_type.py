@@ -29,6 +29,7 @@ class ActionModule(HyperVActionBase):
         automatic_checkpoints=dict(type="bool"),
         checkpoint_location=dict(type="str"),
         operation_timeout=dict(type="int", default=600),
+        follow_vm=dict(type="bool", default=True),
     )
     REQUIRED_ONE_OF = [("checkpoint_type", "automatic_checkpoints", "checkpoint_location")]
     NAME_OPTIONS = ("vm", "vm_id", "checkpoint_location")
@@ -39,7 +40,7 @@ class ActionModule(HyperVActionBase):
         return check_options(args)
 
     def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        host = self.hyperv_host(task_vars, args["operation_timeout"])
+        host = self.hyperv_host(task_vars, args["operation_timeout"], follow=args["follow_vm"])
         host_record, vms = host.get_vms(names=args["vm"] or [], ids=args["vm_id"] or [], all_vms=args["all_vms"],
                                         include_checkpoints=True)
         entries, changes = type_planner.plan_settings(host_record, unique_vms(vms), type_planner.desired_settings(args))
