@@ -85,12 +85,13 @@ class HyperVActionBase(ActionBase):
         return self._with_nodes(result)
 
     def _with_nodes(self, result: dict[str, Any]) -> dict[str, Any]:
-        """``result`` with ``hyperv_node`` (the inventory name of the node the operations ran on last) and one
-        warning per VM the task followed to another node."""
+        """``result`` with ``hyperv_node`` (the inventory name of the node the task's operations ran on: where its
+        first client ended, having followed its VM or not) and one warning per VM the task followed to another
+        node."""
         clients = getattr(self, "_hyperv_clients", [])
         if not clients:
             return result
-        result["hyperv_node"] = clients[-1].host_name
+        result["hyperv_node"] = clients[0].host_name
         warned = set()
         for client in clients:
             for move in getattr(client, "followed", []):
