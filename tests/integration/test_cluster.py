@@ -19,6 +19,8 @@ import pytest
 from conftest import ANSIBLE_BIN, REPO, PlaybookRun, SimHost, inventory_vars, private_socket_dirs, running_simulator
 from deprecations import SHOW, assert_no_deprecation
 
+pytestmark = pytest.mark.integration
+
 
 class ClusterLab:
     """Nodes HV01 and HV02 (inventory hv01, hv02) of one cluster, VM app01 clustered on HV01."""
