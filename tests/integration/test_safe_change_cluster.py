@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from role_lab import TARGET, role_lab  # noqa: F401  (the fixture)
+from role_lab import role_lab  # noqa: F401  (the fixture)
 from hyperv_sim.admin import SimHost
 from hyperv_sim.harness import SIMULATOR, running_simulator
+from test_safe_change import APP_FILES, SITE, TASKS
 
 pytestmark = pytest.mark.integration
 
-SITE = "tests/integration/targets/safe_change/site.yml"
-TASKS = TARGET / "tasks"
-APP_FILES = {
-    "app/version": "1.4\n",
-    "app/config.ini": "[app]\nversion = 1.4\n",
-    "app/data.bin": bytes(range(256)) * 64,
-    "services/app": "running\n",
-}
 # A task of the guest that makes the cluster move its VM to HV02 (the guest's commands run on the controller).
 MIGRATE = """
 - name: Test change | The cluster moves this VM to HV02
