@@ -53,7 +53,6 @@ class ActionModule(HyperVActionBase):
             report["missing_vms"] = missing
         return dict(report, changed=False)
 
-
     def _read_on_their_nodes(self, args: dict[str, Any], task_vars: dict[str, Any], vms: list[dict[str, Any]],
                              missing: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Read each missing VM that another node of the cluster runs on that node (added to ``vms``); returns the

@@ -631,7 +631,9 @@ error_code:
       argument spec), C(ambiguous), C(checkpoint_not_found), C(not_a_user_checkpoint), C(checkpoint_too_old),
       C(name_in_use), C(checkpoints_disabled), C(limit_reached), C(low_disk_space), C(unsupported_on_host),
       C(merge_in_progress), C(merge_timeout) and C(unsupported_connection).
-    - From the host or the connection - C(vm_not_found), C(ambiguous) (VM name), C(owned_by_other_node) (the VM runs on a cluster node the task did not follow it to), C(migrating) (a live migration that did not end in time), C(cluster_unreadable),
+    - From the host or the connection - C(vm_not_found), C(ambiguous) (VM name), C(owned_by_other_node) (the VM runs
+      on a cluster node the task did not follow it to), C(migrating) (a live migration that did not end in time),
+      C(cluster_unreadable) (the user may not read the failover cluster),
       C(production_checkpoint_failed), C(low_disk_space), C(busy) (retried first), C(hyperv_timeout), C(access_denied),
       C(hyperv_module_missing), C(constrained_language), C(host_unreachable), C(timeout), C(connection_lost),
       C(session_rejected), C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's

@@ -574,7 +574,9 @@ hyperv_node:
 error_code:
   description:
     - A stable code for the failure, for example C(invalid_option), C(vm_not_found), C(ambiguous),
-      C(owned_by_other_node) (the VM runs on a cluster node the task did not follow it to), C(migrating) (a live migration that did not end in time), C(cluster_unreadable), C(hyperv_module_missing), C(busy), C(timeout), C(connection_lost), C(session_rejected),
+      C(owned_by_other_node) (the VM runs on a cluster node the task did not follow it to), C(migrating) (a live
+      migration that did not end in time), C(cluster_unreadable) (the user may not read the failover cluster),
+      C(hyperv_module_missing), C(busy), C(timeout), C(connection_lost), C(session_rejected),
       C(protocol_error), C(invalid_request) or C(host_error) (any other error, with the host's message).
     - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
       C(ansible_connection=local) without C(delegate_to)); nothing is sent then.

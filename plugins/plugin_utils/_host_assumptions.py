@@ -101,6 +101,9 @@ ASSUMPTIONS = (
                "techthoughts2/Diag-V#10; reference section 3", False),
     Assumption("volumes_are_win32_volumes", "volumes", "all_paths_on_a_volume", True,
                "learn.microsoft.com Win32_Volume (mount points included); SMB paths have none", True),
+    Assumption("cluster_storage_paths_have_space", "volumes", "cluster_storage_paths_have_space", True,
+               "learn.microsoft.com Get-ClusterSharedVolume (SharedVolumeInfo's partition); a path under "
+               "ClusterStorage is never given the system drive's space (docs/clusters.md)", True),
     Assumption("deleted_checkpoint_state_throws", "deleted_checkpoint_properties", "state_readable_after_delete",
                False, "eryph-org/eryph#176; " + DECOMPILED + ", VMSnapshot properties re-read the host "
                "(UpdatePolicy.EnsureUpdated, ServerObjectDeletedException)", True),

@@ -166,8 +166,8 @@ class HyperVHost:
                             operation=error.operation, host=error.host, computer_name=error.computer_name,
                             details=dict(error.details, follow=reason))
         connection, node = self._follow(error)
-        self._log("hyperv %s: VM %s runs on node %s: following it to inventory host %s" % (self.host_name, vm, owner,
-                                                                                         node))
+        self._log("hyperv %s: VM %s runs on node %s: following it to inventory host %s"
+                  % (self.host_name, vm, owner, node))
         self.followed.append({"vm": vm, "from": self.host_name, "to": node, "owner_node": owner})
         self._connection = connection
         self.host_name = node

@@ -87,7 +87,8 @@ STEPS = """
         name: first
       register: first
     - name: The cluster moves app01 to HV02
-      ansible.builtin.command: "{{ ansible_python_interpreter }} {{ sim }} admin --state {{ state }} live-migrate app01 HV02"
+      ansible.builtin.command:
+        argv: ["{{ ansible_python_interpreter }}", "{{ sim }}", admin, --state, "{{ state }}", live-migrate, app01, HV02]
       delegate_to: localhost
       changed_when: true
     - name: Create, restore and delete, still through hv01
@@ -114,7 +115,9 @@ STEPS = """
       register: cleanup
     - name: Keep the results for the test
       ansible.builtin.copy:
-        content: "{{ {'first': first, 'steps': steps.results, 'info': info, 'settings': settings, 'cleanup': cleanup} | to_json }}"
+        content: >-
+          {{ {'first': first, 'steps': steps.results, 'info': info, 'settings': settings,
+              'cleanup': cleanup} | to_json }}
         dest: "{{ results }}"
         mode: "0600"
       delegate_to: localhost

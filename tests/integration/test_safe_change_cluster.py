@@ -31,7 +31,7 @@ MIGRATE = """
 def tasks_file(tmp_path, name, *parts):
     """A task file of the given parts: MIGRATE, or the name of a task file of the safe_change target."""
     text = "---\n" + "".join(part if part == MIGRATE else (TASKS / part).read_text().replace("---\n", "", 1)
-                              for part in parts)
+                             for part in parts)
     path = tmp_path / name
     path.write_text(text)
     return str(path)
@@ -64,7 +64,8 @@ def test_a_vm_that_moves_at_each_step_is_committed_or_reverted_on_the_node_it_ru
                        safe_change_tasks=tasks_file(tmp_path, "before_verify.yml", "change_ok.yml", MIGRATE), **verify)
     # Between the verification and the delete of the checkpoint.
     role_lab.add_guest("mig-delete", files=APP_FILES, safe_change_tasks=str(TASKS / "change_ok.yml"),
-                       safe_change_verify_tasks=tasks_file(tmp_path, "before_delete.yml", "verify_version.yml", MIGRATE))
+                       safe_change_verify_tasks=tasks_file(tmp_path, "before_delete.yml", "verify_version.yml",
+                                                           MIGRATE))
     # Between a change that fails and the revert.
     role_lab.add_guest("mig-revert", files=APP_FILES,
                        safe_change_tasks=tasks_file(tmp_path, "before_revert.yml", MIGRATE, "change_fail.yml"),

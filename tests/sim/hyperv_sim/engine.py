@@ -418,7 +418,7 @@ class HyperVHost:
         records, seen = [], set()
         for path in (vm.get("disk_folder") or DEFAULT_DISK_FOLDER, vm["checkpoint_location"]):
             volume = self.volume_of(path)
-            shared = _cluster_storage_root(path)
+            shared = cluster_storage_root(path)
             if volume and shared and len(volume) < len(shared):
                 volume = None
             root = volume if volume else shared or _path_root(path)
@@ -1332,7 +1332,7 @@ class HyperVHost:
         return run_experiment(self, vm_id, experiment)
 
 
-def _cluster_storage_root(path: str) -> str | None:
+def cluster_storage_root(path: str) -> str | None:
     """Get-ClusterStorageRoot: ``C:\\ClusterStorage\\Volume1\\`` for a path below it, else None."""
     match = re.match(r"^[A-Za-z]:\\ClusterStorage\\[^\\]+", path, re.IGNORECASE)
     return match.group(0) + "\\" if match else None

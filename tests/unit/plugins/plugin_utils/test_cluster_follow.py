@@ -125,8 +125,8 @@ def test_without_follow_the_vm_of_another_node_fails_the_operation():
 
 
 def test_the_refusal_of_follow_is_the_failure():
-    refusal = HostError("owned_by_other_node", "not in the inventory", details={"owner_node": "HV02",
-                                                                              "follow": "not_in_inventory"})
+    refusal = HostError("owned_by_other_node", "not in the inventory",
+                        details={"owner_node": "HV02", "follow": "not_in_inventory"})
 
     def follow(error):
         raise refusal
