@@ -26,8 +26,9 @@ function Get-MigrationFailure {
     $vm = $null
     try { $vm = Hyper-V\Get-VM -Id $guid -ErrorAction Stop } catch { return $Failure }
     if ($null -eq $vm -or [string]$vm.SecondaryOperationalStatus -ne 'MigratingVirtualMachine') { return $Failure }
-    $details = [ordered]@{ vm = [string]$vm.Name; secondary_status = 'MigratingVirtualMachine'; owner_node = $null }
-    try { $details['owner_node'] = Get-ClusterOwner -VMId $guid } catch { $details['owner_node'] = $null }
+    # No owner node: the cluster names the one it moves to once the migration ended (owned_by_other_node),
+    # and every request carries these functions.
+    $details = [ordered]@{ vm = [string]$vm.Name; secondary_status = 'MigratingVirtualMachine' }
     if ($Failure.details -is [System.Collections.IDictionary]) {
         foreach ($key in @($Failure.details.Keys)) { $details[$key] = $Failure.details[$key] }
     }

@@ -1019,8 +1019,7 @@ class HyperVHost:
         vm = self.state["vms"][vm_id]
         if self._is_foreign(vm) or not self.is_migrating(vm):
             return coded
-        details = dict(coded.details or {}, vm=vm["name"], secondary_status="MigratingVirtualMachine",
-                       owner_node=self.owner_of(vm))
+        details = dict(coded.details or {}, vm=vm["name"], secondary_status="MigratingVirtualMachine")
         return HostError("migrating", coded.message, details)
 
     def get_vm(self, name: str = "", vm_id: str = "") -> dict:

@@ -80,7 +80,7 @@ def owned(owner="HV02"):
 def migrating():
     return HostError("migrating", "The operation cannot be performed while the object is in its current state.",
                      operation="create_checkpoint", host="hv01",
-                     details={"vm": "app01", "secondary_status": "MigratingVirtualMachine", "owner_node": "HV01"})
+                     details={"vm": "app01", "secondary_status": "MigratingVirtualMachine"})
 
 
 class Clock:
