@@ -83,8 +83,9 @@ options:
       - A VM in the middle of a live migration is waited for (up to O(operation_timeout)), then followed.
       - When the node is not in the inventory, cannot be reached, or this option is V(false), the task fails with
         RV(error_code=owned_by_other_node), and the C(owner_node) of RV(error_details) names the node.
-      - A task about several VMs (M(hyperv.checkpoint.hyperv_checkpoint_type) with a list) follows none of them
-        when one runs elsewhere; M(hyperv.checkpoint.hyperv_checkpoint_info) reads each such VM on its node.
+      - A task about several VMs reads (and changes) each VM that another node runs on that node. C(all_vms=true)
+        (M(hyperv.checkpoint.hyperv_checkpoint_type)) and a M(hyperv.checkpoint.hyperv_checkpoint_info) without
+        C(vm) or C(vm_id) cover the VMs of the delegated node only, as C(Get-VM) lists them.
     type: bool
     default: true
     version_added: 0.2.0

@@ -16,10 +16,24 @@ import sys
 
 import pytest
 
-from conftest import ANSIBLE_BIN, REPO, PlaybookRun, SimHost, inventory_vars, private_socket_dirs, running_simulator
 from deprecations import SHOW, assert_no_deprecation
+from hyperv_sim.admin import SimHost
+from hyperv_sim.harness import inventory_vars, running_simulator
+from isolation import private_socket_dirs
+from role_lab import ANSIBLE_BIN, REPO
 
 pytestmark = pytest.mark.integration
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run."""
+
+    def __init__(self, completed):
+        self.rc, self.stdout, self.stderr = completed.returncode, completed.stdout, completed.stderr
+
+    def __repr__(self):
+        return "PlaybookRun(rc=%s)\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            self.rc, self.stdout[-6000:], self.stderr[-3000:])
 
 
 class ClusterLab:
@@ -31,9 +45,10 @@ class ClusterLab:
         self.socket_dirs = socket_dirs
         self.host = SimHost(next(iter(sims.values())).state_path)
         self.inventory_hosts = None  # None: every node; else the inventory names to list
+        self.connections = {}  # inventory name -> winrm (default) or psrp
 
     def inventory(self, extra=None):
-        hosts = {name: inventory_vars(sim) for name, sim in self.sims.items()
+        hosts = {name: inventory_vars(sim, self.connections.get(name, "winrm")) for name, sim in self.sims.items()
                  if self.inventory_hosts is None or name in self.inventory_hosts}
         hosts.update(extra or {})
         path = self.tmp_path / "inventory.json"
@@ -315,3 +330,30 @@ def test_a_listing_of_several_vms_reads_each_on_the_node_that_runs_it(cluster):
     assert outcome["reported"]["missing_vms"][0]["error_code"] == "vm_not_found"
     assert outcome["failed"]["error_code"] == "vm_not_found" and "nosuch01" in outcome["failed"]["msg"]
     assert "HV02" in cluster.nodes_that_ran("get_vms")
+
+
+def test_a_list_of_vms_is_set_on_the_nodes_that_run_them_over_psrp(cluster):
+    # hv02 is reached over PowerShell remoting: following opens the node's own connection plugin.
+    cluster.connections["hv02"] = "psrp"
+    cluster.host.live_migrate("app01", "HV02")
+    tasks = """
+    - name: Set two VMs' type through hv01; app01 runs on HV02
+      hyperv.checkpoint.hyperv_checkpoint_type:
+        vm: [app01, web01]
+        checkpoint_type: standard
+      register: both
+    - name: A list with a VM that is nowhere changes nothing
+      hyperv.checkpoint.hyperv_checkpoint_type:
+        vm: [app01, web01, nosuch01]
+        checkpoint_type: production
+      register: refused
+      ignore_errors: true
+"""
+    outcome, dummy = run_tasks(cluster, tasks, ["both", "refused"])
+    both = outcome["both"]
+    assert both["changed"] is True and both["hyperv_node"] == "hv01", both
+    assert sorted(entry["name"] for entry in both["vms"] if entry["changed"]) == ["app01", "web01"]
+    assert {cluster.host.vm(name)["checkpoint_type"] for name in ("app01", "web01")} == {"Standard"}
+    assert cluster.nodes_that_ran("set_checkpoint_settings") == ["HV01", "HV02"]
+    assert outcome["refused"]["error_code"] == "vm_not_found" and "nosuch01" in outcome["refused"]["msg"]
+    assert len(cluster.nodes_that_ran("set_checkpoint_settings")) == 2
