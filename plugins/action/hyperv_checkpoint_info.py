@@ -36,11 +36,19 @@ class ActionModule(HyperVActionBase):
         host = self.hyperv_host(task_vars, args["operation_timeout"], follow=args["follow_vm"])
         names, ids = args["vm"] or [], args["vm_id"] or []
         several = len(names) + len(ids) > 1
-        # Several VMs: each one another cluster node runs is read there (the listing cannot move as a whole).
-        host_record, vms, missing = host.get_vms_and_missing(
-            names=names, ids=ids, all_vms=not names and not ids,
-            include_checkpoints=True, include_sizes=args["include_sizes"],
-            report_missing=args["on_missing"] == "report" or (several and args["follow_vm"]))
+        # Several VMs: each one another cluster node runs is read there (the listing cannot move as a whole). The
+        # host lists the missing ones only when asked: a listing that fails at its first missing VM is asked again
+        # when that VM runs on another node.
+        try:
+            host_record, vms, missing = host.get_vms_and_missing(
+                names=names, ids=ids, all_vms=not names and not ids,
+                include_checkpoints=True, include_sizes=args["include_sizes"],
+                report_missing=args["on_missing"] == "report")
+        except HostError as error:
+            if not (several and args["follow_vm"] and error.code == "owned_by_other_node"):
+                raise
+            host_record, vms, missing = host.get_vms_and_missing(
+                names=names, ids=ids, include_checkpoints=True, include_sizes=args["include_sizes"])
         if several and args["follow_vm"]:
             missing = self._read_on_their_nodes(args, task_vars, vms, missing)
             if missing and args["on_missing"] == "fail":

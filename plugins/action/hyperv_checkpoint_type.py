@@ -42,10 +42,17 @@ class ActionModule(HyperVActionBase):
     def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         host = self.hyperv_host(task_vars, args["operation_timeout"], follow=args["follow_vm"])
         names, ids = args["vm"] or [], args["vm_id"] or []
-        # Several VMs: each one another cluster node runs is read and changed there.
+        # Several VMs: each one another cluster node runs is read and changed there. The host lists the missing
+        # ones only when asked: a listing that fails at its first missing VM is asked again when that VM runs on
+        # another node.
         several = len(names) + len(ids) > 1 and args["follow_vm"]
-        host_record, vms, missing = host.get_vms_and_missing(names=names, ids=ids, all_vms=args["all_vms"],
-                                                             include_checkpoints=True, report_missing=several)
+        try:
+            host_record, vms, missing = host.get_vms_and_missing(names=names, ids=ids, all_vms=args["all_vms"],
+                                                                 include_checkpoints=True, report_missing=False)
+        except HostError as error:
+            if not (several and error.code == "owned_by_other_node"):
+                raise
+            host_record, vms, missing = host.get_vms_and_missing(names=names, ids=ids, include_checkpoints=True)
         groups = [(host, host_record, unique_vms(vms))] + self._on_their_nodes(args, task_vars, missing)
         wanted = type_planner.desired_settings(args)
         entries: list[dict[str, Any]] = []
