@@ -72,6 +72,7 @@ class ActionModule(HyperVActionBase):
         timeout=dict(type="int", default=1800),
         on_merge=dict(type="str", default="wait", choices=["wait", "fail"]),
         operation_timeout=dict(type="int", default=600),
+        follow_vm=dict(type="bool", default=True),
         min_free_gb=dict(type="float", default=free_space.DEFAULT_MIN_FREE_GB),
     )
     MUTUALLY_EXCLUSIVE = [("vm", "vm_id"), ("name", "checkpoint_id"),
@@ -92,7 +93,7 @@ class ActionModule(HyperVActionBase):
         outcome: Outcome | None = None
         merge_wait: float | None = None
         try:
-            host = self.hyperv_host(task_vars, args["operation_timeout"])
+            host = self.hyperv_host(task_vars, args["operation_timeout"], follow=args["follow_vm"])
             host_record, vm = self._read(host, args)
             plan = self._plan(args, vm, host_record)
             if plan.changed and plan.needs_quiet_vm and vm.get("merging"):

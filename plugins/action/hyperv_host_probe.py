@@ -42,7 +42,7 @@ class ActionModule(HyperVActionBase):
         experiments = args["experiments"] or list(host_assumptions.EXPERIMENTS)
         observations: dict[str, Any] = {}
         try:
-            host = self.hyperv_host(task_vars, args["operation_timeout"])
+            host = self.hyperv_host(task_vars, args["operation_timeout"], follow=False)
             host_record, vm = host.get_vm_with_checkpoints(name=args["vm"], vm_id=args["vm_id"])
             if vm.get("checkpoints"):
                 raise PlanError("vm_has_checkpoints",

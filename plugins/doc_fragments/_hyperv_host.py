@@ -68,3 +68,25 @@ seealso:
     description: Microsoft's documentation of Hyper-V checkpoints, production and standard checkpoints.
     link: https://learn.microsoft.com/en-us/windows-server/virtualization/hyper-v/checkpoints
 """
+
+    # The option of the modules that follow a clustered VM to the node that runs it (docs/clusters.md).
+    FOLLOW = r"""
+options:
+  follow_vm:
+    description:
+      - On a failover cluster, when the VM runs on another node of the cluster than the Hyper-V host the task is
+        delegated to (the cluster moved it, by VM load balancing or Cluster-Aware Updating), run the operation on that
+        node. The node is found in the inventory by name, compared case-insensitively and with or without the
+        domain, against each host's inventory name, C(ansible_host) or C(hyperv_computer_name), and reached with
+        its own connection variables (C(winrm) or C(psrp)); never from one node to the other (no second hop). The
+        task warns that it followed the VM, and RV(hyperv_node) names the node that acted.
+      - A VM in the middle of a live migration is waited for (up to O(operation_timeout)), then followed.
+      - When the node is not in the inventory, cannot be reached, or this option is V(false), the task fails with
+        RV(error_code=owned_by_other_node), and the C(owner_node) of RV(error_details) names the node.
+      - A task about several VMs reads (and changes) each VM that another node runs on that node. C(all_vms=true)
+        (M(hyperv.checkpoint.hyperv_checkpoint_type)) and a M(hyperv.checkpoint.hyperv_checkpoint_info) without
+        C(vm) or C(vm_id) cover the VMs of the delegated node only, as C(Get-VM) lists them.
+    type: bool
+    default: true
+    version_added: 0.2.0
+"""

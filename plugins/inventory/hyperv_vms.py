@@ -28,7 +28,9 @@ description:
   - The Hyper-V hosts themselves are added to the group O(hosts_group) with the connection variables the plugin
     used (C(ansible_connection), C(ansible_host), C(ansible_port), C(ansible_winrm_*) or C(ansible_psrp_*)) but no
     credentials;
-    give those to the playbook run (an AWX Machine credential, or vault).
+    give those to the playbook run (an AWX Machine credential, or vault). Each also gets C(hyperv_computer_name), its
+    own computer name (added in 0.2.0), by which a task finds the node it follows a clustered VM to
+    (docs/clusters.md).
   - The listing fails when a host or cluster cannot be reached or answers with an error, naming it, rather than
     leaving its VMs out silently. A cluster node that is C(Down) is skipped with a warning.
   - The configuration file name must end in C(hyperv_vms.yml) or C(hyperv_vms.yaml).
@@ -299,9 +301,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """``[{"host": inventory name, "connection": variables, "vms": [VM record, ...]}, ...]``: what is cached."""
         listings = []
         for endpoint in self._endpoints():
-            dummy, vms = self._ask(endpoint, "get_vms",
-                                   lambda host: host.get_vms(all_vms=True, include_checkpoints=False))
-            listings.append({"host": endpoint.name, "connection": self._connection_variables(endpoint), "vms": vms})
+            host_record, vms = self._ask(endpoint, "get_vms",
+                                         lambda host: host.get_vms(all_vms=True, include_checkpoints=False))
+            listings.append({"host": endpoint.name, "connection": self._connection_variables(endpoint), "vms": vms,
+                             "computer_name": (host_record or {}).get("computer_name")})
         return listings
 
     # -- building the inventory --------------------------------------------------------------
@@ -314,6 +317,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.inventory.add_host(listing["host"], group=hosts_group)
             for name, value in listing["connection"].items():
                 self.inventory.set_variable(listing["host"], name, value)
+            # How a task finds this node when the cluster names it as the owner of a VM (a cache written by an
+            # earlier version has no such key).
+            if listing.get("computer_name"):
+                self.inventory.set_variable(listing["host"], "hyperv_computer_name", listing["computer_name"])
 
         pairs, duplicates = vm_inventory.collect_vms(listings)
         for vm_name, vm_id, first, second in duplicates:

@@ -22,7 +22,7 @@ description:
     merge (O(wait)).
   - O(state=restored) applies a checkpoint, discarding the VM's current state, then sets the VM's power state
     (O(power_state)).
-extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host, hyperv.checkpoint._hyperv_host.follow]
 options:
   vm:
     description:
@@ -617,13 +617,23 @@ previous_state:
   returned: when a checkpoint was restored (not in check mode)
   type: str
   sample: Running
+hyperv_node:
+  description:
+    - The inventory name of the Hyper-V host the operations ran on, the host the task is delegated to or the
+      cluster node the task followed the VM to (O(follow_vm)).
+  returned: when the task reached a Hyper-V host
+  type: str
+  sample: hv02
+  version_added: 0.2.0
 error_code:
   description:
     - A stable code for the failure. From the task's own checks - C(invalid_option) (also for option errors of the
       argument spec), C(ambiguous), C(checkpoint_not_found), C(not_a_user_checkpoint), C(checkpoint_too_old),
       C(name_in_use), C(checkpoints_disabled), C(limit_reached), C(low_disk_space), C(unsupported_on_host),
       C(merge_in_progress), C(merge_timeout) and C(unsupported_connection).
-    - From the host or the connection - C(vm_not_found), C(ambiguous) (VM name), C(owned_by_other_node),
+    - From the host or the connection - C(vm_not_found), C(ambiguous) (VM name), C(owned_by_other_node) (the VM runs
+      on a cluster node the task did not follow it to), C(migrating) (a live migration that did not end in time),
+      C(cluster_unreadable) (the user may not read the failover cluster),
       C(production_checkpoint_failed), C(low_disk_space), C(busy) (retried first), C(hyperv_timeout), C(access_denied),
       C(hyperv_module_missing), C(constrained_language), C(host_unreachable), C(timeout), C(connection_lost),
       C(session_rejected), C(protocol_error), C(invalid_request) and C(host_error) (any other error, with the host's

@@ -26,7 +26,7 @@ description:
   - Unlike M(hyperv.checkpoint.hyperv_checkpoint), it lists checkpoints of every snapshot type. This includes
     C(Recovery) checkpoints left by backup software and C(Replica) checkpoints of Hyper-V Replica, besides the user
     checkpoints (C(Standard)). RV(vms[].checkpoints[].snapshot_type) tells them apart.
-extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host, hyperv.checkpoint._hyperv_host.follow]
 options:
   vm:
     description:
@@ -563,10 +563,20 @@ missing_vms:
       description: As RV(error_details) for that code.
       type: dict
       sample: {"vm": "app99", "computer_name": "HV01", "suggestions": ["app01"]}
+hyperv_node:
+  description:
+    - The inventory name of the Hyper-V host the operations ran on, the host the task is delegated to or the
+      cluster node the task followed the VM to (O(follow_vm)).
+  returned: when the task reached a Hyper-V host
+  type: str
+  sample: hv02
+  version_added: 0.2.0
 error_code:
   description:
     - A stable code for the failure, for example C(invalid_option), C(vm_not_found), C(ambiguous),
-      C(owned_by_other_node), C(hyperv_module_missing), C(busy), C(timeout), C(connection_lost), C(session_rejected),
+      C(owned_by_other_node) (the VM runs on a cluster node the task did not follow it to), C(migrating) (a live
+      migration that did not end in time), C(cluster_unreadable) (the user may not read the failover cluster),
+      C(hyperv_module_missing), C(busy), C(timeout), C(connection_lost), C(session_rejected),
       C(protocol_error), C(invalid_request) or C(host_error) (any other error, with the host's message).
     - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
       C(ansible_connection=local) without C(delegate_to)); nothing is sent then.

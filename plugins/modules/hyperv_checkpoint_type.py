@@ -27,7 +27,7 @@ description:
     memory state, production checkpoints without it). Hyper-V leaves a VM Off after restoring a production
     checkpoint, as if it had been shut down, because a production checkpoint has no memory state
     (M(hyperv.checkpoint.hyperv_checkpoint) with C(state=restored) starts it again by default when it was running).
-extends_documentation_fragment: [hyperv.checkpoint._hyperv_host]
+extends_documentation_fragment: [hyperv.checkpoint._hyperv_host, hyperv.checkpoint._hyperv_host.follow]
 options:
   vm:
     description:
@@ -250,11 +250,21 @@ vms:
         checkpoint_type_option: production_only
         automatic_checkpoints: false
         checkpoint_location: C:\ProgramData\Microsoft\Windows\Hyper-V
+hyperv_node:
+  description:
+    - The inventory name of the Hyper-V host the operations ran on, the host the task is delegated to or the
+      cluster node the task followed the VM to (O(follow_vm)).
+  returned: when the task reached a Hyper-V host
+  type: str
+  sample: hv02
+  version_added: 0.2.0
 error_code:
   description:
     - A stable code for the failure, for example C(vm_not_found), C(ambiguous), C(unsupported_on_host),
       C(checkpoint_location_in_use), C(invalid_option), C(timeout) or C(host_error) (an access denied
       on the host is a C(host_error) with the host's message).
+    - C(owned_by_other_node) (a VM runs on a cluster node the task did not follow it to), C(migrating) (a live
+      migration that did not end in time) and C(cluster_unreadable) (the user may not read the failover cluster).
     - C(unsupported_connection) when the task's connection cannot run Windows PowerShell (a POSIX shell, or
       C(ansible_connection=local) without C(delegate_to)); nothing is sent then.
   returned: failure

@@ -168,6 +168,13 @@ differences:
   type: list
   elements: str
   sample: []
+hyperv_node:
+  description:
+    - The inventory name of the Hyper-V host the experiments ran on, the host the task is delegated to (the probe
+      never follows a VM to another cluster node).
+  returned: when the task reached a Hyper-V host
+  type: str
+  sample: hv01
 error_code:
   description: A stable code for the failure, as in M(hyperv.checkpoint.hyperv_checkpoint), plus
     C(vm_has_checkpoints).

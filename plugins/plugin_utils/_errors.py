@@ -27,7 +27,7 @@ KNOWN_CODES = frozenset((
     "vm_not_found", "ambiguous", "owned_by_other_node", "checkpoint_not_found", "checkpoints_disabled",
     "production_checkpoint_failed", "limit_reached", "unsupported_on_host", "checkpoint_location_in_use",
     "hyperv_module_missing", "busy", "invalid_request", "host_error", "not_clustered", "low_disk_space",
-    "access_denied", "hyperv_timeout", "constrained_language",
+    "access_denied", "hyperv_timeout", "constrained_language", "migrating", "cluster_unreadable",
     "timeout", "connection_lost", "session_rejected", "protocol_error", "merge_timeout", "host_unreachable",
 ))
 INVALID_OPTION = "invalid_option"
@@ -37,7 +37,14 @@ HINTS = {
     "vm_not_found": "check the VM name or id (hyperv.checkpoint.hyperv_checkpoint_info lists the VMs of a host), "
                     "and that the task runs against the Hyper-V host that holds the VM (delegate_to)",
     "ambiguous": "several VMs share this name: address the VM by vm_id",
-    "owned_by_other_node": "the VM is clustered and runs on another node: delegate the task to the owner node",
+    "owned_by_other_node": "the VM is clustered and runs on another node: put that node in the inventory with its "
+                           "connection variables so that the task follows the VM there (docs/clusters.md), or "
+                           "delegate the task to it",
+    "migrating": "the cluster is live-migrating the VM and the migration did not end within operation_timeout: "
+                 "check the migration (Get-ClusterGroup), then run the task again",
+    "cluster_unreadable": "the connecting user could not read the failover cluster: grant it read access to the "
+                          "cluster (Grant-ClusterAccess -User <user> -ReadOnly, or -Full to manage roles; "
+                          "docs/clusters.md)",
     "checkpoint_not_found": "list the VM's checkpoints with hyperv.checkpoint.hyperv_checkpoint_info",
     "checkpoints_disabled": "enable checkpoints with hyperv.checkpoint.hyperv_checkpoint_type",
     "production_checkpoint_failed": "the guest could not be quiesced (VSS or the Linux freeze daemon): check the "

@@ -105,6 +105,9 @@ ASSUMPTIONS = (
                True, DECOMPILED + ", DataUpdaterBase.GetData: a property read re-reads the host at most every 5 s "
                "(Constants.UpdateThreshold) and, when the object is gone (ServerObjectDeletedException), marks it "
                "deleted and returns the values read before", True),
+    Assumption("cluster_storage_paths_have_space", "volumes", "cluster_storage_paths_have_space", True,
+               "learn.microsoft.com Get-ClusterSharedVolume (SharedVolumeInfo's partition); a path under "
+               "ClusterStorage is never given the system drive's space (docs/clusters.md)", True),
     Assumption("cluster_owner_by_vm_id", "cluster_owner", "owner_is_this_node", True,
                "learn.microsoft.com Get-ClusterResource -VMId; the task runs on the VM's owner", False),
 )

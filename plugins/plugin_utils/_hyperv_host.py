@@ -12,6 +12,10 @@ Checkpoint-VM's two steps) and puts back a checkpoint type the attempt left swit
 changes end in the same state when repeated (see each method); deleting re-reads the host too, so
 that its result still lists what the lost attempt deleted. A result that only came after a lost
 connection carries ``connection_lost: true``.
+
+On a failover cluster, an operation on a VM that another node runs now (``owned_by_other_node``) is run on that
+node when the action gives a ``follow`` function (_cluster_follow: it opens a connection to the node from the
+inventory); a VM in the middle of a live migration (``migrating``) is waited for, then followed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _cluster_follow as cluster_follow
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils import _host_contract as host_contract
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._errors import OUTCOME_UNKNOWN_CODES, HostError, ProtocolError
 from ansible_collections.hyperv.checkpoint.plugins.plugin_utils._names import closest_names, did_you_mean
@@ -42,6 +47,9 @@ DEFAULT_RETRIES = 3
 DEFAULT_MERGE_GRACE_SECONDS = 10
 DEFAULT_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 30.0
+# How long an operation waits for a live migration of its VM to end, without an operation timeout: a live
+# migration copies the VM's memory, seconds to minutes.
+DEFAULT_MIGRATION_WAIT_SECONDS = 600.0
 
 
 def backoff_delay(attempt: int, base_delay: float, max_delay: float = MAX_RETRY_DELAY,
@@ -57,7 +65,9 @@ class HyperVHost:
     def __init__(self, connection: ConnectionBase, host_name: str, timeout: float | None = None,
                  retries: int = DEFAULT_RETRIES, retry_delay: float = DEFAULT_RETRY_DELAY,
                  log: Callable[[str], None] | None = None, sleep: Callable[[float], None] = time.sleep,
-                 runner: Callable[..., JsonRecord] = run_operation) -> None:
+                 runner: Callable[..., JsonRecord] = run_operation,
+                 follow: Callable[[HostError], tuple[ConnectionBase, str]] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._connection = connection
         self.host_name = host_name
         self.timeout = timeout
@@ -70,6 +80,12 @@ class HyperVHost:
         # Whether the host has answered on this connection: a refused session after that means the host
         # forgot it (its WinRM service restarted), which a new connection cures; before that, it is set-up.
         self._answered = False
+        # ``follow(error)``: (a connection to the node that owns the VM, its inventory name), or a HostError
+        # saying why there is none; None: a VM on another node fails the operation.
+        self._follow = follow
+        self._clock = clock
+        # The VMs this client followed to another node: {"vm", "from", "to", "owner_node"}.
+        self.followed: list[JsonRecord] = []
 
     def _call(self, name: str, params: JsonRecord,
               recover: Callable[[], JsonRecord | None] | None = None) -> JsonRecord:
@@ -77,15 +93,28 @@ class HyperVHost:
 
         ``recover`` is called after a transient failure of an operation that changes
         the host; it returns the result to use when the change already happened
-        (e.g. the checkpoint exists), or None to try the operation again.
+        (e.g. the checkpoint exists), or None to try the operation again. A failure says
+        how many of the operation's attempts got no answer (``unanswered_attempts``): one
+        of them may have been carried out, whatever the last attempt met.
         """
+        unanswered = [0]  # the operation's own count: a recovery's read is an operation of its own
+        try:
+            return self._attempts(name, params, recover, unanswered)
+        except HostError as error:
+            error.unanswered_attempts = max(error.unanswered_attempts, unanswered[0])
+            raise
+
+    def _attempts(self, name: str, params: JsonRecord, recover: Callable[[], JsonRecord | None] | None,
+                  unanswered: list[int]) -> JsonRecord:
         problems = host_contract.params_problems(name, params)
         if problems:
             # A defect on this side: better to stop here than to let the host guess.
             raise ValueError("parameters of %s do not follow docs/host-protocol.md: %s" % (name, "; ".join(problems)))
         attempt = 0
-        unanswered = 0
         lost = False
+        follows = 0
+        migration_waits = 0
+        migration_deadline: float | None = None
         while True:
             attempt += 1
             self.round_trips += 1
@@ -97,10 +126,27 @@ class HyperVHost:
                 return dict(result, connection_lost=True) if lost else result
             except HostError as error:
                 if error.code in OUTCOME_UNKNOWN_CODES:
-                    unanswered += 1
+                    unanswered[0] += 1
+                if error.code == "owned_by_other_node":
+                    # Nothing ran: the scripts find the VM before they change anything.
+                    self._follow_owner(name, params, error, follows)
+                    follows += 1
+                    attempt = 0
+                    continue
+                if error.code == "migrating":
+                    if migration_deadline is None:
+                        migration_deadline = self._clock() + (self.timeout or DEFAULT_MIGRATION_WAIT_SECONDS)
+                    migration_waits += 1
+                    delay = backoff_delay(migration_waits, self.retry_delay)
+                    if self._clock() + delay > migration_deadline:
+                        raise with_suggestions(error)
+                    self._log("hyperv %s: %s: the VM is being live-migrated; trying again in %.1fs"
+                              % (self.host_name, name, delay))
+                    self._sleep(delay)
+                    attempt = 0
+                    continue
                 session_forgotten = error.code == "session_rejected" and self._answered
                 if not (error.transient or session_forgotten) or attempt > self.retries:
-                    error.unanswered_attempts = unanswered
                     raise with_suggestions(error)
                 delay = backoff_delay(attempt, self.retry_delay)
                 self._log("hyperv %s: %s failed transiently (%s); retrying in %.1fs"
@@ -110,15 +156,36 @@ class HyperVHost:
                     lost = True
                     self._reset_connection()
                 if recover is not None:
-                    try:
-                        recovered = recover()
-                    except HostError as failure:
-                        # The failure is the recovery's, but the operation's lost attempts may have taken effect.
-                        failure.unanswered_attempts = unanswered
-                        raise
+                    # A failure of the recovery's own read is stamped with the operation's unanswered attempts too.
+                    recovered = recover()
                     if recovered is not None:
                         self._log("hyperv %s: %s had already taken effect before the failure" % (self.host_name, name))
                         return recovered
+
+    def _follow_owner(self, name: str, params: JsonRecord, error: HostError, follows: int) -> None:
+        """Switch this client to the node that owns the VM (``error`` is its owned_by_other_node), or raise
+        the reason it cannot: following is off, the operation is about several VMs, the VM keeps moving, or
+        ``follow`` found no way to the node."""
+        owner = str(error.details.get("owner_node") or "")
+        if self._follow is None or not owner:
+            raise error
+        vm = str(error.details.get("vm") or "")
+        reason = None
+        if not cluster_follow.addresses_one_vm(name, params):
+            reason = cluster_follow.NOT_FOLLOWED_SEVERAL_VMS
+        elif follows >= cluster_follow.MAX_FOLLOWS:
+            reason = cluster_follow.NOT_FOLLOWED_TOO_MANY
+        if reason:
+            raise HostError(error.code, cluster_follow.refusal_message(vm, owner, reason, self.host_name),
+                            operation=error.operation, host=error.host, computer_name=error.computer_name,
+                            details=dict(error.details, follow=reason))
+        connection, node = self._follow(error)
+        self._log("hyperv %s: VM %s runs on node %s: following it to inventory host %s"
+                  % (self.host_name, vm, owner, node))
+        self.followed.append({"vm": vm, "from": self.host_name, "to": node, "owner_node": owner})
+        self._connection = connection
+        self.host_name = node
+        self._answered = False
 
     def _checked_result(self, name: str, result: JsonRecord) -> JsonRecord:
         problems = host_contract.result_problems(name, result)

@@ -55,6 +55,11 @@ class HostClient:
             self._host = self._connect()
         return self._host
 
+    def node(self) -> str | None:
+        """The inventory name of the Hyper-V host the operations ran on last: the guest's Hyper-V host, or the
+        cluster node the client followed the VM to (None before the first operation)."""
+        return self._host.host_name if self._host is not None else None
+
     def read(self, vm_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return self.host.get_vm_with_checkpoints(name=vm_name)
 

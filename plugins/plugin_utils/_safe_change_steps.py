@@ -157,8 +157,9 @@ class HostSteps:
     -> VM record`` and ``wait_for_merge(vm) -> seconds since the delete began`` (code merge_timeout when the
     merge outlasts the timeout),
     ``restore(vm_id, checkpoint_id, power_state)``, ``rename(vm_id, checkpoint_id, new_name) -> checkpoint``
-    and ``describe(error) -> text`` (the error as the modules report it). ``alert(text)`` shows ``text``
-    loudly at once (a revert that failed).
+    and ``describe(error) -> text`` (the error as the modules report it); ``node() -> inventory name`` of
+    the Hyper-V host it acted on last (optional: a cluster node it followed the VM to). ``alert(text)`` shows
+    ``text`` loudly at once (a revert that failed).
     """
 
     def __init__(self, client: HostClient, now: Callable[[], datetime.datetime] = utc_now,
@@ -170,6 +171,14 @@ class HostSteps:
         self._alert = alert or (lambda text: None)
         # A line when a long wait on the host begins and ends (a restore starts the VM again), at any verbosity.
         self._progress = progress or (lambda text: None)
+
+    def _on_node(self, run: dict[str, Any]) -> dict[str, Any]:
+        """``run`` with its checkpoint's ``hyperv_node``: the node that acted on it last. On a cluster the VM (and
+        the checkpoint, on the cluster's shared storage) may have moved since the run began."""
+        node = getattr(self._client, "node", lambda: None)()
+        if node and run.get("checkpoint"):
+            run["checkpoint"]["hyperv_node"] = node
+        return run
 
     def _delete(self, run: dict[str, Any], checkpoint_id: str) -> Deleted:
         """Delete a checkpoint and wait for the merge: whether the host answered the delete, and then the merge."""
@@ -280,7 +289,7 @@ class HostSteps:
                              "fell_back": None, "state": "present"}
         add_note(run, LEFT_OVER_REUSED, "reused the left-over checkpoint %s" % reuse["name"])
         run["proceed"] = True
-        return run
+        return self._on_node(run)
 
     def _create(self, run: dict[str, Any], vm: dict[str, Any], known: list[dict[str, Any]]) -> dict[str, Any]:
         """Take the run's checkpoint; ``known``: the VM's checkpoints before (for the recovery of a lost create)."""
@@ -307,6 +316,7 @@ class HostSteps:
                              "state": "present"}
         if reply.get("fell_back"):
             add_note(run, FELL_BACK, FELL_BACK_NOTE)
+        self._on_node(run)
         if options["safe_change_lock_minutes"] > 0:
             # Not on the list the create returned: the Hyper-V module serves a VM's checkpoint list from a cache
             # of 5 s (decompiled DataUpdaterBase.GetData), so that list can miss another run's checkpoint taken
@@ -392,7 +402,7 @@ class HostSteps:
                                                    fell_back=reply.get("fell_back")))
         if reply.get("fell_back"):
             add_note(run, FELL_BACK, FELL_BACK_NOTE)
-        return run
+        return self._on_node(run)
 
     # After the change --------------------------------------------------------------------
 
@@ -416,7 +426,7 @@ class HostSteps:
                 add_note(run, KEEP_FAILED, "the change is done, but marking the checkpoint as kept failed (%s)"
                          % self._client.describe(error))
         run["outcome"] = "committed"
-        return run
+        return self._on_node(run)
 
     def withdraw(self, run: dict[str, Any]) -> dict[str, Any]:
         """The member's group was withdrawn before any change: delete the member's checkpoint."""
@@ -426,7 +436,7 @@ class HostSteps:
         checkpoint["state"] = removal.state
         self._note_delete(run, removal, "withdrawing the checkpoint failed (%s); delete it by hand or with "
                           "playbooks/cleanup.yml")
-        return run
+        return self._on_node(run)
 
     def revert(self, run: dict[str, Any]) -> dict[str, Any]:
         """The change or its verification failed: restore the checkpoint, VM back to its power state before."""
@@ -451,11 +461,11 @@ class HostSteps:
             except HostError:
                 pass
             self._alert(revert_failed_banner(run))
-            return run
+            return self._on_node(run)
         checkpoint["restored"] = True
         self._progress("restored, after %d s" % round(self._clock() - started))
         run["outcome"] = "reverted"
-        return run
+        return self._on_node(run)
 
     def after_revert(self, run: dict[str, Any], verification_problem: str | None) -> dict[str, Any]:
         """The verification after the revert: passed, the checkpoint is deleted; failed, it is kept for a human."""
@@ -470,7 +480,7 @@ class HostSteps:
         checkpoint["state"] = removal.state
         self._note_delete(run, removal, "the checkpoint could not be deleted after the revert (%s); "
                           "playbooks/cleanup.yml removes it later")
-        return run
+        return self._on_node(run)
 
 
 def revert_failed_banner(run: dict[str, Any]) -> str:

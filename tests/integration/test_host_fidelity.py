@@ -259,7 +259,8 @@ def test_a_renamed_cluster_role_is_found_by_vm_id(lab):
         "    - ansible.builtin.assert:\n"
         "        that:\n"
         "          - by_id.error_code == 'owned_by_other_node'\n"
-        "          - \"by_id.error_details == {'vm': '%s', 'owner_node': 'HV02', 'matched_by': 'vm_id'}\"\n"
+        "          - \"by_id.error_details == {'vm': '%s', 'owner_node': 'HV02', 'matched_by': 'vm_id', "
+        "'follow': 'not_in_inventory'}\"\n"
         "          - by_name.error_code == 'vm_not_found'\n") % (vm_id, vm_id))
     assert_ok(run)
 

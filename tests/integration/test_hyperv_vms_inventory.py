@@ -140,6 +140,8 @@ def test_vms_of_two_hosts_follow_a_migration_once_the_cache_is_flushed(inventory
     assert hostvars["hv02"]["ansible_port"] == lab.sims["hv02"].port
     assert hostvars["hv02"]["ansible_winrm_server_cert_validation"] == "validate"
     assert not any("password" in name or name == "ansible_user" for name in hostvars["hv02"])
+    # Its computer name, by which a task finds the node it follows a clustered VM to.
+    assert hostvars["hv02"]["hyperv_computer_name"] == "HV02"
 
     # A playbook delegates to hyperv_host.
     play = lab.tmp_path / "info.yml"

@@ -40,6 +40,7 @@ LABEL_PREFIX = "ansible_collections.%s.docsite." % COLLECTION
 GUIDES = {
     "Guides": [
         ("host_setup", "docs/host-setup.md"),
+        ("clusters", "docs/clusters.md"),
         ("safe_change", "roles/safe_change/README.md"),
         ("playbooks", "playbooks/README.md"),
         ("molecule", "docs/molecule.md"),

@@ -79,7 +79,8 @@ SILENT_COMMANDS = {"stop-operation", "stop-unsupported", "out-null", "start-slee
 # Windows PowerShell 5.1 built-ins the scripts may call besides the catalog's Hyper-V and
 # FailoverClusters cmdlets and their own functions; anything else must be added here on purpose.
 ALLOWED_BUILTINS = {
-    "convertfrom-json", "convertto-json", "foreach-object", "get-ciminstance", "get-command", "measure-object",
+    "convertfrom-json", "convertto-json", "foreach-object", "get-ciminstance", "get-command", "get-service",
+    "measure-object",
     "new-object", "out-null", "select-object", "sort-object", "start-sleep", "where-object",
 }
 # Output goes to the controller only as the runner's one JSON reply; these would add to it or bypass it.

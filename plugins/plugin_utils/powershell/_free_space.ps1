@@ -4,9 +4,49 @@
 
 function Get-VolumeTable {
     # The host's mounted volumes with their free space now, longest mount point first
-    # (C:\ClusterStorage\Volume1\ before C:\). An operation that lists many VMs reads it once.
-    @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name } |
-        Sort-Object -Property @{ Expression = { ([string]$_.Name).Length }; Descending = $true })
+    # (C:\ClusterStorage\Volume1\ before C:\): the cluster's Cluster Shared Volumes as the cluster
+    # reports them (Get-ClusterSharedVolumeTable), then the Win32_Volume mount points. An operation
+    # that lists many VMs reads it once.
+    $shared = @(Get-ClusterSharedVolumeTable)
+    $names = @{}
+    foreach ($volume in $shared) { $names[$volume.Name.ToLowerInvariant()] = $true }
+    $local = @(Get-CimInstance -ClassName Win32_Volume | Where-Object { $_.Name -and -not $names.ContainsKey(([string]$_.Name).ToLowerInvariant()) })
+    @(@($shared) + @($local) | Sort-Object -Property @{ Expression = { ([string]$_.Name).Length }; Descending = $true })
+}
+
+function Get-ClusterSharedVolumeTable {
+    # The Cluster Shared Volumes of this node's cluster, as Get-VolumeTable's entries (Name, FreeSpace,
+    # Capacity): each is mounted under <system drive>\ClusterStorage\ on every node, and need not be a
+    # Win32_Volume mount point there, so the cluster's own view is read (SharedVolumeInfo: the mount
+    # point in FriendlyVolumeName, the sizes in Partition.Size and Partition.FreeSpace). No cluster, or a
+    # cluster this user may not read: none, and a path under ClusterStorage then has unknown space.
+    if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterSharedVolume' -ErrorAction SilentlyContinue)) { return @() }
+    $volumes = @()
+    try { $volumes = @(FailoverClusters\Get-ClusterSharedVolume -ErrorAction Stop) } catch { return @() }
+    @(foreach ($volume in $volumes) {
+        foreach ($info in @($volume.SharedVolumeInfo)) {
+            $name = [string]$info.FriendlyVolumeName
+            if (-not $name) { continue }
+            if (-not $name.EndsWith('\')) { $name = $name + '\' }
+            $free = $null
+            $size = $null
+            $partition = $info.Partition
+            if ($null -ne $partition -and $null -ne $partition.FreeSpace -and $null -ne $partition.Size) {
+                $free = [long]$partition.FreeSpace
+                $size = [long]$partition.Size
+            }
+            New-Object PSObject -Property @{ Name = $name; FreeSpace = $free; Capacity = $size }
+        }
+    })
+}
+
+function Get-ClusterStorageRoot {
+    # '<drive>:\ClusterStorage\<volume>\' when $Path is under a Cluster Shared Volume's mount point, else
+    # $null: such a path is on that volume, never on the system drive that holds the mount point.
+    param([string]$Path)
+    $match = [regex]::Match($Path, '^[A-Za-z]:\\ClusterStorage\\[^\\]+', [Text.RegularExpressions.RegexOptions]::IgnoreCase)
+    if (-not $match.Success) { return $null }
+    $match.Value + '\'
 }
 
 function Get-VMVolumes {
@@ -28,10 +68,18 @@ function Get-VMVolumes {
         $root = [IO.Path]::GetPathRoot($path)
         $free = $null
         $size = $null
+        $shared = Get-ClusterStorageRoot -Path $path
+        if ($null -ne $volume -and $null -ne $shared -and ([string]$volume.Name).Length -lt $shared.Length) {
+            # Matched only the drive that holds the mount point: its space is another disk's.
+            $volume = $null
+            $root = $shared
+        }
         if ($null -ne $volume) {
             $root = [string]$volume.Name
-            $free = [long]$volume.FreeSpace
-            $size = [long]$volume.Capacity
+            if ($null -ne $volume.FreeSpace -and $null -ne $volume.Capacity) {
+                $free = [long]$volume.FreeSpace
+                $size = [long]$volume.Capacity
+            }
         }
         if ($seen.ContainsKey($root.ToLowerInvariant())) { continue }
         $seen[$root.ToLowerInvariant()] = $true

@@ -180,6 +180,9 @@ try {
         $volumes = @(Get-VMVolumes -VM $vm)
         $observations['volumes'] = $volumes
         $observations['all_paths_on_a_volume'] = (@($volumes | Where-Object { $null -eq $_.free_bytes }).Count -eq 0)
+        # A VM on a Cluster Shared Volume: the cluster told its space (Get-ClusterSharedVolumeTable).
+        $observations['cluster_storage_paths_have_space'] = (@($volumes | Where-Object {
+            $null -ne (Get-ClusterStorageRoot -Path ([string]$_.path)) -and $null -eq $_.free_bytes }).Count -eq 0)
     } elseif ($Experiment -eq 'deleted_checkpoint_properties') {
         $snapshot = Hyper-V\Checkpoint-VM -VM $vm -SnapshotName 'hyperv-probe deleted' -Passthru
         $null = Hyper-V\Remove-VMSnapshot -VMSnapshot $snapshot -Confirm:$false

@@ -17,7 +17,7 @@ try {
 } catch {
     $rc = 1
     $failure = [ordered]@{ code = 'invalid_request'; details = $null }
-    if (${function:Get-ErrorCode}) { $failure = Get-ErrorCode $_ }
+    if (${function:Get-ReplyFailure}) { $failure = Get-ReplyFailure $_ $params }
     $reply = [ordered]@{ ok = $false; error = [ordered]@{ code = $failure.code; message = $_.Exception.Message; details = $failure.details; computer_name = $env:COMPUTERNAME } }
 }
 $json = ConvertTo-Json -InputObject $reply -Depth 12 -Compress

@@ -8,6 +8,8 @@
     host.inject_fault("create_checkpoint", "kill", at="type_switched")   # killed before it puts the type back
     host.set_free_space(3.5)                          # GB free on the host's volumes
     host.migrate_vm("app01", SimHost("/tmp/lab/hv02-state.json"))   # the cluster moves app01 to HV02
+    host.live_migrate("app01", "HV02")                 # in a cluster of nodes serving one state file
+    host.inject_fault("create_checkpoint", "migrate", vm="app01", target="HV02")   # ... as the create starts
     (host.disk_path("web01") / "app.conf").write_text("v2\\n")   # what the guest writes
 
 Every call is one transaction on the same locked state file the simulator uses, so it can
@@ -74,6 +76,7 @@ HOST_ATTRIBUTES = {
     "merge_start_seconds": (int, float),  # how long after a delete its merge shows (MergingDisks)
     "hyperv_module": bool,  # false: every Hyper-V operation fails with hyperv_module_missing
     "language_mode": str,  # "ConstrainedLanguage": an AppLocker/WDAC host, the runner refuses to run
+    "cluster_readable": bool,  # false: the connecting user has no rights on the host's cluster (cluster_unreadable)
 }
 
 # The host attributes that say how long something takes (hyperv-sim admin set-times), with what they mean.
@@ -170,15 +173,20 @@ class SimHost:
                 _check_type(attribute, value, HOST_ATTRIBUTES[attribute])
             host.host.update(attrs)
 
-    def set_free_space(self, free_gb: float, volume: str | None = None, size_gb: float | None = None) -> None:
+    def set_free_space(self, free_gb: float, volume: str | None = None, size_gb: float | None = None,
+                       csv: bool = False) -> None:
         """Free space (GB of 1024**3 bytes) of every volume of the host, or of ``volume`` (e.g. "D:\\",
-        added when missing); ``size_gb`` its size. Below 1 GB free, Checkpoint-VM fails."""
+        added when missing); ``size_gb`` its size. Below 1 GB free, Checkpoint-VM fails. ``csv``: a new
+        ``volume`` is a Cluster Shared Volume (e.g. "C:\\ClusterStorage\\Volume1\\"): no Win32_Volume, its
+        space is what the cluster reports (Get-ClusterSharedVolume) to a user who may read the cluster."""
         _check_type("free_gb", free_gb, (int, float))
         with self._host(create=True) as host:
             volumes = host.host["volumes"]
             names = [volume] if volume else list(volumes)
             for name in names:
                 entry = volumes.setdefault(name, {"size_bytes": engine.DEFAULT_VOLUME_BYTES, "free_bytes": 0})
+                if csv:
+                    entry["csv"] = True
                 if size_gb is not None:
                     entry["size_bytes"] = int(size_gb * engine.GIB)
                 entry["free_bytes"] = min(int(free_gb * engine.GIB), entry["size_bytes"])
@@ -243,6 +251,17 @@ class SimHost:
             disks.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source.disks_dir / vm["id"]), str(disks))
 
+    def live_migrate(self, name_or_id: str, node: str, seconds: float = 0) -> None:
+        """The cluster live-migrates a VM to ``node``, in a cluster of simulated nodes that serve this one
+        state file (``hyperv-sim serve --node NAME``; harness ``running_simulator(..., node=)``), which is
+        their shared storage, as Cluster Shared Volumes are: the disks stay where they are, and the guest
+        connection reaches the VM wherever it runs. With ``seconds``, the migration takes that long: the
+        VM stays on its node meanwhile, shows MigratingVirtualMachine and refuses changes
+        (``migrating``)."""
+        _check_type("seconds", seconds, (int, float))
+        with self._host(create=True) as host:
+            host.live_migrate(find_vm(host.state, name_or_id), node, seconds=float(seconds))
+
     def add_vms(self, names: list[str], checkpoints_each: int = 0) -> None:
         """Many VMs in one transaction (a large host for the bench), each with ``checkpoints_each``
         checkpoints in a chain (``cp-1`` oldest); rewriting the state file per VM would take minutes."""
@@ -275,7 +294,7 @@ class SimHost:
 
     def inject_fault(self, operation: str, action: str, code: str = "busy", message: str = engine.BUSY_MESSAGE,
                      times: int = 1, hang_seconds: float = 0, after: bool = False, vm: str | None = None,
-                     skip: int = 0, at: str | None = None) -> None:
+                     skip: int = 0, at: str | None = None, target: str | None = None) -> None:
         """Make the next ``times`` runs of ``operation`` (-1: all) misbehave; ``action`` is one of
 
         - ``fail``: answer the error ``code``/``message`` without running the operation;
@@ -293,6 +312,9 @@ class SimHost:
         - ``kill``: the operation's process is killed at point ``at`` (engine.KILL_POINTS: a
           controller timeout or a deleted WinRS shell): what it did up to there stays, nothing after
           it runs (no ``finally``), and the connection is reset.
+        - ``migrate``: just before the operation runs, the cluster live-migrates ``vm`` (required, any
+          operation) to node ``target`` (``live_migrate``; over ``hang_seconds``, 0: at once); the
+          operation then runs as usual and meets the VM moved (or moving).
 
         ``vm`` (name or id) limits the fault to runs of a change operation on that VM (its
         ``VMId`` parameter), so that several VMs of one host can each meet their own fault.
@@ -312,14 +334,16 @@ class SimHost:
                              % (times,))
         if action == "kill" and at not in engine.KILL_POINTS:
             raise ValueError("a kill needs at= one of %s, not %r" % (", ".join(engine.KILL_POINTS), at))
-        if vm is not None and operation not in VM_CHANGE_OPERATIONS:
+        if action == "migrate" and (vm is None or not target):
+            raise ValueError("a migrate fault needs vm= (the VM it moves) and target= (the node it moves to)")
+        if vm is not None and operation not in VM_CHANGE_OPERATIONS and action != "migrate":
             raise ValueError("a fault for one VM needs a change operation (%s), not %r"
                              % (", ".join(VM_CHANGE_OPERATIONS), operation))
         with self._host(create=True) as host:
             vm_id = find_vm(host.state, vm)["id"] if vm is not None else None
             fault = {"operation": operation, "action": action, "code": code, "message": message,
                      "times": times, "hang_seconds": float(hang_seconds), "after": bool(after),
-                     "vm": vm_id, "skip": skip, "at": at}
+                     "vm": vm_id, "skip": skip, "at": at, "target": target}
             if action == "barrier":
                 # The held runs watch for this fault to be used up: they need to tell it from any other.
                 fault.update(id=uuid.uuid4().hex, parties=times)
@@ -415,7 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--vm", help="only runs of the operation on this VM (name or id; change operations)")
     fault.add_argument("--skip", type=int, default=0, help="let this many runs of the operation pass first")
     fault.add_argument("--at", choices=engine.KILL_POINTS, help="where a kill stops the operation")
+    fault.add_argument("--target", help="the node a migrate fault moves --vm to")
     commands.add_parser("check", help="print what is inconsistent in the stored host; exit 1 when anything is")
+    migrate = commands.add_parser("live-migrate", help="move a VM to another node of a cluster whose nodes serve this "
+                                  "state file (serve --node NAME)")
+    migrate.add_argument("vm", help="the VM's name or id")
+    migrate.add_argument("node", help="the node it moves to")
+    migrate.add_argument("--seconds", type=float, default=0, help="how long the migration takes (default 0: at once)")
     times = commands.add_parser("set-times", help="how long the host's cmdlets take, in seconds, for testing your own "
                                 "playbooks' waits (a merge after a delete, Start-VM, Checkpoint-VM)")
     for attribute, meaning in TIMING_ATTRIBUTES.items():
@@ -428,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``hyperv-sim admin --state FILE add-vm NAME [--off] [--checkpoint-type T] | show | check
-    | inject-fault OP ACTION | set-times [--merge-seconds S ...] | set-free-gb N [--volume V]``."""
+    | inject-fault OP ACTION | live-migrate VM NODE [--seconds S] | set-times [--merge-seconds S ...] | set-free-gb N [--volume V]``."""
     args = build_parser().parse_args(argv)
     host = SimHost(args.state)
     try:
@@ -445,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             if any(seconds < 0 for seconds in given.values()):
                 raise ValueError("set-times takes seconds, 0 or more")
             host.set_host(**given)
+        elif args.command == "live-migrate":
+            host.live_migrate(args.vm, args.node, seconds=args.seconds)
         elif args.command == "set-free-gb":
             host.set_free_space(args.free_gb, volume=args.volume)
         elif args.command == "check":
@@ -454,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             host.inject_fault(args.operation, args.action, code=args.code, message=args.message, times=args.times,
                               hang_seconds=args.hang_seconds, after=args.after, vm=args.vm,
-                              skip=args.skip, at=args.at)
+                              skip=args.skip, at=args.at, target=args.target)
     except (LookupError, ValueError, StateFileError) as error:
         print("hyperv-sim admin: %s" % error, file=sys.stderr)
         return 1

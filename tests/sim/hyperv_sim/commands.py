@@ -46,7 +46,7 @@ FUNCTION_WORD = re.compile(r"\b[A-Za-z]+-[A-Za-z]+\b")
 COMMAND_LINE_LIMIT = 8191
 # PowerShell's own arguments as Ansible's PowerShell shell plugin writes them (compared ignoring case).
 RUNNER_PREFIX = ("powershell", "-noprofile", "-noninteractive", "-executionpolicy", "unrestricted", "-encodedcommand")
-FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "barrier", "kill")
+FAULT_ACTIONS = ("fail", "hang", "drop", "drop_before", "delay", "barrier", "kill", "migrate")
 # A barrier whose other runs never come (a broken test) must not hold a command for ever: the
 # waiting run gives up after this long and answers an error. Far longer than any two runs of a
 # playbook on a loaded machine take to arrive, so it only ever fires for a test that is wrong.
@@ -121,7 +121,8 @@ def take_fault(state: dict, operation: str, params: dict | None = None) -> dict 
     vm_id = str((params or {}).get("VMId") or "").lower()
     armed = None
     for fault in state["faults"]:
-        if fault["operation"] != operation or fault.get("vm") not in (None, vm_id):
+        # A migrate fault names the VM it moves, whatever the operation addresses.
+        if fault["operation"] != operation or (fault["action"] != "migrate" and fault.get("vm") not in (None, vm_id)):
             continue
         if fault.get("skip"):
             fault["skip"] -= 1
@@ -151,7 +152,7 @@ class CommandHost:
     """
 
     def __init__(self, state_path: str, initial_vms: list[str] | None = None, host_name: str | None = None,
-                 script_dir: str | pathlib.Path | None = None,
+                 script_dir: str | pathlib.Path | None = None, node: str | None = None,
                  clock: Callable[[], datetime.datetime] = engine.utc_now,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -160,9 +161,13 @@ class CommandHost:
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
+        # A node of a simulated cluster (serve --node): it serves the shared state file as this computer name.
+        self.node = node
         with self.state_file.transaction(create=lambda: engine.new_state(host_name)) as state:
             if host_name:
                 state["host"]["computer_name"] = host_name
+            if node and node.lower() not in [known.lower() for known in state["host"]["cluster_nodes"]]:
+                state["host"]["cluster_nodes"].append(node)
             host = self._host(state)
             existing = {vm["name"] for vm in state["vms"].values()}
             for name in initial_vms or []:
@@ -171,7 +176,7 @@ class CommandHost:
                     existing.add(name)
 
     def _host(self, state: dict, kill_at: str | None = None) -> engine.HyperVHost:
-        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock, kill_at=kill_at)
+        return engine.HyperVHost(state, self.state_file.disks_dir, clock=self.clock, kill_at=kill_at, node=self.node)
 
     def run(self, command: str, arguments: list[str], stdin: bytes) -> CommandResult:
         command_line = command + (" " + " ".join(arguments) if arguments else "")
@@ -197,8 +202,8 @@ class CommandHost:
         except RequestError as error:
             request_log.record(self.state_file.path, refused=str(error))
             return error_reply(engine.HostError("invalid_request", str(error)),
-                               self.state_file.read()["host"]["computer_name"])
-        request_log.record(self.state_file.path, operation=name, params=params)
+                               self.node or self.state_file.read()["host"]["computer_name"])
+        request_log.record(self.state_file.path, operation=name, params=params, node=self.node)
         reply = self._run_operation(name, params)
         reply.label = "runner:" + name
         return reply
@@ -340,6 +345,12 @@ class CommandHost:
         # (the client never sees the error reply).
         if fault and (fault["action"] in ("fail", "drop_before") or (fault["action"] == "hang" and not fault["after"])):
             return host, error_reply(engine.HostError(fault["code"], fault["message"]), host.computer_name)
+        if fault and fault["action"] == "migrate":
+            # The cluster moves the VM just as the operation starts (VM load balancing, a node drained by
+            # Cluster-Aware Updating): the operation then meets it moved, or moving.
+            vm = state["vms"].get(fault.get("vm") or str(params.get("VMId") or "").lower())
+            if vm is not None and not host.is_migrating(vm) and host.owner_of(vm).lower() != fault["target"].lower():
+                host.live_migrate(vm, fault["target"], seconds=fault["hang_seconds"])
         try:
             return host, success_reply(host.run(name, params))
         except engine.HostError as error:

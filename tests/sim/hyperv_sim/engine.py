@@ -53,6 +53,9 @@ DEFAULT_COMPUTER_NAME = "HV01"
 # Hyper-V's text for ObjectInUse (32774), as os-autoinst-distri-opensuse PR 5858 quotes it.
 BUSY_MESSAGE = "The operation cannot be performed while the object is in use."
 # ... and for InvalidState (32775), as canonical/multipass#4204 quotes it (Set-VM).
+# What the simulated cluster answers a user without rights on it (the text and the exception's type are an
+# assumption: the scripts never read them, they only pass them on).
+CLUSTER_ACCESS_DENIED_MESSAGE = "You do not have administrative privileges on the cluster."
 INVALID_STATE_MESSAGE = "The operation cannot be performed while the object is in its current state."
 # ... and the module's own text for a VM's state (OperationFailed_InvalidState of the decompiled CmdletErrorMessages).
 INVALID_STATE_VM_MESSAGE = "The operation cannot be performed while the virtual machine is in its current state."
@@ -363,8 +366,11 @@ class HyperVHost:
     """
 
     def __init__(self, state: dict, disks_dir: str | pathlib.Path, clock: Callable[[], datetime.datetime] = utc_now,
-                 kill_at: str | None = None):
+                 kill_at: str | None = None, node: str | None = None):
         self.state = state
+        # A node of a simulated cluster: several processes serve one state file (the cluster's shared
+        # storage, as Cluster Shared Volumes are), each as its own computer name.
+        self.node = node
         self.disks_dir = pathlib.Path(disks_dir)
         self.clock = clock
         self.command_seconds = 0.0
@@ -397,7 +403,7 @@ class HyperVHost:
 
     @property
     def computer_name(self) -> str:
-        return self.host["computer_name"]
+        return self.node or self.host["computer_name"]
 
     @property
     def supports_checkpoint_type(self) -> bool:
@@ -417,17 +423,34 @@ class HyperVHost:
 
     # -- volumes -----------------------------------------------------------------------------
 
+    @property
+    def is_cluster_node(self) -> bool:
+        """Test-ClusterNode: the cluster service runs (the host is a node of a cluster)."""
+        return bool(self.host["cluster_nodes"])
+
+    def volume_table(self) -> list[str]:
+        """Get-VolumeTable: the mount points whose space the host can read. A Cluster Shared Volume
+        (``csv``) is no Win32_Volume here; the cluster lists it (Get-ClusterSharedVolume) to a node whose
+        user may read the cluster."""
+        readable_csv = self.is_cluster_node and self.host.get("cluster_readable", True)
+        return [name for name, volume in self.host["volumes"].items() if not volume.get("csv") or readable_csv]
+
     def volume_of(self, path: str) -> str | None:
-        """The mount point of the host volume ``path`` is on (longest match, as Win32_Volume's names)."""
-        matches = [name for name in self.host["volumes"] if path.lower().startswith(name.lower())]
+        """The mount point of the host volume ``path`` is on (longest match of Get-VolumeTable's names)."""
+        matches = [name for name in self.volume_table() if path.lower().startswith(name.lower())]
         return max(matches, key=len) if matches else None
 
     def vm_volumes(self, vm: dict) -> list[dict]:
-        """Get-VMVolumes: the volumes of the VM's disks and of its checkpoint files, each once."""
+        """Get-VMVolumes: the volumes of the VM's disks and of its checkpoint files, each once. A path under
+        a Cluster Shared Volume's mount point (``X:\\ClusterStorage\\NAME``) that matched only the drive
+        holding it has unknown space, not that drive's."""
         records, seen = [], set()
         for path in (vm.get("disk_folder") or DEFAULT_DISK_FOLDER, vm["checkpoint_location"]):
             volume = self.volume_of(path)
-            root = volume if volume else _path_root(path)
+            shared = cluster_storage_root(path)
+            if volume and shared and len(volume) < len(shared):
+                volume = None
+            root = volume if volume else shared or _path_root(path)
             if root.lower() in seen:
                 continue
             seen.add(root.lower())
@@ -560,16 +583,51 @@ class HyperVHost:
     def set_owner_node(self, vm: dict, owner_node: str | None) -> None:
         """Make the VM clustered and owned by ``owner_node``; both nodes then form the cluster."""
         vm["owner_node"] = owner_node
+        vm["migration"] = None
         if owner_node:
             vm["is_clustered"] = True
             for node in (self.computer_name, owner_node):
                 if node not in self.host["cluster_nodes"]:
                     self.host["cluster_nodes"].append(node)
 
+    def owner_of(self, vm: dict) -> str:
+        """The node that runs the VM now: a live migration that has ended hands it to its target; a VM
+        that is not clustered runs on the host of the state file."""
+        migration = vm.get("migration")
+        if migration and self.now() >= parse_time(migration["done_at"]):
+            return migration["target"]
+        return vm.get("owner_node") or self.host["computer_name"]
+
+    def is_migrating(self, vm: dict) -> bool:
+        """A live migration of the VM is under way: the source still runs it (and lists it), its secondary
+        status is MigratingVirtualMachine, and changes to it fail (``_require_idle``)."""
+        migration = vm.get("migration")
+        return bool(migration) and self.now() < parse_time(migration["done_at"])
+
+    def live_migrate(self, vm: dict, node: str, seconds: float = 0.0) -> None:
+        """The cluster live-migrates the VM to ``node``, a node of this host's cluster: at once, or over
+        ``seconds`` (the VM stays on its node meanwhile, ``is_migrating``). Its storage is shared: the
+        disks and checkpoints do not move."""
+        source = self.owner_of(vm)
+        if self.is_migrating(vm):
+            raise ValueError("VM %s is already being migrated to %s" % (vm["name"], vm["migration"]["target"]))
+        if source.lower() == node.lower():
+            raise ValueError("VM %s already runs on node %s" % (vm["name"], source))
+        self.set_owner_node(vm, source)
+        for name in (source, node):
+            if name.lower() not in [known.lower() for known in self.host["cluster_nodes"]]:
+                self.host["cluster_nodes"].append(name)
+        vm["listed_here"] = False
+        if seconds > 0:
+            vm["migration"] = {"target": node, "done_at": format_time(self.now() + datetime.timedelta(seconds=seconds))}
+        else:
+            vm["migration"] = None
+            vm["owner_node"] = node
+        self._event(vm, "Move-ClusterVirtualMachineRole", node=node, seconds=seconds)
+
     def _is_foreign(self, vm: dict) -> bool:
         # The script compares with -ne, which ignores case.
-        owner = vm.get("owner_node")
-        return bool(owner) and owner.lower() != self.computer_name.lower() and not vm.get("listed_here")
+        return self.owner_of(vm).lower() != self.computer_name.lower() and not vm.get("listed_here")
 
     def local_vms(self) -> list[dict]:
         """What ``Get-VM`` lists on this host: a clustered VM owned by another node runs there."""
@@ -579,7 +637,7 @@ class HyperVHost:
         """The owner node the cluster reports for a VM that is not on this host."""
         for vm in self.state["vms"].values():
             if self._is_foreign(vm) and matches(vm):
-                return vm["owner_node"]
+                return self.owner_of(vm)
         return None
 
     def vms_by_name(self, names: list[str]) -> list[dict]:
@@ -627,6 +685,7 @@ class HyperVHost:
                 vm = self.vm_by_id(guid)
                 if vm is not None:
                     return vm
+                self._read_cluster(label)
                 owner = self._cluster_owner(guid)
         else:
             label, matched_by = name, "cluster_role_name"
@@ -641,6 +700,7 @@ class HyperVHost:
                                     "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
             # The names for "did you mean" (every VM, on this failure only) and the cluster's roles.
             self._read("Get-VM", len(self.local_vms()))
+            self._read_cluster(label)
             owner = None
             if self.host["cluster_nodes"]:
                 self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
@@ -656,6 +716,19 @@ class HyperVHost:
             details["names"] = [vm["name"] for vm in self.local_vms()]
         raise HostError("vm_not_found", "No VM '%s' on host %s" % (label, self.computer_name), details)
 
+    def _read_cluster(self, vm_label: str) -> None:
+        """Stop-ClusterUnreadable: a cluster node whose user may not read the cluster (``cluster_readable``
+        false) stops a lookup that asks the cluster, rather than answer that the VM does not exist."""
+        if not self.is_cluster_node or self.host.get("cluster_readable", True):
+            return
+        raise HostError("cluster_unreadable", "The failover cluster could not be read on host %s while looking for VM "
+                        "'%s': %s" % (self.computer_name, vm_label, CLUSTER_ACCESS_DENIED_MESSAGE), {
+                            "vm": vm_label, "computer_name": self.computer_name,
+                            "exception_type": "Microsoft.FailoverClusters.PowerShell.ClusterCmdletException",
+                            "fully_qualified_error_id":
+                                "ClusterCmdletException,Microsoft.FailoverClusters.PowerShell.GetResourceCommand",
+                            "category": "NotSpecified"})
+
     def _is_merging(self, vm: dict) -> bool:
         now = self.now()
         return any(parse_time(merge["visible_from"]) <= now < parse_time(merge["done_at"])
@@ -669,6 +742,10 @@ class HyperVHost:
             raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
         if vm.get("busy_until") and self.now() < parse_time(vm["busy_until"]):
             raise hyperv_error(BUSY_MESSAGE, "ObjectInUse", "ResourceBusy", cmdlet)
+        if self.is_migrating(vm):
+            # Which id a VM in a live migration gives is not documented (the WMI methods document 32774
+            # "in use" and 32775 "invalid state"): the scripts classify by the VM's status, not by the id.
+            raise hyperv_error(INVALID_STATE_MESSAGE, "InvalidState", "InvalidOperation", cmdlet)
 
     def _event(self, vm: dict, cmdlet: str, **details) -> None:
         """What a cmdlet did to the VM, for tests (the last 50)."""
@@ -994,7 +1071,8 @@ class HyperVHost:
         if vm["is_clustered"] and hosted_here:
             owner = self.computer_name
         elif vm["is_clustered"]:
-            owner = self._cluster_owner(vm["id"]) or vm["owner_node"] or self.computer_name
+            self._read("Get-ClusterResource -VMId", 1)
+            owner = self.owner_of(vm)
         override = vm.get("type_override")
         return {
             "id": vm["id"],
@@ -1009,7 +1087,8 @@ class HyperVHost:
             "owner_node": owner,
             "computer_name": self.computer_name,
             "primary_status": "Ok",
-            "secondary_status": "MergingDisks" if merging else None,
+            "secondary_status": ("MigratingVirtualMachine" if self.is_migrating(vm)
+                                 else "MergingDisks" if merging else None),
             "merging": merging,
             "checkpoint_count": self._standard_count(checkpoints),
             "volumes": self.vm_volumes(vm),
@@ -1060,7 +1139,19 @@ class HyperVHost:
                     "ObjectNotFound", command=command)
             return getattr(self, operation)(**bound)
         except HostError as error:
-            raise runner_error(error) from None
+            raise self._migration_error(runner_error(error), error, params or {}) from None
+
+    def _migration_error(self, coded: HostError, raw: HostError, params: dict) -> HostError:
+        """Get-MigrationFailure of _cluster.ps1: a VM that is in use or in an invalid state because a live
+        migration moves it answers ``migrating`` (the controller waits, then follows the VM)."""
+        vm_id = _parse_guid(str(params.get("VMId") or ""))
+        if not vm_id or error_id(raw) not in ("ObjectInUse", "InvalidState") or vm_id not in self.state["vms"]:
+            return coded
+        vm = self.state["vms"][vm_id]
+        if self._is_foreign(vm) or not self.is_migrating(vm):
+            return coded
+        details = dict(coded.details or {}, vm=vm["name"], secondary_status="MigratingVirtualMachine")
+        return HostError("migrating", coded.message, details)
 
     def get_vm(self, name: str = "", vm_id: str = "") -> dict:
         return {"vm": self.vm_record(self.find_vm(name=name, vm_id=vm_id))}
@@ -1400,6 +1491,12 @@ def _descendants(parents: dict, checkpoint_id: str) -> list[str]:
     for child in [child for child, parent in parents.items() if parent == checkpoint_id]:
         found += [child] + _descendants(parents, child)
     return found
+
+
+def cluster_storage_root(path: str) -> str | None:
+    """Get-ClusterStorageRoot: ``C:\\ClusterStorage\\Volume1\\`` for a path below it, else None."""
+    match = re.match(r"^[A-Za-z]:\\ClusterStorage\\[^\\]+", path, re.IGNORECASE)
+    return match.group(0) + "\\" if match else None
 
 
 def _path_root(path: str) -> str:

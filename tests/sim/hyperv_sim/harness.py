@@ -159,7 +159,8 @@ def inventory_vars(sim: SimulatorProcess, connection: str = "winrm", ssh_auth: s
 
 @contextmanager
 def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name=None, user=None, password=None,
-                      startup_timeout=30, port=0, ssh_port=0, free_gb=None, waiting=None, kerberos=None):
+                      startup_timeout=30, port=0, ssh_port=0, free_gb=None, waiting=None, kerberos=None,
+                      node=None):
     """Start ``tests/sim/hyperv-sim serve`` on a free port (or ``port``: a host that comes back after
     a restart listens where it did; ``ssh_port`` likewise for the SSH endpoint) as a subprocess (``sys.executable``),
     wait for its ready line, yield a :class:`SimulatorProcess`, and always stop it on exit
@@ -171,6 +172,9 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     it does. Kill the old host after that and the new one answers within a fraction of a second,
     however long a Python start takes on a loaded machine (``startup_timeout`` must then cover the
     time until the kill).
+
+    ``node``: serve ``state_path`` as that node of a simulated failover cluster; start one process per node on
+    the same state file (its VMs' storage is the cluster's, SimHost.live_migrate moves a VM between them).
 
     ``user`` defaults to ``ansible-sim`` and ``password`` to a fresh random token per run;
     both reach the process through its environment, not its (world-readable) command line.
@@ -196,12 +200,17 @@ def running_simulator(state_path, vms=(), transport="ntlm", tls=False, host_name
     command = [sys.executable, str(SIMULATOR), "serve", "--port", str(port), "--state", str(state_path),
                "--transport", transport, "--ssh-port", str(ssh_port)]
     ssh_key, known_hosts = _ssh_client_files(pathlib.Path(state_path))
+    if node:
+        # Each node writes its own endpoint's files; the state, its disks and the host key are the cluster's.
+        known_hosts += "." + node
+        command += ["--node", node]
     command += ["--ssh-authorized-keys", ssh_key + ".pub", "--ssh-known-hosts-out", known_hosts]
     for vm in vms:
         command += ["--vm", vm]
     ca_cert = None
     if tls:
-        ca_cert = str(pathlib.Path(state_path).with_name(pathlib.Path(state_path).name + ".cert.pem"))
+        suffix = (".%s.cert.pem" % node) if node else ".cert.pem"
+        ca_cert = str(pathlib.Path(state_path).with_name(pathlib.Path(state_path).name + suffix))
         command += ["--tls", "--tls-cert-out", ca_cert]
     if host_name:
         command += ["--host-name", host_name]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime
 
-from hyperv_sim.engine import (DEFAULT_NAME_FORMAT, HostError, HyperVHost, error_id, format_time, parse_time,
-                               runner_error)
+from hyperv_sim.engine import (DEFAULT_NAME_FORMAT, HostError, HyperVHost, cluster_storage_root, error_id, format_time,
+                               parse_time, runner_error)
 
 EXPERIMENTS = ("restore_running_standard", "restore_running_production", "restore_off_standard", "remove_saved_state",
                "turn_off_automatic", "checkpoint_default_name", "production_fallback", "merge_visibility",
@@ -168,6 +168,8 @@ class ProbeExperiments:
         volumes = self.host.vm_volumes(self.vm)
         observations["volumes"] = volumes
         observations["all_paths_on_a_volume"] = all(volume["free_bytes"] is not None for volume in volumes)
+        observations["cluster_storage_paths_have_space"] = all(
+            volume["free_bytes"] is not None for volume in volumes if cluster_storage_root(volume["path"]))
 
     def deleted_checkpoint_properties(self, observations: dict) -> None:
         # A deleted checkpoint's object keeps the values read before (decompiled DataUpdaterBase.GetData catches

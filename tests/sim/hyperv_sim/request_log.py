@@ -21,9 +21,12 @@ def log_path(state_path: str | os.PathLike) -> pathlib.Path:
 
 
 def record(state_path: str | os.PathLike, operation: str | None = None, params: dict | None = None,
-           refused: str | None = None) -> None:
-    """Append one entry; one ``write`` of one line, so concurrent commands never interleave."""
+           refused: str | None = None, node: str | None = None) -> None:
+    """Append one entry; one ``write`` of one line, so concurrent commands never interleave. ``node``: the
+    cluster node that answered, when several serve one state file."""
     entry = {"accepted": refused is None, "operation": operation, "params": params, "refused": refused}
+    if node:
+        entry["node"] = node
     line = json.dumps(entry, ensure_ascii=True) + "\n"
     with open(log_path(state_path), "a", encoding="ascii") as handle:
         handle.write(line)

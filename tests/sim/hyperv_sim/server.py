@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert-out", metavar="PATH",
                        help="with --tls: write the certificate (PEM) there, for clients that validate it")
     serve.add_argument("--host-name", help="computer name the simulated host reports")
+    serve.add_argument("--node", help="serve the state file as this node of a simulated failover cluster: several "
+                                      "processes serve one state file (the cluster's shared storage), each with its "
+                                      "own --node; a clustered VM runs on one of them ('hyperv-sim admin live-migrate')")
     serve.add_argument("--ssh-port", type=int, default=0, help="TCP port of the OpenSSH endpoint; 0 picks a free one")
     serve.add_argument("--ssh-authorized-keys", metavar="PATH",
                        help="authorized_keys file of the user, for SSH public-key authentication")
@@ -109,6 +112,8 @@ def serve(args: argparse.Namespace) -> int:
     from hyperv_sim.commands import CommandHost
 
     host_options = {"host_name": args.host_name} if args.host_name else {}
+    if args.node:
+        host_options["node"] = args.node
     command_host = CommandHost(args.state, initial_vms=list(args.vm), **host_options)
     if args.free_gb is not None:
         from hyperv_sim.admin import SimHost

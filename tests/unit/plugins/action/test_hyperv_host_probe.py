@@ -33,7 +33,7 @@ def run(monkeypatch, args, vm, check_mode=False):
                            delegate_to=None)
     plugin = action.ActionModule(task, SimpleNamespace(_shell=SimpleNamespace(tmpdir=None)), None, None, None)
     fake = FakeHost(vm)
-    monkeypatch.setattr(plugin, "hyperv_host", lambda task_vars, timeout: fake)
+    monkeypatch.setattr(plugin, "hyperv_host", lambda task_vars, timeout, follow=True: fake)
     return plugin.run(task_vars={}), fake
 
 

@@ -406,7 +406,7 @@ def run_action(monkeypatch, name, args, vm, check_mode=False, diff=False):
     connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
     action = module.ActionModule(task, connection, None, None, None)
     fake = FAKES.get(name, FakeHost)(vm)
-    monkeypatch.setattr(action, "hyperv_host", lambda task_vars, timeout: fake)
+    monkeypatch.setattr(action, "hyperv_host", lambda task_vars, timeout, follow=True: action.tracked(fake))
     return action.run(task_vars={})
 
 

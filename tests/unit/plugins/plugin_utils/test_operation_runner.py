@@ -210,13 +210,16 @@ def test_request_carries_the_shared_functions_called_through_others_and_by_the_r
     (script_dir / "_lookup.ps1").write_text(
         "function Get-TargetVM {\n    if ($x) {\n    }\n    Test-SameName 'a' 'b'\n}\n\n"
         "function Test-SameName {\n    param($Left, $Right)\n}\n", encoding="utf-8")
+    (script_dir / "_migration.ps1").write_text("function Get-ReplyFailure {\n    Get-ErrorCode\n}\n", encoding="utf-8")
     (script_dir / "get_vm.ps1").write_text("param($Name)\n$vm = get-targetvm -Name $Name\n", encoding="utf-8")
 
     common = operation_runner.decode_request(operation_runner.build_request("get_vm", {}))["common"]
 
-    # In the files' order; names match case-insensitively, as PowerShell calls them.
+    # In the files' order; names match case-insensitively, as PowerShell calls them. The runner calls
+    # Get-ReplyFailure, which calls Get-ErrorCode.
     assert [line for line in common.splitlines() if line.startswith("function")] == [
-        "function Get-ErrorCode {", "function Get-ErrorId {", "function Get-TargetVM {", "function Test-SameName {"]
+        "function Get-ErrorCode {", "function Get-ErrorId {", "function Get-TargetVM {", "function Test-SameName {",
+        "function Get-ReplyFailure {"]
 
 
 def test_split_functions_cuts_at_the_first_line_that_is_only_a_closing_brace():

@@ -54,6 +54,10 @@ CONTROLLER_KEYS = {
     "address", "port", "kerberos_hostname", "winrm",
     # the inventory-style variable that names the connection plugin remote_connection loads
     "ansible_connection",
+    # the option of the doc fragment _hyperv_host.FOLLOW; HyperVHost.followed entries (the node followed from, to)
+    "follow_vm", "from", "to",
+    # request parameters the controller built itself (cluster_follow.addresses_one_vm reads them)
+    "All", "Names", "Ids", "Changes",
 }
 
 

@@ -1,0 +1,112 @@
+"""The simulated failover cluster: nodes that serve one state, live migrations, CSV space, cluster rights."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from hyperv_sim import engine
+from hyperv_sim.admin import SimHost
+from hyperv_sim.engine import HyperVHost
+from hyperv_sim.state import running_disk
+
+from test_engine import FakeClock, fails, run
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def nodes(tmp_path, clock):
+    """HV01 and HV02 over one state (the cluster's shared storage); app01 clustered on HV01."""
+    state = engine.new_state("HV01")
+    hv01 = HyperVHost(state, tmp_path / "disks", clock=clock, node="HV01")
+    hv02 = HyperVHost(state, tmp_path / "disks", clock=clock, node="HV02")
+    vm_id = hv01.add_vm("app01", owner_node="HV01")
+    return hv01, hv02, vm_id
+
+
+def test_a_migrated_vm_runs_on_its_new_node_with_its_checkpoints_and_disk(nodes):
+    hv01, hv02, vm_id = nodes
+    taken = run(hv01, "create_checkpoint", VMId=vm_id, Name="before")["checkpoint"]
+    hv01.live_migrate(hv01.state["vms"][vm_id], "HV02")
+    moved = fails(hv01, "get_vm", Name="app01")
+    assert (moved.code, moved.details["owner_node"]) == ("owned_by_other_node", "HV02")
+    record = run(hv02, "get_vm", Name="app01")["vm"]
+    assert (record["owner_node"], record["computer_name"], record["current_checkpoint_id"]) == (
+        "HV02", "HV02", taken["id"])
+    # The checkpoint is restored through the new node from the shared storage.
+    run(hv02, "restore_checkpoint", VMId=vm_id, Id=taken["id"], PowerState="previous")
+    assert run(hv01, "get_vms", All=True)["vms"] == []
+    assert {node.lower() for node in hv01.host["cluster_nodes"]} == {"hv01", "hv02"}
+
+
+def test_a_live_migration_in_progress_refuses_changes_as_migrating_then_hands_the_vm_over(nodes, clock):
+    hv01, hv02, vm_id = nodes
+    hv01.live_migrate(hv01.state["vms"][vm_id], "HV02", seconds=30)
+    # The source still runs and lists it, with the migration's status.
+    listed = run(hv01, "get_vm", Id=vm_id)["vm"]
+    assert (listed["owner_node"], listed["secondary_status"]) == ("HV01", "MigratingVirtualMachine")
+    refused = fails(hv01, "create_checkpoint", VMId=vm_id, Name="x")
+    assert refused.code == "migrating"
+    assert refused.details["fully_qualified_error_id"].startswith("InvalidState,")
+    assert refused.details["secondary_status"] == "MigratingVirtualMachine" and refused.details["vm"] == "app01"
+    assert fails(hv02, "create_checkpoint", VMId=vm_id, Name="x").code == "owned_by_other_node"
+    clock.now += datetime.timedelta(seconds=31)
+    assert fails(hv01, "create_checkpoint", VMId=vm_id, Name="x").code == "owned_by_other_node"
+    assert run(hv02, "create_checkpoint", VMId=vm_id, Name="x")["checkpoint"]["name"] == "x"
+
+
+def test_an_object_in_use_that_no_migration_explains_stays_busy(nodes):
+    hv01, dummy, vm_id = nodes
+    hv01.state["vms"][vm_id]["busy_calls"] = 1
+    assert fails(hv01, "create_checkpoint", VMId=vm_id, Name="x").code == "busy"
+
+
+def test_a_user_without_rights_on_the_cluster_is_told_so_on_a_cluster_node_only(nodes, tmp_path, clock):
+    hv01, dummy, vm_id = nodes
+    hv01.host["cluster_readable"] = False
+    for params in ({"Name": "nosuch"}, {"Id": "6f2a1c1e-0000-4000-8000-0000000000ff"}):
+        error = fails(hv01, "get_vm", **params)
+        assert error.code == "cluster_unreadable"
+        assert error.details["computer_name"] == "HV01" and "administrative privileges" in error.message
+    # A VM of this node needs no cluster.
+    assert run(hv01, "get_vm", Name="app01")["vm"]["id"] == vm_id
+    # A stand-alone host with the same setting: no cluster to ask.
+    alone = HyperVHost(engine.new_state("HV09"), tmp_path / "alone", clock=clock)
+    alone.host["cluster_readable"] = False
+    assert fails(alone, "get_vm", Name="nosuch").code == "vm_not_found"
+
+
+def test_a_cluster_shared_volumes_space_is_the_clusters_or_unknown_never_the_system_drives(nodes):
+    hv01, dummy, vm_id = nodes
+    csv = "C:\\ClusterStorage\\Volume1\\"
+    hv01.host["volumes"][csv] = {"size_bytes": 100 * engine.GIB, "free_bytes": 7 * engine.GIB, "csv": True}
+    vm = hv01.state["vms"][vm_id]
+    vm.update(disk_folder=csv + "VMs", checkpoint_location=csv + "VMs")
+    assert hv01.vm_volumes(vm) == [{"path": csv, "free_bytes": 7 * engine.GIB, "size_bytes": 100 * engine.GIB}]
+    hv01.host["cluster_readable"] = False
+    assert hv01.vm_volumes(vm) == [{"path": csv, "free_bytes": None, "size_bytes": None}]
+    # Another CSV the cluster does not list at all: its volume is named, its space unknown.
+    vm.update(disk_folder="C:\\ClusterStorage\\Volume2\\VMs")
+    assert hv01.vm_volumes(vm)[0] == {"path": "C:\\ClusterStorage\\Volume2\\", "free_bytes": None, "size_bytes": None}
+
+
+def test_the_admin_api_and_a_migrate_fault_move_a_vm_between_nodes(tmp_path):
+    state = tmp_path / "cluster.json"
+    admin = SimHost(state)
+    admin.add_vm("app01", owner_node="HV01")
+    admin.live_migrate("app01", "HV02")
+    assert admin.vm("app01")["owner_node"] == "HV02"
+    with pytest.raises(ValueError):
+        admin.live_migrate("app01", "hv02")  # it runs there already
+    with pytest.raises(ValueError):
+        admin.inject_fault("create_checkpoint", "migrate")  # which VM, to which node
+    admin.inject_fault("get_vms", "migrate", vm="app01", target="HV01")
+    assert admin.state()["faults"][0]["target"] == "HV01"
+    # The guest's disk does not move: the guest connection finds it wherever the VM runs.
+    assert running_disk(admin.state_file.disks_dir, admin.vm("app01")) == admin.disk_path("app01")
+    assert admin.disk_path("app01").is_dir()
