@@ -257,9 +257,10 @@ def test_a_vm_moved_between_the_read_and_the_create_is_created_on_its_new_node(c
 
 
 def test_a_vm_in_a_live_migration_is_waited_for_then_followed(cluster):
-    # The migration takes 3 seconds from the create's first attempt: that attempt, and any retry before it
-    # ends, meet a VM that refuses changes (InvalidState, MigratingVirtualMachine).
-    cluster.host.inject_fault("create_checkpoint", "migrate", vm="app01", target="HV02", hang_seconds=3)
+    # The migration takes 8 seconds from the create's first attempt: that attempt, and any retry before it ends,
+    # meet a VM that refuses changes (InvalidState, MigratingVirtualMachine). 8 s outlasts the 5 s a failed create
+    # waits for a fresh checkpoint list, so that a retry certainly meets the migration too.
+    cluster.host.inject_fault("create_checkpoint", "migrate", vm="app01", target="HV02", hang_seconds=8)
     outcome, dummy = run_tasks(cluster, FOLLOWED_CREATE, ["created"])
     created = outcome["created"]
     assert created["changed"] is True and created["hyperv_node"] == "hv02"
@@ -267,7 +268,7 @@ def test_a_vm_in_a_live_migration_is_waited_for_then_followed(cluster):
     ran = cluster.nodes_that_ran("create_checkpoint")
     assert ran[-1] == "HV02" and set(ran[:-1]) == {"HV01"} and len(ran) >= 3
     moves = [event for event in cluster.host.events("app01") if event["cmdlet"] == "Move-ClusterVirtualMachineRole"]
-    assert moves == [dict(moves[0], node="HV02", seconds=3.0)]
+    assert moves == [dict(moves[0], node="HV02", seconds=8.0)]
 
 
 def test_cluster_shared_volume_space_comes_from_the_cluster_and_a_user_without_cluster_rights_is_told(cluster):
