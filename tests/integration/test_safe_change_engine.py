@@ -382,7 +382,7 @@ def test_long_waits_show_a_line_when_they_begin_and_end_at_default_verbosity(rol
 
 
 def test_under_the_free_strategy_each_guest_runs_on_its_own_and_the_summary_comes_once(role_lab):
-    """Issue 22, point 7: the role under strategy free (what docs/performance.md recommends for large windows):
+    """Issue 22, point 7: the role under strategy free (each guest on its own; docs/performance.md measures it):
     one guest committed, one whose change fails and one whose verification fails reverted, the disks of the
     reverted ones byte-identical; one summary table for the batch, the artifacts of every guest, no checkpoint
     left, and no warning about run_once."""
@@ -426,7 +426,7 @@ def test_under_the_linear_strategy_a_failed_change_does_not_count_the_other_gues
 
 
 def test_patch_window_under_the_free_strategy_keeps_its_batches_and_results(role_lab, tmp_path):
-    """playbooks/patch_window.yml with patch_window_strategy=free (docs/performance.md, large windows): serial
+    """playbooks/patch_window.yml with patch_window_strategy=free: serial
     batches of 2, the failed guest reverted, both batches in the summary, the artifacts and the results file."""
     role_lab.add_hyperv("hv01", vms=["pw1", "pw2", "pw3", "pw4"])
     for name in ("pw1", "pw2", "pw3", "pw4"):

@@ -44,8 +44,8 @@ def parse_args(argv):
                         "results add 400, about 20 more minutes)")
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--strategy", choices=("linear", "free"), default="linear",
-                        help="the patch window play's strategy (free: what docs/performance.md recommends for large "
-                        "windows; measure it with BENCH_TIME_SCALE=1)")
+                        help="the patch window play's strategy (measure free with BENCH_TIME_SCALE=1: its controller "
+                        "work overlaps the waiting, which the time-scale reconstruction does not model)")
     parser.add_argument("--profile", type=int, metavar="GUESTS",
                         help="also profile one patch window of GUESTS guests task by task (results: profile)")
     parser.add_argument("--report", metavar="RESULTS", help="print the table of a results file and exit")
