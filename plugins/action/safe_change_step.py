@@ -156,7 +156,9 @@ class ActionModule(HyperVActionBase):
 
     def _host_steps(self, run: dict[str, Any], task_vars: dict[str, Any]) -> steps.HostSteps:
         """The Hyper-V side of the run, over this task's connection (delegated to the Hyper-V host)."""
-        return host_steps(lambda: self.hyperv_host(task_vars, run["options"]["safe_change_operation_timeout"]), run)
+        options = run["options"]
+        return host_steps(lambda: self.hyperv_host(task_vars, options["safe_change_operation_timeout"],
+                                                   follow=options["safe_change_follow_vm"]), run)
 
     def _checkpoint(self, run: dict[str, Any], task_vars: dict[str, Any], check_mode: bool,
                     group_preflight: bool) -> dict[str, Any]:

@@ -110,3 +110,21 @@ def test_a_vm_that_moves_at_each_step_is_committed_or_reverted_on_the_node_it_ru
         assert ("remove_checkpoints", "HV02") in by_node[vm_id], by_node
     assert ("restore_checkpoint", "HV02") in by_node[host.vm("mig-revert")["id"]]
     assert host.consistency_problems() == []
+
+
+def test_with_following_off_a_vm_that_moved_keeps_its_checkpoint_and_says_why(role_lab, tmp_path):
+    """safe_change_follow_vm: false. The VM moves to HV02 between the checkpoint and the change: the change is
+    applied on the guest, but the delete delegated to hv01 is refused (owned_by_other_node), so the checkpoint is
+    kept, recorded as kept with the reason, and nothing ran on HV02."""
+    host = add_cluster(role_lab, ["nofollow01"])
+    role_lab.add_guest("nofollow01", files=APP_FILES, safe_change_follow_vm=False,
+                       safe_change_tasks=tasks_file(tmp_path, "moves.yml", MIGRATE, "change_ok.yml"),
+                       safe_change_verify_tasks=str(TASKS / "verify_version.yml"))
+    run = role_lab.playbook(SITE)
+
+    result = run.result("nofollow01")
+    assert result["outcome"] == "committed" and result["checkpoint"]["state"] == "kept", result
+    assert result["checkpoint"]["hyperv_node"] == "hv01", result
+    assert any("owned by node HV02" in note or "owned_by_other_node" in note for note in result["notes"]), result
+    assert [cp["name"] for cp in host.checkpoints("nofollow01")] == [result["checkpoint"]["name"]]
+    assert not [entry for entry in host.requests() if entry.get("node") == "HV02"], host.requests()
