@@ -325,14 +325,15 @@ class HostSteps:
         run["proceed"] = True
         return run
 
-    def _lock(self, run: dict[str, Any], listed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _lock(self, run: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint just taken is this run's lock: the run whose lock came first goes on.
 
-        ``listed``: the VM's checkpoints as they are now, when the caller has read them; else the VM is read.
+        The VM is read anew, in a process of its own: the create's list of checkpoints can be the Hyper-V module's
+        cached one and miss another run's newer checkpoint (docs/host-fidelity.md).
         """
         options, checkpoint = run["options"], run["checkpoint"]
         try:
-            vm = {"checkpoints": listed} if listed is not None else self._client.read(run["vm"])[1]
+            vm = self._client.read(run["vm"])[1]
         except HostError as error:
             return refuse(run, "Checking for other runs on the VM failed: %s The change was not applied. This run's "
                           "checkpoint '%s' (id %s) is kept: later runs see it as a lock for safe_change_lock_minutes, "
