@@ -51,19 +51,22 @@ display = Display()
 
 CONTROLLER_NAMES = ("localhost", "127.0.0.1", "::1")
 RUN = dict(type="dict", required=True)
+# checkpoint, verify and settle run once per guest: the role's tasks give them no options to template, and they read
+# the role's registered results themselves (role_inputs).
+RUN_OR_ROLE = dict(type="dict")
 # The options of each step: a step refuses the options of the others.
 STEP_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "prepare": {},
-    "checkpoint": dict(run=RUN),
+    "checkpoint": dict(run=RUN_OR_ROLE),
     "form_groups": {},
     "group_checkpoint": dict(run=RUN),
     "gate": dict(formed=dict(type="raw"), created=dict(type="list", elements="dict")),
-    "verify": dict(run=RUN, phase=dict(type="str", default="after_change", choices=["after_change", "after_revert"]),
+    "verify": dict(run=RUN_OR_ROLE, phase=dict(type="str", choices=["after_change", "after_revert"]),
                    reachable_only=dict(type="bool", default=False)),
     "group_check": dict(run=RUN, gate=dict(type="raw")),
     "revert": dict(run=RUN, verified=dict(type="raw"), failure=dict(type="raw")),
     "finish": dict(run=RUN, verified=dict(type="raw"), failure=dict(type="raw")),
-    "settle": dict(run=RUN, verified=dict(type="raw"), reverted=dict(type="raw"), finished=dict(type="raw")),
+    "settle": dict(run=RUN_OR_ROLE, verified=dict(type="raw"), reverted=dict(type="raw"), finished=dict(type="raw")),
     "summary": dict(summary=dict(type="bool", default=True), set_stats=dict(type="bool", default=True),
                     results_file=dict(type="str", default="")),
 }
@@ -83,6 +86,10 @@ class ActionModule(HyperVActionBase):
     def run_checked(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         handler: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = getattr(self, "_step_" + args["step"])
         started = time.time()
+        args = dict(args, **role_inputs(args, task_vars))
+        if args["step"] in ROLE_INPUT_STEPS and not isinstance(args.get("run"), dict):
+            raise AnsibleError("the step %s found no run: it follows the role's step %s, or takes the option run"
+                               % (args["step"], "gate" if args["step"] == "settle" else "prepare"))
         if isinstance(args.get("run"), dict):
             # The options are templated again in each step rather than carried in the run: the run
             # travels through the controller's main process with every result, which is the bottleneck
@@ -344,6 +351,33 @@ class ActionModule(HyperVActionBase):
         """The records of this batch (for the fact safe_change_result), the summary table and the artifacts."""
         return summarize(task_vars, display.display if args["summary"] else None, args["set_stats"],
                          args["results_file"], lockstep=is_lockstep(str(self._task.get_play().strategy)))
+
+
+# What a step reads from the role's registered results when its task does not give it. The role's tasks give
+# nothing: these steps run once per guest, and in each worker a templated option costs a Jinja compile, and a filter
+# in it (default(omit)) the import of every filter plugin (docs/performance.md).
+ROLE_INPUT_STEPS = ("checkpoint", "verify", "settle")
+
+
+def role_inputs(args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+    """The options ``args`` lacks that step ``args["step"]`` reads from the role's registered results."""
+    step, found = args["step"], {}
+    if step not in ROLE_INPUT_STEPS:
+        return {}
+    if step == "settle":
+        gate = task_vars.get("__safe_change_gate")
+        runs = gate.get("runs") if isinstance(gate, dict) else None
+        run = runs.get(task_vars.get("inventory_hostname")) if isinstance(runs, dict) else None
+        found["run"] = run
+        for option, registered in (("verified", "__safe_change_verified"), ("reverted", "__safe_change_reverted"),
+                                   ("finished", "__safe_change_finished")):
+            found[option] = task_vars.get(registered)
+    else:
+        found["run"] = run_in(task_vars.get("__safe_change_prepared"))
+    if step == "verify":
+        phase = task_vars.get("safe_change_phase")
+        found["phase"] = phase if phase in ("after_change", "after_revert") else "after_change"
+    return {option: value for option, value in found.items() if args.get(option) is None and value is not None}
 
 
 def refused(run: RunState, what: str, problems: list[str], warnings: list[str]) -> dict[str, Any]:

@@ -52,8 +52,13 @@ options:
     choices: [prepare, checkpoint, form_groups, group_checkpoint, gate, verify, group_check, revert, finish, settle,
               summary]
   run:
-    description: The run's state, as the step before returned it (RV(run)); required by every step but V(prepare),
-      V(form_groups), V(gate) and V(summary).
+    description:
+      - The run's state, as the step before returned it (RV(run)); required by every step but V(prepare),
+        V(form_groups), V(gate) and V(summary).
+      - When it is not given, V(checkpoint) and V(verify) take the run of the role's registered V(prepare) result, and
+        V(settle) the guest's run in the registered V(gate) result (V(settle) also takes O(verified), O(reverted) and
+        O(finished) from the role's registered results). The role's tasks give none of these, which saves every worker
+        the templating of the run.
     type: dict
   verified:
     description: The registered result of the step V(verify) (V(revert), V(settle), V(finish)).
@@ -78,10 +83,11 @@ options:
     description: The registered result of the step V(finish) (V(settle)).
     type: raw
   phase:
-    description: Whether V(verify) checks the change or the state after a revert (the role's C(safe_change_phase)).
+    description:
+      - Whether V(verify) checks the change or the state after a revert.
+      - When it is not given, the role's variable C(safe_change_phase), else V(after_change).
     type: str
     choices: [after_change, after_revert]
-    default: after_change
   reachable_only:
     description: V(verify) only waits until the guest answers.
     type: bool

@@ -44,6 +44,8 @@ COMMAND_LINE_LIMIT = 8191
 _script_cache: dict[str, str] = {}
 # (script directory, operation script) -> the shared functions it needs (shared_functions_for).
 _selection_cache: dict[tuple[str, str], str] = {}
+_command_cache: dict[str, str] = {}
+_wire_cache: dict[str, str] = {}
 
 
 # A line whose first non-blank character is '#': a comment (pscheck refuses here-strings and block
@@ -90,7 +92,9 @@ def encode_command(script: str) -> str:
 
 def build_command() -> str:
     """The command line that starts the runner stub (the same for every operation)."""
-    return encode_command(_read_script(RUNNER_SCRIPT))
+    if SCRIPT_DIR not in _command_cache:
+        _command_cache[SCRIPT_DIR] = encode_command(_read_script(RUNNER_SCRIPT))
+    return _command_cache[SCRIPT_DIR]
 
 
 # A shared function as the files write it (pscheck checks the layout): from a 'function Verb-Noun {' line at the start
@@ -154,6 +158,14 @@ def shared_functions_for(script: str) -> str:
     return _selection_cache[key]
 
 
+def _operation_script(name: str) -> str:
+    """Operation ``name``'s script in its wire form, worked out once per process."""
+    path = os.path.join(SCRIPT_DIR, name + ".ps1")
+    if path not in _wire_cache:
+        _wire_cache[path] = wire_form(_read_script(name + ".ps1"))
+    return _wire_cache[path]
+
+
 def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """The request: the operation's name, the shared functions it needs, the operation script and its params.
 
@@ -161,7 +173,7 @@ def request_document(name: str, params: dict[str, Any] | None) -> dict[str, Any]
     dot-sources them first, so that the operation's param() block stays the first
     statement of its own script block and binds the splatted params.
     """
-    script = wire_form(_read_script(name + ".ps1"))
+    script = _operation_script(name)
     return {
         "name": name,
         "common": shared_functions_for(script),
@@ -386,3 +398,23 @@ def _is_connection_failure(exc: BaseException) -> bool:
     except ImportError:
         return False
     return isinstance(exc, requests.exceptions.ConnectionError)
+
+
+def prepare_requests() -> None:
+    """Read every script and work out each operation's shared functions now, once.
+
+    Called when the module is imported. Ansible's main process imports the action plugins (the linear strategy
+    loads each task's action class) and forks a worker per task and host, so what is cached here is inherited by
+    every worker instead of being worked out again in each one (about 2-3 ms per operation and worker;
+    docs/performance.md). A missing or unreadable script is left for the operation that needs it to report.
+    """
+    try:
+        for filename in sorted(os.listdir(SCRIPT_DIR)):
+            if filename.endswith(".ps1") and not filename.startswith(SHARED_PREFIX) and filename != RUNNER_SCRIPT:
+                shared_functions_for(_operation_script(filename[:-len(".ps1")]))
+        build_command()
+    except OSError:
+        pass
+
+
+prepare_requests()

@@ -20,7 +20,9 @@ def parse_time(text: str) -> datetime.datetime:
     match = HOST_TIME.match(text)
     if not match:
         raise ValueError("not an ISO 8601 time: %r" % text)
-    base = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
+    # fromisoformat, not strptime: strptime's first call in a process builds its locale regexes (about 10 ms),
+    # and every Ansible worker is a new process that parses a few of the host's times.
+    base = datetime.datetime.fromisoformat(match.group(1))
     micro = int((match.group(2) or "0")[:6].ljust(6, "0"))
     value = base.replace(microsecond=micro, tzinfo=datetime.timezone.utc)
     offset = match.group(3)

@@ -2,7 +2,9 @@
 
 Latencies (seconds at full scale, multiplied by the time scale): Checkpoint-VM 3, the disk
 merge after a delete 10 (the role waits for it), the change on the guest 20 (a ``sleep`` run
-on the guest through the sim_guest connection). One guest's critical path is the same role
+on the guest through the sim_guest connection, with ``raw``: the guest's work is the wait. With a Python module,
+as before 2026-12-07, each simulated guest also ran the module's Python, about 0.26 s of CPU that a real guest
+spends on its own CPU and the simulation spends on the controller's two cores; docs/performance.md). One guest's critical path is the same role
 run with a single guest; the ideal makespan is ceil(guests / forks) x that critical path.
 Times are net of ansible-playbook's start-up (the same inventory with an empty play).
 """
@@ -34,7 +36,7 @@ PLAY = """- name: Patch window
 """
 EMPTY_PLAY = "- hosts: guests\n  gather_facts: false\n  tasks:\n    - ansible.builtin.meta: noop\n"
 CHANGE_TASKS = """- name: Bench change | The guest works for a while (simulated patch)
-  ansible.builtin.command: sleep {{ bench_change_seconds }}
+  ansible.builtin.raw: sleep {{ bench_change_seconds }}
   changed_when: true
 """
 

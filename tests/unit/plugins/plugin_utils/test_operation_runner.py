@@ -61,9 +61,11 @@ def stripped(text):
 
 @pytest.fixture
 def fresh_cache(monkeypatch):
-    """An empty script cache for this test only."""
+    """Empty caches for this test only (the module fills them when it is imported)."""
     cache = {}
     monkeypatch.setattr(operation_runner, "_script_cache", cache)
+    for name in ("_selection_cache", "_command_cache", "_wire_cache"):
+        monkeypatch.setattr(operation_runner, name, {})
     return cache
 
 
@@ -121,6 +123,7 @@ def test_command_line_does_not_depend_on_script_size_or_params(script_dir):
 
     (script_dir / "get_vm.ps1").write_text(GET_VM_TEXT + ("$null = 'padding ü'\n" * 20000), encoding="utf-8")
     operation_runner._script_cache.clear()
+    operation_runner._wire_cache.clear()
     params = {"Name": "Prüfung ✓ 雪 \"quoted\" 'single' $(Get-Date) `tick", "Names": ["é"] * 200}
     big_request = operation_runner.build_request("get_vm", params)
     big = operation_runner.build_command()
@@ -491,3 +494,14 @@ def test_blocked_exec_command_times_out_without_waiting_for_it(script_dir):
     assert error.details == {"timeout": 0.2}
     assert (error.operation, error.host) == ("restore_checkpoint", "hv01")
     assert connection.finished.wait(5)
+
+
+def test_importing_the_module_works_out_every_operation_s_request_once():
+    # What Ansible's main process imports, each forked worker inherits (docs/performance.md).
+    operations = sorted(name[:-len(".ps1")] for name in os.listdir(REAL_SCRIPT_DIR)
+                        if name.endswith(".ps1") and not name.startswith("_") and name != "runner.ps1")
+    assert operations and all(os.path.join(REAL_SCRIPT_DIR, name + ".ps1") in operation_runner._wire_cache
+                              for name in operations)
+    assert {(REAL_SCRIPT_DIR, operation_runner._wire_cache[os.path.join(REAL_SCRIPT_DIR, name + ".ps1")])
+            for name in operations} <= set(operation_runner._selection_cache)
+    assert REAL_SCRIPT_DIR in operation_runner._command_cache

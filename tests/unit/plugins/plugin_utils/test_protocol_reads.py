@@ -157,7 +157,25 @@ def role_names():
             | set(_safe_change_groups.REUSE_FIELDS) | set(_safe_change_steps.Note._fields))
 
 
-KNOWN = contract_fields() | module_options() | module_returns() | role_names() | CONTROLLER_KEYS
+def role_task_variables():
+    """The variables the role's task files register or set (``register:``, ``vars:``), which its steps read."""
+    def walk(node):
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+        elif isinstance(node, dict):
+            if isinstance(node.get("register"), str):
+                yield node["register"]
+            if isinstance(node.get("vars"), dict):
+                yield from node["vars"]
+            for key in ("block", "rescue", "always"):
+                yield from walk(node.get(key))
+
+    return {name for path in (REPO / "roles/safe_change/tasks").rglob("*.yml")
+            for name in walk(yaml.safe_load(path.read_text(encoding="utf-8")))}
+
+
+KNOWN = contract_fields() | module_options() | module_returns() | role_names() | role_task_variables() | CONTROLLER_KEYS
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda path: path.name)
@@ -166,6 +184,12 @@ def test_every_key_read_is_declared(path):
                if key not in KNOWN]
     assert not unknown, "%s reads keys that neither the host protocol nor the options declare: %s" % (
         path.name, unknown)
+
+
+def test_the_role_s_registered_results_count_as_declared_and_a_misspelt_one_does_not():
+    assert {"__safe_change_prepared", "__safe_change_gate", "__safe_change_verified", "safe_change_phase"} <= KNOWN
+    text = "def f(task_vars):\n    return task_vars.get('__safe_change_prepard')\n"
+    assert [key for key, line in keys_read(text) if key not in KNOWN] == ["__safe_change_prepard"]
 
 
 def test_a_misspelt_host_field_is_reported():

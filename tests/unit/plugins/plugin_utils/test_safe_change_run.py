@@ -35,6 +35,18 @@ def test_the_round_trip_through_a_registered_result():
     assert of_this_run(passed_on, dict(run.to_dict(), run_id="another run")) is None
 
 
+def test_the_dict_of_a_run_is_a_copy_but_for_its_options():
+    run = RunState.begin("web01", "web01", "hv01", "CHG0042", options(), NOW)
+    run.marks = {"preflight": NOW.timestamp()}
+    run.checkpoint = {"id": "c1", "notes": ["a"]}
+    data = run.to_dict()
+    data["marks"]["change"] = 1.0
+    data["checkpoint"]["notes"].append("b")
+    assert run.marks == {"preflight": NOW.timestamp()} and run.checkpoint == {"id": "c1", "notes": ["a"]}
+    assert data["options"] is run.options
+    assert list(data) == [field for field in RunState.__dataclass_fields__]
+
+
 def test_what_the_steps_write_is_a_field_of_the_run():
     """Every key a step or a group decision sets goes through from_dict: the dataclass lists them all."""
     member = state(group="shop", group_ready=True, prefix="safe_change", requested_by="jane")
