@@ -445,3 +445,24 @@ def test_patch_window_under_the_free_strategy_keeps_its_batches_and_results(role
     assert set(written["hyperv_checkpoint_outcome"]) == {"pw1", "pw2", "pw3", "pw4"}
     assert "run_once with the free strategy" not in run.stdout + run.stderr, run
     assert all(role_lab.checkpoint_names(name) == [] for name in ("pw1", "pw2", "pw3", "pw4"))
+
+
+def test_patch_window_without_ansible_s_argument_check_still_refuses_bad_variables_before_any_checkpoint(role_lab):
+    """patch_window.yml includes the role with rolespec_validate false (one task less per guest): the role's
+    first step checks the same argument spec, so a wrong type and a wrong choice are refused before anything is
+    done on the Hyper-V host, with the guest in the summary."""
+    host = role_lab.add_hyperv("hv01", vms=["bad01"])
+    role_lab.add_guest("bad01", files=APP_FILES, safe_change_keep_hours="soon",
+                       safe_change_stale_policy="sometimes")
+    run = role_lab.playbook("playbooks/patch_window.yml", extra_vars={
+        "change_id": "CHG-BAD", "patch_window_change_tasks": str(TASKS / "patch.yml"),
+        "patch_window_results_file": str(role_lab.tmp_path / "results.json")})
+
+    assert "Validating arguments against arg spec" not in run.stdout, run
+    result = run.result("bad01")
+    assert result["outcome"] == "skipped" and result["msg"].startswith(
+        "Pre-flight refused the change: Invalid role variables: "), result
+    for named in ("safe_change_keep_hours", "safe_change_stale_policy"):
+        assert named in result["msg"], (named, result["msg"])
+    assert operations(host, "bad01") == [] and role_lab.checkpoint_names("bad01") == []
+    assert "1 host(s): 0 committed, 0 reverted, 0 revert failed (need a human), 1 skipped" in run.stdout, run
