@@ -113,8 +113,8 @@ def patch_window_table(section: dict) -> list[str]:
     split = [(size, entry) for size, entry in sorted(section["sizes"].items(), key=lambda item: int(item[0]))
              if entry.get("guest_cpu_per_guest") is not None]
     if split:
-        lines.append("   CPU/g includes the simulated guests' own processes (the change's module runs on the controller "
-                     "here); without them: " + ", ".join("%s guests %.2f s (guests' own %.2f s)" % (
+        lines.append("   CPU/g includes the simulated guests' own processes (the change and the checks run on the "
+                     "controller here); without them: " + ", ".join("%s guests %.2f s (guests' own %.2f s)" % (
                          size, entry["controller_only_cpu_per_guest"], entry["guest_cpu_per_guest"])
                          for size, entry in split))
     lines.append("   full scale: ideal and makespan with the unscaled latencies, the measured controller "
