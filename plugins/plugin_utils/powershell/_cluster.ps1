@@ -8,16 +8,78 @@ function Get-ClusterOwner {
     # the VM's (SCVMM, renamed roles). FailoverClusters is optional (cluster nodes, RSAT) and can be
     # present without a running cluster: a failure there means "no cluster information"; on a cluster
     # node it stops the operation (Stop-ClusterUnreadable).
+    # Asked once per operation: the answer, or the listing Read-ClusterOwners read, serves the
+    # operation's later records of the VM. An operation is one PowerShell process, so no answer outlives
+    # it: a VM that moved between two operations shows its new owner in the second.
     param($VMId)
-    if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterResource' -ErrorAction SilentlyContinue)) { return $null }
-    try {
-        $resource = FailoverClusters\Get-ClusterResource -VMId $VMId -ErrorAction Stop | Select-Object -First 1
-        if ($null -ne $resource) { return [string]$resource.OwnerNode.Name }
-    } catch {
-        Stop-ClusterUnreadable -Record $_ -VM ([string]$VMId)
-        return $null
+    $known = Get-ClusterOwnerTable
+    $key = ([string]$VMId).ToLowerInvariant()
+    if ($known.owners.ContainsKey($key)) { return $known.owners[$key] }
+    # A listing holds every "Virtual Machine" resource: an id that is not in it has none, which is what
+    # Get-ClusterResource -VMId would have answered.
+    if ($known.listed) { return $null }
+    $owner = $null
+    if (Get-Command -Name 'FailoverClusters\Get-ClusterResource' -ErrorAction SilentlyContinue) {
+        try {
+            $resource = FailoverClusters\Get-ClusterResource -VMId $VMId -ErrorAction Stop | Select-Object -First 1
+            if ($null -ne $resource) { $owner = [string]$resource.OwnerNode.Name }
+        } catch {
+            Stop-ClusterUnreadable -Record $_ -VM ([string]$VMId)
+        }
     }
-    $null
+    $known.owners[$key] = $owner
+    $owner
+}
+
+function Get-ClusterOwnerTable {
+    # The owners this operation read: {VM id: node, or $null without one}, and whether they came from a
+    # listing of every "Virtual Machine" resource (Read-ClusterOwners). It lives in the runner's scope,
+    # as long as the operation's PowerShell process.
+    if ($null -eq $script:ClusterOwnerTable) { $script:ClusterOwnerTable = @{ owners = @{}; listed = $false } }
+    $script:ClusterOwnerTable
+}
+
+function Read-ClusterOwners {
+    # The owners of the clustered VMs among $VMs (VMs this node lists), read with one listing when more
+    # than one needs it: the cluster's "Virtual Machine" resources with their private property VmId
+    # (Get-ClusterResource | Get-ClusterParameter -Name VmId, one pipeline), instead of one
+    # Get-ClusterResource -VMId per VM, each of which searches the cluster's resources again. One VM is
+    # left to Get-ClusterOwner: its lookup reads less than a listing. The listing's shape (the resource
+    # type's text, the parameter's ClusterObject and Value) is community use, not on the cmdlets' pages:
+    # a listing without one of these VMs, or with an entry it cannot read, is not used, and each VM is
+    # then asked for alone as before; a wrong guess costs lookups, never a wrong owner.
+    param([object[]]$VMs)
+    $known = Get-ClusterOwnerTable
+    $wanted = @{}
+    foreach ($vm in $VMs) {
+        $key = ([string]$vm.Id).ToLowerInvariant()
+        if ($vm.IsClustered -and -not $known.owners.ContainsKey($key)) { $wanted[$key] = [string]$vm.Name }
+    }
+    if ($known.listed -or $wanted.Count -lt 2) { return }
+    if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterParameter' -ErrorAction SilentlyContinue)) { return }
+    try {
+        $resources = @(FailoverClusters\Get-ClusterResource -ErrorAction Stop | Where-Object {
+            [string]$_.ResourceType -eq 'Virtual Machine' -or [string]$_.ResourceType.Name -eq 'Virtual Machine' })
+        # Without input Get-ClusterParameter would read the cluster's own parameters.
+        $parameters = @()
+        if ($resources.Count -gt 0) { $parameters = @($resources | FailoverClusters\Get-ClusterParameter -Name 'VmId' -ErrorAction Stop) }
+    } catch {
+        Stop-ClusterUnreadable -Record $_ -VM (@($wanted.Values) -join "', '")
+        # Not a cluster node: no cluster information, which each VM's own lookup would answer too.
+        foreach ($key in @($wanted.Keys)) { $known.owners[$key] = $null }
+        return
+    }
+    $listed = @{}
+    foreach ($parameter in $parameters) {
+        $resource = $null
+        if ($parameter.PSObject.Properties['ClusterObject']) { $resource = $parameter.ClusterObject }
+        $id = [guid]::Empty
+        if ($null -eq $resource -or $null -eq $resource.OwnerNode -or -not [guid]::TryParse([string]$parameter.Value, [ref]$id)) { return }
+        $listed[$id.ToString()] = [string]$resource.OwnerNode.Name
+    }
+    foreach ($key in @($wanted.Keys)) { if (-not $listed.ContainsKey($key)) { return } }
+    foreach ($key in @($listed.Keys)) { $known.owners[$key] = $listed[$key] }
+    $known.listed = $true
 }
 
 function Get-ClusterRoleOwner {

@@ -14,6 +14,8 @@ if ($All) {
     if ($Names) { $listing = @(Get-VMByName -Name $Names) }
     $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect }) +
         @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
+    # Several clustered VMs: their owners from one listing of the cluster, not one lookup each.
+    $null = Read-ClusterOwners -VMs $vms
 }
 
 $features = Get-HostFeatures

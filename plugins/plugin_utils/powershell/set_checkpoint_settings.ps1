@@ -37,4 +37,5 @@ foreach ($settings in $plans) {
     # A type set on purpose replaces one a killed create left to put back (Get-TypeOverride).
     if ($settings.ContainsKey('CheckpointType')) { $null = Clear-TypeOverride -VM $settings.VM }
 }
+$null = Read-ClusterOwners -VMs @(foreach ($settings in $plans) { $settings.VM })
 [ordered]@{ vms = @(foreach ($settings in $plans) { ConvertTo-VMRecord -VM (Get-TargetVM -Id ([string]$settings.VM.Id)) }) }

@@ -73,8 +73,12 @@ def test_a_user_without_rights_on_the_cluster_is_told_so_on_a_cluster_node_only(
         error = fails(hv01, "get_vm", **params)
         assert error.code == "cluster_unreadable"
         assert error.details["computer_name"] == "HV01" and "administrative privileges" in error.message
-    # A VM of this node needs no cluster.
-    assert run(hv01, "get_vm", Name="app01")["vm"]["id"] == vm_id
+    # A VM of this node is found without the cluster, but a clustered one's record names its owner, which the
+    # cluster tells (Get-ClusterOwner in ConvertTo-VMRecord): as on a real node, that read stops the operation.
+    error = fails(hv01, "get_vm", Name="app01")
+    assert (error.code, error.details["vm"]) == ("cluster_unreadable", vm_id)
+    hv01.add_vm("local01")
+    assert run(hv01, "get_vm", Name="local01")["vm"]["owner_node"] is None
     # A stand-alone host with the same setting: no cluster to ask.
     alone = HyperVHost(engine.new_state("HV09"), tmp_path / "alone", clock=clock)
     alone.host["cluster_readable"] = False
