@@ -32,10 +32,11 @@ function Get-ClusterOwner {
 }
 
 function Get-ClusterOwnerTable {
-    # The owners this operation read: {VM id: node, or $null without one}, and whether they came from a
-    # listing of every "Virtual Machine" resource (Read-ClusterOwners). It lives in the runner's scope,
-    # as long as the operation's PowerShell process.
-    if ($null -eq $script:ClusterOwnerTable) { $script:ClusterOwnerTable = @{ owners = @{}; listed = $false } }
+    # The owners this operation read: {VM id: node, or $null without one}, whether they came from a
+    # listing of every "Virtual Machine" resource (Read-ClusterOwners), and that listing's VM roles
+    # (name and owner, $null when a role's name could not be read). It lives in the runner's scope, as
+    # long as the operation's PowerShell process.
+    if ($null -eq $script:ClusterOwnerTable) { $script:ClusterOwnerTable = @{ owners = @{}; listed = $false; roles = $null } }
     $script:ClusterOwnerTable
 }
 
@@ -70,22 +71,35 @@ function Read-ClusterOwners {
         return
     }
     $listed = @{}
+    $roles = New-Object System.Collections.ArrayList
     foreach ($parameter in $parameters) {
         $resource = $null
         if ($parameter.PSObject.Properties['ClusterObject']) { $resource = $parameter.ClusterObject }
         $id = [guid]::Empty
         if ($null -eq $resource -or $null -eq $resource.OwnerNode -or -not [guid]::TryParse([string]$parameter.Value, [ref]$id)) { return }
-        $listed[$id.ToString()] = [string]$resource.OwnerNode.Name
+        $owner = [string]$resource.OwnerNode.Name
+        $listed[$id.ToString()] = $owner
+        # The resource's role (OwnerGroup, a ClusterGroup): a name this node does not run is looked for there.
+        $role = $null
+        if ($null -ne $resource.OwnerGroup) { $role = [string]$resource.OwnerGroup.Name }
+        if ($null -ne $roles -and $role) { [void]$roles.Add(@{ name = $role; owner = $owner }) } else { $roles = $null }
     }
     foreach ($key in @($wanted.Keys)) { if (-not $listed.ContainsKey($key)) { return } }
     foreach ($key in @($listed.Keys)) { $known.owners[$key] = $listed[$key] }
     $known.listed = $true
+    $known.roles = $roles
 }
 
 function Get-ClusterRoleOwner {
     # Without an id, a VM that is not on this host can only be recognised by its cluster role's name,
     # which is the VM's name unless someone (SCVMM, an administrator) named it otherwise.
+    # A listing this operation read (Read-ClusterOwners) holds every VM role already.
     param([string]$Name)
+    $known = Get-ClusterOwnerTable
+    if ($null -ne $known.roles) {
+        foreach ($role in $known.roles) { if (Test-SameName $role.name $Name) { return $role.owner } }
+        return $null
+    }
     if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterGroup' -ErrorAction SilentlyContinue)) { return $null }
     try {
         $group = FailoverClusters\Get-ClusterGroup -ErrorAction Stop |

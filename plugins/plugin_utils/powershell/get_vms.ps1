@@ -12,9 +12,11 @@ if ($All) {
     # One read serves all names (of those VMs only, Get-VMByName); each name still matches literally.
     $listing = $null
     if ($Names) { $listing = @(Get-VMByName -Name $Names) }
+    # Several clustered VMs: their owners from one listing of the cluster, not one lookup each. Read before
+    # the names and ids this node does not run are looked for: that listing answers them too.
+    $null = Read-ClusterOwners -VMs $listing
     $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect }) +
         @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
-    # Several clustered VMs: their owners from one listing of the cluster, not one lookup each.
     $null = Read-ClusterOwners -VMs $vms
 }
 

@@ -734,10 +734,12 @@ class HyperVHost:
                                     "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
             # The names for "did you mean" (every VM, on this failure only) and the cluster's roles.
             self._read("Get-VM", len(self.local_vms()))
-            self._read_cluster(label)
             owner = None
             if self.host["cluster_nodes"]:
-                self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
+                # Get-ClusterRoleOwner: the VM roles of a listing this operation read, else Get-ClusterGroup.
+                if not self._owners_listed:
+                    self._read_cluster(label)
+                    self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
                 owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
@@ -1207,6 +1209,9 @@ class HyperVHost:
                 return []
 
         listing = self.vms_by_name(names) if names and not all_vms else None
+        if not all_vms:
+            # Before the names and ids this node does not run are looked for: the listing answers them too.
+            self.read_cluster_owners(listing or [])
         if all_vms:
             vms = sorted(self.local_vms(), key=lambda vm: (vm["name"].lower(), vm["name"]))
             self._read("Get-VM", len(vms))

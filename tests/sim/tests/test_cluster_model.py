@@ -114,3 +114,43 @@ def test_the_admin_api_and_a_migrate_fault_move_a_vm_between_nodes(tmp_path):
     # The guest's disk does not move: the guest connection finds it wherever the VM runs.
     assert running_disk(admin.state_file.disks_dir, admin.vm("app01")) == admin.disk_path("app01")
     assert admin.disk_path("app01").is_dir()
+
+
+def cluster_calls(host):
+    """The FailoverClusters cmdlet calls of the host's last operation."""
+    return {cmdlet: calls for cmdlet, calls in host.work["cmdlets"].items() if "Cluster" in cmdlet}
+
+
+def test_the_owners_of_several_clustered_vms_come_from_one_listing_per_operation(nodes):
+    """Read-ClusterOwners: one listing (Get-ClusterResource | Get-ClusterParameter -Name VmId) answers every VM
+    of the operation, those of this node and those it does not run; each operation reads it anew."""
+    hv01, hv02, app01 = nodes
+    ids = [app01] + [hv01.add_vm(name, owner_node="HV01") for name in ("db01", "db02", "db03")]
+    far = hv01.add_vm("far01", owner_node="HV02")
+    names = ["app01", "db01", "db02", "db03"]
+    records = run(hv01, "get_vms", Names=names, IncludeSizes=False)["vms"]
+    assert [(record["name"], record["owner_node"]) for record in records] == [(name, "HV01") for name in names]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # The same listing tells the owner of a name and of an id that this node does not run.
+    reply = run(hv01, "get_vms", Names=names + ["far01"], Ids=[far], IncludeSizes=False, ReportMissing=True)
+    assert [(entry["code"], entry["details"]["owner_node"]) for entry in reply["missing"]] == [
+        ("owned_by_other_node", "HV02")] * 2
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # By ids too; and a VM the cluster hands over between two operations shows its new owner in the second.
+    hv01.state["vms"][ids[2]].update(owner_node="HV02", listed_here=True)
+    records = run(hv01, "get_vms", Ids=ids, IncludeSizes=False)["vms"]
+    assert [record["owner_node"] for record in records] == ["HV01", "HV01", "HV02", "HV01"]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # One clustered VM is asked for alone, once although its record is built twice (before and after).
+    run(hv01, "get_vms", Names=["db01", "web-not-clustered"], IncludeSizes=False, ReportMissing=True)
+    assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1, "Get-ClusterGroup": 1}
+    run(hv01, "create_checkpoint", VMId=ids[1], Name="x")
+    assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1}
+
+
+def test_a_listing_of_a_cluster_the_user_may_not_read_stops_the_operation(nodes):
+    hv01, hv02, app01 = nodes
+    hv01.add_vm("db01", owner_node="HV01")
+    hv01.host["cluster_readable"] = False
+    error = fails(hv01, "get_vms", Names=["app01", "db01"], IncludeSizes=False)
+    assert error.code == "cluster_unreadable" and "app01', 'db01" in error.message
