@@ -8,16 +8,17 @@ function Get-ClusterOwner {
     # the VM's (SCVMM, renamed roles). FailoverClusters is optional (cluster nodes, RSAT) and can be
     # present without a running cluster: a failure there means "no cluster information"; on a cluster
     # node it stops the operation (Stop-ClusterUnreadable).
-    # Asked once per operation: the answer, or the listing Read-ClusterOwners read, serves the
-    # operation's later records of the VM. An operation is one PowerShell process, so no answer outlives
-    # it: a VM that moved between two operations shows its new owner in the second.
-    param($VMId)
-    $known = Get-ClusterOwnerTable
+    # $Known (New-ClusterOwnerTable, made by the operation script and passed down, never kept in a
+    # variable of the session: a psrp runspace keeps those from one operation to the next) keeps the
+    # answer for the operation's later records of the VM, and may hold it from Read-ClusterOwners'
+    # listing already. Every operation asks anew: a VM that moved between two shows its new owner.
+    param($VMId, [hashtable]$Known)
+    if ($null -eq $Known) { $Known = New-ClusterOwnerTable }
     $key = ([string]$VMId).ToLowerInvariant()
-    if ($known.owners.ContainsKey($key)) { return $known.owners[$key] }
+    if ($Known.owners.ContainsKey($key)) { return $Known.owners[$key] }
     # A listing holds every "Virtual Machine" resource: an id that is not in it has none, which is what
     # Get-ClusterResource -VMId would have answered.
-    if ($known.listed) { return $null }
+    if ($Known.listed) { return $null }
     $owner = $null
     if (Get-Command -Name 'FailoverClusters\Get-ClusterResource' -ErrorAction SilentlyContinue) {
         try {
@@ -27,17 +28,15 @@ function Get-ClusterOwner {
             Stop-ClusterUnreadable -Record $_ -VM ([string]$VMId)
         }
     }
-    $known.owners[$key] = $owner
+    $Known.owners[$key] = $owner
     $owner
 }
 
-function Get-ClusterOwnerTable {
-    # The owners this operation read: {VM id: node, or $null without one}, whether they came from a
-    # listing of every "Virtual Machine" resource (Read-ClusterOwners), and that listing's VM roles
-    # (name and owner, $null when a role's name could not be read). It lives in the runner's scope, as
-    # long as the operation's PowerShell process.
-    if ($null -eq $script:ClusterOwnerTable) { $script:ClusterOwnerTable = @{ owners = @{}; listed = $false; roles = $null } }
-    $script:ClusterOwnerTable
+function New-ClusterOwnerTable {
+    # What an operation learns of the cluster's owners: {VM id: node, or $null without one}, whether
+    # they came from a listing of every "Virtual Machine" resource (Read-ClusterOwners), and that
+    # listing's VM roles (name and owner; $null when a role's name could not be read).
+    @{ owners = @{}; listed = $false; roles = $null }
 }
 
 function Read-ClusterOwners {
@@ -49,14 +48,14 @@ function Read-ClusterOwners {
     # type's text, the parameter's ClusterObject and Value) is community use, not on the cmdlets' pages:
     # a listing without one of these VMs, or with an entry it cannot read, is not used, and each VM is
     # then asked for alone as before; a wrong guess costs lookups, never a wrong owner.
-    param([object[]]$VMs)
-    $known = Get-ClusterOwnerTable
+    param([object[]]$VMs, [hashtable]$Known)
+    if ($null -eq $Known) { return }
     $wanted = @{}
     foreach ($vm in $VMs) {
         $key = ([string]$vm.Id).ToLowerInvariant()
-        if ($vm.IsClustered -and -not $known.owners.ContainsKey($key)) { $wanted[$key] = [string]$vm.Name }
+        if ($vm.IsClustered -and -not $Known.owners.ContainsKey($key)) { $wanted[$key] = [string]$vm.Name }
     }
-    if ($known.listed -or $wanted.Count -lt 2) { return }
+    if ($Known.listed -or $wanted.Count -lt 2) { return }
     if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterParameter' -ErrorAction SilentlyContinue)) { return }
     try {
         $resources = @(FailoverClusters\Get-ClusterResource -ErrorAction Stop | Where-Object {
@@ -67,7 +66,7 @@ function Read-ClusterOwners {
     } catch {
         Stop-ClusterUnreadable -Record $_ -VM (@($wanted.Values) -join "', '")
         # Not a cluster node: no cluster information, which each VM's own lookup would answer too.
-        foreach ($key in @($wanted.Keys)) { $known.owners[$key] = $null }
+        foreach ($key in @($wanted.Keys)) { $Known.owners[$key] = $null }
         return
     }
     $listed = @{}
@@ -85,30 +84,33 @@ function Read-ClusterOwners {
         if ($null -ne $roles -and $role) { [void]$roles.Add(@{ name = $role; owner = $owner }) } else { $roles = $null }
     }
     foreach ($key in @($wanted.Keys)) { if (-not $listed.ContainsKey($key)) { return } }
-    foreach ($key in @($listed.Keys)) { $known.owners[$key] = $listed[$key] }
-    $known.listed = $true
-    $known.roles = $roles
+    foreach ($key in @($listed.Keys)) { $Known.owners[$key] = $listed[$key] }
+    $Known.listed = $true
+    $Known.roles = $roles
 }
 
 function Get-ClusterRoleOwner {
     # Without an id, a VM that is not on this host can only be recognised by its cluster role's name,
-    # which is the VM's name unless someone (SCVMM, an administrator) named it otherwise.
-    # A listing this operation read (Read-ClusterOwners) holds every VM role already.
-    param([string]$Name)
-    $known = Get-ClusterOwnerTable
-    if ($null -ne $known.roles) {
-        foreach ($role in $known.roles) { if (Test-SameName $role.name $Name) { return $role.owner } }
-        return $null
+    # which is the VM's name unless someone (SCVMM, an administrator) named it otherwise. The VM roles
+    # (groups of type VirtualMachine) are listed once per operation and kept in $Known, so that more
+    # names this node does not run cost no more; a listing Read-ClusterOwners read holds them already.
+    param([string]$Name, [hashtable]$Known)
+    if ($null -eq $Known) { $Known = New-ClusterOwnerTable }
+    if ($null -eq $Known.roles) {
+        if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterGroup' -ErrorAction SilentlyContinue)) { return $null }
+        try {
+            $groups = @(FailoverClusters\Get-ClusterGroup -ErrorAction Stop)
+        } catch {
+            Stop-ClusterUnreadable -Record $_ -VM $Name
+            # Not a cluster node: no cluster information, for this name and the next.
+            $Known.roles = @()
+            return $null
+        }
+        $Known.roles = @(foreach ($group in $groups) {
+            if ([string]$group.GroupType -eq 'VirtualMachine') { @{ name = [string]$group.Name; owner = [string]$group.OwnerNode.Name } }
+        })
     }
-    if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterGroup' -ErrorAction SilentlyContinue)) { return $null }
-    try {
-        $group = FailoverClusters\Get-ClusterGroup -ErrorAction Stop |
-            Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and (Test-SameName $_.Name $Name) } | Select-Object -First 1
-        if ($null -ne $group) { return [string]$group.OwnerNode.Name }
-    } catch {
-        Stop-ClusterUnreadable -Record $_ -VM $Name
-        return $null
-    }
+    foreach ($role in $Known.roles) { if (Test-SameName $role.name $Name) { return $role.owner } }
     $null
 }
 

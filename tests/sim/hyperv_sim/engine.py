@@ -381,10 +381,14 @@ class HyperVHost:
         self.work: dict = {"cmdlets": {}, "objects": 0}
         # Get-VMSnapshot -VM lists read in this operation (one PowerShell process): {vm id: (time, checkpoints)}.
         self._listed: dict[str, tuple[datetime.datetime, list[dict]]] = {}
-        # Get-ClusterOwnerTable: the owners the cluster gave in this operation, {vm id: node or None}, and whether
-        # they came from a listing of every "Virtual Machine" resource (read_cluster_owners).
+        # New-ClusterOwnerTable: the owners the cluster gave in this operation, {vm id: node or None}, and whether
+        # they came from a listing of every "Virtual Machine" resource (read_cluster_owners). The scripts pass theirs
+        # to every function that reads an owner (get_vms, create, set_checkpoint_settings; other operations ask for
+        # one VM once), never keep it in a session variable: a psrp runspace would keep it for the next operation.
         self._owners: dict[str, str | None] = {}
         self._owners_listed = False
+        # Whether the operation listed the cluster's VM roles (Get-ClusterRoleOwner, or read_cluster_owners).
+        self._roles_listed = False
 
     def _read(self, cmdlet: str, objects: int = 0) -> None:
         """One call of ``cmdlet`` that returned ``objects`` objects."""
@@ -702,7 +706,7 @@ class HyperVHost:
         self._read("Get-ClusterResource", 2 * len(clustered))
         self._read("Get-ClusterParameter", len(clustered))
         self._owners.update({vm["id"]: self.owner_of(vm) for vm in clustered})
-        self._owners_listed = True
+        self._owners_listed = self._roles_listed = True
 
     def find_vm(self, name: str = "", vm_id: str = "", listing: list[dict] | None = None) -> dict:
         """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match as Test-SameName does
@@ -736,10 +740,12 @@ class HyperVHost:
             self._read("Get-VM", len(self.local_vms()))
             owner = None
             if self.host["cluster_nodes"]:
-                # Get-ClusterRoleOwner: the VM roles of a listing this operation read, else Get-ClusterGroup.
-                if not self._owners_listed:
+                # Get-ClusterRoleOwner: the VM roles, listed once per operation (Get-ClusterGroup, or the listing
+                # of read_cluster_owners).
+                if not self._roles_listed:
                     self._read_cluster(label)
                     self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
+                    self._roles_listed = True
                 owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
@@ -1163,7 +1169,7 @@ class HyperVHost:
         # Each operation is a PowerShell process of its own: the module's cache starts empty, and so does
         # what it learnt of the cluster.
         self._listed = {}
-        self._owners, self._owners_listed = {}, False
+        self._owners, self._owners_listed, self._roles_listed = {}, False, False
         self.work = {"cmdlets": {}, "objects": 0}
         try:
             bound = bind_parameters(operation, params or {})

@@ -141,11 +141,22 @@ def test_the_owners_of_several_clustered_vms_come_from_one_listing_per_operation
     records = run(hv01, "get_vms", Ids=ids, IncludeSizes=False)["vms"]
     assert [record["owner_node"] for record in records] == ["HV01", "HV01", "HV02", "HV01"]
     assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # Names that only other nodes run: the cluster's VM roles are listed once for all of them.
+    for name in ("far02", "far03"):
+        hv01.add_vm(name, owner_node="HV02")
+    reply = run(hv01, "get_vms", Names=["far01", "far02", "far03"], IncludeSizes=False, ReportMissing=True)
+    assert [entry["details"]["owner_node"] for entry in reply["missing"]] == ["HV02"] * 3
+    assert cluster_calls(hv01) == {"Get-ClusterGroup": 1}
     # One clustered VM is asked for alone, once although its record is built twice (before and after).
     run(hv01, "get_vms", Names=["db01", "web-not-clustered"], IncludeSizes=False, ReportMissing=True)
     assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1, "Get-ClusterGroup": 1}
     run(hv01, "create_checkpoint", VMId=ids[1], Name="x")
     assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1}
+    # A change of several clustered VMs' settings reads their records' owners with one listing too.
+    records = run(hv01, "set_checkpoint_settings", Changes=[{"VMId": vm_id, "CheckpointType": "Standard"}
+                                                            for vm_id in ids[:2]])["vms"]
+    assert [record["owner_node"] for record in records] == ["HV01", "HV01"]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
 
 
 def test_a_listing_of_a_cluster_the_user_may_not_read_stops_the_operation(nodes):
