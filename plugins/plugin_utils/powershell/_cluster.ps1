@@ -41,13 +41,11 @@ function New-ClusterOwnerTable {
 
 function Read-ClusterOwners {
     # The owners of the clustered VMs among $VMs (VMs this node lists), read with one listing when more
-    # than one needs it: the cluster's "Virtual Machine" resources with their private property VmId
-    # (Get-ClusterResource | Get-ClusterParameter -Name VmId, one pipeline), instead of one
-    # Get-ClusterResource -VMId per VM, each of which searches the cluster's resources again. One VM is
-    # left to Get-ClusterOwner: its lookup reads less than a listing. The listing's shape (the resource
-    # type's text, the parameter's ClusterObject and Value) is community use, not on the cmdlets' pages:
-    # a listing without one of these VMs, or with an entry it cannot read, is not used, and each VM is
-    # then asked for alone as before; a wrong guess costs lookups, never a wrong owner.
+    # than one needs it (Get-ClusterOwnerListing), instead of one Get-ClusterResource -VMId per VM, each
+    # of which searches the cluster's resources again. One VM is left to Get-ClusterOwner: its lookup
+    # reads less than a listing. A listing that lacks one of these VMs is not used (a property it reads
+    # may not be what community use says), and each VM is then asked for alone as before: a wrong guess
+    # costs lookups, never a wrong owner.
     param([object[]]$VMs, [hashtable]$Known)
     if ($null -eq $Known) { return }
     $wanted = @{}
@@ -57,6 +55,29 @@ function Read-ClusterOwners {
     }
     if ($Known.listed -or $wanted.Count -lt 2) { return }
     if (-not (Get-Command -Name 'FailoverClusters\Get-ClusterParameter' -ErrorAction SilentlyContinue)) { return }
+    $listing = Get-ClusterOwnerListing -VM (@($wanted.Values) -join "', '")
+    if ($listing -is [string]) {
+        # 'unreadable' on a host that is no cluster node: no cluster information, which each VM's own
+        # lookup would answer too.
+        foreach ($key in @($wanted.Keys)) { $Known.owners[$key] = $null }
+        return
+    }
+    if ($listing -isnot [hashtable]) { return }
+    foreach ($key in @($wanted.Keys)) { if (-not $listing.owners.ContainsKey($key)) { return } }
+    foreach ($key in @($listing.owners.Keys)) { $Known.owners[$key] = $listing.owners[$key] }
+    $Known.listed = $true
+    $Known.roles = $listing.roles
+}
+
+function Get-ClusterOwnerListing {
+    # One listing of the cluster's "Virtual Machine" resources with their private property VmId
+    # (Get-ClusterResource | Get-ClusterParameter -Name VmId, one pipeline): @{ owners = {VM id: owner
+    # node}; roles = the resources' roles (OwnerGroup) with their owners, $null when a role's name could
+    # not be read }. $null when an entry cannot be read (its ClusterObject, OwnerNode or Value: the
+    # output's shape is community use, not on the cmdlets' pages); 'unreadable' when the cluster could
+    # not be read on a host that is no cluster node (on one, Stop-ClusterUnreadable stops the operation).
+    # $VM names the VMs it is read for, for that error.
+    param([string]$VM)
     try {
         $resources = @(FailoverClusters\Get-ClusterResource -ErrorAction Stop | Where-Object {
             [string]$_.ResourceType -eq 'Virtual Machine' -or [string]$_.ResourceType.Name -eq 'Virtual Machine' })
@@ -64,29 +85,23 @@ function Read-ClusterOwners {
         $parameters = @()
         if ($resources.Count -gt 0) { $parameters = @($resources | FailoverClusters\Get-ClusterParameter -Name 'VmId' -ErrorAction Stop) }
     } catch {
-        Stop-ClusterUnreadable -Record $_ -VM (@($wanted.Values) -join "', '")
-        # Not a cluster node: no cluster information, which each VM's own lookup would answer too.
-        foreach ($key in @($wanted.Keys)) { $Known.owners[$key] = $null }
-        return
+        Stop-ClusterUnreadable -Record $_ -VM $VM
+        return 'unreadable'
     }
-    $listed = @{}
+    $owners = @{}
     $roles = New-Object System.Collections.ArrayList
     foreach ($parameter in $parameters) {
         $resource = $null
         if ($parameter.PSObject.Properties['ClusterObject']) { $resource = $parameter.ClusterObject }
         $id = [guid]::Empty
-        if ($null -eq $resource -or $null -eq $resource.OwnerNode -or -not [guid]::TryParse([string]$parameter.Value, [ref]$id)) { return }
+        if ($null -eq $resource -or $null -eq $resource.OwnerNode -or -not [guid]::TryParse([string]$parameter.Value, [ref]$id)) { return $null }
         $owner = [string]$resource.OwnerNode.Name
-        $listed[$id.ToString()] = $owner
-        # The resource's role (OwnerGroup, a ClusterGroup): a name this node does not run is looked for there.
+        $owners[$id.ToString()] = $owner
         $role = $null
         if ($null -ne $resource.OwnerGroup) { $role = [string]$resource.OwnerGroup.Name }
         if ($null -ne $roles -and $role) { [void]$roles.Add(@{ name = $role; owner = $owner }) } else { $roles = $null }
     }
-    foreach ($key in @($wanted.Keys)) { if (-not $listed.ContainsKey($key)) { return } }
-    foreach ($key in @($listed.Keys)) { $Known.owners[$key] = $listed[$key] }
-    $Known.listed = $true
-    $Known.roles = $roles
+    @{ owners = $owners; roles = $roles }
 }
 
 function Get-ClusterRoleOwner {
