@@ -110,6 +110,9 @@ ASSUMPTIONS = (
                "ClusterStorage is never given the system drive's space (docs/clusters.md)", True),
     Assumption("cluster_owner_by_vm_id", "cluster_owner", "owner_is_this_node", True,
                "learn.microsoft.com Get-ClusterResource -VMId; the task runs on the VM's owner", False),
+    Assumption("cluster_owner_listing_reads_vm_ids", "cluster_owner", "listing_owner_matches", True,
+               "learn.microsoft.com Get-ClusterParameter (private properties) and the 'Virtual Machine' resource "
+               "type's VmId; the parameter's ClusterObject and Value are community use (docs/clusters.md)", True),
 )
 
 

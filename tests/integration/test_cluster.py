@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from deprecations import SHOW, assert_no_deprecation
+from hyperv_sim import work_log
 from hyperv_sim.admin import SimHost
 from hyperv_sim.harness import inventory_vars, running_simulator
 from isolation import private_socket_dirs
@@ -302,6 +303,53 @@ def test_cluster_shared_volume_space_comes_from_the_cluster_and_a_user_without_c
     assert missing["error_details"]["vm"] == "nosuch01" and missing["error_details"]["computer_name"] == "HV01"
     assert "You do not have administrative privileges on the cluster" in missing["msg"]
     assert "Grant-ClusterAccess" in missing["msg"]
+
+
+# One listing of the cluster's VM owners (Read-ClusterOwners): the resources, piped to Get-ClusterParameter.
+LISTING = {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+
+
+def cluster_work(cluster):
+    """Each operation since the last reset of the work log, oldest first, with its FailoverClusters calls."""
+    return [(record["operation"], {cmdlet: calls for cmdlet, calls in record["cmdlets"].items() if "Cluster" in cmdlet})
+            for record in work_log.read(cluster.host.state_file.path)]
+
+
+def test_reading_several_clustered_vms_asks_the_cluster_once_per_operation(cluster):
+    """Issue 23: the owners of N clustered VMs come from one listing of the cluster per operation (Get-ClusterResource
+    piped to Get-ClusterParameter -Name VmId), not from one Get-ClusterResource -VMId per VM; every operation reads
+    it anew, so a VM the cluster moved between two reads shows its new owner in the second."""
+    names = ["app01", "db01", "db02", "db03"]
+    for name in names[1:]:
+        cluster.host.add_vm(name, owner_node="HV01")
+    tasks = """
+    - name: Read four clustered VMs through hv01
+      hyperv.checkpoint.hyperv_checkpoint_info:
+        vm: [app01, db01, db02, db03]
+        include_sizes: false
+      register: {label}
+"""
+    cluster.host.reset_work()
+    first, dummy = run_tasks(cluster, tasks.format(label="first"), ["first"])
+    assert {vm["name"]: (vm["owner_node"], vm["computer_name"]) for vm in first["first"]["vms"]} == dict.fromkeys(
+        names, ("HV01", "HV01"))
+    assert cluster_work(cluster) == [("get_vms", LISTING)]
+
+    # Between the reads the cluster moves db02 to HV02, and is handing db03 over (HV01 still lists it).
+    cluster.host.live_migrate("db02", "HV02")
+    cluster.host.set_vm("db03", owner_node="HV02", listed_here=True)
+    cluster.host.reset_work()
+    second, dummy = run_tasks(cluster, tasks.format(label="second"), ["second"])
+    owners = {vm["name"]: (vm["owner_node"], vm["computer_name"]) for vm in second["second"]["vms"]}
+    assert owners == {"app01": ("HV01", "HV01"), "db01": ("HV01", "HV01"), "db02": ("HV02", "HV02"),
+                      "db03": ("HV02", "HV01")}, owners
+    # hv01's listing also told that db02 runs on HV02; there, db02 alone is asked for.
+    # Following db02 takes the action more than one operation (hv01 reports it missing and names its owner, then
+    # HV02 reads it); each asks the cluster once at most: hv01's reads of several VMs the listing, a read of db02
+    # alone one lookup.
+    work = cluster_work(cluster)
+    assert ("get_vms", LISTING) in work and all(calls in (LISTING, {"Get-ClusterResource -VMId": 1},
+                                                          {"Get-ClusterGroup": 1}, {}) for dummy, calls in work), work
 
 
 def test_a_listing_of_several_vms_reads_each_on_the_node_that_runs_it(cluster):

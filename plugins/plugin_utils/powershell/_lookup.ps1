@@ -59,8 +59,9 @@ function Get-VMById {
 
 function Get-TargetVM {
     # Names match literally and case-insensitively, as Hyper-V compares them; names equal but for case
-    # are ambiguous. $From (Get-VMByName of several names) lets a caller resolve many names with one read.
-    param([string]$Name, [string]$Id, [object[]]$From)
+    # are ambiguous. $From (Get-VMByName of several names) lets a caller resolve many names with one read;
+    # $Owners (New-ClusterOwnerTable), what the operation learnt of the cluster already.
+    param([string]$Name, [string]$Id, [object[]]$From, [hashtable]$Owners)
     $owner = $null
     $matchedBy = 'vm_id'
     $names = $null
@@ -70,7 +71,7 @@ function Get-TargetVM {
         if ([guid]::TryParse($Id, [ref]$guid)) {
             $vm = Get-VMById -Id $guid
             if ($null -ne $vm) { return $vm }
-            $owner = Get-ClusterOwner -VMId $guid
+            $owner = Get-ClusterOwner -VMId $guid -Known $Owners
         }
     } else {
         $label = $Name
@@ -84,7 +85,7 @@ function Get-TargetVM {
         }
         # For the controller's "did you mean": the names there are (a listing of every VM, on this failure only).
         $names = @(foreach ($vm in @(Hyper-V\Get-VM)) { [string]$vm.Name })
-        $owner = Get-ClusterRoleOwner -Name $Name
+        $owner = Get-ClusterRoleOwner -Name $Name -Known $Owners
         $matchedBy = 'cluster_role_name'
     }
     if ($owner -and $owner -ne $env:COMPUTERNAME) {
@@ -105,10 +106,10 @@ function Get-TargetVM {
 function Get-ListedVM {
     # Get-TargetVM for a listing; with $Missing (a list), a VM that is not on this host is added to it
     # instead of failing the operation.
-    param([string]$Name, [string]$Id, [object[]]$From, [System.Collections.ArrayList]$Missing)
-    if ($null -eq $Missing) { return (Get-TargetVM -Name $Name -Id $Id -From $From) }
+    param([string]$Name, [string]$Id, [object[]]$From, [System.Collections.ArrayList]$Missing, [hashtable]$Owners)
+    if ($null -eq $Missing) { return (Get-TargetVM -Name $Name -Id $Id -From $From -Owners $Owners) }
     try {
-        Get-TargetVM -Name $Name -Id $Id -From $From
+        Get-TargetVM -Name $Name -Id $Id -From $From -Owners $Owners
     } catch {
         $code = [string]$_.Exception.Data['hyperv_code']
         if ($code -ne 'vm_not_found' -and $code -ne 'owned_by_other_node') { throw }

@@ -15,8 +15,10 @@ function ConvertTo-VMRecord {
     # $Snapshots and $Drives: the VM's checkpoints and disk drives, when the caller has listed them
     # already; $Sizes: Get-DiskSizes, when sizes were asked for; $Features (Get-HostFeatures) and
     # $VolumeTable (Get-VolumeTable): read once by a caller that builds many records, else read here.
-    # $HostedHere: the caller listed the VM on this node, whose node then owns it without asking the cluster.
-    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes, $Features, [object[]]$VolumeTable, [switch]$HostedHere)
+    # $HostedHere: the caller listed the VM on this node, whose node then owns it without asking the cluster;
+    # $Owners (New-ClusterOwnerTable): the owners the operation read already, and keeps the one read here.
+    param($VM, [object[]]$Snapshots, [object[]]$Drives, $Sizes, $Features, [object[]]$VolumeTable, [switch]$HostedHere,
+        [hashtable]$Owners)
     if ($null -eq $Snapshots) { $Snapshots = @(Hyper-V\Get-VMSnapshot -VM $VM) }
     if ($null -eq $Drives) { $Drives = @(Hyper-V\Get-VMHardDiskDrive -VM $VM) }
     if ($null -eq $Features) { $Features = Get-HostFeatures }
@@ -26,7 +28,7 @@ function ConvertTo-VMRecord {
     if ($Features.automatic_checkpoints) { $automatic = [bool]$VM.AutomaticCheckpointsEnabled }
     $owner = $null
     if ($VM.IsClustered -and $HostedHere) { $owner = $env:COMPUTERNAME }
-    elseif ($VM.IsClustered) { $owner = Get-ClusterOwner -VMId $VM.Id }
+    elseif ($VM.IsClustered) { $owner = Get-ClusterOwner -VMId $VM.Id -Known $Owners }
     $chainBytes = $null
     if ($null -ne $Sizes) { $chainBytes = $Sizes.chain }
     $override = Get-TypeOverride -VMId $VM.Id

@@ -181,11 +181,13 @@ $repaired = $null
 if ($hasTypes) { $repaired = Repair-CheckpointType -VM $vm -TypeSwitch $typeSwitch }
 if ($repaired) { $vm = Get-TargetVM -Id $VMId }
 $typeRestoreError = $null
+# A clustered VM's owner, asked of the cluster once for both of its records (before and after).
+$owners = New-ClusterOwnerTable
 try {
     $volumeTable = Get-VolumeTable
     $listedAt = [DateTime]::UtcNow
     $snapshots = @(Hyper-V\Get-VMSnapshot -VM $vm)
-    $before = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable
+    $before = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable -Owners $owners
     $null = Assert-CanCreate -VM $vm -Before $before -Count $snapshots.Count -Limit $CheckpointLimit -MinFreeBytes $MinFreeBytes
     $typeSwitch.original = $before.checkpoint_type
     $requested = 'Standard'
@@ -213,7 +215,7 @@ $vm = Get-TargetVM -Id $VMId
 # The VM with its checkpoints as they are right after this one was taken (as get_vms lists them): the
 # caller's lock check needs no second read. The list read before is still cached and misses the new one.
 $snapshots = @(Get-CheckpointList -VM $vm -Taken @($snapshot))
-$vmRecord = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable
+$vmRecord = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable -Owners $owners
 $vmRecord['checkpoints'] = @(foreach ($listed in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $listed -Features $features })
 [ordered]@{
     checkpoint = (ConvertTo-CheckpointRecord -Snapshot $snapshot -Features $features)

@@ -6,14 +6,20 @@ param([string[]]$Names, [string[]]$Ids, [bool]$All, [bool]$IncludeCheckpoints, [
 $missing = New-Object System.Collections.ArrayList
 $collect = $null
 if ($ReportMissing) { $collect = $missing }
+# What this operation learns of the cluster's owners: asked once, for this operation only.
+$owners = New-ClusterOwnerTable
 if ($All) {
     $vms = @(Hyper-V\Get-VM | Sort-Object -Property Name)
 } else {
     # One read serves all names (of those VMs only, Get-VMByName); each name still matches literally.
     $listing = $null
     if ($Names) { $listing = @(Get-VMByName -Name $Names) }
-    $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect }) +
-        @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect })
+    # Several clustered VMs: their owners from one listing of the cluster, not one lookup each. Read before
+    # the names and ids this node does not run are looked for: that listing answers them too.
+    $null = Read-ClusterOwners -VMs $listing -Known $owners
+    $vms = @(foreach ($vmName in $Names) { Get-ListedVM -Name $vmName -From $listing -Missing $collect -Owners $owners }) +
+        @(foreach ($vmId in $Ids) { Get-ListedVM -Id $vmId -Missing $collect -Owners $owners })
+    $null = Read-ClusterOwners -VMs $vms -Known $owners
 }
 
 $features = Get-HostFeatures
@@ -24,7 +30,7 @@ $records = @(foreach ($vm in $vms) {
     $sizes = $null
     if ($IncludeSizes) { $sizes = Get-DiskSizes -VM $vm -Snapshots $snapshots -Drives $drives }
     # A VM that this node's Get-VM lists runs here: listing the host asks the cluster about none of them.
-    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes -Features $features -VolumeTable $volumeTable -HostedHere:$All
+    $record = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Drives $drives -Sizes $sizes -Features $features -VolumeTable $volumeTable -HostedHere:$All -Owners $owners
     if ($IncludeCheckpoints) {
         $record['checkpoints'] = @(foreach ($snapshot in $snapshots) {
             ConvertTo-CheckpointRecord -Snapshot $snapshot -Sizes $sizes -Features $features

@@ -196,6 +196,11 @@ try {
             $owner = Get-ClusterOwner -VMId $vm.Id
             $observations['owner_node'] = $owner
             $observations['owner_is_this_node'] = ($owner -eq $env:COMPUTERNAME)
+            # The listing that serves several VMs (Read-ClusterOwners) names the same owner; $null when it
+            # cannot be read as the scripts read it (they then ask per VM).
+            $listing = Get-ClusterOwnerListing -VM ([string]$vm.Name)
+            $observations['listing_owner_matches'] = $null
+            if ($listing -is [hashtable]) { $observations['listing_owner_matches'] = ($listing.owners[([string]$vm.Id).ToLowerInvariant()] -eq $owner) }
         }
     }
 } finally {

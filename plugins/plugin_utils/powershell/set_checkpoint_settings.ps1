@@ -37,4 +37,8 @@ foreach ($settings in $plans) {
     # A type set on purpose replaces one a killed create left to put back (Get-TypeOverride).
     if ($settings.ContainsKey('CheckpointType')) { $null = Clear-TypeOverride -VM $settings.VM }
 }
-[ordered]@{ vms = @(foreach ($settings in $plans) { ConvertTo-VMRecord -VM (Get-TargetVM -Id ([string]$settings.VM.Id)) }) }
+# Several clustered VMs: their records' owners from one listing of the cluster (Read-ClusterOwners).
+$owners = New-ClusterOwnerTable
+$null = Read-ClusterOwners -VMs @(foreach ($settings in $plans) { $settings.VM }) -Known $owners
+[ordered]@{ vms = @(foreach ($settings in $plans) {
+    ConvertTo-VMRecord -VM (Get-TargetVM -Id ([string]$settings.VM.Id)) -Owners $owners }) }

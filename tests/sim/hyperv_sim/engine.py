@@ -381,6 +381,14 @@ class HyperVHost:
         self.work: dict = {"cmdlets": {}, "objects": 0}
         # Get-VMSnapshot -VM lists read in this operation (one PowerShell process): {vm id: (time, checkpoints)}.
         self._listed: dict[str, tuple[datetime.datetime, list[dict]]] = {}
+        # New-ClusterOwnerTable: the owners the cluster gave in this operation, {vm id: node or None}, and whether
+        # they came from a listing of every "Virtual Machine" resource (read_cluster_owners). The scripts pass theirs
+        # to every function that reads an owner (get_vms, create, set_checkpoint_settings; other operations ask for
+        # one VM once), never keep it in a session variable: a psrp runspace would keep it for the next operation.
+        self._owners: dict[str, str | None] = {}
+        self._owners_listed = False
+        # Whether the operation listed the cluster's VM roles (Get-ClusterRoleOwner, or read_cluster_owners).
+        self._roles_listed = False
 
     def _read(self, cmdlet: str, objects: int = 0) -> None:
         """One call of ``cmdlet`` that returned ``objects`` objects."""
@@ -661,13 +669,44 @@ class HyperVHost:
         self._read("Get-VM -Id", len(found))
         return found[0] if found else None
 
+    def _cluster_answer(self, guid: str) -> str | None:
+        """The owner node the cluster's "Virtual Machine" resource of VM ``guid`` names: a clustered VM's, or
+        that of a VM another node runs."""
+        for vm in self.state["vms"].values():
+            if vm["id"] == guid and (vm["is_clustered"] or self._is_foreign(vm)):
+                return self.owner_of(vm)
+        return None
+
     def _cluster_owner(self, guid: str) -> str | None:
-        """``Get-ClusterOwner``: ``Get-ClusterResource -VMId`` on a cluster node."""
+        """``Get-ClusterOwner``: ``Get-ClusterResource -VMId`` on a cluster node, once per operation: a VM's
+        later records, and every VM after a listing (``read_cluster_owners``), are answered from what it read."""
+        if guid in self._owners:
+            return self._owners[guid]
+        if self._owners_listed:
+            return None  # no "Virtual Machine" resource has that id
         if not self.host["cluster_nodes"]:
             return None
-        owner = self._foreign_owner(lambda vm: vm["id"] == guid)
+        self._read_cluster(guid)
+        owner = self._cluster_answer(guid)
         self._read("Get-ClusterResource -VMId", 1 if owner else 0)
+        self._owners[guid] = owner
         return owner
+
+    def read_cluster_owners(self, vms: list[dict]) -> None:
+        """``Read-ClusterOwners``: the owners of the clustered VMs among ``vms`` (VMs this node lists), from one
+        listing of the cluster's resources and the VmId of its "Virtual Machine" resources when more than one
+        VM needs it; a single VM is left to its own lookup."""
+        wanted = {vm["id"]: vm["name"] for vm in vms if vm["is_clustered"] and vm["id"] not in self._owners}
+        if self._owners_listed or len(wanted) < 2 or not self.host["cluster_nodes"]:
+            return
+        self._read_cluster("', '".join(wanted.values()))
+        clustered = [vm for vm in self.state["vms"].values() if vm["is_clustered"] or self._is_foreign(vm)]
+        # Each VM role holds a "Virtual Machine" and a "Virtual Machine Configuration" resource; the VmId is
+        # read of the former only.
+        self._read("Get-ClusterResource", 2 * len(clustered))
+        self._read("Get-ClusterParameter", len(clustered))
+        self._owners.update({vm["id"]: self.owner_of(vm) for vm in clustered})
+        self._owners_listed = self._roles_listed = True
 
     def find_vm(self, name: str = "", vm_id: str = "", listing: list[dict] | None = None) -> dict:
         """``Get-TargetVM``: an id (any GUID format, any case) wins over a name, names match as Test-SameName does
@@ -685,7 +724,6 @@ class HyperVHost:
                 vm = self.vm_by_id(guid)
                 if vm is not None:
                     return vm
-                self._read_cluster(label)
                 owner = self._cluster_owner(guid)
         else:
             label, matched_by = name, "cluster_role_name"
@@ -700,10 +738,14 @@ class HyperVHost:
                                     "vm": name, "matches": [{"id": vm["id"], "name": vm["name"]} for vm in found]})
             # The names for "did you mean" (every VM, on this failure only) and the cluster's roles.
             self._read("Get-VM", len(self.local_vms()))
-            self._read_cluster(label)
             owner = None
             if self.host["cluster_nodes"]:
-                self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
+                # Get-ClusterRoleOwner: the VM roles, listed once per operation (Get-ClusterGroup, or the listing
+                # of read_cluster_owners).
+                if not self._roles_listed:
+                    self._read_cluster(label)
+                    self._read("Get-ClusterGroup", sum(1 for vm in self.state["vms"].values() if vm["is_clustered"]))
+                    self._roles_listed = True
                 owner = self._foreign_owner(lambda vm: same_name(vm.get("cluster_role_name") or vm["name"], name))
         if owner:
             message = "VM '%s' is a clustered VM owned by node %s; run the task against that node" % (label, owner)
@@ -1071,8 +1113,7 @@ class HyperVHost:
         if vm["is_clustered"] and hosted_here:
             owner = self.computer_name
         elif vm["is_clustered"]:
-            self._read("Get-ClusterResource -VMId", 1)
-            owner = self.owner_of(vm)
+            owner = self._cluster_owner(vm["id"])
         override = vm.get("type_override")
         return {
             "id": vm["id"],
@@ -1125,8 +1166,10 @@ class HyperVHost:
         with the code the runner gives it."""
         if operation not in OPERATIONS:
             raise HostError("invalid_request", "Unknown operation '%s'" % operation)
-        # Each operation is a PowerShell process of its own: the module's cache starts empty.
+        # Each operation is a PowerShell process of its own: the module's cache starts empty, and so does
+        # what it learnt of the cluster.
         self._listed = {}
+        self._owners, self._owners_listed, self._roles_listed = {}, False, False
         self.work = {"cmdlets": {}, "objects": 0}
         try:
             bound = bind_parameters(operation, params or {})
@@ -1172,12 +1215,16 @@ class HyperVHost:
                 return []
 
         listing = self.vms_by_name(names) if names and not all_vms else None
+        if not all_vms:
+            # Before the names and ids this node does not run are looked for: the listing answers them too.
+            self.read_cluster_owners(listing or [])
         if all_vms:
             vms = sorted(self.local_vms(), key=lambda vm: (vm["name"].lower(), vm["name"]))
             self._read("Get-VM", len(vms))
         else:
             vms = [vm for name in names for vm in listed(name=name)] + \
                 [vm for vm_id in ids for vm in listed(vm_id=vm_id)]
+            self.read_cluster_owners(vms)
         records = []
         for vm in vms:
             sizes = self.disk_sizes(vm) if include_sizes else None
@@ -1476,6 +1523,7 @@ class HyperVHost:
             self._cmdlet_set_vm(vm, **settings)
             if "checkpoint_type" in settings:
                 vm["type_override"] = None  # set on purpose: nothing is left to put back
+        self.read_cluster_owners([vm for vm, _ in plans])
         return {"vms": [self.vm_record(vm) for vm, _ in plans]}
 
     def probe_host(self, vm_id: str = "", experiment: str = "") -> dict:

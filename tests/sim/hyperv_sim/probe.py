@@ -185,6 +185,8 @@ class ProbeExperiments:
             owner = self.vm["owner_node"] or self.host.computer_name
             observations["owner_node"] = owner
             observations["owner_is_this_node"] = owner == self.host.computer_name
+            # Get-ClusterOwnerListing: the listing that serves several VMs names the same owner.
+            observations["listing_owner_matches"] = True
 
     def reset(self, state: str, checkpoint_type: str, automatic: bool) -> None:
         """Back as it was: no checkpoint, the type and automatic checkpoints, the power state."""

@@ -73,8 +73,12 @@ def test_a_user_without_rights_on_the_cluster_is_told_so_on_a_cluster_node_only(
         error = fails(hv01, "get_vm", **params)
         assert error.code == "cluster_unreadable"
         assert error.details["computer_name"] == "HV01" and "administrative privileges" in error.message
-    # A VM of this node needs no cluster.
-    assert run(hv01, "get_vm", Name="app01")["vm"]["id"] == vm_id
+    # A VM of this node is found without the cluster, but a clustered one's record names its owner, which the
+    # cluster tells (Get-ClusterOwner in ConvertTo-VMRecord): as on a real node, that read stops the operation.
+    error = fails(hv01, "get_vm", Name="app01")
+    assert (error.code, error.details["vm"]) == ("cluster_unreadable", vm_id)
+    hv01.add_vm("local01")
+    assert run(hv01, "get_vm", Name="local01")["vm"]["owner_node"] is None
     # A stand-alone host with the same setting: no cluster to ask.
     alone = HyperVHost(engine.new_state("HV09"), tmp_path / "alone", clock=clock)
     alone.host["cluster_readable"] = False
@@ -110,3 +114,54 @@ def test_the_admin_api_and_a_migrate_fault_move_a_vm_between_nodes(tmp_path):
     # The guest's disk does not move: the guest connection finds it wherever the VM runs.
     assert running_disk(admin.state_file.disks_dir, admin.vm("app01")) == admin.disk_path("app01")
     assert admin.disk_path("app01").is_dir()
+
+
+def cluster_calls(host):
+    """The FailoverClusters cmdlet calls of the host's last operation."""
+    return {cmdlet: calls for cmdlet, calls in host.work["cmdlets"].items() if "Cluster" in cmdlet}
+
+
+def test_the_owners_of_several_clustered_vms_come_from_one_listing_per_operation(nodes):
+    """Read-ClusterOwners: one listing (Get-ClusterResource | Get-ClusterParameter -Name VmId) answers every VM
+    of the operation, those of this node and those it does not run; each operation reads it anew."""
+    hv01, hv02, app01 = nodes
+    ids = [app01] + [hv01.add_vm(name, owner_node="HV01") for name in ("db01", "db02", "db03")]
+    far = hv01.add_vm("far01", owner_node="HV02")
+    names = ["app01", "db01", "db02", "db03"]
+    records = run(hv01, "get_vms", Names=names, IncludeSizes=False)["vms"]
+    assert [(record["name"], record["owner_node"]) for record in records] == [(name, "HV01") for name in names]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # The same listing tells the owner of a name and of an id that this node does not run.
+    reply = run(hv01, "get_vms", Names=names + ["far01"], Ids=[far], IncludeSizes=False, ReportMissing=True)
+    assert [(entry["code"], entry["details"]["owner_node"]) for entry in reply["missing"]] == [
+        ("owned_by_other_node", "HV02")] * 2
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # By ids too; and a VM the cluster hands over between two operations shows its new owner in the second.
+    hv01.state["vms"][ids[2]].update(owner_node="HV02", listed_here=True)
+    records = run(hv01, "get_vms", Ids=ids, IncludeSizes=False)["vms"]
+    assert [record["owner_node"] for record in records] == ["HV01", "HV01", "HV02", "HV01"]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+    # Names that only other nodes run: the cluster's VM roles are listed once for all of them.
+    for name in ("far02", "far03"):
+        hv01.add_vm(name, owner_node="HV02")
+    reply = run(hv01, "get_vms", Names=["far01", "far02", "far03"], IncludeSizes=False, ReportMissing=True)
+    assert [entry["details"]["owner_node"] for entry in reply["missing"]] == ["HV02"] * 3
+    assert cluster_calls(hv01) == {"Get-ClusterGroup": 1}
+    # One clustered VM is asked for alone, once although its record is built twice (before and after).
+    run(hv01, "get_vms", Names=["db01", "web-not-clustered"], IncludeSizes=False, ReportMissing=True)
+    assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1, "Get-ClusterGroup": 1}
+    run(hv01, "create_checkpoint", VMId=ids[1], Name="x")
+    assert cluster_calls(hv01) == {"Get-ClusterResource -VMId": 1}
+    # A change of several clustered VMs' settings reads their records' owners with one listing too.
+    records = run(hv01, "set_checkpoint_settings", Changes=[{"VMId": vm_id, "CheckpointType": "Standard"}
+                                                            for vm_id in ids[:2]])["vms"]
+    assert [record["owner_node"] for record in records] == ["HV01", "HV01"]
+    assert cluster_calls(hv01) == {"Get-ClusterResource": 1, "Get-ClusterParameter": 1}
+
+
+def test_a_listing_of_a_cluster_the_user_may_not_read_stops_the_operation(nodes):
+    hv01, hv02, app01 = nodes
+    hv01.add_vm("db01", owner_node="HV01")
+    hv01.host["cluster_readable"] = False
+    error = fails(hv01, "get_vms", Names=["app01", "db01"], IncludeSizes=False)
+    assert error.code == "cluster_unreadable" and "app01', 'db01" in error.message
