@@ -89,22 +89,24 @@ bench-quick: venv collection
 # tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
 # ansible-test sanity of each version. See tests/integration/README.md.
 #
-# The checks that start no simulated host (CHECKS) run beside the pytest runs, one after the other, niced: the
-# integration tests leave the cores idle much of the time (they wait on ansible-playbook and simulated hosts starting
-# and answering), which the checks then use, while the tests keep the CPU whenever they need it (the checks have
-# no timeouts that load could trip). Their output is kept in CHECKS_LOG and printed once they are done; the
-# target fails when either side failed.
-# The pytest runs use TEST_WORKERS xdist workers, more than the two cores: an integration test spends most of its time
-# waiting (simulated merges and hosts, ansible-playbook and Molecule runs), so two workers leave the cores half idle.
+# The pytest runs use TEST_WORKERS xdist workers, more than the two cores: an integration test spends most of its
+# time waiting (simulated merges, hosts starting and answering, ansible-playbook and Molecule runs), so two workers
+# left the cores half idle.
+# The checks that start no simulated host (CHECKS) run beside the pytest runs, one after the other, niced: they use
+# what the tests leave idle, while the tests keep the CPU whenever they need it (the checks have no timeouts that
+# load could trip). Their output is kept in CHECKS_LOG and printed once they are done; the target fails when either
+# side failed. The recipe names make through SUBMAKE, not $(MAKE), which would make `make -n test` run it (and the
+# tests) instead of printing it.
 TEST_WORKERS ?= 4
 CHECKS := lint changelog-lint docs-lint typecheck galaxy-importer sanity-all
 CHECKS_LOG := build/checks.log
+SUBMAKE = $(MAKE) --no-print-directory
 test: venvs collection browser kerberos pscheck
 	@mkdir -p build; \
 	echo "Beside the tests, niced: make $(CHECKS) (output in $(CHECKS_LOG), printed when they are done)"; \
-	nice -n 10 $(MAKE) --no-print-directory $(CHECKS) > $(CHECKS_LOG) 2>&1 & checks=$$!; \
+	nice -n 10 $(SUBMAKE) $(CHECKS) > $(CHECKS_LOG) 2>&1 & checks=$$!; \
 	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n $(TEST_WORKERS) && \
-	  $(MAKE) --no-print-directory test-versions; tested=$$?; \
+	  $(SUBMAKE) test-versions; tested=$$?; \
 	wait $$checks; checked=$$?; \
 	echo "--- make $(CHECKS), beside the tests (exit status $$checked):"; cat $(CHECKS_LOG); \
 	test $$tested -eq 0 && test $$checked -eq 0
