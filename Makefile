@@ -42,7 +42,10 @@ venv: $(STAMP)
 	.venv-$*/bin/python -m pip install --quiet -r requirements-ansible-$*.txt
 	touch $@
 
-venvs: venv $(foreach version,$(CORE_VERSIONS),.venv-$(version)/.installed)
+# The three virtualenvs are independent: made side by side (pip mostly waits on the index and the disk).
+VENV_STAMPS := $(STAMP) $(foreach version,$(CORE_VERSIONS),.venv-$(version)/.installed)
+venvs:
+	@$(MAKE) --no-print-directory -j3 $(VENV_STAMPS)
 
 collection:
 	mkdir -p $(COLLECTIONS)/ansible_collections/hyperv
@@ -85,9 +88,28 @@ bench-quick: venv collection
 # Everything on ansible-core 2.19 (the whole suite, every transport), then on 2.20 and 2.21 the integration
 # tests marked `transports` (every module, the inventory plugin and the role over winrm, psrp and ssh) and
 # ansible-test sanity of each version. See tests/integration/README.md.
+#
+# The pytest runs use TEST_WORKERS xdist workers, more than the two cores: an integration test spends most of its
+# time waiting (simulated merges, hosts starting and answering, ansible-playbook and Molecule runs), so two workers
+# left the cores half idle.
+# The checks that start no simulated host (CHECKS) run beside the pytest runs, one after the other, niced: they use
+# what the tests leave idle, while the tests keep the CPU whenever they need it (the checks have no timeouts that
+# load could trip). Their output is kept in CHECKS_LOG and printed once they are done; the target fails when either
+# side failed. The recipe names make through SUBMAKE, not $(MAKE), which would make `make -n test` run it (and the
+# tests) instead of printing it.
+TEST_WORKERS ?= 4
+CHECKS := lint changelog-lint docs-lint typecheck galaxy-importer sanity-all
+CHECKS_LOG := build/checks.log
+SUBMAKE = $(MAKE) --no-print-directory
 test: venvs collection browser kerberos pscheck
-	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n 2
-	$(MAKE) --no-print-directory test-versions lint changelog-lint docs-lint typecheck galaxy-importer sanity-all
+	@mkdir -p build; \
+	echo "Beside the tests, niced: make $(CHECKS) (output in $(CHECKS_LOG), printed when they are done)"; \
+	nice -n 10 $(SUBMAKE) $(CHECKS) > $(CHECKS_LOG) 2>&1 & checks=$$!; \
+	$(BIN)/python -m pytest tests/unit tests/sim/tests tests/integration -q -n $(TEST_WORKERS) && \
+	  $(SUBMAKE) test-versions; tested=$$?; \
+	wait $$checks; checked=$$?; \
+	echo "--- make $(CHECKS), beside the tests (exit status $$checked):"; cat $(CHECKS_LOG); \
+	test $$tested -eq 0 && test $$checked -eq 0
 
 # The static checks of the PowerShell scripts (tools/pscheck: parse, cmdlet catalog, host protocol).
 pscheck: venv
@@ -99,7 +121,7 @@ test-versions: $(addprefix test-core-,$(CORE_VERSIONS))
 # test modules that import the collection find it through PYTHONPATH.
 test-core-%: .venv-%/.installed collection
 	PATH=$(CURDIR)/.venv-$*/bin:$$PATH PYTHONPATH=$(COLLECTIONS) .venv-$*/bin/python -m pytest tests/integration \
-	  -m transports -q -n 2 -o addopts="-p no:cacheprovider"
+	  -m transports -q -n $(TEST_WORKERS) -o addopts="-p no:cacheprovider"
 
 test-unit: venv collection
 	$(BIN)/python -m pytest tests/unit tests/sim/tests -q
