@@ -44,7 +44,7 @@ def test_the_dict_of_a_run_is_a_copy_but_for_its_options():
     data["checkpoint"]["notes"].append("b")
     assert run.marks == {"preflight": NOW.timestamp()} and run.checkpoint == {"id": "c1", "notes": ["a"]}
     assert data["options"] is run.options
-    assert list(data) == [field for field in RunState.__dataclass_fields__]
+    assert list(data) == list(RunState.__dataclass_fields__)
 
 
 def test_what_the_steps_write_is_a_field_of_the_run():
