@@ -54,6 +54,7 @@ RUN = dict(type="dict", required=True)
 # checkpoint, verify and settle run once per guest: the role's tasks give them no options to template, and they read
 # the role's registered results themselves (role_inputs).
 RUN_OR_ROLE = dict(type="dict")
+PHASES = ("after_change", "after_revert")
 # The options of each step: a step refuses the options of the others.
 STEP_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "prepare": {},
@@ -61,7 +62,7 @@ STEP_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "form_groups": {},
     "group_checkpoint": dict(run=RUN),
     "gate": dict(formed=dict(type="raw"), created=dict(type="list", elements="dict")),
-    "verify": dict(run=RUN_OR_ROLE, phase=dict(type="str", choices=["after_change", "after_revert"]),
+    "verify": dict(run=RUN_OR_ROLE, phase=dict(type="str", choices=list(PHASES)),
                    reachable_only=dict(type="bool", default=False)),
     "group_check": dict(run=RUN, gate=dict(type="raw")),
     "revert": dict(run=RUN, verified=dict(type="raw"), failure=dict(type="raw")),
@@ -375,8 +376,12 @@ def role_inputs(args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, An
     else:
         found["run"] = run_in(task_vars.get("__safe_change_prepared"))
     if step == "verify":
-        phase = task_vars.get("safe_change_phase")
-        found["phase"] = phase if phase in ("after_change", "after_revert") else "after_change"
+        phase = task_vars.get("safe_change_phase", "after_change")
+        if phase not in PHASES and args.get("phase") is None:
+            # The role sets it; only an extra variable (-e), which wins over the role's, can make it anything else.
+            raise AnsibleError("safe_change_phase is %r: the role sets it to one of %s for your verification tasks; do "
+                               "not set it yourself" % (phase, ", ".join(PHASES)))
+        found["phase"] = phase
     return {option: value for option, value in found.items() if args.get(option) is None and value is not None}
 
 

@@ -212,8 +212,9 @@ $takenType = 'standard'
 if (-not $hasMemory -and ($inEffect -eq 'Production' -or $inEffect -eq 'ProductionOnly')) { $takenType = 'production' }
 if ($hasMemory -and $inEffect -eq 'Production' -and $before.state -ne 'Off') { $fellBack = $true }
 $vm = Get-TargetVM -Id $VMId
-# The VM with its checkpoints as they are right after this one was taken (as get_vms lists them): the
-# caller's lock check needs no second read. The list read before is still cached and misses the new one.
+# The VM with its checkpoints as they are right after this one was taken (as get_vms lists them), for the
+# module's result and diff. The list read before is still cached and misses the new one; another run's
+# checkpoint can be missing too, which is why the role's lock check reads the VM again (_safe_change_steps).
 $snapshots = @(Get-CheckpointList -VM $vm -Taken @($snapshot))
 $vmRecord = ConvertTo-VMRecord -VM $vm -Snapshots $snapshots -Features $features -VolumeTable $volumeTable -Owners $owners
 $vmRecord['checkpoints'] = @(foreach ($listed in $snapshots) { ConvertTo-CheckpointRecord -Snapshot $listed -Features $features })

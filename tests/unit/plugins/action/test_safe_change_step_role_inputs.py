@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import pytest
+from ansible.errors import AnsibleError
+
 from ansible_collections.hyperv.checkpoint.plugins.action.safe_change_step import role_inputs
 
 PREPARED = {"run": {"run_id": "r1", "host": "web01"}, "changed": False}
@@ -25,7 +28,11 @@ def test_verify_takes_the_phase_the_role_set_and_after_change_otherwise():
     assert role_inputs({"step": "verify"}, variables(safe_change_phase="after_revert")) == {
         "run": PREPARED["run"], "phase": "after_revert"}
     assert role_inputs({"step": "verify"}, variables())["phase"] == "after_change"
-    assert role_inputs({"step": "verify"}, variables(safe_change_phase="bogus"))["phase"] == "after_change"
+
+
+def test_a_phase_the_role_does_not_set_is_refused_by_name():
+    with pytest.raises(AnsibleError, match="safe_change_phase is 'bogus': the role sets it"):
+        role_inputs({"step": "verify"}, variables(safe_change_phase="bogus"))
 
 
 def test_settle_takes_this_guest_s_run_of_the_gate_and_only_the_results_that_were_registered():
